@@ -1,5 +1,15 @@
-"""sofrito: incremental computation for Python."""
+"""sofrito: incremental computation for Python.
 
+Declare inputs (``sf.Input``) and pure queries (``@sf.query``); a
+``sf.Runtime`` memoizes every query, records what it read, and after an input
+changes re-executes only what could have changed, stopping early where a
+recomputed value comes out equal to the old one.
+
+Layout: the public names below come from private modules, one idea each;
+``sofrito._engine`` holds the algorithm, one step per module.
+"""
+
+from sofrito._durability import Durability
 from sofrito._errors import (
     Cancelled,
     CycleError,
@@ -9,13 +19,32 @@ from sofrito._errors import (
     QueryError,
     Suspend,
 )
+from sofrito._inputs import PENDING, Failed, Input, InputRef, Loading, Ready, state
+from sofrito._queries import Query, query
+from sofrito._runtime import Polled, Runtime
 
 __all__ = [
-    "Cancelled",
-    "CycleError",
-    "Lagged",
-    "MissingDependency",
-    "NotFound",
+    # declaring
+    "Input",
+    "InputRef",
+    "query",
+    "Query",
+    "Durability",
+    # running
+    "Runtime",
+    "Polled",
+    # assets and suspense
+    "PENDING",
+    "state",
+    "Loading",
+    "Ready",
+    "Failed",
+    # errors
     "QueryError",
     "Suspend",
+    "CycleError",
+    "Cancelled",
+    "MissingDependency",
+    "NotFound",
+    "Lagged",
 ]

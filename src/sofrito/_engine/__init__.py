@@ -1,0 +1,19 @@
+"""The incremental engine, one algorithm step per module.
+
+- ``memo``      the records: ``Memo`` (a query's node) and ``Cell`` (an input's node)
+- ``revision``  the revision counter and the last change per durability level
+- ``state``     ``Engine``: the tables and shared state one runtime owns
+- ``frames``    ``Frame`` (one execution in progress) and ``Handle`` (the ``db`` it sees)
+- ``fetch``     the cold path of a read: verify, wait, or execute
+- ``verify``    deep verification in read order, with an explicit stack
+- ``execute``   run a query body and record what it read
+- ``backdate``  early cutoff: keep the old value when the new one is equal
+- ``rdeps``     reverse dependencies and dirty marks pushed on write
+- ``sync``      single-flight claims and cycle detection across threads
+- ``cancel``    the write gate: cancel, unwind, then write
+- ``stack``     running deep computations on fresh thread stacks
+- ``lru``       eviction of values beyond a query's capacity
+
+The memo-hit path itself is not here: it is the body of the function that
+``@sf.query`` generates (``sofrito._queries``), so that a hit costs one call.
+"""

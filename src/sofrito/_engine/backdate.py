@@ -1,0 +1,81 @@
+"""Store a new result, keeping the old one when it is equal (early cutoff).
+
+If a re-executed query produces a value equal to its previous value
+(``output_eq``, default ``==``) or an error equal to its previous error
+(``error_eq``; by default errors are never equal), the memo keeps its old
+value object and its old ``changed_at``. Its dependents compare
+``changed_at`` against their own ``verified_at``, so they see no change and
+are not re-executed: the change stops here.
+
+A comparison that raises counts as "changed": a wrong "equal" would serve
+stale values, a wrong "changed" only costs a re-execution.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine import lru, rdeps
+from sofrito._engine.memo import NOT_HITTABLE
+
+if TYPE_CHECKING:
+    from sofrito._engine.memo import Memo, Node
+    from sofrito._engine.state import Engine
+
+__all__ = ["store"]
+
+_STATIC = 3
+
+
+def store(
+    engine: Engine,
+    memo: Memo,
+    value: Any,
+    error: BaseException | None,
+    deps: list[Node],
+    *,
+    restoring: bool,
+) -> None:
+    """Record the outcome of an execution of ``memo`` at the current revision."""
+    revision = engine.revisions.current
+    first = not memo.computed
+    if restoring or (memo.has_value and _same(memo, value, error)):
+        if not memo.has_value:  # restoring an evicted value: nothing to compare with
+            _set_outcome(memo, value, error)
+    else:
+        _set_outcome(memo, value, error)
+        memo.changed_at = revision
+        if not first and engine.listening:
+            rdeps.emit_changed(engine, memo)
+    rdeps.relink(memo, memo.deps, deps)
+    memo.deps = deps
+    lowest = _STATIC
+    for dep in deps:
+        if dep.durability < lowest:
+            lowest = dep.durability
+    memo.durability = lowest
+    memo.verified_at = revision
+    memo.hit_at = revision if error is None else NOT_HITTABLE
+    if memo.spec.lru is not None:
+        lru.insert(engine, memo)
+
+
+def _set_outcome(memo: Memo, value: Any, error: BaseException | None) -> None:
+    memo.value = value
+    memo.error = error
+    memo.traceback = error.__traceback__ if error is not None else None
+    memo.has_value = True
+
+
+def _same(memo: Memo, value: Any, error: BaseException | None) -> bool:
+    old_error = memo.error
+    if (error is None) != (old_error is None):
+        return False  # a value became an error or back: always a change
+    spec = memo.spec
+    try:
+        if error is None:
+            return bool(spec.output_eq(memo.value, value))
+        eq = spec.error_eq
+        return eq is not None and bool(eq(old_error, error))
+    except Exception:
+        return False

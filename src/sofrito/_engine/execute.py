@@ -1,0 +1,106 @@
+"""Run a query body and keep what it read.
+
+The body runs with a fresh ``Handle`` bound to a new ``Frame``; every read
+through the handle lands in ``frame.deps``. How the body ended decides what is
+kept:
+
+- a value or a user exception: stored on the memo (``backdate.store``), which
+  keeps the old value when the new one is equal (early cutoff);
+- a system error that reached the body (``Suspend``, ``Cancelled``,
+  ``CycleError``, ``MissingDependency``), even one the body caught: nothing is
+  stored, the memo keeps its old value (not served), and the error goes to the
+  caller and to every thread waiting on this memo.
+
+A body that is deep in a chain of queries runs on a fresh thread stack
+(``stack.py``), so chains of any depth neither overflow the C stack nor hit
+the recursion limit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine import backdate, stack
+from sofrito._engine.frames import Frame
+from sofrito._engine.handle import Handle
+from sofrito._engine.sync import claim, release, wait_for
+from sofrito._errors import Cancelled, QueryError, Suspend
+
+if TYPE_CHECKING:
+    from sofrito._engine.frames import Task
+    from sofrito._engine.memo import Memo
+    from sofrito._engine.state import Engine
+
+__all__ = ["execute", "settle_changed"]
+
+
+def settle_changed(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> None:
+    """Re-execute ``memo``, known to be out of date, unless another thread does."""
+    revision = engine.revisions.current
+    while memo.verified_at != revision:
+        existing = memo.claim
+        if existing is not None:
+            wait_for(engine, memo, existing, frame, task)
+        elif execute(engine, memo, frame, task, restoring=False):
+            return
+
+
+def execute(engine: Engine, memo: Memo, parent: Frame | None, task: Task, *, restoring: bool) -> bool:
+    """Execute ``memo``'s body and store the result; False if another thread claimed it first.
+
+    ``restoring``: the memo's dependencies are known unchanged and only its
+    evicted value is missing, so the result counts as unchanged.
+    """
+    frame = Frame(memo, parent, task, parent.depth + 1 if parent is not None else 0)
+    if claim(engine, memo, frame) is not None:
+        return False
+    try:
+        value, error = _run(engine, frame)
+    except BaseException as exc:
+        failure = exc if isinstance(exc, QueryError) else Cancelled()
+        release(engine, memo, failure)
+        raise
+    backdate.store(engine, memo, value, error, frame.deps, restoring=restoring)
+    release(engine, memo, None)
+    return True
+
+
+def _run(engine: Engine, frame: Frame) -> tuple[Any, BaseException | None]:
+    """Run the body; return (value, user error) or raise the system error that ends it."""
+    try:
+        if frame.depth and frame.depth % stack.FRAMES_PER_STACK == 0:
+            value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
+        else:
+            value = _call_body(engine, frame)
+        error: BaseException | None = None
+    except QueryError as exc:
+        raise _failure_of(frame, exc) from None
+    except Exception as exc:
+        value, error = None, exc
+    finally:
+        frame.finished = True
+    if frame.cycle is not None or frame.failure is not None:
+        raise _failure_of(frame, None)
+    return value, error
+
+
+def _call_body(engine: Engine, frame: Frame) -> Any:
+    local = engine.local
+    outer = getattr(local, "frame", None)
+    local.frame = frame
+    try:
+        memo = frame.memo
+        return memo.spec.fn(Handle(engine, frame), *memo.key)
+    finally:
+        local.frame = outer
+
+
+def _failure_of(frame: Frame, raised: QueryError | None) -> QueryError:
+    """The one system error a failed frame reports; a cycle wins over the rest."""
+    if frame.cycle is not None:
+        return frame.cycle
+    failure = frame.failure or raised
+    assert failure is not None
+    if isinstance(failure, Suspend):
+        return Suspend(list(frame.task.pending) or failure.pending)
+    return failure

@@ -1,0 +1,148 @@
+"""The cold path of a read: what happens when the hot path's one check fails.
+
+``fetch_top`` serves top-level calls (``q(rt, ...)``): it registers the call
+with the write gate, retries computations that a write cancelled, and turns a
+suspension into one ``Suspend`` listing every pending input met on the way.
+
+``fetch_tracked`` serves reads from inside a query body: it records the read
+on the reading frame, in read order, whatever its outcome.
+
+Both bring the memo up to date with ``settle``, which, in order: returns at
+once if the memo was verified in this revision; waits for another thread that
+is computing it (single-flight); verifies it (``verify.py``); or executes it
+(``execute.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine import execute, lru, verify
+from sofrito._engine.frames import Task
+from sofrito._engine.sync import wait_for
+from sofrito._errors import Cancelled, QueryError, Suspend
+
+if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame
+    from sofrito._engine.memo import Memo
+    from sofrito._engine.state import Engine
+    from sofrito._queries import QuerySpec
+
+__all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "outcome", "settle"]
+
+MAX_RETRIES = 64
+"""How many times a top-level call retries a computation cancelled by writes."""
+
+
+def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, retry: bool) -> Any:
+    """A top-level call: compute ``spec(*key)`` at the current revision."""
+    gate = engine.gate
+    if gate.holds_write():
+        raise RuntimeError(
+            f"cannot compute {spec.describe(key)} inside rt.batch() while it holds a write: "
+            "finish the batch first, then read"
+        )
+    attempts = 0
+    while True:
+        gate.enter_read()
+        try:
+            return _compute_top(engine, spec, key)
+        except Cancelled:
+            attempts += 1
+            if not retry or attempts > MAX_RETRIES:
+                raise
+        finally:
+            gate.exit_read()
+
+
+def _compute_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
+    parent: Frame | None = getattr(engine.local, "frame", None)
+    task = parent.task if parent is not None else Task()
+    memo = engine.memo_for(spec, key)
+    try:
+        return ensure(engine, memo, parent, task)
+    except Suspend as exc:
+        if parent is not None:
+            raise  # a nested top-level call: the outer computation reports
+        pending = [*task.pending, *exc.pending]
+        raise Suspend(pending) from None
+
+
+def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
+    """A read of ``spec(*key)`` by the query executing in ``frame``."""
+    if engine.gate.cancel_requested:
+        raise fail(frame, Cancelled())
+    if frame.finished:
+        raise RuntimeError(
+            f"the db handle of {frame.memo!r} was used after that query returned; "
+            "a query must not keep its db"
+        )
+    memo = engine.memo_for(spec, key)
+    if memo.hit_at == engine.revisions.current:
+        frame.record(memo)
+        if spec.lru is not None:
+            lru.touch(engine, memo)
+        return memo.value
+    try:
+        value = ensure(engine, memo, frame, frame.task)
+    except QueryError as exc:
+        raise fail(frame, exc) from None
+    except BaseException:
+        frame.record(memo)  # a cached user error is a value this query read
+        raise
+    frame.record(memo)
+    return value
+
+
+def fail(frame: Frame, error: QueryError) -> QueryError:
+    """Remember that a system error reached ``frame``: its result will not be kept."""
+    if frame.failure is None:
+        frame.failure = error
+    return error
+
+
+def ensure(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> Any:
+    """Bring ``memo`` up to date and return its value (or raise its cached error)."""
+    while True:
+        settle(engine, memo, frame, task)
+        value, error = memo.value, memo.error
+        if memo.has_value:  # read last: eviction clears it first
+            break
+    if error is not None:
+        raise_cached(memo, error)
+    if memo.spec.lru is not None:
+        lru.touch(engine, memo)
+    return value
+
+
+def settle(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> None:
+    """Make ``memo`` verified at the current revision with a value; system errors raise."""
+    revision = engine.revisions.current
+    while True:
+        if memo.verified_at == revision and memo.has_value:
+            return
+        existing = memo.claim
+        if existing is not None:
+            wait_for(engine, memo, existing, frame, task)
+            continue
+        restoring = memo.verified_at == revision  # evicted, but known valid
+        if not restoring and memo.computed and verify.is_valid(engine, memo, frame, task):
+            if memo.has_value:
+                return
+            restoring = True
+        if execute.execute(engine, memo, frame, task, restoring=restoring):
+            return
+
+
+def outcome(memo: Memo) -> Any:
+    error = memo.error
+    if error is not None:
+        raise_cached(memo, error)
+    return memo.value
+
+
+def raise_cached(memo: Memo, error: BaseException) -> None:
+    """Re-raise a cached user error with its original traceback, not a longer one."""
+    raise error.with_traceback(memo.traceback)
+
+

@@ -1,0 +1,153 @@
+"""Reading input cells, tracked (inside a query) or not (``rt.get``).
+
+A cell that was never set is *unresolved*. If its input has a locator, the
+first read asks the locator: a value resolves the cell on the spot, without
+a revision bump, as if it had always been there; ``PENDING`` leaves it
+pending until the next revision; ``NotFound`` becomes ``MissingDependency``
+(asked again next time); any other exception is cached on the cell, like
+``rt.resolve_error``. A read of a pending cell suspends the reading query.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine.memo import NEVER, Cell, CellStatus
+from sofrito._errors import Cancelled, CycleError, MissingDependency, NotFound, Suspend
+
+if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame
+    from sofrito._engine.state import Engine
+    from sofrito._inputs import Input
+
+__all__ = ["cell_for", "read_tracked", "read_untracked", "state_tracked"]
+
+_locating = threading.local()
+
+
+def cell_for(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
+    table = engine.cells.get(input)
+    if table is None:
+        engine.register_name(input.name, input)
+        table = engine.cells.setdefault(input, {})
+    try:
+        cell = table.get(key)
+    except TypeError:
+        raise _unhashable(input, key) from None
+    if cell is None:
+        cell = table.setdefault(key, Cell(input, key, int(input.durability)))
+    return cell
+
+
+def read_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Any:
+    from sofrito._engine.fetch import fail
+
+    if engine.gate.cancel_requested:
+        raise fail(frame, Cancelled())
+    cell = cell_for(engine, input, key)
+    if cell.status != CellStatus.READY:
+        try:
+            _locate(engine, cell)
+        except (MissingDependency, CycleError) as exc:
+            raise fail(frame, exc) from None
+    frame.record(cell)
+    status = cell.status
+    if status == CellStatus.READY:
+        return cell.value
+    if status == CellStatus.FAILED:
+        assert cell.error is not None
+        raise cell.error
+    raise fail(frame, _suspend(engine, cell, frame))
+
+
+def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Cell:
+    """Record a read of the cell for ``sf.state``; a pending cell does not suspend."""
+    from sofrito._engine.fetch import fail
+
+    if engine.gate.cancel_requested:
+        raise fail(frame, Cancelled())
+    cell = cell_for(engine, input, key)
+    if cell.status != CellStatus.READY:
+        try:
+            _locate(engine, cell)
+        except (MissingDependency, CycleError) as exc:
+            raise fail(frame, exc) from None
+    frame.record(cell)
+    if cell.status == CellStatus.PENDING:
+        engine.pending_cells[cell] = None
+    return cell
+
+
+def read_untracked(engine: Engine, input: Input, key: tuple[Any, ...]) -> Any:
+    cell = cell_for(engine, input, key)
+    if cell.status != CellStatus.READY:
+        _locate(engine, cell)
+    if cell.status == CellStatus.READY:
+        return cell.value
+    if cell.status == CellStatus.FAILED:
+        assert cell.error is not None
+        raise cell.error
+    engine.pending_cells[cell] = None
+    raise Suspend([cell_ref_public(cell)])
+
+
+def _suspend(engine: Engine, cell: Cell, frame: Frame) -> Suspend:
+    ref = cell_ref_public(cell)
+    engine.pending_cells[cell] = None
+    frame.task.pending[ref] = None
+    return Suspend([ref])
+
+
+def cell_ref_public(cell: Cell) -> Any:
+    """The user-facing ref of a cell: ``input[key]``."""
+    return cell.input.ref(cell.key)
+
+
+def _locate(engine: Engine, cell: Cell) -> None:
+    """Ask the cell's locator for a value, at most once per revision while pending."""
+    input = cell.input
+    locator = input.locator
+    revision = engine.revisions.current
+    if locator is None or cell.status != CellStatus.PENDING or input.is_async:
+        return
+    if cell.locator_asked_at == revision:
+        return
+    running: set[Cell] = _locating.__dict__.setdefault("cells", set())
+    if cell in running:
+        raise CycleError([cell_ref_public(cell)])
+    running.add(cell)
+    try:
+        result = locator(*cell.key)
+    except NotFound as exc:
+        raise MissingDependency(cell_ref_public(cell), exc) from None
+    except Exception as exc:
+        _settle_quietly(engine, cell, CellStatus.FAILED, None, exc)
+        return
+    finally:
+        running.discard(cell)
+    from sofrito._inputs import PENDING
+
+    if result is PENDING:
+        cell.locator_asked_at = revision
+    else:
+        _settle_quietly(engine, cell, CellStatus.READY, result, None)
+
+
+def _settle_quietly(
+    engine: Engine, cell: Cell, status: int, value: Any, error: BaseException | None
+) -> None:
+    """Resolve a cell from its locator: no revision bump, as if always there."""
+    cell.value = value
+    cell.error = error
+    cell.status = status
+    cell.locator_asked_at = NEVER
+    cell.changed_at = engine.revisions.current
+    engine.pending_cells.pop(cell, None)
+
+
+def _unhashable(input: Input, key: tuple[Any, ...]) -> TypeError:
+    return TypeError(
+        f"input {input.name!r}: key {key!r} is not hashable; "
+        "input keys must be hashable (use a tuple or frozenset)"
+    )

@@ -1,0 +1,133 @@
+"""The engine's two kinds of node: ``Memo`` for a query call, ``Cell`` for an input.
+
+A node is created the first time its (query or input, key) is used and lives
+as long as the runtime's cache: re-execution updates it in place, so
+dependency lists can hold the node objects themselves and verification never
+looks anything up in a dict. Eviction (``lru=``) drops only a memo's value and
+keeps the rest, because dependents verify against ``changed_at``, not against
+the value.
+
+Both records are plain ``__slots__`` classes: they are allocated by the
+thousand and read on every verification step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sofrito._engine.sync import Claim
+    from sofrito._events.kinds import QueryRef
+    from sofrito._inputs import Input
+    from sofrito._queries import QuerySpec
+
+__all__ = ["NEVER", "NOT_HITTABLE", "Cell", "CellStatus", "Memo", "Node"]
+
+NEVER = -1
+"""``verified_at`` of a memo that has never completed."""
+
+NOT_HITTABLE = -1
+"""``hit_at`` of a memo whose value cannot be served by the hot path."""
+
+
+class Memo:
+    """What the runtime knows about one call ``query(db, *key)``.
+
+    ``hit_at`` is the one field the hot path reads: it equals ``verified_at``
+    when the memo holds a plain value (not an error, not evicted), and
+    ``NOT_HITTABLE`` otherwise, so that a hit is a single comparison.
+    """
+
+    __slots__ = (
+        "changed_at",
+        "claim",
+        "deps",
+        "dirty_at",
+        "durability",
+        "error",
+        "has_value",
+        "hit_at",
+        "key",
+        "lru_prev",
+        "mark",
+        "rdeps",
+        "ref_cache",
+        "spec",
+        "traceback",
+        "value",
+        "verified_at",
+    )
+
+    def __init__(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> None:
+        self.spec = spec
+        self.key = key
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.traceback: Any = None
+        self.has_value = False
+        self.changed_at = NEVER
+        self.verified_at = NEVER
+        self.hit_at = NOT_HITTABLE
+        self.durability = 0
+        self.deps: list[Node] = []
+        self.rdeps: set[Memo] | None = None
+        self.dirty_at = NEVER
+        self.mark = 0
+        self.claim: Claim | None = None
+        self.ref_cache: QueryRef | None = None
+        self.lru_prev: Any = None
+
+    @property
+    def computed(self) -> bool:
+        """Whether this memo has ever completed (its metadata can be verified)."""
+        return self.verified_at != NEVER
+
+    def __repr__(self) -> str:
+        return self.spec.describe(self.key)
+
+
+class CellStatus:
+    """Plain int constants: compared on every input read."""
+
+    READY = 0
+    PENDING = 1
+    FAILED = 2
+
+
+class Cell:
+    """One input cell ``input[key]``: its value or error, and who read it."""
+
+    __slots__ = (
+        "changed_at",
+        "durability",
+        "error",
+        "input",
+        "key",
+        "locator_asked_at",
+        "mark",
+        "rdeps",
+        "ref_cache",
+        "set_ever",
+        "status",
+        "value",
+    )
+
+    def __init__(self, input: Input, key: tuple[Any, ...], durability: int) -> None:
+        self.input = input
+        self.key = key
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.status = CellStatus.PENDING
+        self.durability = durability
+        self.changed_at = 0
+        self.rdeps: set[Memo] | None = None
+        self.mark = 0
+        self.locator_asked_at = NEVER
+        self.set_ever = False
+        self.ref_cache: QueryRef | None = None
+
+    def __repr__(self) -> str:
+        return self.input.describe(self.key)
+
+
+Node = Memo | Cell

@@ -1,0 +1,53 @@
+"""``QueryRef`` for nodes, built once per node and only when someone needs one.
+
+Refs carry the canonical key bytes and the deterministic hash, so building
+one encodes the key. That is work the hot path must never do; it happens
+only for events, persistence and error reports, and the ref is cached on the
+node.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sofrito._engine.memo import Cell
+
+if TYPE_CHECKING:
+    from sofrito._engine.memo import Memo, Node
+    from sofrito._events.kinds import QueryRef
+
+__all__ = ["memo_ref", "node_ref"]
+
+
+def node_ref(node: Node) -> QueryRef:
+    if type(node) is Cell:
+        return cell_ref(node)
+    return memo_ref(node)  # type: ignore[arg-type]
+
+
+def memo_ref(memo: Memo) -> QueryRef:
+    ref = memo.ref_cache
+    if ref is None:
+        ref = memo.ref_cache = _make(memo.spec.name, memo.key, memo.spec.describe(memo.key))
+    return ref
+
+
+def cell_ref(cell: Cell) -> QueryRef:
+    ref = cell.ref_cache
+    if ref is None:
+        ref = cell.ref_cache = _make(cell.input.name, cell.key, cell.input.describe(cell.key))
+    return ref
+
+
+def _make(kind: str, key: tuple[object, ...], what: str) -> QueryRef:
+    from sofrito._events.kinds import QueryRef
+    from sofrito._keys import KeyEncodingError
+
+    try:
+        return QueryRef.of(kind, key)
+    except KeyEncodingError as exc:
+        raise TypeError(
+            f"{what}: {exc}; keys that are reported in events or persisted need a "
+            "canonical encoding (None, bool, int, float, str, bytes, tuples and "
+            "frozensets of those, enums, frozen dataclasses)"
+        ) from None

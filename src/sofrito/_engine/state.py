@@ -1,0 +1,106 @@
+"""``Engine``: everything one runtime owns, as a plain record.
+
+The algorithm's steps are functions over this record (``fetch``, ``verify``,
+``execute``, ...), not methods, so each step can be read on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine.cancel import WriteGate
+from sofrito._engine.memo import Memo
+from sofrito._engine.revision import Revisions
+
+if TYPE_CHECKING:
+    from sofrito._engine.lru import LruRing
+    from sofrito._engine.memo import Cell
+    from sofrito._events.broadcast import EventHub
+    from sofrito._events.kinds import Event
+    from sofrito._events.watch import RevisionWatch
+    from sofrito._inputs import Input
+    from sofrito._queries import QuerySpec
+
+__all__ = ["Engine", "MemoTables"]
+
+
+class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
+    """Query spec → {key → memo}; the first use of a spec registers its name.
+
+    ``__missing__`` keeps the registration off the hot path: the hot path
+    indexes this dict directly and only a query's first use lands here.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self._engine = engine
+
+    def __missing__(self, spec: QuerySpec[Any]) -> dict[tuple[Any, ...], Memo]:
+        self._engine.register_name(spec.name, spec)
+        table: dict[tuple[Any, ...], Memo] = {}
+        self[spec] = table
+        return table
+
+
+class Engine:
+    """The shared state of one runtime."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.tables = MemoTables(self)
+        self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
+        self.revisions = Revisions()
+        self.gate = WriteGate()
+        self.local = threading.local()
+        """Per thread: ``frame`` (the innermost execution) and ``batch`` (an open batch)."""
+        self.lock = threading.Lock()
+        """Guards memo claims and task waits (``sync.py``); never held while user code runs."""
+        self.events: EventHub[Event] | None = None
+        self.revision_watch: RevisionWatch | None = None
+        self.lrus: dict[QuerySpec[Any], LruRing] = {}
+        self.pending_cells: dict[Cell, None] = {}
+        self.walk_epoch = 0
+        self._names: dict[str, object] = {}
+
+    def register_name(self, name: str, owner: object) -> None:
+        """Refuse two different inputs or queries under one name in this runtime."""
+        known = self._names.setdefault(name, owner)
+        if known is not owner:
+            raise ValueError(
+                f"two different inputs or queries are named {name!r} in one runtime: "
+                f"{known!r} and {owner!r}; give one of them another name (name=...)"
+            )
+
+    def memo_for(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo:
+        table = self.tables[spec]
+        memo = table.get(key)
+        if memo is None:
+            memo = _new_memo(spec, key)
+            memo = table.setdefault(key, memo)
+        return memo
+
+    @property
+    def listening(self) -> bool:
+        hub = self.events
+        return hub is not None and hub.listening
+
+
+def _new_memo(spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo:
+    try:
+        hash(key)
+    except TypeError:
+        raise _unhashable(spec, key) from None
+    return Memo(spec, key)
+
+
+def _unhashable(spec: QuerySpec[Any], key: tuple[Any, ...]) -> TypeError:
+    for index, part in enumerate(key):
+        try:
+            hash(part)
+        except TypeError:
+            return TypeError(
+                f"{spec.name}: key part {index} has type {type(part).__name__!r}, which is "
+                f"not hashable; query keys must be hashable (use a tuple or frozenset)"
+            )
+    return TypeError(f"{spec.name}: key {key!r} is not hashable")

@@ -1,0 +1,116 @@
+"""Is a memo still valid at the current revision? Cheapest answer first.
+
+1. Durability: no input at or above the memo's durability changed since it
+   was verified.
+2. Dirty marks: no write reached this memo through the reverse-dependency
+   graph since it was verified (``rdeps.py`` pushes the marks on write).
+3. Deep verify: walk the dependencies in the order they were read; a cell
+   changed if its ``changed_at`` is after the memo's ``verified_at``; a memo
+   dependency is first brought up to date (verified, or re-executed with early
+   cutoff) and then compared the same way.
+
+The deep walk keeps its own stack instead of recursing, so a 10,000-level
+chain verifies without touching Python's recursion limit. It only re-executes
+a dependency it has proved changed; re-execution runs user code, which is
+where any deeper recursion happens (and ``stack.py`` takes care of that).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sofrito._engine import execute
+from sofrito._engine.memo import NOT_HITTABLE, Cell
+from sofrito._engine.sync import wait_for
+
+if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame, Task
+    from sofrito._engine.memo import Memo
+    from sofrito._engine.state import Engine
+
+__all__ = ["is_valid", "mark_verified"]
+
+
+def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> bool:
+    """Whether ``memo`` (computed, unclaimed) is valid now; marks it verified if so."""
+    revision = engine.revisions.current
+    if _shallow_valid(engine, memo):
+        mark_verified(memo, revision)
+        return True
+    return _deep_verify(engine, memo, frame, task)
+
+
+def _shallow_valid(engine: Engine, memo: Memo) -> bool:
+    verified_at = memo.verified_at
+    return memo.dirty_at <= verified_at or engine.revisions.unchanged_since(
+        memo.durability, verified_at
+    )
+
+
+def mark_verified(memo: Memo, revision: int) -> None:
+    memo.verified_at = revision
+    memo.hit_at = revision if memo.has_value and memo.error is None else NOT_HITTABLE
+
+
+def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) -> bool:
+    """Walk ``root``'s dependencies; True (and verified) if none changed."""
+    revision = engine.revisions.current
+    stack: list[tuple[Memo, int]] = [(root, 0)]
+    while stack:
+        memo, index = stack.pop()
+        if memo.verified_at == revision and memo is not root:
+            continue  # another thread settled it meanwhile
+        step = _scan(engine, memo, index, frame, task)
+        if step == _CHANGED:
+            if memo is root:
+                return False
+            execute.settle_changed(engine, memo, frame, task)
+        elif step == _UNCHANGED:
+            memo.durability = min((dep.durability for dep in memo.deps), default=3)
+            mark_verified(memo, revision)
+        else:  # descend into a dependency first, then come back to it
+            stack.append((memo, step))
+            stack.append((memo.deps[step], 0))  # type: ignore[arg-type]
+    return True
+
+
+_CHANGED = -1
+_UNCHANGED = -2
+
+
+def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Task) -> int:
+    """Scan ``memo.deps`` from ``index``: ``_CHANGED`` if one changed, ``_UNCHANGED``
+    if none did, or the index of a memo dependency to deep-verify first."""
+    revision = engine.revisions.current
+    verified_at = memo.verified_at
+    deps = memo.deps
+    for position in range(index, len(deps)):
+        dep = deps[position]
+        if type(dep) is Cell:
+            if dep.changed_at > verified_at:
+                return _CHANGED
+            continue
+        if dep.verified_at != revision:
+            if not _settle_shallow(engine, dep, frame, task):
+                return position
+        if dep.changed_at > verified_at:
+            return _CHANGED
+    return _UNCHANGED
+
+
+def _settle_shallow(engine: Engine, dep: Memo, frame: Frame | None, task: Task) -> bool:
+    """Settle ``dep`` without a deep walk if possible; False if it needs one."""
+    revision = engine.revisions.current
+    while dep.verified_at != revision:
+        existing = dep.claim
+        if existing is not None:
+            wait_for(engine, dep, existing, frame, task)
+            continue
+        if not dep.computed:
+            execute.settle_changed(engine, dep, frame, task)
+            continue
+        if _shallow_valid(engine, dep):
+            mark_verified(dep, revision)
+            return True
+        return False
+    return True

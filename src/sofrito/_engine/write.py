@@ -1,0 +1,190 @@
+"""Writes: change cells, bump the revision once, push dirty marks, report.
+
+Every write goes through the write gate (``cancel.py``): computations in
+flight are cancelled and waited for before anything changes. A write that
+would change nothing (an equal value with the same durability, removing an
+absent cell) is dropped before it takes the gate, so it cancels nothing and
+bumps nothing.
+
+Inside ``rt.batch()`` the gate is taken at the first write and held until the
+batch ends, and the revision is bumped once, at the first write that changes
+something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sofrito._durability import Durability
+from sofrito._engine import rdeps
+from sofrito._engine.inputs import cell_for
+from sofrito._engine.memo import NEVER, Cell, CellStatus
+from sofrito._engine.refs import cell_ref
+
+if TYPE_CHECKING:
+    from sofrito._engine.state import Engine
+    from sofrito._inputs import Input
+
+__all__ = ["CellWrite", "batch", "bump_revision", "set_current_revision", "write_cell"]
+
+
+class CellWrite:
+    """The new state of one cell."""
+
+    __slots__ = ("durability", "error", "status", "value")
+
+    def __init__(
+        self, status: int, value: Any, error: BaseException | None, durability: int
+    ) -> None:
+        self.status = status
+        self.value = value
+        self.error = error
+        self.durability = durability
+
+    def changes(self, cell: Cell) -> bool:
+        if self.status != cell.status or self.durability != cell.durability:
+            return True
+        if self.status == CellStatus.READY:
+            return not _equal(cell.value, self.value)
+        if self.status == CellStatus.FAILED:
+            return cell.error is not self.error
+        return cell.set_ever and cell.status != CellStatus.PENDING
+
+
+def _equal(old: Any, new: Any) -> bool:
+    if old is new:
+        return True
+    try:
+        return bool(old == new)
+    except Exception:
+        return False
+
+
+class _Batch:
+    __slots__ = ("bumped", "depth", "resources")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.bumped = False
+        self.resources = ExitStack()
+
+
+@contextmanager
+def batch(engine: Engine) -> Iterator[None]:
+    """Group writes into one revision bump; the gate is held from the first write."""
+    local = engine.local
+    current: _Batch | None = getattr(local, "batch", None)
+    if current is None:
+        current = local.batch = _Batch()
+    current.depth += 1
+    try:
+        yield
+    finally:
+        current.depth -= 1
+        if not current.depth:
+            local.batch = None
+            current.resources.close()
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[_Batch | None]:
+    open_batch: _Batch | None = getattr(engine.local, "batch", None)
+    if open_batch is not None:
+        if not engine.gate.holds_write():
+            open_batch.resources.enter_context(engine.gate.write())
+        yield open_batch
+        return
+    with engine.gate.write():
+        yield None
+
+
+def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellWrite) -> bool:
+    """Apply ``change`` to ``input[key]``; False if it changed nothing."""
+    cell = cell_for(engine, input, key)
+    if not change.changes(cell):
+        return False
+    with _writing(engine) as open_batch:
+        if not change.changes(cell):  # another writer got there first
+            return False
+        if open_batch is None or not open_batch.bumped:
+            _bump(engine)
+            if open_batch is not None:
+                open_batch.bumped = True
+        _apply(engine, cell, change)
+    return True
+
+
+def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
+    revision = engine.revisions.current
+    engine.revisions.record_change(max(cell.durability, change.durability))
+    cell.status = change.status
+    cell.value = change.value
+    cell.error = change.error
+    cell.durability = change.durability
+    cell.changed_at = revision
+    cell.locator_asked_at = NEVER
+    cell.set_ever = change.status != CellStatus.PENDING or cell.set_ever
+    if change.status == CellStatus.PENDING:
+        if cell.rdeps:
+            engine.pending_cells.setdefault(cell, None)
+    else:
+        engine.pending_cells.pop(cell, None)
+    if engine.listening:
+        _report_write(engine, cell, change, revision)
+    rdeps.invalidate_dependents(engine, cell, revision)
+
+
+def _report_write(engine: Engine, cell: Cell, change: CellWrite, revision: int) -> None:
+    from sofrito._events.kinds import InputRemoved, InputSet
+
+    hub = engine.events
+    assert hub is not None
+    ref = cell_ref(cell)
+    if change.status == CellStatus.PENDING:
+        hub.publish(InputRemoved(ref, revision))
+    else:
+        hub.publish(InputSet(ref, revision, Durability(change.durability)))
+
+
+def _bump(engine: Engine) -> None:
+    _move_to(engine, engine.revisions.current + 1)
+    if engine.listening:
+        from sofrito._events.kinds import RevisionBumped
+
+        assert engine.events is not None
+        engine.events.publish(RevisionBumped(engine.revisions.current))
+
+
+def _move_to(engine: Engine, revision: int) -> None:
+    engine.revisions.current = revision
+    engine.runtime._revision = revision
+    watch = engine.revision_watch
+    if watch is not None:
+        watch.publish(revision)
+
+
+def bump_revision(engine: Engine) -> None:
+    """A new revision with no input change (it still cancels computations in flight)."""
+    with _writing(engine) as open_batch:
+        if open_batch is None or not open_batch.bumped:
+            _bump(engine)
+            if open_batch is not None:
+                open_batch.bumped = True
+
+
+def set_current_revision(engine: Engine, revision: int) -> None:
+    """Jump to ``revision`` (what loading a snapshot does); revisions never go back."""
+    if revision < engine.revisions.current:
+        raise ValueError(
+            f"cannot set the revision to {revision}: the runtime is already at "
+            f"{engine.revisions.current} and revisions never go backwards"
+        )
+    with _writing(engine):
+        _move_to(engine, revision)
+        if engine.listening:
+            from sofrito._events.kinds import RevisionSet
+
+            assert engine.events is not None
+            engine.events.publish(RevisionSet(revision))

@@ -1,0 +1,213 @@
+"""``@sf.query``: turn a function of ``(db, *key)`` into a memoized query.
+
+The decorator returns a plain function, not an object with ``__call__``: a
+call through a Python-level ``__call__`` costs an extra frame, and the memo
+hit must stay within a small multiple of a bare function call. The generated
+function *is* the hot path::
+
+    memo = db._tables[spec].get(key)
+    if memo is not None and memo.hit_at == db._revision:
+        return memo.value
+    return db._fetch_cold(spec, key)
+
+Two dict lookups, one comparison, no lock, no allocation beyond the ``*key``
+tuple Python builds for any call. ``memo.hit_at`` equals the revision only
+for a plain value verified in this revision; inside a query, ``db`` is a
+handle whose ``_revision`` is never a real revision, so tracked reads always
+take the cold path, which records the dependency.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+
+if TYPE_CHECKING:
+    from sofrito._engine.handle import Handle
+    from sofrito._runtime import Runtime
+
+__all__ = ["Query", "QuerySpec", "query"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+Eq = Callable[[Any, Any], object]
+
+
+def _default_eq(old: Any, new: Any) -> object:
+    return old is new or old == new
+
+
+class QuerySpec(Generic[R]):
+    """Everything the runtime needs to know about one query; shared by all runtimes."""
+
+    __slots__ = (
+        "__weakref__",
+        "_fingerprint",
+        "error_eq",
+        "fn",
+        "label",
+        "lru",
+        "name",
+        "output_eq",
+        "persist",
+        "version",
+    )
+
+    def __init__(
+        self,
+        fn: Callable[..., R],
+        *,
+        name: str | None,
+        output_eq: Eq | None,
+        error_eq: Eq | None,
+        lru: int | None,
+        version: str | None,
+        persist: bool,
+    ) -> None:
+        if lru is not None and (not isinstance(lru, int) or lru < 1):
+            raise ValueError(f"lru must be a positive int or None, got {lru!r}")
+        self.fn = fn
+        self.name = name or f"{fn.__module__}.{fn.__qualname__}"
+        self.label = name or fn.__qualname__
+        self.output_eq: Eq = output_eq or _default_eq
+        self.error_eq = error_eq
+        self.lru = lru
+        self.version = version
+        self.persist = persist
+        self._fingerprint: str | None = None
+
+    def describe(self, key: tuple[Any, ...]) -> str:
+        """How errors show a call: ``html('index.md')``."""
+        return f"{self.label}({', '.join(map(repr, key))})"
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the query's code and ``version``: memos of other code are stale."""
+        if self._fingerprint is None:
+            digest = hashlib.blake2b(digest_size=16)
+            digest.update(repr(self.version).encode())
+            _digest_code(digest, getattr(self.fn, "__code__", None))
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        return f"<sofrito query {self.name}>"
+
+
+def _digest_code(digest: Any, code: types.CodeType | None) -> None:
+    if code is None:
+        return
+    digest.update(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _digest_code(digest, const)
+        else:
+            digest.update(repr(const).encode())
+
+
+class Query(Protocol[P, R_co]):
+    """What ``@sf.query`` returns: call it as ``q(db, *key)``."""
+
+    spec: QuerySpec[Any]
+
+    def __call__(self, db: Runtime | Handle, /, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+
+@overload
+def query(fn: Callable[Concatenate[Any, P], R], /) -> Query[P, R]: ...
+
+
+@overload
+def query(
+    *,
+    name: str | None = None,
+    output_eq: Eq | None = None,
+    error_eq: Eq | None = None,
+    lru: int | None = None,
+    version: str | None = None,
+    persist: bool = True,
+) -> Callable[[Callable[Concatenate[Any, P], R]], Query[P, R]]: ...
+
+
+def query(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    output_eq: Eq | None = None,
+    error_eq: Eq | None = None,
+    lru: int | None = None,
+    version: str | None = None,
+    persist: bool = True,
+) -> Any:
+    """Declare a memoized query ``fn(db, *key)``; usable bare or with options.
+
+    Options: ``name`` (default: the module-qualified function name; identifies
+    the query in events and the store), ``output_eq`` (equality for early
+    cutoff, default ``==``), ``error_eq`` (the same for cached errors; by
+    default errors never compare equal), ``lru`` (keep at most this many
+    values), ``version`` (bump it to invalidate persisted memos when the
+    query's meaning changes outside its own code), ``persist`` (include in
+    snapshots).
+    """
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        spec = QuerySpec(
+            function,
+            name=name,
+            output_eq=output_eq,
+            error_eq=error_eq,
+            lru=lru,
+            version=version,
+            persist=persist,
+        )
+        return _entry_point(spec)
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def _entry_point(spec: QuerySpec[Any]) -> Any:
+    if spec.lru is None:
+
+        def entry(db: Any, *key: Any) -> Any:
+            try:
+                memo = db._tables[spec].get(key)
+            except TypeError:  # an unhashable key: the cold path explains
+                memo = None
+            if memo is not None and memo.hit_at == db._revision:
+                return memo.value
+            return db._fetch_cold(spec, key)
+
+    else:
+
+        def entry(db: Any, *key: Any) -> Any:
+            try:
+                memo = db._tables[spec].get(key)
+            except TypeError:
+                memo = None
+            if memo is not None and memo.hit_at == db._revision:
+                db._lru_touch(memo)
+                return memo.value
+            return db._fetch_cold(spec, key)
+
+    functools.update_wrapper(entry, spec.fn)
+    entry.spec = spec  # type: ignore[attr-defined]
+    return entry
+
+
+def spec_of(q: object) -> QuerySpec[Any]:
+    spec = getattr(q, "spec", None)
+    if not isinstance(spec, QuerySpec):
+        raise TypeError(f"{q!r} is not a query; declare it with @sf.query")
+    return spec
+
+
+QuerySpec.__module__ = "sofrito"

@@ -1,0 +1,204 @@
+"""``Runtime``: the database a program writes inputs to and reads queries from.
+
+The runtime is a thin shell over the engine (``sofrito._engine``): each method
+checks its arguments, names what is wrong when they are wrong, and calls one
+engine step. Two attributes are read by the hot path that ``@sf.query``
+generates and are kept as plain attributes for that reason: ``_tables`` (the
+memo tables) and ``_revision`` (the current revision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sofrito._durability import Durability
+from sofrito._engine import fetch, inputs, lru, write
+from sofrito._engine.memo import Cell, CellStatus, Memo
+from sofrito._engine.state import Engine
+from sofrito._engine.write import CellWrite
+from sofrito._inputs import Input, InputRef, ref_of
+from sofrito._queries import spec_of
+
+if TYPE_CHECKING:
+    from sofrito._queries import Query, QuerySpec
+
+__all__ = ["Polled", "Runtime"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Polled(Generic[T]):
+    """The value of a query and the revision at which it last changed."""
+
+    value: T
+    changed_at: int
+    since: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the value changed after ``since`` (always True without ``since``)."""
+        return self.since is None or self.changed_at > self.since
+
+
+class Runtime:
+    """Holds inputs and memoized query results, and keeps them consistent.
+
+    Safe to use from many threads at once: reads run in parallel, a
+    computation runs once however many threads ask for it, and a write
+    cancels and waits for computations in flight before it changes anything.
+    """
+
+    def __init__(self) -> None:
+        self._engine = Engine(self)
+        self._tables = self._engine.tables
+        self._revision = 0
+
+    # -- revisions -------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """The current revision: 0 at first, one more per effective write or batch."""
+        return self._revision
+
+    def bump_revision(self) -> None:
+        """Start a new revision without changing any input."""
+        write.bump_revision(self._engine)
+
+    def set_current_revision(self, revision: int) -> None:
+        """Jump to ``revision`` (loading a snapshot does this). Never backwards."""
+        write.set_current_revision(self._engine, revision)
+
+    # -- inputs ----------------------------------------------------------------
+
+    def set(
+        self,
+        target: Input | InputRef,
+        value: Any,
+        *,
+        durability: Durability | None = None,
+        durable: bool = False,
+    ) -> None:
+        """Set an input cell. An equal value with the same durability changes nothing."""
+        ref = ref_of(target)
+        level = ref.input.durability if durability is None else Durability(durability)
+        self._write(ref, CellWrite(CellStatus.READY, value, None, int(level)))
+
+    def remove(self, target: Input | InputRef) -> None:
+        """Remove an input cell; readers suspend until it is set again."""
+        ref = ref_of(target)
+        cell = self._engine.cells.get(ref.input, {}).get(ref.key)
+        if cell is None or not cell.set_ever or cell.status == CellStatus.PENDING:
+            return
+        self._write(ref, CellWrite(CellStatus.PENDING, None, None, cell.durability))
+
+    def resolve(self, target: Input | InputRef, value: Any, *, durability: Durability | None = None) -> None:
+        """Give a pending cell its value (the same as ``set``)."""
+        self.set(target, value, durability=durability)
+
+    def resolve_error(self, target: Input | InputRef, error: BaseException) -> None:
+        """Resolve a cell to an error: its readers see ``error``, cached like a user error."""
+        if not isinstance(error, Exception):
+            raise TypeError(f"resolve_error takes an exception instance, got {error!r}")
+        ref = ref_of(target)
+        cell = inputs.cell_for(self._engine, ref.input, ref.key)
+        self._write(ref, CellWrite(CellStatus.FAILED, None, error, cell.durability))
+
+    def invalidate(self, target: Input | InputRef) -> None:
+        """Put a cell back to pending: its locator is asked again on the next read."""
+        ref = ref_of(target)
+        cell = inputs.cell_for(self._engine, ref.input, ref.key)
+        if cell.status == CellStatus.PENDING and cell.locator_asked_at == -1 and not cell.set_ever:
+            return
+        cell.set_ever = True  # so that the write registers even for a locator-resolved cell
+        self._write(ref, CellWrite(CellStatus.PENDING, None, None, cell.durability))
+
+    def _write(self, ref: InputRef, change: CellWrite) -> None:
+        write.write_cell(self._engine, ref.input, ref.key, change)
+
+    def get(self, target: Input | InputRef) -> Any:
+        """Read a cell without recording a dependency; ``Suspend`` if it has no value."""
+        ref = ref_of(target)
+        gate = self._engine.gate
+        gate.enter_read()
+        try:
+            return inputs.read_untracked(self._engine, ref.input, ref.key)
+        finally:
+            gate.exit_read()
+
+    def _read_input(self, input: Input, key: tuple[Any, ...]) -> Any:
+        return self.get(input.ref(key))
+
+    def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
+        cell = inputs.cell_for(self._engine, input, key)
+        if cell.status == CellStatus.PENDING:
+            self.get_state_cell(cell)
+        return cell
+
+    def get_state_cell(self, cell: Cell) -> None:
+        try:
+            inputs.read_untracked(self._engine, cell.input, cell.key)
+        except Exception:
+            return
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group several writes into one revision bump."""
+        with write.batch(self._engine):
+            yield
+
+    def pending(self, input: Input | None = None) -> list[InputRef]:
+        """Cells that were read while they had no value and still have none."""
+        refs = []
+        for cell in list(self._engine.pending_cells):
+            if cell.status != CellStatus.PENDING:
+                continue
+            if input is None or cell.input is input:
+                refs.append(cell.input.ref(cell.key))
+        return refs
+
+    # -- queries ---------------------------------------------------------------
+
+    def query(self, q: Query[..., T], *key: Any, retry: bool = True) -> T:
+        """Compute ``q(*key)`` at the current revision (the same as ``q(rt, *key)``).
+
+        With ``retry=False`` a computation cancelled by a concurrent write
+        raises ``sf.Cancelled`` instead of being retried.
+        """
+        spec = spec_of(q)
+        if retry:
+            return q(self, *key)
+        return fetch.fetch_top(self._engine, spec, key, retry=False)  # type: ignore[no-any-return]
+
+    def poll(self, q: Query[..., T], *key: Any, since: int | None = None) -> Polled[T]:
+        """Compute ``q(*key)`` and say whether it changed after revision ``since``."""
+        spec = spec_of(q)
+        value = q(self, *key)
+        memo = self._engine.memo_for(spec, key)
+        return Polled(value, memo.changed_at, since)
+
+    def _fetch_cold(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
+        return fetch.fetch_top(self._engine, spec, key, retry=True)
+
+    def _lru_touch(self, memo: Memo) -> None:
+        lru.touch(self._engine, memo)
+
+    def clear_cache(self) -> None:
+        """Drop every memo; inputs stay. The next reads recompute."""
+        engine = self._engine
+        with engine.gate.write():
+            engine.tables.clear()
+            engine.lrus.clear()
+            for table in engine.cells.values():
+                for cell in table.values():
+                    cell.rdeps = None
+
+    def __repr__(self) -> str:
+        return f"<sofrito.Runtime revision={self._revision}>"
+
+
+Runtime.__module__ = "sofrito"
+Polled.__module__ = "sofrito"
