@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sofrito._events.kinds import QueryRef
     from sofrito._inputs import InputRef
-    from sofrito._queries import QueryCall
 
 __all__ = [
     "Cancelled",
@@ -73,15 +73,15 @@ class CycleError(QueryError):
     reading something else in one of them.
     """
 
-    def __init__(self, cycle: Sequence[QueryCall]) -> None:
-        self.cycle: list[QueryCall] = list(cycle)
+    def __init__(self, cycle: Sequence[QueryRef]) -> None:
+        self.cycle: list[QueryRef] = list(cycle)
         super().__init__(self.cycle)
 
     def __str__(self) -> str:
         if not self.cycle:
             return "dependency cycle"
         steps = [*self.cycle, self.cycle[0]]
-        return "dependency cycle: " + " -> ".join(repr(step) for step in steps)
+        return "dependency cycle: " + " -> ".join(str(step) for step in steps)
 
 
 class Cancelled(QueryError):

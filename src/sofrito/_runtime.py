@@ -95,7 +95,9 @@ class Runtime:
             return
         self._write(ref, CellWrite(CellStatus.PENDING, None, None, cell.durability))
 
-    def resolve(self, target: Input | InputRef, value: Any, *, durability: Durability | None = None) -> None:
+    def resolve(
+        self, target: Input | InputRef, value: Any, *, durability: Durability | None = None
+    ) -> None:
         """Give a pending cell its value (the same as ``set``)."""
         self.set(target, value, durability=durability)
 

@@ -42,7 +42,8 @@ class WriteGate:
     # -- readers -------------------------------------------------------------
 
     def reading_depth(self) -> int:
-        return getattr(self._local, "depth", 0)  # type: ignore[no-any-return]
+        depth: int = getattr(self._local, "depth", 0)
+        return depth
 
     def enter_read(self) -> None:
         local = self._local

@@ -74,24 +74,18 @@ class Engine:
 
     def memo_for(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo:
         table = self.tables[spec]
-        memo = table.get(key)
+        try:
+            memo = table.get(key)
+        except TypeError:
+            raise _unhashable(spec, key) from None
         if memo is None:
-            memo = _new_memo(spec, key)
-            memo = table.setdefault(key, memo)
+            memo = table.setdefault(key, Memo(spec, key))
         return memo
 
     @property
     def listening(self) -> bool:
         hub = self.events
         return hub is not None and hub.listening
-
-
-def _new_memo(spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo:
-    try:
-        hash(key)
-    except TypeError:
-        raise _unhashable(spec, key) from None
-    return Memo(spec, key)
 
 
 def _unhashable(spec: QuerySpec[Any], key: tuple[Any, ...]) -> TypeError:

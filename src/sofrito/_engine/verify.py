@@ -20,12 +20,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sofrito._engine import execute
-from sofrito._engine.memo import NOT_HITTABLE, Cell
+from sofrito._engine.memo import NOT_HITTABLE, Cell, Memo
 from sofrito._engine.sync import wait_for
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Frame, Task
-    from sofrito._engine.memo import Memo
     from sofrito._engine.state import Engine
 
 __all__ = ["is_valid", "mark_verified"]
@@ -70,7 +69,9 @@ def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) ->
             mark_verified(memo, revision)
         else:  # descend into a dependency first, then come back to it
             stack.append((memo, step))
-            stack.append((memo.deps[step], 0))  # type: ignore[arg-type]
+            dep = memo.deps[step]
+            assert type(dep) is Memo
+            stack.append((dep, 0))
     return True
 
 
@@ -90,9 +91,9 @@ def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Tas
             if dep.changed_at > verified_at:
                 return _CHANGED
             continue
-        if dep.verified_at != revision:
-            if not _settle_shallow(engine, dep, frame, task):
-                return position
+        assert type(dep) is Memo
+        if dep.verified_at != revision and not _settle_shallow(engine, dep, frame, task):
+            return position
         if dep.changed_at > verified_at:
             return _CHANGED
     return _UNCHANGED
