@@ -211,3 +211,4 @@ def spec_of(q: object) -> QuerySpec[Any]:
 
 
 QuerySpec.__module__ = "sofrito"
+Query.__module__ = "sofrito"
