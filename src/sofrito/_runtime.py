@@ -9,13 +9,13 @@ memo tables) and ``_revision`` (the current revision).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sofrito._durability import Durability
-from sofrito._engine import fetch, inputs, lru, write
+from sofrito._engine import fetch, inputs, lru, suspense, write
 from sofrito._engine.memo import Cell, CellStatus, Memo
 from sofrito._engine.state import Engine
 from sofrito._engine.write import CellWrite
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Polled", "Runtime"]
 
 T = TypeVar("T")
+ErrorEq = Callable[[BaseException, BaseException], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,11 @@ class Runtime:
     cancels and waits for computations in flight before it changes anything.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, error_eq: ErrorEq | None = None) -> None:
+        """``error_eq``: the default equality of cached errors for queries that
+        set none (by default errors never compare equal)."""
         self._engine = Engine(self)
+        self._engine.error_eq = error_eq
         self._tables = self._engine.tables
         self._revision = 0
 
@@ -130,21 +134,22 @@ class Runtime:
             return inputs.read_untracked(self._engine, ref.input, ref.key)
         finally:
             gate.exit_read()
+            write.apply_deferred(self._engine)
 
     def _read_input(self, input: Input, key: tuple[Any, ...]) -> Any:
         return self.get(input.ref(key))
 
     def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
-        cell = inputs.cell_for(self._engine, input, key)
-        if cell.status == CellStatus.PENDING:
-            self.get_state_cell(cell)
-        return cell
-
-    def get_state_cell(self, cell: Cell) -> None:
+        engine = self._engine
+        engine.gate.enter_read()
         try:
-            inputs.read_untracked(self._engine, cell.input, cell.key)
-        except Exception:
-            return
+            cell = inputs.cell_for(engine, input, key)
+            inputs.locate(engine, cell)
+            if cell.status == CellStatus.PENDING:
+                engine.pending_cells[cell] = None
+            return cell
+        finally:
+            engine.gate.exit_read()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -181,6 +186,20 @@ class Runtime:
         value = q(self, *key)
         memo = self._engine.memo_for(spec, key)
         return Polled(value, memo.changed_at, since)
+
+    async def aquery(self, q: Query[..., T], *key: Any, concurrency: int = 16) -> T:
+        """Compute ``q(*key)``, awaiting the async locators of the inputs it waits for.
+
+        The query runs on a worker thread, so the event loop stays free. Each
+        time it suspends, the async locators of its pending inputs run
+        concurrently (at most ``concurrency`` at once), their values are
+        resolved in one batch, and the query is tried again, until it
+        completes. It raises ``sf.Suspend`` when what is pending has no async
+        locator to wait for; a locator's exception is cached for its cell (as
+        ``resolve_error`` does) and reaches the caller through the query, with
+        a note naming the cell.
+        """
+        return await suspense.drive(self, q, key, concurrency)
 
     def _fetch_cold(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
         return fetch.fetch_top(self._engine, spec, key, retry=True)

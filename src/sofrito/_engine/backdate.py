@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import lru, rdeps
-from sofrito._engine.memo import NOT_HITTABLE
+from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo
 
 if TYPE_CHECKING:
-    from sofrito._engine.memo import Memo, Node
+    from sofrito._engine.memo import Node
     from sofrito._engine.state import Engine
 
 __all__ = ["store"]
@@ -39,7 +39,7 @@ def store(
     """Record the outcome of an execution of ``memo`` at the current revision."""
     revision = engine.revisions.current
     first = not memo.computed
-    if restoring or (memo.has_value and _same(memo, value, error)):
+    if restoring or (memo.has_value and _same(engine, memo, value, error)):
         if not memo.has_value:  # restoring an evicted value: nothing to compare with
             _set_outcome(memo, value, error)
     else:
@@ -50,10 +50,17 @@ def store(
     rdeps.relink(memo, memo.deps, deps)
     memo.deps = deps
     lowest = _STATIC
+    reads_pending = False
     for dep in deps:
         if dep.durability < lowest:
             lowest = dep.durability
+        if dep.dirty_at == ALWAYS_DIRTY if type(dep) is Memo else dep.status == CellStatus.PENDING:
+            reads_pending = True
     memo.durability = lowest
+    if reads_pending:
+        memo.dirty_at = ALWAYS_DIRTY
+    elif memo.dirty_at == ALWAYS_DIRTY:
+        memo.dirty_at = revision
     memo.verified_at = revision
     memo.hit_at = revision if error is None else NOT_HITTABLE
     if memo.spec.lru is not None:
@@ -67,7 +74,7 @@ def _set_outcome(memo: Memo, value: Any, error: BaseException | None) -> None:
     memo.has_value = True
 
 
-def _same(memo: Memo, value: Any, error: BaseException | None) -> bool:
+def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -> bool:
     old_error = memo.error
     if (error is None) != (old_error is None):
         return False  # a value became an error or back: always a change
@@ -75,7 +82,7 @@ def _same(memo: Memo, value: Any, error: BaseException | None) -> bool:
     try:
         if error is None:
             return bool(spec.output_eq(memo.value, value))
-        eq = spec.error_eq
+        eq = spec.error_eq or engine.error_eq
         return eq is not None and bool(eq(old_error, error))
     except Exception:
         return False

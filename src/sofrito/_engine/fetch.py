@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import execute, lru, verify
+from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
 from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
@@ -43,16 +43,20 @@ def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, ret
             "finish the batch first, then read"
         )
     attempts = 0
-    while True:
-        gate.enter_read()
-        try:
-            return _compute_top(engine, spec, key)
-        except Cancelled:
-            attempts += 1
-            if not retry or attempts > MAX_RETRIES:
-                raise
-        finally:
-            gate.exit_read()
+    try:
+        while True:
+            gate.enter_read()
+            try:
+                return _compute_top(engine, spec, key)
+            except Cancelled:
+                attempts += 1
+                if not retry or attempts > MAX_RETRIES:
+                    raise
+            finally:
+                gate.exit_read()
+    finally:
+        if engine.deferred_writes:
+            write.apply_deferred(engine)
 
 
 def _compute_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._inputs import Input
 
-__all__ = ["cell_for", "read_tracked", "read_untracked", "state_tracked"]
+__all__ = ["cell_for", "locate", "read_tracked", "read_untracked", "state_tracked"]
 
 _locating = threading.local()
 
@@ -48,7 +48,7 @@ def read_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...
     cell = cell_for(engine, input, key)
     if cell.status != CellStatus.READY:
         try:
-            _locate(engine, cell)
+            locate(engine, cell)
         except (MissingDependency, CycleError) as exc:
             raise fail(frame, exc) from None
     frame.record(cell)
@@ -70,11 +70,12 @@ def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ..
     cell = cell_for(engine, input, key)
     if cell.status != CellStatus.READY:
         try:
-            _locate(engine, cell)
+            locate(engine, cell)
         except (MissingDependency, CycleError) as exc:
             raise fail(frame, exc) from None
     frame.record(cell)
     if cell.status == CellStatus.PENDING:
+        cell.seen_loading = True
         engine.pending_cells[cell] = None
     return cell
 
@@ -82,7 +83,7 @@ def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ..
 def read_untracked(engine: Engine, input: Input, key: tuple[Any, ...]) -> Any:
     cell = cell_for(engine, input, key)
     if cell.status != CellStatus.READY:
-        _locate(engine, cell)
+        locate(engine, cell)
     if cell.status == CellStatus.READY:
         return cell.value
     if cell.status == CellStatus.FAILED:
@@ -104,7 +105,7 @@ def cell_ref_public(cell: Cell) -> Any:
     return cell.input.ref(cell.key)
 
 
-def _locate(engine: Engine, cell: Cell) -> None:
+def locate(engine: Engine, cell: Cell) -> None:
     """Ask the cell's locator for a value, at most once per revision while pending."""
     input = cell.input
     locator = input.locator
@@ -137,7 +138,19 @@ def _locate(engine: Engine, cell: Cell) -> None:
 def _settle_quietly(
     engine: Engine, cell: Cell, status: int, value: Any, error: BaseException | None
 ) -> None:
-    """Resolve a cell from its locator: no revision bump, as if always there."""
+    """Resolve a cell from its locator.
+
+    Unless a query has cached what it saw of the cell pending, the value is
+    simply there, as if it had always been: no revision bump. Once a query
+    has seen the cell loading (through ``sf.state``), resolving it quietly
+    would leave that query stale, so the value becomes a write instead,
+    applied when the current top-level call ends; until then the cell stays
+    pending.
+    """
+    if cell.seen_loading:
+        cell.locator_asked_at = engine.revisions.current
+        engine.deferred_writes[cell] = (status, value, error)
+        return
     cell.value = value
     cell.error = error
     cell.status = status

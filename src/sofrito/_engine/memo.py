@@ -21,13 +21,17 @@ if TYPE_CHECKING:
     from sofrito._inputs import Input
     from sofrito._queries import QuerySpec
 
-__all__ = ["NEVER", "NOT_HITTABLE", "Cell", "CellStatus", "Memo", "Node"]
+__all__ = ["ALWAYS_DIRTY", "NEVER", "NOT_HITTABLE", "Cell", "CellStatus", "Memo", "Node"]
 
 NEVER = -1
 """``verified_at`` of a memo that has never completed."""
 
 NOT_HITTABLE = -1
 """``hit_at`` of a memo whose value cannot be served by the hot path."""
+
+ALWAYS_DIRTY = 1 << 62
+"""``dirty_at`` of a memo that read a pending cell: verified in every revision,
+so that the cell's locator is asked again."""
 
 
 class Memo:
@@ -107,6 +111,7 @@ class Cell:
         "mark",
         "rdeps",
         "ref_cache",
+        "seen_loading",
         "set_ever",
         "status",
         "value",
@@ -124,6 +129,7 @@ class Cell:
         self.mark = 0
         self.locator_asked_at = NEVER
         self.set_ever = False
+        self.seen_loading = False
         self.ref_cache: QueryRef | None = None
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ The algorithm's steps are functions over this record (``fetch``, ``verify``,
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine.cancel import WriteGate
@@ -60,6 +61,9 @@ class Engine:
         self.revision_watch: RevisionWatch | None = None
         self.lrus: dict[QuerySpec[Any], LruRing] = {}
         self.pending_cells: dict[Cell, None] = {}
+        self.deferred_writes: dict[Cell, tuple[int, Any, BaseException | None]] = {}
+        """Locator results for cells that readers already saw pending (``inputs.py``)."""
+        self.error_eq: Callable[[BaseException, BaseException], object] | None = None
         self.walk_epoch = 0
         self._names: dict[str, object] = {}
 

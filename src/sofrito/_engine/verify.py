@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sofrito._engine import execute
-from sofrito._engine.memo import NOT_HITTABLE, Cell, Memo
+from sofrito._engine import execute, inputs
+from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, Cell, CellStatus, Memo
 from sofrito._engine.sync import wait_for
 
 if TYPE_CHECKING:
@@ -41,7 +41,10 @@ def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> boo
 
 def _shallow_valid(engine: Engine, memo: Memo) -> bool:
     verified_at = memo.verified_at
-    return memo.dirty_at <= verified_at or engine.revisions.unchanged_since(
+    dirty_at = memo.dirty_at
+    if dirty_at <= verified_at:
+        return True
+    return dirty_at != ALWAYS_DIRTY and engine.revisions.unchanged_since(
         memo.durability, verified_at
     )
 
@@ -88,6 +91,8 @@ def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Tas
     for position in range(index, len(deps)):
         dep = deps[position]
         if type(dep) is Cell:
+            if dep.status == CellStatus.PENDING:
+                inputs.locate(engine, dep)  # a pending read: ask its locator again
             if dep.changed_at > verified_at:
                 return _CHANGED
             continue

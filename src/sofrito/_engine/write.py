@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._inputs import Input
 
-__all__ = ["CellWrite", "batch", "bump_revision", "set_current_revision", "write_cell"]
+__all__ = [
+    "CellWrite",
+    "apply_deferred",
+    "batch",
+    "bump_revision",
+    "set_current_revision",
+    "write_cell",
+]
 
 
 class CellWrite:
@@ -125,6 +132,8 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     cell.durability = change.durability
     cell.changed_at = revision
     cell.locator_asked_at = NEVER
+    cell.seen_loading = False
+    engine.deferred_writes.pop(cell, None)
     cell.set_ever = change.status != CellStatus.PENDING or cell.set_ever
     if change.status == CellStatus.PENDING:
         if cell.rdeps:
@@ -188,3 +197,18 @@ def set_current_revision(engine: Engine, revision: int) -> None:
 
             assert engine.events is not None
             engine.events.publish(RevisionSet(revision))
+
+
+def apply_deferred(engine: Engine) -> None:
+    """Apply locator results that could not be applied quietly (``inputs.py``)."""
+    deferred = engine.deferred_writes
+    if not deferred or engine.gate.reading_depth() or engine.gate.holds_write():
+        return
+    with batch(engine):
+        while deferred:
+            try:
+                cell, (status, value, error) = deferred.popitem()
+            except KeyError:
+                break
+            change = CellWrite(status, value, error, cell.durability)
+            write_cell(engine, cell.input, cell.key, change)
