@@ -11,6 +11,7 @@ Run: ``.venv/bin/python examples/async_files.py``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -43,10 +44,9 @@ def outline(db: Any) -> list[str]:
 def site(db: Any) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for name in outline(db):
-        try:
+        # Keep reading past a missing page: every missing page is reported at once.
+        with contextlib.suppress(sf.Suspend):
             sizes[name] = len(source(db, name))
-        except sf.Suspend:
-            pass  # keep reading: every missing page is reported in one go
     return sizes
 
 

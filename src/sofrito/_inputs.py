@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from sofrito._durability import Durability
+from sofrito._engine.memo import CellStatus
 
 if TYPE_CHECKING:
     from sofrito._engine.handle import Handle
@@ -156,8 +157,6 @@ def state(db: Runtime | Handle, target: Input | InputRef) -> Loading | Ready[Any
     The read is recorded like any other, so the query re-executes when the
     cell resolves. A pending cell read this way is listed by ``rt.pending()``.
     """
-    from sofrito._engine.memo import CellStatus
-
     ref = ref_of(target)
     cell = db._cell_for_state(ref.input, ref.key)
     if cell.status == CellStatus.READY:

@@ -110,7 +110,7 @@ def test_reading_a_query_inside_a_batch_that_wrote_is_refused() -> None:
     rt = sf.Runtime()
     with rt.batch():
         rt.set(cell["a"], 1)
-        with pytest.raises(RuntimeError, match="inside rt.batch"):
+        with pytest.raises(RuntimeError, match=r"inside rt\.batch"):
             read(rt)
     assert read(rt) == 1
 
@@ -175,13 +175,13 @@ def test_input_and_query_with_one_name_are_refused() -> None:
 
     rt = sf.Runtime()
     rt.set(cell, 1)
-    with pytest.raises(ValueError, match="shared.name"):
+    with pytest.raises(ValueError, match=r"shared\.name"):
         q(rt)
 
 
 def test_unhashable_input_key_names_the_input() -> None:
     cell = sf.Input("cell")
-    with pytest.raises(TypeError, match="input 'cell'.*not hashable"):
+    with pytest.raises(TypeError, match=r"input 'cell'.*not hashable"):
         cell[["a"]]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import Counter
 from typing import Any
@@ -149,10 +150,8 @@ def test_pending_lists_unresolved_reads_filtered_by_input() -> None:
     def both(db: Any) -> int:
         total = 0
         for source in (left, right):
-            try:
+            with contextlib.suppress(sf.Suspend):
                 total += source(db, 1)
-            except sf.Suspend:
-                pass
         return total
 
     rt = sf.Runtime()
@@ -341,10 +340,8 @@ def test_aquery_resolves_many_pending_cells_concurrently_in_bounded_rounds() -> 
     def total(db: Any) -> int:
         values = []
         for index in range(100):
-            try:
+            with contextlib.suppress(sf.Suspend):
                 values.append(items(db, index))
-            except sf.Suspend:
-                pass
         return sum(values)
 
     rt = sf.Runtime()
@@ -453,10 +450,8 @@ def test_aquery_while_another_thread_writes() -> None:
     def total(db: Any) -> int:
         values = []
         for index in range(20):
-            try:
+            with contextlib.suppress(sf.Suspend):
                 values.append(cells(db, index))
-            except sf.Suspend:
-                pass
         return sum(values) + counter(db) * 0
 
     rt = sf.Runtime()

@@ -52,8 +52,7 @@ def store(
     lowest = _STATIC
     reads_pending = False
     for dep in deps:
-        if dep.durability < lowest:
-            lowest = dep.durability
+        lowest = min(lowest, dep.durability)
         if dep.dirty_at == ALWAYS_DIRTY if type(dep) is Memo else dep.status == CellStatus.PENDING:
             reads_pending = True
     memo.durability = lowest

@@ -45,7 +45,9 @@ def settle_changed(engine: Engine, memo: Memo, frame: Frame | None, task: Task) 
             return
 
 
-def execute(engine: Engine, memo: Memo, parent: Frame | None, task: Task, *, restoring: bool) -> bool:
+def execute(
+    engine: Engine, memo: Memo, parent: Frame | None, task: Task, *, restoring: bool
+) -> bool:
     """Execute ``memo``'s body and store the result; False if another thread claimed it first.
 
     ``restoring``: the memo's dependencies are known unchanged and only its

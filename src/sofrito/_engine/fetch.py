@@ -75,7 +75,7 @@ def _compute_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...]) -> 
 def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
     """A read of ``spec(*key)`` by the query executing in ``frame``."""
     if engine.gate.cancel_requested:
-        raise fail(frame, Cancelled())
+        raise frame.fail(Cancelled())
     if frame.finished:
         raise RuntimeError(
             f"the db handle of {frame.memo!r} was used after that query returned; "
@@ -90,19 +90,12 @@ def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple
     try:
         value = ensure(engine, memo, frame, frame.task)
     except QueryError as exc:
-        raise fail(frame, exc) from None
+        raise frame.fail(exc) from None
     except BaseException:
         frame.record(memo)  # a cached user error is a value this query read
         raise
     frame.record(memo)
     return value
-
-
-def fail(frame: Frame, error: QueryError) -> QueryError:
-    """Remember that a system error reached ``frame``: its result will not be kept."""
-    if frame.failure is None:
-        frame.failure = error
-    return error
 
 
 def ensure(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> Any:

@@ -51,6 +51,12 @@ class Frame:
         if not deps or deps[-1] is not node:
             deps.append(node)
 
+    def fail(self, error: QueryError) -> QueryError:
+        """Remember that a system error reached this frame: its result will not be kept."""
+        if self.failure is None:
+            self.failure = error
+        return error
+
     def chain_from(self, ancestor: Frame) -> list[Frame]:
         """The frames from ``ancestor`` down to this one, in call order."""
         chain: list[Frame] = []

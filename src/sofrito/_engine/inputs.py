@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._errors import Cancelled, CycleError, MissingDependency, NotFound, Suspend
+from sofrito._inputs import PENDING
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Frame
@@ -41,16 +42,14 @@ def cell_for(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
 
 
 def read_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Any:
-    from sofrito._engine.fetch import fail
-
     if engine.gate.cancel_requested:
-        raise fail(frame, Cancelled())
+        raise frame.fail(Cancelled())
     cell = cell_for(engine, input, key)
     if cell.status != CellStatus.READY:
         try:
             locate(engine, cell)
         except (MissingDependency, CycleError) as exc:
-            raise fail(frame, exc) from None
+            raise frame.fail(exc) from None
     frame.record(cell)
     status = cell.status
     if status == CellStatus.READY:
@@ -58,21 +57,19 @@ def read_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...
     if status == CellStatus.FAILED:
         assert cell.error is not None
         raise cell.error
-    raise fail(frame, _suspend(engine, cell, frame))
+    raise frame.fail(_suspend(engine, cell, frame))
 
 
 def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Cell:
     """Record a read of the cell for ``sf.state``; a pending cell does not suspend."""
-    from sofrito._engine.fetch import fail
-
     if engine.gate.cancel_requested:
-        raise fail(frame, Cancelled())
+        raise frame.fail(Cancelled())
     cell = cell_for(engine, input, key)
     if cell.status != CellStatus.READY:
         try:
             locate(engine, cell)
         except (MissingDependency, CycleError) as exc:
-            raise fail(frame, exc) from None
+            raise frame.fail(exc) from None
     frame.record(cell)
     if cell.status == CellStatus.PENDING:
         cell.seen_loading = True
@@ -127,8 +124,6 @@ def locate(engine: Engine, cell: Cell) -> None:
         return
     finally:
         running.discard(cell)
-    from sofrito._inputs import PENDING
-
     if result is PENDING:
         cell.locator_asked_at = revision
     else:
