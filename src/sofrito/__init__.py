@@ -19,6 +19,18 @@ from sofrito._errors import (
     QueryError,
     Suspend,
 )
+from sofrito._events.broadcast import EventReceiver
+from sofrito._events.kinds import (
+    Event,
+    InputRemoved,
+    InputSet,
+    QueryChanged,
+    QueryInvalidated,
+    QueryRef,
+    RevisionBumped,
+    RevisionSet,
+)
+from sofrito._events.watch import RevisionReceiver
 from sofrito._inputs import PENDING, Failed, Input, InputRef, Loading, Ready, state
 from sofrito._queries import Query, query
 from sofrito._runtime import Polled, Runtime
@@ -39,6 +51,17 @@ __all__ = [
     "Loading",
     "Ready",
     "Failed",
+    # events
+    "QueryRef",
+    "Event",
+    "RevisionBumped",
+    "RevisionSet",
+    "InputSet",
+    "InputRemoved",
+    "QueryInvalidated",
+    "QueryChanged",
+    "EventReceiver",
+    "RevisionReceiver",
     # errors
     "QueryError",
     "Suspend",

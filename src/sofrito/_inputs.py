@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from sofrito._durability import Durability
 from sofrito._engine.memo import CellStatus
+from sofrito._registry import register_input
 
 if TYPE_CHECKING:
     from sofrito._engine.handle import Handle
@@ -85,6 +86,7 @@ class Input:
         self.locator = locator
         self.is_async = locator is not None and inspect.iscoroutinefunction(locator)
         self._refs: dict[tuple[Any, ...], InputRef] = {}
+        register_input(self)
 
     def __getitem__(self, subscript: object) -> InputRef:
         return self.ref(key_of(subscript))

@@ -25,6 +25,8 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
+from sofrito._registry import register_query
+
 if TYPE_CHECKING:
     from sofrito._engine.handle import Handle
     from sofrito._runtime import Runtime
@@ -80,6 +82,7 @@ class QuerySpec(Generic[R]):
         self.version = version
         self.persist = persist
         self._fingerprint: str | None = None
+        register_query(self)
 
     def describe(self, key: tuple[Any, ...]) -> str:
         """How errors show a call: ``html('index.md')``."""

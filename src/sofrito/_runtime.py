@@ -19,6 +19,9 @@ from sofrito._engine import fetch, inputs, lru, suspense, write
 from sofrito._engine.memo import Cell, CellStatus, Memo
 from sofrito._engine.state import Engine
 from sofrito._engine.write import CellWrite
+from sofrito._events.broadcast import EventReceiver
+from sofrito._events.kinds import Event
+from sofrito._events.watch import RevisionReceiver, RevisionWatch
 from sofrito._inputs import Input, InputRef, ref_of
 from sofrito._queries import spec_of
 
@@ -216,6 +219,20 @@ class Runtime:
             for table in engine.cells.values():
                 for cell in table.values():
                     cell.rdeps = None
+
+    # -- events ----------------------------------------------------------------
+
+    def subscribe_revisions(self) -> RevisionReceiver:
+        """A watch on the revision: ``.current``, ``.changed(timeout)``, ``await .achanged()``."""
+        engine = self._engine
+        with engine.lock:
+            if engine.revision_watch is None:
+                engine.revision_watch = RevisionWatch(self._revision)
+        return engine.revision_watch.subscribe()
+
+    def subscribe_events(self, capacity: int = 1024) -> EventReceiver[Event]:
+        """A receiver of every event from now on, holding at most ``capacity`` unread."""
+        return self._engine.events.subscribe(capacity)
 
     def __repr__(self) -> str:
         return f"<sofrito.Runtime revision={self._revision}>"

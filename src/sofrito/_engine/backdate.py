@@ -35,26 +35,32 @@ def store(
     deps: list[Node],
     *,
     restoring: bool,
-) -> None:
-    """Record the outcome of an execution of ``memo`` at the current revision."""
+) -> bool:
+    """Record the outcome of an execution of ``memo`` at the current revision.
+
+    Returns whether this was a change to report (``QueryChanged``): the value
+    differs from a previous one, not a first computation, not a cutoff.
+    """
     revision = engine.revisions.current
     first = not memo.computed
+    changed = False
     if restoring or (memo.has_value and _same(engine, memo, value, error)):
         if not memo.has_value:  # restoring an evicted value: nothing to compare with
             _set_outcome(memo, value, error)
     else:
         _set_outcome(memo, value, error)
         memo.changed_at = revision
-        if not first and engine.listening:
-            rdeps.emit_changed(engine, memo)
+        changed = not first
     rdeps.relink(memo, memo.deps, deps)
     memo.deps = deps
     lowest = _STATIC
     reads_pending = False
     for dep in deps:
         lowest = min(lowest, dep.durability)
-        if dep.dirty_at == ALWAYS_DIRTY if type(dep) is Memo else dep.status == CellStatus.PENDING:
-            reads_pending = True
+        if isinstance(dep, Memo):
+            reads_pending = reads_pending or dep.dirty_at == ALWAYS_DIRTY
+        else:
+            reads_pending = reads_pending or dep.status == CellStatus.PENDING
     memo.durability = lowest
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY
@@ -64,6 +70,7 @@ def store(
     memo.hit_at = revision if error is None else NOT_HITTABLE
     if memo.spec.lru is not None:
         lru.insert(engine, memo)
+    return changed
 
 
 def _set_outcome(memo: Memo, value: Any, error: BaseException | None) -> None:
@@ -82,6 +89,6 @@ def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -
         if error is None:
             return bool(spec.output_eq(memo.value, value))
         eq = spec.error_eq or engine.error_eq
-        return eq is not None and bool(eq(old_error, error))
+        return eq is not None and old_error is not None and bool(eq(old_error, error))
     except Exception:
         return False

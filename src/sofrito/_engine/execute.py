@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import backdate, stack
+from sofrito._engine import backdate, rdeps, stack
 from sofrito._engine.frames import Frame
 from sofrito._engine.handle import Handle
 from sofrito._engine.sync import claim, release, wait_for
@@ -62,8 +62,10 @@ def execute(
         failure = exc if isinstance(exc, QueryError) else Cancelled()
         release(engine, memo, failure)
         raise
-    backdate.store(engine, memo, value, error, frame.deps, restoring=restoring)
+    changed = backdate.store(engine, memo, value, error, frame.deps, restoring=restoring)
     release(engine, memo, None)
+    if changed and engine.events.listening:
+        rdeps.emit_changed(engine, memo)  # last: a key that cannot be encoded raises here
     return True
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sofrito._engine.refs import memo_ref, node_ref
+from sofrito._events.kinds import QueryChanged, QueryInvalidated
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Memo, Node
@@ -60,27 +61,35 @@ def invalidate_dependents(engine: Engine, node: Node, revision: int) -> None:
 
 
 def _walk_reporting(engine: Engine, node: Node, revision: int) -> None:
-    from sofrito._events.kinds import QueryInvalidated
+    """Mark like the silent walk, then report each dependent once for this write.
 
-    hub = engine.events
-    assert hub is not None
+    The marks are all pushed before any event is built: a key that cannot be
+    encoded raises its ``TypeError`` only after the write is complete, never
+    leaving a dependent unmarked.
+    """
     engine.walk_epoch += 1
     epoch = engine.walk_epoch
-    by = node_ref(node)
+    reached: list[Memo] = []
     queue = list(node.rdeps or ())
     for memo in queue:  # breadth first: nearer dependents are reported first
         if memo.mark == epoch:
             continue
         memo.mark = epoch
         memo.dirty_at = revision
-        hub.publish(QueryInvalidated(memo_ref(memo), by, revision))
+        reached.append(memo)
         if memo.rdeps:
             queue.extend(memo.rdeps)
+    hub = engine.events
+    by = node_ref(node)
+    failure: TypeError | None = None
+    for memo in reached:
+        try:
+            hub.publish(QueryInvalidated(memo_ref(memo), by, revision))
+        except TypeError as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def emit_changed(engine: Engine, memo: Memo) -> None:
-    from sofrito._events.kinds import QueryChanged
-
-    hub = engine.events
-    if hub is not None:
-        hub.publish(QueryChanged(memo_ref(memo), engine.revisions.current))
+    engine.events.publish(QueryChanged(memo_ref(memo), engine.revisions.current))

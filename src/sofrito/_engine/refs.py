@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sofrito._engine.memo import Cell
+from sofrito._events.kinds import QueryRef
+from sofrito._keys import KeyEncodingError
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Memo, Node
-    from sofrito._events.kinds import QueryRef
 
-__all__ = ["memo_ref", "node_ref"]
+__all__ = ["cell_ref", "cycle_ref", "memo_ref", "node_ref"]
 
 
 def node_ref(node: Node) -> QueryRef:
@@ -39,10 +40,18 @@ def cell_ref(cell: Cell) -> QueryRef:
     return ref
 
 
-def _make(kind: str, key: tuple[object, ...], what: str) -> QueryRef:
-    from sofrito._events.kinds import QueryRef
-    from sofrito._keys import KeyEncodingError
+def cycle_ref(memo: Memo) -> QueryRef:
+    """A ref for an error report, shown as ``html('a.md')``; never fails, even
+    for keys with no canonical encoding (their hash and bytes are then empty)."""
+    display = memo.spec.describe(memo.key)
+    try:
+        ref = memo_ref(memo)
+    except TypeError:
+        return QueryRef(memo.spec.name, 0, b"", display=display)
+    return QueryRef(ref.kind, ref.key_hash, ref.key, display=display)
 
+
+def _make(kind: str, key: tuple[object, ...], what: str) -> QueryRef:
     try:
         return QueryRef.of(kind, key)
     except KeyEncodingError as exc:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from sofrito._engine.cancel import WriteGate
 from sofrito._engine.memo import Memo
 from sofrito._engine.revision import Revisions
+from sofrito._events.broadcast import EventHub
 
 if TYPE_CHECKING:
     from sofrito._engine.lru import LruRing
     from sofrito._engine.memo import Cell
-    from sofrito._events.broadcast import EventHub
     from sofrito._events.kinds import Event
     from sofrito._events.watch import RevisionWatch
     from sofrito._inputs import Input
@@ -57,8 +57,9 @@ class Engine:
         """Per thread: ``frame`` (the innermost execution) and ``batch`` (an open batch)."""
         self.lock = threading.Lock()
         """Guards memo claims and task waits (``sync.py``); never held while user code runs."""
-        self.events: EventHub[Event] | None = None
+        self.events: EventHub[Event] = EventHub()
         self.revision_watch: RevisionWatch | None = None
+        """Created by the first ``subscribe_revisions``: until then writes publish nothing."""
         self.lrus: dict[QuerySpec[Any], LruRing] = {}
         self.pending_cells: dict[Cell, None] = {}
         self.deferred_writes: dict[Cell, tuple[int, Any, BaseException | None]] = {}
@@ -88,8 +89,7 @@ class Engine:
 
     @property
     def listening(self) -> bool:
-        hub = self.events
-        return hub is not None and hub.listening
+        return self.events.listening
 
 
 def _unhashable(spec: QuerySpec[Any], key: tuple[Any, ...]) -> TypeError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from sofrito._engine.refs import cycle_ref
 from sofrito._errors import CycleError, QueryError, Suspend
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def wait_for(engine: Engine, memo: Memo, existing: Claim, waiter: Frame | None, 
             return  # released meanwhile
         cycle = _find_cycle(existing, waiter, task)
         if cycle is not None:
-            error = CycleError([frame.memo for frame in cycle])
+            error = CycleError([cycle_ref(frame.memo) for frame in cycle])
             for frame in cycle:
                 frame.cycle = error
             raise error

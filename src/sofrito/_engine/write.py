@@ -22,6 +22,7 @@ from sofrito._engine import rdeps
 from sofrito._engine.inputs import cell_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._engine.refs import cell_ref
+from sofrito._events.kinds import InputRemoved, InputSet, RevisionBumped, RevisionSet
 
 if TYPE_CHECKING:
     from sofrito._engine.state import Engine
@@ -146,10 +147,7 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
 
 
 def _report_write(engine: Engine, cell: Cell, change: CellWrite, revision: int) -> None:
-    from sofrito._events.kinds import InputRemoved, InputSet
-
     hub = engine.events
-    assert hub is not None
     ref = cell_ref(cell)
     if change.status == CellStatus.PENDING:
         hub.publish(InputRemoved(ref, revision))
@@ -160,9 +158,6 @@ def _report_write(engine: Engine, cell: Cell, change: CellWrite, revision: int) 
 def _bump(engine: Engine) -> None:
     _move_to(engine, engine.revisions.current + 1)
     if engine.listening:
-        from sofrito._events.kinds import RevisionBumped
-
-        assert engine.events is not None
         engine.events.publish(RevisionBumped(engine.revisions.current))
 
 
@@ -193,9 +188,6 @@ def set_current_revision(engine: Engine, revision: int) -> None:
     with _writing(engine):
         _move_to(engine, revision)
         if engine.listening:
-            from sofrito._events.kinds import RevisionSet
-
-            assert engine.events is not None
             engine.events.publish(RevisionSet(revision))
 
 

@@ -1,0 +1,134 @@
+"""Value codecs for persisted memos and inputs, and what each one trusts.
+
+Two codecs:
+
+- ``"pickle"`` (the default) stores any picklable value. Unpickling runs code
+  named by the data, so it trusts whoever can write the store. That is fine for
+  a cache file on your own machine. For a store shared between machines
+  (PostgreSQL), give the runtime a ``secret=``: every row then carries an
+  HMAC-SHA256 that is verified *before* anything is unpickled, so a writer
+  without the secret cannot make a reader run code.
+- ``"safe"`` stores plain data only: None, bool, int, float, str, bytes, and
+  lists, tuples, dicts, sets and frozensets of those. Decoding never runs user
+  code, whoever wrote the bytes. A value outside that set fails ``commit()``
+  with a clear error.
+
+Both encode deterministically for the same value and Python version, so an
+unchanged value produces identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pickle
+from typing import Any, Literal, Protocol
+
+from sofrito import _canonical
+
+__all__ = [
+    "Codec",
+    "CodecError",
+    "IntegrityError",
+    "PickleCodec",
+    "SafeCodec",
+    "Sealer",
+    "codec_named",
+]
+
+CodecName = Literal["pickle", "safe"]
+
+
+class CodecError(TypeError):
+    """A value cannot be encoded (or bytes cannot be decoded) by the codec."""
+
+
+class IntegrityError(ValueError):
+    """A row's MAC or checksum does not verify: the bytes were altered or forged."""
+
+
+class Codec(Protocol):
+    name: str
+
+    def encode(self, value: Any) -> bytes: ...
+
+    def decode(self, data: bytes) -> Any: ...
+
+
+class PickleCodec:
+    """Any picklable value; decoding trusts the store (see the module docstring)."""
+
+    name = "pickle"
+
+    def encode(self, value: Any) -> bytes:
+        try:
+            return pickle.dumps(value, protocol=5)
+        except Exception as exc:
+            raise CodecError(f"cannot pickle a {type(value).__name__}: {exc}") from exc
+
+    def decode(self, data: bytes) -> Any:
+        return pickle.loads(data)
+
+
+_PLAIN = _canonical.Policy(mutable_containers=True, objects=False)
+
+
+class SafeCodec:
+    """Plain data only; decoding never runs user code."""
+
+    name = "safe"
+
+    def encode(self, value: Any) -> bytes:
+        try:
+            return _canonical.encode(value, _PLAIN, "value")
+        except _canonical.Unencodable as exc:
+            raise CodecError(
+                f"{exc.path} is a {exc.type_name}, which the 'safe' codec does not store "
+                "(plain data only: None, bool, int, float, str, bytes, list, tuple, dict, "
+                "set, frozenset); use codec='pickle' with a secret= instead"
+            ) from None
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            return _canonical.decode(data)
+        except (ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise CodecError(f"not a safe-encoded value: {exc}") from None
+
+
+def codec_named(name: str) -> Codec:
+    if name == "pickle":
+        return PickleCodec()
+    if name == "safe":
+        return SafeCodec()
+    raise ValueError(f"unknown codec {name!r}: choose 'pickle' or 'safe'")
+
+
+class Sealer:
+    """Appends and checks a MAC (with a secret) or a checksum (without) on rows."""
+
+    def __init__(self, secret: bytes | str | None) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode()
+        self._secret = secret
+
+    @property
+    def authenticated(self) -> bool:
+        return self._secret is not None
+
+    def _tag(self, data: bytes) -> bytes:
+        if self._secret is None:
+            return hashlib.blake2b(data, digest_size=16).digest()
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
+    def seal(self, data: bytes) -> bytes:
+        return self._tag(data) + data
+
+    def open(self, sealed: bytes, what: str) -> bytes:
+        size = 16 if self._secret is None else 32
+        tag, data = sealed[:size], sealed[size:]
+        if len(sealed) < size or not hmac.compare_digest(tag, self._tag(data)):
+            how = "its MAC does not verify (wrong secret, or forged)" if self._secret else (
+                "its checksum does not match (corrupt or truncated)"
+            )
+            raise IntegrityError(f"{what}: {how}")
+        return data
