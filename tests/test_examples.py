@@ -32,3 +32,10 @@ def test_async_files_example_loads_each_file_once() -> None:
     assert "sizes: {'a.txt': 5, 'b.txt': 5, 'c.txt': 7}" in out
     assert "in 2 rounds" in out
     assert "after an edit: {'a.txt': 5, 'b.txt': 18, 'c.txt': 7}" in out
+
+
+def test_live_events_example_reports_only_real_changes() -> None:
+    out = _run("live_events.py")
+    assert "rebuilt at revision 3 -> Welcome home | About us" in out
+    changed = [line.strip() for line in out.splitlines() if "changed:" in line]
+    assert changed == ["changed: live.title('home')", "changed: live.index()"]
