@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from sofrito import _lifecycle as lifecycle
+from sofrito._codec import codec_named
 from sofrito._durability import Durability
 from sofrito._engine import fetch, inputs, lru, suspense, write
 from sofrito._engine.memo import Cell, CellStatus, Memo
@@ -23,7 +25,9 @@ from sofrito._events.broadcast import EventReceiver
 from sofrito._events.kinds import Event
 from sofrito._events.watch import RevisionReceiver, RevisionWatch
 from sofrito._inputs import Input, InputRef, ref_of
+from sofrito._persistence import Persistence
 from sofrito._queries import spec_of
+from sofrito.stores import Receipt, RuntimeState, RuntimeStore
 
 if TYPE_CHECKING:
     from sofrito._queries import Query, QuerySpec
@@ -56,13 +60,43 @@ class Runtime:
     cancels and waits for computations in flight before it changes anything.
     """
 
-    def __init__(self, *, error_eq: ErrorEq | None = None) -> None:
-        """``error_eq``: the default equality of cached errors for queries that
-        set none (by default errors never compare equal)."""
+    def __init__(
+        self,
+        *,
+        store: RuntimeStore | None = None,
+        runtime_id: str = "default",
+        on_corrupt: Literal["fail", "cold"] = "fail",
+        secret: bytes | str | None = None,
+        codec: Literal["pickle", "safe"] = "pickle",
+        error_eq: ErrorEq | None = None,
+    ) -> None:
+        """Options:
+
+        - ``store``: where committed state lives (``sofrito.stores``); opening
+          restores the last committed revision, inputs and memos.
+        - ``runtime_id``: which logical runtime of the store this is.
+        - ``on_corrupt``: ``"fail"`` raises ``CorruptSnapshot`` for damaged
+          stored state; ``"cold"`` logs a warning, drops that runtime's stored
+          state (moving a file that is not a store aside) and starts at 0.
+        - ``secret``: authenticate stored rows with an HMAC; rows that do not
+          verify are refused before anything is decoded.
+        - ``codec``: ``"pickle"`` (any value; trusts the store) or ``"safe"``
+          (plain data; never runs code). See docs/persistence.md.
+        - ``error_eq``: the default equality of cached errors for queries that
+          set none (by default errors never compare equal).
+        """
         self._engine = Engine(self)
         self._engine.error_eq = error_eq
         self._tables = self._engine.tables
         self._revision = 0
+        self._persistence: Persistence | None = None
+        if on_corrupt not in ("fail", "cold"):
+            raise ValueError(f"on_corrupt must be 'fail' or 'cold', got {on_corrupt!r}")
+        if store is not None:
+            self._persistence = Persistence(
+                self._engine, store, runtime_id, codec_named(codec), secret
+            )
+            lifecycle.open_runtime(self, self._persistence, cold=on_corrupt == "cold")
 
     # -- revisions -------------------------------------------------------------
 
@@ -93,6 +127,9 @@ class Runtime:
         ref = ref_of(target)
         level = ref.input.durability if durability is None else Durability(durability)
         self._write(ref, CellWrite(CellStatus.READY, value, None, int(level)))
+        if durable:
+            cell = inputs.cell_for(self._engine, ref.input, ref.key)
+            self._require_store("set(..., durable=True)").persist_now(cell)
 
     def remove(self, target: Input | InputRef) -> None:
         """Remove an input cell; readers suspend until it is set again."""
@@ -233,6 +270,42 @@ class Runtime:
     def subscribe_events(self, capacity: int = 1024) -> EventReceiver[Event]:
         """A receiver of every event from now on, holding at most ``capacity`` unread."""
         return self._engine.events.subscribe(capacity)
+
+    # -- durable state ---------------------------------------------------------
+
+    def commit(self, boundary: str = "commit") -> Receipt:
+        """End a run: write what executed and what was set since the last commit,
+        with a receipt, in one atomic boundary; return the receipt."""
+        return self._require_store("commit").commit(boundary)
+
+    @property
+    def state(self) -> RuntimeState:
+        """The lifecycle state: idle until retired, stopped or destroyed."""
+        return self._engine.lifecycle
+
+    def retire(self) -> None:
+        """Take no new writes; keep all state (reads still work)."""
+        lifecycle.transition(self, RuntimeState.RETIRED)
+
+    def stop(self) -> None:
+        """Take no new writes: the runtime is shut down (its store state is kept)."""
+        lifecycle.transition(self, RuntimeState.STOPPED)
+
+    def reset(self) -> None:
+        """Drop every memo and input, here and in the store; keep the identity."""
+        lifecycle.reset(self)
+
+    def destroy(self) -> None:
+        """Remove everything of this runtime from its store; no further writes."""
+        lifecycle.transition(self, RuntimeState.DESTROYED)
+
+    def _require_store(self, action: str) -> Persistence:
+        if self._persistence is None:
+            raise RuntimeError(
+                f"cannot {action}: this runtime has no store; "
+                "create it with sf.Runtime(store=..., runtime_id=...)"
+            )
+        return self._persistence
 
     def __repr__(self) -> str:
         return f"<sofrito.Runtime revision={self._revision}>"

@@ -58,7 +58,9 @@ class StoreContract:
         assert first.contributing_inputs == ("src:a", "src:b")
         assert first.verify(first_delta)
         assert not first.verify(second_delta)
-        assert first.digest == compute_digest("rt", "run-1", 1, "commit", ["src:a", "src:b"], first_delta)
+        assert first.digest == compute_digest(
+            "rt", "run-1", 1, "commit", ["src:a", "src:b"], first_delta
+        )
         assert store.load_receipt("rt", "run-1", 1) == first
         assert store.load_receipt("rt", "run-2", 1) is None
         assert store.load_receipts("rt") == [second, first]
@@ -68,7 +70,8 @@ class StoreContract:
         store.commit_boundary("two", delta(5, a=b"2"), "r", "c", [], [])
         assert store.commit_boundary("two", delta(6), "r", "c", [], []).sequence == 2
         one, two = store.load_snapshot("one"), store.load_snapshot("two")
-        assert one is not None and two is not None
+        assert one is not None
+        assert two is not None
         assert (one.revision, dict(one.rows)) == (1, {b"a": b"1"})
         assert (two.revision, dict(two.rows)) == (6, {b"a": b"2"})
         assert store.load_input_states("two") == []
@@ -76,7 +79,12 @@ class StoreContract:
     def test_deltas_accumulate_rows_and_deletes_remove_them(self, store: RuntimeStore) -> None:
         store.commit_boundary("rt", delta(1, a=b"1", b=b"2"), "r", "c", [], [])
         store.commit_boundary(
-            "rt", SnapshotDelta(2, b"m", {b"b": b"22", b"c": b"3"}, frozenset({b"a"})), "r", "c", [], []
+            "rt",
+            SnapshotDelta(2, b"m", {b"b": b"22", b"c": b"3"}, frozenset({b"a"})),
+            "r",
+            "c",
+            [],
+            [],
         )
         snapshot = store.load_snapshot("rt")
         assert snapshot is not None
@@ -86,14 +94,20 @@ class StoreContract:
 
     def test_full_delta_replaces_every_row(self, store: RuntimeStore) -> None:
         store.commit_boundary("rt", delta(1, a=b"1", b=b"2"), "r", "c", [], [])
-        store.commit_boundary("rt", SnapshotDelta(2, b"m", {b"z": b"9"}, full=True), "r", "c", [], [])
+        store.commit_boundary(
+            "rt", SnapshotDelta(2, b"m", {b"z": b"9"}, full=True), "r", "c", [], []
+        )
         snapshot = store.load_snapshot("rt")
         assert snapshot is not None
         assert dict(snapshot.rows) == {b"z": b"9"}
 
     def test_input_updates_commit_with_the_boundary(self, store: RuntimeStore) -> None:
-        store.commit_boundary("rt", delta(1), "r", "c", ["src:a"], [state("src:a", b"1"), state("src:b")])
-        store.commit_boundary("rt", delta(2), "r", "c", ["src:a"], [state("src:a", b"2", changed_at=2)])
+        store.commit_boundary(
+            "rt", delta(1), "r", "c", ["src:a"], [state("src:a", b"1"), state("src:b")]
+        )
+        store.commit_boundary(
+            "rt", delta(2), "r", "c", ["src:a"], [state("src:a", b"2", changed_at=2)]
+        )
         assert store.load_input_states("rt") == [state("src:a", b"2", changed_at=2), state("src:b")]
         assert store.load_input_state("rt", "src:b") == state("src:b")
 
@@ -106,15 +120,25 @@ class StoreContract:
 
     def test_atomic_apply_takes_a_matching_next_receipt(self, store: RuntimeStore) -> None:
         snapshot = delta(3, a=b"A")
-        receipt = Receipt("rt", "remote", 1, "commit", ("src:a",), compute_digest("rt", "remote", 1, "commit", ["src:a"], snapshot))
+        receipt = Receipt(
+            "rt",
+            "remote",
+            1,
+            "commit",
+            ("src:a",),
+            compute_digest("rt", "remote", 1, "commit", ["src:a"], snapshot),
+        )
         store.atomic_apply("rt", snapshot, receipt, [state("src:a")])
         assert store.load_receipts("rt") == [receipt]
         loaded = store.load_snapshot("rt")
-        assert loaded is not None and dict(loaded.rows) == {b"a": b"A"}
+        assert loaded is not None
+        assert dict(loaded.rows) == {b"a": b"A"}
         assert store.commit_boundary("rt", delta(4), "local", "c", [], []).sequence == 2
 
     @pytest.mark.parametrize("problem", ["digest", "sequence", "runtime"])
-    def test_atomic_apply_refuses_a_receipt_that_does_not_fit(self, store: RuntimeStore, problem: str) -> None:
+    def test_atomic_apply_refuses_a_receipt_that_does_not_fit(
+        self, store: RuntimeStore, problem: str
+    ) -> None:
         snapshot = delta(3, a=b"A")
         sequence = 2 if problem == "sequence" else 1
         runtime = "other" if problem == "runtime" else "rt"
@@ -163,12 +187,17 @@ class StoreContract:
         max_examples=25,
         deadline=None,
         # every backend runs this one method; each example uses its own runtime id
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
     )
     @given(
         st.lists(
             st.tuples(
-                st.dictionaries(st.sampled_from([b"a", b"b", b"c", b"d"]), st.binary(max_size=8), max_size=3),
+                st.dictionaries(
+                    st.sampled_from([b"a", b"b", b"c", b"d"]), st.binary(max_size=8), max_size=3
+                ),
                 st.frozensets(st.sampled_from([b"a", b"b", b"c", b"d"]), max_size=2),
                 st.booleans(),
             ),
@@ -191,6 +220,7 @@ class StoreContract:
             expected.update(upserts)
         loaded = store.load_snapshot(runtime_id)
         if steps:
-            assert loaded is not None and dict(loaded.rows) == expected
+            assert loaded is not None
+            assert dict(loaded.rows) == expected
         else:
             assert loaded is None

@@ -42,7 +42,8 @@ def _check_consistent(path: Path) -> int:
         snapshot = store.load_snapshot("crash")
         states = store.load_input_states("crash")
         if last == 0:
-            assert snapshot is None and states == []
+            assert snapshot is None
+            assert states == []
             return 0
         assert snapshot is not None
         assert (snapshot.revision, snapshot.meta) == (last, b"meta-%d" % last)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import lru, rdeps
-from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo
+from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo, value_of
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
@@ -44,7 +44,7 @@ def store(
     revision = engine.revisions.current
     first = not memo.computed
     changed = False
-    if restoring or (memo.has_value and _same(engine, memo, value, error)):
+    if restoring or (memo.has_value and _same(engine, memo, value, error) and memo.has_value):
         if not memo.has_value:  # restoring an evicted value: nothing to compare with
             _set_outcome(memo, value, error)
     else:
@@ -62,6 +62,9 @@ def store(
         else:
             reads_pending = reads_pending or dep.status == CellStatus.PENDING
     memo.durability = lowest
+    unsaved = engine.unsaved_memos
+    if unsaved is not None and memo.spec.persist:
+        unsaved.add(memo)
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY
     elif memo.dirty_at == ALWAYS_DIRTY:
@@ -87,7 +90,7 @@ def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -
     spec = memo.spec
     try:
         if error is None:
-            return bool(spec.output_eq(memo.value, value))
+            return bool(spec.output_eq(value_of(memo), value))
         eq = spec.error_eq or engine.error_eq
         return eq is not None and old_error is not None and bool(eq(old_error, error))
     except Exception:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
+from sofrito._engine.memo import NOT_HITTABLE, value_of
 from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._queries import QuerySpec
 
-__all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "outcome", "settle"]
+__all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "settle"]
 
 MAX_RETRIES = 64
 """How many times a top-level call retries a computation cancelled by writes."""
@@ -102,13 +103,15 @@ def ensure(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> Any:
     """Bring ``memo`` up to date and return its value (or raise its cached error)."""
     while True:
         settle(engine, memo, frame, task)
-        value, error = memo.value, memo.error
-        if memo.has_value:  # read last: eviction clears it first
+        value, error = value_of(memo), memo.error
+        if memo.has_value:  # read last: eviction (or a value that fails to decode) clears it
             break
     if error is not None:
         raise_cached(memo, error)
     if memo.spec.lru is not None:
         lru.touch(engine, memo)
+    elif memo.hit_at == NOT_HITTABLE and memo.verified_at == engine.revisions.current:
+        verify.mark_verified(memo, memo.verified_at)  # a decoded value: hittable now
     return value
 
 
@@ -129,13 +132,6 @@ def settle(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> None:
             restoring = True
         if execute.execute(engine, memo, frame, task, restoring=restoring):
             return
-
-
-def outcome(memo: Memo) -> Any:
-    error = memo.error
-    if error is not None:
-        raise_cached(memo, error)
-    return memo.value
 
 
 def raise_cached(memo: Memo, error: BaseException) -> None:

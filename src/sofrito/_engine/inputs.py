@@ -149,6 +149,8 @@ def _settle_quietly(
     cell.value = value
     cell.error = error
     cell.status = status
+    if engine.unsaved_cells is not None:
+        engine.unsaved_cells.add(cell)
     cell.locator_asked_at = NEVER
     cell.changed_at = engine.revisions.current
     engine.pending_cells.pop(cell, None)

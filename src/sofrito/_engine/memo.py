@@ -13,6 +13,7 @@ thousand and read on every verification step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
     from sofrito._inputs import Input
     from sofrito._queries import QuerySpec
 
-__all__ = ["ALWAYS_DIRTY", "NEVER", "NOT_HITTABLE", "Cell", "CellStatus", "Memo", "Node"]
+__all__ = [
+    "ALWAYS_DIRTY",
+    "NEVER",
+    "NOT_HITTABLE",
+    "Cell",
+    "CellStatus",
+    "Encoded",
+    "Memo",
+    "Node",
+    "value_of",
+]
 
 NEVER = -1
 """``verified_at`` of a memo that has never completed."""
@@ -32,6 +43,16 @@ NOT_HITTABLE = -1
 ALWAYS_DIRTY = 1 << 62
 """``dirty_at`` of a memo that read a pending cell: verified in every revision,
 so that the cell's locator is asked again."""
+
+
+class Encoded:
+    """A persisted value not decoded yet: decoding waits until someone reads it."""
+
+    __slots__ = ("data", "decode")
+
+    def __init__(self, data: bytes, decode: Callable[[bytes], Any]) -> None:
+        self.data = data
+        self.decode = decode
 
 
 class Memo:
@@ -137,3 +158,22 @@ class Cell:
 
 
 Node = Memo | Cell
+
+
+def value_of(memo: Memo) -> Any:
+    """The memo's value, decoding a persisted one on first use.
+
+    A value that no longer decodes (a class that moved, say) is dropped as if
+    evicted: the memo re-executes, its dependents keep verifying against it.
+    """
+    value = memo.value
+    if type(value) is not Encoded:
+        return value
+    try:
+        decoded = value.decode(value.data)
+    except Exception:
+        memo.has_value = False
+        memo.value = None
+        return None
+    memo.value = decoded
+    return decoded

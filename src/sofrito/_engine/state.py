@@ -14,6 +14,7 @@ from sofrito._engine.cancel import WriteGate
 from sofrito._engine.memo import Memo
 from sofrito._engine.revision import Revisions
 from sofrito._events.broadcast import EventHub
+from sofrito.stores.protocol import RuntimeState
 
 if TYPE_CHECKING:
     from sofrito._engine.lru import LruRing
@@ -66,6 +67,11 @@ class Engine:
         """Locator results for cells that readers already saw pending (``inputs.py``)."""
         self.error_eq: Callable[[BaseException, BaseException], object] | None = None
         self.walk_epoch = 0
+        self.lifecycle = RuntimeState.IDLE
+        self.runtime_id = "default"
+        self.unsaved_memos: set[Memo] | None = None
+        self.unsaved_cells: set[Cell] | None = None
+        """Executed memos and written cells since the last commit; None without a store."""
         self._names: dict[str, object] = {}
 
     def register_name(self, name: str, owner: object) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sofrito._engine import execute, inputs
-from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, Cell, CellStatus, Memo
+from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ def _shallow_valid(engine: Engine, memo: Memo) -> bool:
 
 def mark_verified(memo: Memo, revision: int) -> None:
     memo.verified_at = revision
-    memo.hit_at = revision if memo.has_value and memo.error is None else NOT_HITTABLE
+    hittable = memo.has_value and memo.error is None and type(memo.value) is not Encoded
+    memo.hit_at = revision if hittable else NOT_HITTABLE
 
 
 def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) -> bool:

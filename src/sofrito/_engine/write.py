@@ -23,6 +23,7 @@ from sofrito._engine.inputs import cell_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._engine.refs import cell_ref
 from sofrito._events.kinds import InputRemoved, InputSet, RevisionBumped, RevisionSet
+from sofrito.stores.protocol import RuntimeState
 
 if TYPE_CHECKING:
     from sofrito._engine.state import Engine
@@ -96,8 +97,20 @@ def batch(engine: Engine) -> Iterator[None]:
             current.resources.close()
 
 
+_REFUSING = frozenset({RuntimeState.RETIRED, RuntimeState.STOPPED, RuntimeState.DESTROYED})
+
+
+def refuse_if_closed(engine: Engine, action: str = "write to") -> None:
+    if engine.lifecycle in _REFUSING:
+        raise RuntimeError(
+            f"cannot {action} runtime {engine.runtime_id!r}: it is {engine.lifecycle.value} "
+            "and takes no new writes"
+        )
+
+
 @contextmanager
 def _writing(engine: Engine) -> Iterator[_Batch | None]:
+    refuse_if_closed(engine)
     open_batch: _Batch | None = getattr(engine.local, "batch", None)
     if open_batch is not None:
         if not engine.gate.holds_write():
@@ -134,6 +147,8 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     cell.changed_at = revision
     cell.locator_asked_at = NEVER
     cell.seen_loading = False
+    if engine.unsaved_cells is not None:
+        engine.unsaved_cells.add(cell)
     engine.deferred_writes.pop(cell, None)
     cell.set_ever = change.status != CellStatus.PENDING or cell.set_ever
     if change.status == CellStatus.PENDING:
@@ -178,14 +193,17 @@ def bump_revision(engine: Engine) -> None:
                 open_batch.bumped = True
 
 
-def set_current_revision(engine: Engine, revision: int) -> None:
-    """Jump to ``revision`` (what loading a snapshot does); revisions never go back."""
+def set_current_revision(engine: Engine, revision: int, *, force: bool = False) -> None:
+    """Jump to ``revision`` (what loading a snapshot does); revisions never go back.
+
+    ``force``: a restore, which may happen on a runtime that refuses writes.
+    """
     if revision < engine.revisions.current:
         raise ValueError(
             f"cannot set the revision to {revision}: the runtime is already at "
             f"{engine.revisions.current} and revisions never go backwards"
         )
-    with _writing(engine):
+    with engine.gate.write() if force else _writing(engine):
         _move_to(engine, revision)
         if engine.listening:
             engine.events.publish(RevisionSet(revision))

@@ -116,7 +116,13 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = self._open()
+        self._damage: CorruptSnapshot | None = None
+        try:
+            self._conn = self._open()
+        except CorruptSnapshot as exc:
+            # Kept, not raised: every call reports it, and recover() can move the
+            # file aside (what a runtime opened with on_corrupt="cold" does).
+            self._damage = exc
 
     @property
     def location(self) -> str:
@@ -198,6 +204,8 @@ class SqliteStore:
         action = "write" if write else "read"
         with self._lock:
             conn = self._conn
+            if self._damage is not None:
+                raise self._damage
             if conn is None:
                 raise StoreError(f"{self._path}: the store is closed")
             try:
@@ -464,6 +472,19 @@ class SqliteStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def recover(self) -> Path | None:
+        """If the file is not a usable store, move it aside and start an empty one.
+
+        Returns where the damaged file went, or None if nothing was wrong.
+        """
+        with self._lock:
+            if self._damage is None:
+                return None
+            moved = self.quarantine(self._path)
+            self._damage = None
+            self._conn = self._open()
+            return moved
 
     @staticmethod
     def quarantine(path: str | Path) -> Path:

@@ -1,0 +1,91 @@
+"""A runtime's lifecycle: open (restore, or start cold), retire, stop, reset, destroy.
+
+Each transition is one ``atomic_lifecycle_commit`` on the store, together with
+the input states written since the last commit, so a crash never leaves a
+runtime half-retired. Without a store the same transitions happen in memory
+only. A retired, stopped or destroyed runtime refuses writes with an error
+that names it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sofrito._engine import write
+from sofrito.stores import CorruptSnapshot, RuntimeState
+
+if TYPE_CHECKING:
+    from sofrito._persistence import Persistence
+    from sofrito._runtime import Runtime
+
+__all__ = ["open_runtime", "reset", "transition"]
+
+log = logging.getLogger("sofrito.persistence")
+
+
+def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
+    engine = rt._engine
+    engine.runtime_id = persistence.runtime_id
+    store = persistence.store
+    try:
+        stored_state = store.load_runtime_state(persistence.runtime_id)
+        revision = persistence.restore()
+    except CorruptSnapshot as exc:
+        if not cold:
+            raise
+        log.warning("%s; starting runtime %r cold", exc, persistence.runtime_id)
+        _forget_everything(rt)
+        recover = getattr(store, "recover", None)
+        if callable(recover):
+            recover()
+        store.atomic_lifecycle_commit(persistence.runtime_id, RuntimeState.IDLE, [], "cache")
+        stored_state, revision = RuntimeState.IDLE, None
+    if stored_state in (RuntimeState.RETIRED, RuntimeState.STOPPED):
+        engine.lifecycle = stored_state
+    elif stored_state is None or stored_state is RuntimeState.DESTROYED:
+        store.persist_runtime_state(persistence.runtime_id, RuntimeState.IDLE)
+    if revision:
+        write.set_current_revision(engine, revision, force=True)
+
+
+_VERBS = {
+    RuntimeState.RETIRED: "retire",
+    RuntimeState.STOPPED: "stop",
+    RuntimeState.DESTROYED: "destroy",
+}
+
+
+def transition(rt: Runtime, state: RuntimeState) -> None:
+    engine = rt._engine
+    write.refuse_if_closed(engine, _VERBS[state])
+    with engine.gate.write():
+        if rt._persistence is not None:
+            drop = "everything" if state is RuntimeState.DESTROYED else "nothing"
+            rt._persistence.lifecycle(state, drop)
+        if state is RuntimeState.DESTROYED:
+            _forget_everything(rt)
+        engine.lifecycle = state
+
+
+def reset(rt: Runtime) -> None:
+    engine = rt._engine
+    write.refuse_if_closed(engine, "reset")
+    with engine.gate.write():
+        if rt._persistence is not None:
+            rt._persistence.lifecycle(RuntimeState.IDLE, "cache")
+        _forget_everything(rt)
+    rt.bump_revision()
+
+
+def _forget_everything(rt: Runtime) -> None:
+    engine = rt._engine
+    engine.tables.clear()
+    engine.cells.clear()
+    engine.lrus.clear()
+    engine.pending_cells.clear()
+    engine.deferred_writes.clear()
+    if engine.unsaved_memos is not None:
+        engine.unsaved_memos.clear()
+    if engine.unsaved_cells is not None:
+        engine.unsaved_cells.clear()

@@ -1,0 +1,360 @@
+"""The runtime on a store: restore at open, commit at run boundaries, lifecycle.
+
+**What a commit writes.** The engine notes every memo that executed and every
+cell that was written (``engine.unsaved_*``). ``commit()`` turns exactly those
+into one ``SnapshotDelta`` plus input states, and the store writes them with a
+receipt in one transaction. Verification alone changes nothing that is
+stored, so a commit after a one-page edit writes a handful of rows, however
+large the cache.
+
+**What opening restores.** The revision, the per-durability revisions, the
+input cells, and every memo whose query is defined in this process with the
+same fingerprint (code and ``version=``). Values stay encoded until read.
+Reverse dependencies are rebuilt from the stored dependency lists.
+
+**What is never trusted.** A memo row whose fingerprint differs, whose query
+or key cannot be resolved, or that read a cell that is gone is *discarded*. It
+counts as changed: every memo that transitively read it is pushed back before
+the loaded revision, so it is verified, not served. Rows are sealed (a
+checksum, or an HMAC with ``secret=``) and checked before any decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sofrito import _registry
+from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
+from sofrito._engine import rdeps
+from sofrito._engine.memo import NEVER, Cell, CellStatus, Encoded, Memo
+from sofrito._engine.write import refuse_if_closed
+from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._snapshot import (
+    MemoRow,
+    NodeId,
+    decode_memo_row,
+    encode_memo_row,
+    memo_id,
+    split_memo_id,
+)
+from sofrito.stores import (
+    CorruptSnapshot,
+    InputState,
+    InputStatus,
+    Receipt,
+    RuntimeState,
+    RuntimeStore,
+    SnapshotDelta,
+    StoredSnapshot,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    from sofrito._engine.state import Engine
+
+__all__ = ["Persistence"]
+
+log = logging.getLogger("sofrito.persistence")
+_SAFE = SafeCodec()
+_META_FORMAT = 1
+_QUERY, _INPUT = b"q", b"i"
+
+
+class Persistence:
+    """Everything a runtime needs to talk to its store."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: RuntimeStore,
+        runtime_id: str,
+        codec: Codec,
+        secret: bytes | str | None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.runtime_id = runtime_id
+        self.codec = codec
+        self.sealer = Sealer(secret)
+        self.run_id = uuid.uuid4().hex
+        self.full = False
+        self.deleted: set[bytes] = set()
+        engine.unsaved_memos = set()
+        engine.unsaved_cells = set()
+
+    # -- ids -------------------------------------------------------------------
+
+    def _key_bytes(self, what: str, key: tuple[Any, ...]) -> bytes:
+        try:
+            return encode_key(key)
+        except KeyEncodingError as exc:
+            raise TypeError(
+                f"{what}: {exc}; persisted keys need a canonical encoding "
+                "(or declare the query with persist=False)"
+            ) from None
+
+    def input_id(self, cell: Cell) -> str:
+        key = self._key_bytes(cell.input.describe(cell.key), cell.key)
+        return f"{cell.input.name}:{key.hex()}"
+
+    # -- commit ----------------------------------------------------------------
+
+    def commit(self, boundary: str) -> Receipt:
+        engine = self.engine
+        refuse_if_closed(engine, "commit")
+        with engine.gate.write():
+            delta = self._delta()
+            states = [self.input_state(cell) for cell in _sorted_cells(engine.unsaved_cells)]
+            receipt = self.store.commit_boundary(
+                self.runtime_id,
+                delta,
+                self.run_id,
+                boundary,
+                [state.input_id for state in states],
+                states,
+            )
+            assert engine.unsaved_memos is not None
+            assert engine.unsaved_cells is not None
+            engine.unsaved_memos.clear()
+            engine.unsaved_cells.clear()
+            self.deleted.clear()
+            self.full = False
+            return receipt
+
+    def _delta(self) -> SnapshotDelta:
+        engine = self.engine
+        upserts: dict[bytes, bytes] = {}
+        deletes = set(self.deleted)
+        for memo in engine.unsaved_memos or ():
+            mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
+            if memo.has_value and memo.error is None and memo.computed:
+                upserts[mid] = self._row(memo)
+                deletes.discard(mid)
+            else:
+                deletes.add(mid)  # errors and evicted values are recomputed, not stored
+        return SnapshotDelta(
+            engine.revisions.current, self._meta(), upserts, frozenset(deletes), self.full
+        )
+
+    def _row(self, memo: Memo) -> bytes:
+        value = memo.value
+        if type(value) is Encoded:
+            encoded = value.data
+        else:
+            try:
+                encoded = self.codec.encode(value)
+            except CodecError as exc:
+                raise StoreError(
+                    f"cannot store the value of {memo!r} in {self.store.location} "
+                    f"(runtime {self.runtime_id!r}): {exc}; nothing was written"
+                ) from None
+        deps = [self._node_id(dep) for dep in memo.deps]
+        row = MemoRow(
+            memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, deps, encoded
+        )
+        return encode_memo_row(row, self.sealer)
+
+    def _node_id(self, node: Memo | Cell) -> NodeId:
+        if isinstance(node, Cell):
+            return (_INPUT, node.input.name, self._key_bytes(repr(node), node.key))
+        return (_QUERY, node.spec.name, self._key_bytes(repr(node), node.key))
+
+    def _meta(self) -> bytes:
+        meta = (_META_FORMAT, self.codec.name, list(self.engine.revisions.last_changed))
+        return self.sealer.seal(_SAFE.encode(meta))
+
+    def input_state(self, cell: Cell) -> InputState:
+        if cell.status == CellStatus.READY:
+            try:
+                value = self.sealer.seal(self.codec.encode(cell.value))
+            except CodecError as exc:
+                raise StoreError(
+                    f"cannot store input {cell!r} in {self.store.location} "
+                    f"(runtime {self.runtime_id!r}): {exc}; nothing was written"
+                ) from None
+            status = InputStatus.READY
+        else:  # errors and pending cells are resolved again after a restart
+            value, status = b"", InputStatus.REMOVED
+        key = self._key_bytes(repr(cell), cell.key)
+        return InputState(
+            self.input_id(cell),
+            cell.input.name,
+            key,
+            value,
+            cell.durability,
+            cell.changed_at,
+            status,
+        )
+
+    # -- restore -----------------------------------------------------------------
+
+    def restore(self) -> int | None:
+        """Load the last committed state; return its revision (None for a new runtime)."""
+        snapshot = self.store.load_snapshot(self.runtime_id)
+        states = self.store.load_input_states(self.runtime_id)
+        if snapshot is None and not states:
+            return None
+        revision = snapshot.revision if snapshot is not None else 0
+        if snapshot is not None:
+            self._restore_meta(snapshot)
+        cells = [cell for state in states if (cell := self._restore_cell(state)) is not None]
+        if snapshot is not None:
+            self._restore_memos(snapshot, revision)
+        return self._catch_up(cells, revision)
+
+    def _catch_up(self, cells: list[Cell], revision: int) -> int:
+        """Inputs persisted after the last commit (``durable=True``) are newer than
+        the snapshot: the runtime opens at their revision, their readers marked."""
+        late = [cell for cell in cells if cell.changed_at > revision]
+        if not late:
+            return revision
+        latest = max(cell.changed_at for cell in late)
+        revisions = self.engine.revisions
+        for cell in late:
+            for level in range(cell.durability + 1):
+                revisions.last_changed[level] = max(revisions.last_changed[level], cell.changed_at)
+            rdeps.invalidate_dependents(self.engine, cell, latest)
+        return latest
+
+    def _restore_meta(self, snapshot: StoredSnapshot) -> None:
+        meta = _SAFE.decode(self._open(snapshot.meta, "the snapshot header"))
+        format_, codec_name, last_changed = meta
+        if format_ != _META_FORMAT or codec_name != self.codec.name:
+            raise CorruptSnapshot(
+                f"{self.store.location}: runtime {self.runtime_id!r} was stored with codec "
+                f"{codec_name!r} (format {format_}), this runtime uses {self.codec.name!r}"
+            )
+        self.engine.revisions.last_changed[:] = last_changed
+
+    def _open(self, sealed: bytes, what: str) -> bytes:
+        try:
+            return self.sealer.open(sealed, f"{what} of runtime {self.runtime_id!r}")
+        except IntegrityError as exc:
+            raise CorruptSnapshot(f"{self.store.location}: {exc}") from None
+
+    def _restore_cell(self, state: InputState) -> Cell | None:
+        input = _registry.input_named(state.kind)
+        if input is None or state.status is not InputStatus.READY:
+            return None
+        try:
+            key = decode_key(state.key)
+        except ValueError:
+            return None
+        value = self.codec.decode(self._open(state.value, f"input {state.input_id!r}"))
+        cell = Cell(input, key, state.durability)
+        cell.status, cell.value, cell.changed_at, cell.set_ever = (
+            CellStatus.READY,
+            value,
+            state.changed_at,
+            True,
+        )
+        self.engine.cells.setdefault(input, {})[key] = cell
+        return cell
+
+    def _restore_memos(self, snapshot: StoredSnapshot, revision: int) -> None:
+        loaded: list[tuple[Memo, MemoRow]] = []
+        discarded: list[Memo] = []
+        for mid, sealed in snapshot.rows.items():
+            row = decode_memo_row(sealed, self.sealer, f"memo row {mid.hex()}") if sealed else None
+            memo = self._memo_for_row(mid, row)
+            if memo is None:
+                continue
+            if row is None or row.fingerprint != memo.spec.fingerprint:
+                discarded.append(memo)
+                continue
+            loaded.append((memo, row))
+        for memo, row in loaded:
+            deps = self._resolve_deps(row.deps)
+            if deps is None:
+                discarded.append(memo)
+                continue
+            self._fill(memo, row, deps, revision)
+        # A dependency with no row at all (never committed, persist=False) is as
+        # unknown as a discarded one.
+        missing = {
+            dep
+            for memo, _ in loaded
+            for dep in memo.deps
+            if isinstance(dep, Memo) and not dep.computed
+        }
+        self._push_back_dependents([*discarded, *missing], revision)
+
+    def _memo_for_row(self, mid: bytes, row: MemoRow | None) -> Memo | None:
+        name, key_bytes = split_memo_id(mid)
+        spec = _registry.query_named(name)
+        if spec is None:
+            return None
+        try:
+            key = decode_key(key_bytes)
+        except ValueError:
+            return None
+        return self.engine.memo_for(spec, key)
+
+    def _resolve_deps(self, node_ids: Iterable[NodeId]) -> list[Memo | Cell] | None:
+        deps: list[Memo | Cell] = []
+        for kind, name, key_bytes in node_ids:
+            try:
+                key = decode_key(key_bytes)
+            except ValueError:
+                return None
+            if kind == _INPUT:
+                input = _registry.input_named(name)
+                cell = self.engine.cells.get(input, {}).get(key) if input else None
+                if cell is None:
+                    return None  # it read a cell that is gone
+                deps.append(cell)
+            else:
+                spec = _registry.query_named(name)
+                if spec is None:
+                    return None
+                deps.append(self.engine.memo_for(spec, key))
+        return deps
+
+    def _fill(self, memo: Memo, row: MemoRow, deps: list[Memo | Cell], revision: int) -> None:
+        memo.value = Encoded(row.value, self.codec.decode)
+        memo.has_value = True
+        memo.changed_at = row.changed_at
+        memo.verified_at = row.verified_at
+        memo.durability = row.durability
+        memo.dirty_at = revision  # valid if verified at the loaded revision, else verify once
+        rdeps.relink(memo, [], deps)
+        memo.deps = deps
+
+    def _push_back_dependents(self, discarded: list[Memo], revision: int) -> None:
+        """Discarded memos count as changed: whatever read them must be verified."""
+        for memo in discarded:
+            memo.value, memo.has_value, memo.verified_at, memo.changed_at = (
+                None,
+                False,
+                NEVER,
+                NEVER,
+            )
+            memo.deps = []
+        stack = [reader for memo in discarded for reader in (memo.rdeps or ())]
+        while stack:
+            reader = stack.pop()
+            if reader.verified_at >= revision:
+                reader.verified_at = revision - 1
+                reader.dirty_at = revision
+                stack.extend(reader.rdeps or ())
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def lifecycle(self, state: RuntimeState, drop: str = "nothing") -> None:
+        states = [self.input_state(c) for c in _sorted_cells(self.engine.unsaved_cells)]
+        if drop != "nothing":
+            states = []
+        self.store.atomic_lifecycle_commit(self.runtime_id, state, states, drop)  # type: ignore[arg-type]
+        if self.engine.unsaved_cells is not None:
+            self.engine.unsaved_cells.clear()
+
+    def persist_now(self, cell: Cell) -> None:
+        """``durable=True``: this cell's state is in the store before ``set`` returns."""
+        self.store.persist_input_state(self.runtime_id, self.input_state(cell))
+
+
+def _sorted_cells(cells: Iterable[Cell] | None) -> list[Cell]:
+    return sorted(cells or (), key=lambda cell: (cell.input.name, repr(cell.key)))
