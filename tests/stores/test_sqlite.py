@@ -105,6 +105,7 @@ def test_damaged_file_pages_are_reported_as_corrupt(tmp_path: Path) -> None:
     for offset in range(4096, len(data), 997):  # keep the header, wreck the pages
         data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
+
     def read_everything() -> None:
         with SqliteStore(path) as store:
             store.load_snapshot("rt")
