@@ -18,7 +18,7 @@ from sofrito._engine.memo import CellStatus
 from sofrito._registry import register_input
 
 if TYPE_CHECKING:
-    from sofrito._engine.handle import Handle
+    from sofrito._engine.frames import Handle
     from sofrito._runtime import Runtime
 
 __all__ = [

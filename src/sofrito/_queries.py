@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol
 from sofrito._registry import register_query
 
 if TYPE_CHECKING:
-    from sofrito._engine.handle import Handle
+    from sofrito._engine.frames import Handle
     from sofrito._runtime import Runtime
 
 __all__ = ["Query", "QuerySpec", "query"]

@@ -3,7 +3,7 @@
 - ``memo``      the records: ``Memo`` (a query's node) and ``Cell`` (an input's node)
 - ``revision``  the revision counter and the last change per durability level
 - ``state``     ``Engine``: the tables and shared state one runtime owns
-- ``frames``    ``Frame`` (one execution in progress) and ``Handle`` (the ``db`` it sees)
+- ``frames``    ``Frame`` (one execution in progress, and the ``db`` it sees) and ``Task``
 - ``fetch``     the cold path of a read: verify, wait, or execute
 - ``verify``    deep verification in read order, with an explicit stack
 - ``execute``   run a query body and record what it read

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import lru, rdeps
-from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo, value_of
+from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, CellStatus, Memo, value_of
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
@@ -42,7 +42,7 @@ def store(
     differs from a previous one, not a first computation, not a cutoff.
     """
     revision = engine.revisions.current
-    first = not memo.computed
+    first = memo.verified_at == NEVER
     changed = False
     if restoring or (memo.has_value and _same(engine, memo, value, error) and memo.has_value):
         if not memo.has_value:  # restoring an evicted value: nothing to compare with
@@ -56,7 +56,8 @@ def store(
     lowest = _STATIC
     reads_pending = False
     for dep in deps:
-        lowest = min(lowest, dep.durability)
+        if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call per dependency)
+            lowest = dep.durability
         if isinstance(dep, Memo):
             reads_pending = reads_pending or dep.dirty_at == ALWAYS_DIRTY
         else:

@@ -30,7 +30,8 @@ class WriteInsideComputation(RuntimeError):
 
 class WriteGate:
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._active = 0
         self._writers_waiting = 0
         self._writer: int | None = None
@@ -48,24 +49,33 @@ class WriteGate:
     def enter_read(self) -> None:
         local = self._local
         depth = getattr(local, "depth", 0)
-        if depth or self._writer == threading.get_ident():
+        writer = self._writer
+        if depth or (writer is not None and writer == threading.get_ident()):
             local.depth = depth + 1
             return
-        with self._cond:
+        with self._lock:  # the plain lock: Condition's context methods are Python code
+            if not self._writers_waiting and self._writer is None:
+                self._active += 1
+                local.depth = 1
+                return
+        cond = self._cond
+        with cond:
             while self._writers_waiting or self._writer is not None:
-                self._cond.wait()
+                cond.wait()
             self._active += 1
         local.depth = 1
 
     def exit_read(self) -> None:
         local = self._local
-        local.depth -= 1
-        if local.depth or self._writer == threading.get_ident():
+        depth = local.depth - 1
+        local.depth = depth
+        writer = self._writer
+        if depth or (writer is not None and writer == threading.get_ident()):
             return
-        with self._cond:
+        with self._lock:
             self._active -= 1
-            if not self._active:
-                self._cond.notify_all()
+            if not self._active and self._writers_waiting:
+                self._cond.notify_all()  # only a waiting writer cares that readers are gone
 
     def adopt_reader(self) -> None:
         """Mark this (fresh) thread as working on behalf of a reader already counted."""

@@ -1,7 +1,7 @@
 """Run a query body and keep what it read.
 
-The body runs with a fresh ``Handle`` bound to a new ``Frame``; every read
-through the handle lands in ``frame.deps``. How the body ended decides what is
+The body runs with a new ``Frame`` as its ``db``; every read through it
+lands in ``frame.deps``. How the body ended decides what is
 kept:
 
 - a value or a user exception: stored on the memo (``backdate.store``), which
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import backdate, rdeps, stack
 from sofrito._engine.frames import Frame
-from sofrito._engine.handle import Handle
 from sofrito._engine.sync import claim, release, wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
@@ -53,7 +52,7 @@ def execute(
     ``restoring``: the memo's dependencies are known unchanged and only its
     evicted value is missing, so the result counts as unchanged.
     """
-    frame = Frame(memo, parent, task, parent.depth + 1 if parent is not None else 0)
+    frame = Frame(engine, memo, parent, task, parent.depth + 1 if parent is not None else 0)
     if claim(engine, memo, frame) is not None:
         return False
     try:
@@ -71,11 +70,16 @@ def execute(
 
 def _run(engine: Engine, frame: Frame) -> tuple[Any, BaseException | None]:
     """Run the body; return (value, user error) or raise the system error that ends it."""
+    local = engine.local
+    outer = getattr(local, "frame", None)
+    local.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
     try:
-        if frame.depth and frame.depth % stack.FRAMES_PER_STACK == 0:
+        depth = frame.depth
+        if depth and depth % stack.FRAMES_PER_STACK == 0:
             value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
         else:
-            value = _call_body(engine, frame)
+            memo = frame.memo
+            value = memo.spec.fn(frame, *memo.key)
         error: BaseException | None = None
     except QueryError as exc:
         raise _failure_of(frame, exc) from None
@@ -83,18 +87,20 @@ def _run(engine: Engine, frame: Frame) -> tuple[Any, BaseException | None]:
         value, error = None, exc
     finally:
         frame.finished = True
+        local.frame = outer
     if frame.cycle is not None or frame.failure is not None:
         raise _failure_of(frame, None)
     return value, error
 
 
 def _call_body(engine: Engine, frame: Frame) -> Any:
+    """The body, on a fresh thread (``stack.py``): that thread's own ``local.frame``."""
     local = engine.local
     outer = getattr(local, "frame", None)
     local.frame = frame
     try:
         memo = frame.memo
-        return memo.spec.fn(Handle(engine, frame), *memo.key)
+        return memo.spec.fn(frame, *memo.key)
     finally:
         local.frame = outer
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
-from sofrito._engine.memo import NOT_HITTABLE, value_of
+from sofrito._engine.memo import NEVER, NOT_HITTABLE, value_of
 from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
@@ -88,14 +88,24 @@ def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple
         if spec.lru is not None:
             lru.touch(engine, memo)
         return memo.value
+    error: BaseException | None = None
     try:
-        value = ensure(engine, memo, frame, frame.task)
+        if memo.verified_at == NEVER and memo.claim is None and spec.lru is None:
+            # Never computed: straight to execution, none of the checks can apply.
+            if execute.execute(engine, memo, frame, frame.task, restoring=False):
+                value, error = memo.value, memo.error
+            else:
+                value = ensure(engine, memo, frame, frame.task)
+        else:
+            value = ensure(engine, memo, frame, frame.task)
     except QueryError as exc:
         raise frame.fail(exc) from None
     except BaseException:
         frame.record(memo)  # a cached user error is a value this query read
         raise
     frame.record(memo)
+    if error is not None:
+        raise_cached(memo, error)
     return value
 
 

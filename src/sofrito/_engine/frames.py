@@ -1,5 +1,5 @@
-"""One execution in progress (``Frame``), the logical thread it belongs to
-(``Task``). The ``db`` handle a query body receives is in ``handle.py``.
+"""One execution in progress (``Frame``, which is also the ``db`` handle its
+body receives) and the logical thread it belongs to (``Task``).
 
 A ``Task`` is one top-level call and everything it computes. It is the unit of
 single-flight ownership and of cycle detection: a task runs one chain of
@@ -10,14 +10,19 @@ on my call chain?", a cycle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine.memo import CellStatus
 
 if TYPE_CHECKING:
-    from sofrito._engine.memo import Memo, Node
+    from sofrito._engine.memo import Cell, Memo, Node
+    from sofrito._engine.state import Engine
     from sofrito._errors import CycleError, QueryError
-    from sofrito._inputs import InputRef
+    from sofrito._inputs import Input, InputRef
+    from sofrito._queries import QuerySpec
 
-__all__ = ["Frame", "Task"]
+__all__ = ["Frame", "Handle", "Task"]
 
 
 class Task:
@@ -32,11 +37,41 @@ class Task:
 
 
 class Frame:
-    """The execution of one memo: what it read, and how it ended."""
+    """The execution of one memo (what it read, how it ended), and the ``db`` its
+    body receives.
 
-    __slots__ = ("cycle", "deps", "depth", "failure", "finished", "memo", "parent", "task")
+    One object plays both parts because a query reads through its ``db``
+    thousands of times and every read must land on the frame: a separate
+    handle would cost an allocation per execution and a hop per read. Reads
+    through the frame are recorded in read order. Its ``_revision`` can never
+    equal a real revision, so the hot path that ``@sf.query`` generates
+    always falls through to ``_fetch_cold``, which records the read. Keep it
+    only while the body runs: after the query returns, it refuses further use.
+    """
 
-    def __init__(self, memo: Memo, parent: Frame | None, task: Task, depth: int) -> None:
+    __slots__ = (
+        "_engine",
+        "_tables",
+        "cycle",
+        "deps",
+        "depth",
+        "done",
+        "failure",
+        "finished",
+        "memo",
+        "outcome",
+        "parent",
+        "released",
+        "task",
+    )
+
+    _revision = -2  # never a real revision: the hot path always falls through
+
+    def __init__(
+        self, engine: Engine, memo: Memo, parent: Frame | None, task: Task, depth: int
+    ) -> None:
+        self._engine = engine
+        self._tables = engine.tables
         self.memo = memo
         self.parent = parent
         self.task = task
@@ -45,6 +80,10 @@ class Frame:
         self.cycle: CycleError | None = None
         self.failure: QueryError | None = None
         self.finished = False
+        # As the claim on ``memo`` (sync.py): waiters block on ``done``.
+        self.released = False
+        self.done: threading.Event | None = None
+        self.outcome: QueryError | None = None
 
     def record(self, node: Node) -> None:
         deps = self.deps
@@ -68,3 +107,59 @@ class Frame:
             frame = frame.parent
         chain.reverse()
         return chain
+
+    # -- the db handle -------------------------------------------------------
+
+    def _fetch_cold(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
+        # The tracked hit, inlined: one call per dependency read instead of three.
+        engine = self._engine
+        if not (engine.gate.cancel_requested or self.finished) and spec.lru is None:
+            try:
+                memo = self._tables[spec].get(key)
+            except TypeError:
+                memo = None
+            if memo is not None and memo.hit_at == engine.revisions.current:
+                deps = self.deps
+                if not deps or deps[-1] is not memo:
+                    deps.append(memo)
+                return memo.value
+        return _fetch.fetch_tracked(engine, self, spec, key)
+
+    def _read_input(self, input: Input, key: tuple[Any, ...]) -> Any:
+        # A ready cell, inlined: the common input read costs one call.
+        engine = self._engine
+        if not engine.gate.cancel_requested:
+            table = engine.cells.get(input)
+            if table is not None:
+                try:
+                    cell = table.get(key)
+                except TypeError:
+                    cell = None
+                if cell is not None and cell.status == READY:
+                    deps = self.deps
+                    if not deps or deps[-1] is not cell:
+                        deps.append(cell)
+                    return cell.value
+        return _inputs.read_tracked(engine, self, input, key)
+
+    def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
+        return _inputs.state_tracked(self._engine, self, input, key)
+
+    @property
+    def runtime(self) -> Any:
+        """The runtime behind this handle, for untracked reads."""
+        return self._engine.runtime
+
+    def __repr__(self) -> str:
+        return f"<sofrito db handle for {self.memo!r}>"
+
+
+READY = CellStatus.READY
+
+Handle = Frame
+"""What a query body receives as ``db`` (for type annotations)."""
+
+# At the bottom: these modules call back into this one (the algorithm is
+# recursive), so they are bound once all of them exist.
+from sofrito._engine import fetch as _fetch  # noqa: E402
+from sofrito._engine import inputs as _inputs  # noqa: E402

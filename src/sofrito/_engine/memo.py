@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sofrito._engine.sync import Claim
+    from sofrito._engine.frames import Frame
     from sofrito._events.kinds import QueryRef
     from sofrito._inputs import Input
     from sofrito._queries import QuerySpec
@@ -98,7 +98,7 @@ class Memo:
         self.rdeps: set[Memo] | None = None
         self.dirty_at = NEVER
         self.mark = 0
-        self.claim: Claim | None = None
+        self.claim: Frame | None = None
         self.ref_cache: QueryRef | None = None
         self.lru_prev: Any = None
 

@@ -17,6 +17,7 @@ from sofrito._events.broadcast import EventHub
 from sofrito.stores.protocol import RuntimeState
 
 if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame
     from sofrito._engine.lru import LruRing
     from sofrito._engine.memo import Cell
     from sofrito._events.kinds import Event
@@ -56,6 +57,8 @@ class Engine:
         self.gate = WriteGate()
         self.local = threading.local()
         """Per thread: ``frame`` (the innermost execution) and ``batch`` (an open batch)."""
+        self.claims: dict[Memo, Frame] = {}
+        """Memos being computed, and by whom (``sync.py``)."""
         self.lock = threading.Lock()
         """Guards memo claims and task waits (``sync.py``); never held while user code runs."""
         self.events: EventHub[Event] = EventHub()

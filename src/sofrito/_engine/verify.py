@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sofrito._engine import execute, inputs
-from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
+from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 
 if TYPE_CHECKING:
@@ -69,7 +69,11 @@ def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) ->
                 return False
             execute.settle_changed(engine, memo, frame, task)
         elif step == _UNCHANGED:
-            memo.durability = min((dep.durability for dep in memo.deps), default=3)
+            lowest = _STATIC
+            for dep in memo.deps:
+                if dep.durability < lowest:  # noqa: PLR1730 (no min() call here)
+                    lowest = dep.durability
+            memo.durability = lowest
             mark_verified(memo, revision)
         else:  # descend into a dependency first, then come back to it
             stack.append((memo, step))
@@ -81,12 +85,14 @@ def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) ->
 
 _CHANGED = -1
 _UNCHANGED = -2
+_STATIC = 3
 
 
 def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Task) -> int:
     """Scan ``memo.deps`` from ``index``: ``_CHANGED`` if one changed, ``_UNCHANGED``
     if none did, or the index of a memo dependency to deep-verify first."""
     revision = engine.revisions.current
+    last_changed = engine.revisions.last_changed
     verified_at = memo.verified_at
     deps = memo.deps
     for position in range(index, len(deps)):
@@ -98,8 +104,19 @@ def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Tas
                 return _CHANGED
             continue
         assert type(dep) is Memo
-        if dep.verified_at != revision and not _settle_shallow(engine, dep, frame, task):
-            return position
+        dep_verified = dep.verified_at
+        if dep_verified != revision:
+            if dep_verified == NEVER or dep.claim is not None:
+                if not _settle_shallow(engine, dep, frame, task):
+                    return position
+            else:
+                dirty_at = dep.dirty_at  # _shallow_valid, inlined for the hot loop
+                if dirty_at <= dep_verified or (
+                    dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified
+                ):
+                    mark_verified(dep, revision)
+                else:
+                    return position  # dirty: verify it first
         if dep.changed_at > verified_at:
             return _CHANGED
     return _UNCHANGED

@@ -1,0 +1,1 @@
+"""One module per library, each with the same small shape (``base.Adapter``)."""
