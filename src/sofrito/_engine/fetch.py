@@ -38,7 +38,7 @@ MAX_RETRIES = 64
 def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, retry: bool) -> Any:
     """A top-level call: compute ``spec(*key)`` at the current revision."""
     gate = engine.gate
-    if gate.holds_write():
+    if gate._writer is not None and gate.holds_write():
         raise RuntimeError(
             f"cannot compute {spec.describe(key)} inside rt.batch() while it holds a write: "
             "finish the batch first, then read"
@@ -48,7 +48,15 @@ def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, ret
         while True:
             gate.enter_read()
             try:
-                return _compute_top(engine, spec, key)
+                parent: Frame | None = getattr(engine.local, "frame", None)
+                task = parent.task if parent is not None else Task()
+                memo = engine.memo_for(spec, key)
+                try:
+                    return ensure(engine, memo, parent, task)
+                except Suspend as exc:
+                    if parent is not None:
+                        raise  # a nested top-level call: the outer computation reports
+                    raise Suspend([*task.pending, *exc.pending]) from None
             except Cancelled:
                 attempts += 1
                 if not retry or attempts > MAX_RETRIES:
@@ -58,19 +66,6 @@ def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, ret
     finally:
         if engine.deferred_writes:
             write.apply_deferred(engine)
-
-
-def _compute_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
-    parent: Frame | None = getattr(engine.local, "frame", None)
-    task = parent.task if parent is not None else Task()
-    memo = engine.memo_for(spec, key)
-    try:
-        return ensure(engine, memo, parent, task)
-    except Suspend as exc:
-        if parent is not None:
-            raise  # a nested top-level call: the outer computation reports
-        pending = [*task.pending, *exc.pending]
-        raise Suspend(pending) from None
 
 
 def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:

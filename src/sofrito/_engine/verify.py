@@ -58,7 +58,16 @@ def mark_verified(memo: Memo, revision: int) -> None:
 def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) -> bool:
     """Walk ``root``'s dependencies; True (and verified) if none changed."""
     revision = engine.revisions.current
-    stack: list[tuple[Memo, int]] = [(root, 0)]
+    first = _scan(engine, root, 0, frame, task)
+    if first == _CHANGED:
+        return False  # the common answer for a dirty memo: no walk needed
+    if first == _UNCHANGED:
+        _mark_unchanged(root, revision)
+        return True
+    stack: list[tuple[Memo, int]] = [(root, first)]
+    dep = root.deps[first]
+    assert type(dep) is Memo
+    stack.append((dep, 0))
     while stack:
         memo, index = stack.pop()
         if memo.verified_at == revision and memo is not root:
@@ -69,18 +78,23 @@ def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) ->
                 return False
             execute.settle_changed(engine, memo, frame, task)
         elif step == _UNCHANGED:
-            lowest = _STATIC
-            for dep in memo.deps:
-                if dep.durability < lowest:  # noqa: PLR1730 (no min() call here)
-                    lowest = dep.durability
-            memo.durability = lowest
-            mark_verified(memo, revision)
+            _mark_unchanged(memo, revision)
         else:  # descend into a dependency first, then come back to it
             stack.append((memo, step))
             dep = memo.deps[step]
             assert type(dep) is Memo
             stack.append((dep, 0))
     return True
+
+
+def _mark_unchanged(memo: Memo, revision: int) -> None:
+    """Nothing it read changed: verified, at the durability of what it read now."""
+    lowest = _STATIC
+    for dep in memo.deps:
+        if dep.durability < lowest:  # noqa: PLR1730 (no min() call here)
+            lowest = dep.durability
+    memo.durability = lowest
+    mark_verified(memo, revision)
 
 
 _CHANGED = -1
