@@ -82,6 +82,9 @@ class Persistence:
         self.run_id = uuid.uuid4().hex
         self.full = False
         self.deleted: set[bytes] = set()
+        self._restored: dict[NodeId, Memo | Cell] = {}
+        """While restoring: nodes by their stored id, so dependencies resolve
+        without decoding their keys again."""
         engine.unsaved_memos = set()
         engine.unsaved_cells = set()
 
@@ -203,6 +206,7 @@ class Persistence:
         cells = [cell for state in states if (cell := self._restore_cell(state)) is not None]
         if snapshot is not None:
             self._restore_memos(snapshot, revision)
+        self._restored.clear()
         return self._catch_up(cells, revision)
 
     def _catch_up(self, cells: list[Cell], revision: int) -> int:
@@ -252,6 +256,7 @@ class Persistence:
             True,
         )
         self.engine.cells.setdefault(input, {})[key] = cell
+        self._restored[(_INPUT, input.name, state.key)] = cell
         return cell
 
     def _restore_memos(self, snapshot: StoredSnapshot, revision: int) -> None:
@@ -284,6 +289,12 @@ class Persistence:
 
     def _memo_for_row(self, mid: bytes, row: MemoRow | None) -> Memo | None:
         name, key_bytes = split_memo_id(mid)
+        memo = self._memo_named(name, key_bytes)
+        if memo is not None:
+            self._restored[(_QUERY, name, key_bytes)] = memo
+        return memo
+
+    def _memo_named(self, name: str, key_bytes: bytes) -> Memo | None:
         spec = _registry.query_named(name)
         if spec is None:
             return None
@@ -295,22 +306,18 @@ class Persistence:
 
     def _resolve_deps(self, node_ids: Iterable[NodeId]) -> list[Memo | Cell] | None:
         deps: list[Memo | Cell] = []
-        for kind, name, key_bytes in node_ids:
-            try:
-                key = decode_key(key_bytes)
-            except ValueError:
-                return None
-            if kind == _INPUT:
-                input = _registry.input_named(name)
-                cell = self.engine.cells.get(input, {}).get(key) if input else None
-                if cell is None:
+        restored = self._restored
+        for node_id in node_ids:
+            node = restored.get(node_id)
+            if node is None:
+                kind, name, key_bytes = node_id
+                if kind == _INPUT:
                     return None  # it read a cell that is gone
-                deps.append(cell)
-            else:
-                spec = _registry.query_named(name)
-                if spec is None:
+                node = self._memo_named(name, key_bytes)  # a query with no row of its own
+                if node is None:
                     return None
-                deps.append(self.engine.memo_for(spec, key))
+                restored[node_id] = node
+            deps.append(node)
         return deps
 
     def _fill(self, memo: Memo, row: MemoRow, deps: list[Memo | Cell], revision: int) -> None:

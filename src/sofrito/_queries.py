@@ -81,7 +81,7 @@ class QuerySpec(Generic[R]):
         self.lru = lru
         self.version = version
         self.persist = persist
-        self._fingerprint: str | None = None
+        self._fingerprint: bytes | None = None
         register_query(self)
 
     def describe(self, key: tuple[Any, ...]) -> str:
@@ -89,13 +89,13 @@ class QuerySpec(Generic[R]):
         return f"{self.label}({', '.join(map(repr, key))})"
 
     @property
-    def fingerprint(self) -> str:
+    def fingerprint(self) -> bytes:
         """A digest of the query's code and ``version``: memos of other code are stale."""
         if self._fingerprint is None:
             digest = hashlib.blake2b(digest_size=16)
             digest.update(repr(self.version).encode())
             _digest_code(digest, getattr(self.fn, "__code__", None))
-            self._fingerprint = digest.hexdigest()
+            self._fingerprint = digest.digest()
         return self._fingerprint
 
     def __repr__(self) -> str:

@@ -1,39 +1,45 @@
-"""The persisted form of memos and input cells.
+"""The persisted form of a memo: one row, read without running any code.
 
 A memo becomes one row, keyed by its *memo id* (the query's name and the
 canonical bytes of its key), so that a commit writes only the memos that
 executed since the last one, and opening a cache decodes a value only when it
 is first read.
 
-A row is sealed (``_codec.Sealer``: a checksum, or an HMAC with a secret) and
-holds a header encoded with the safe codec, so reading the header never runs
-code. The value is encoded with the runtime's codec::
+Opening a cache reads every row's header, so the header is a fixed binary
+layout read with ``struct``, not a general decoder::
 
-    (fingerprint, changed_at, verified_at, durability, deps, value_bytes)
+    B   format (1)
+    16s fingerprint (blake2b of the query's code and version)
+    q   changed_at        q verified_at        B durability
+    I   number of dependencies, then for each, in read order:
+        c kind (b"q" query, b"i" input)   H name length, name   I key length, key
+    the rest: the value, as the runtime's codec encoded it
 
-``deps`` lists the node ids the memo read, in read order: ``(b"q", name,
-key)`` for a query and ``(b"i", name, key)`` for an input cell.
+The whole row is sealed (``_codec.Sealer``: a checksum, or an HMAC with a
+secret) and the seal is checked before any of it is read.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
-from typing import Any
 
-from sofrito._codec import Codec, CodecError, SafeCodec, Sealer
+from sofrito._codec import CodecError, Sealer
 
 __all__ = ["MemoRow", "NodeId", "decode_memo_row", "encode_memo_row", "memo_id", "split_memo_id"]
 
 NodeId = tuple[bytes, str, bytes]
 """(b"q" or b"i", name, canonical key bytes)."""
 
-_SAFE = SafeCodec()
-FORMAT = 1
+FORMAT = 2
+_HEAD = struct.Struct(">B16sqqBI")
+_DEP_HEAD = struct.Struct(">cH")
+_SIZE = struct.Struct(">I")
 
 
 @dataclass(frozen=True, slots=True)
 class MemoRow:
-    fingerprint: str
+    fingerprint: bytes
     changed_at: int
     verified_at: int
     durability: int
@@ -53,28 +59,39 @@ def split_memo_id(data: bytes) -> tuple[str, bytes]:
 
 
 def encode_memo_row(row: MemoRow, sealer: Sealer) -> bytes:
-    header = (
-        FORMAT,
-        row.fingerprint,
-        row.changed_at,
-        row.verified_at,
-        row.durability,
-        [(kind, name, key) for kind, name, key in row.deps],
-        row.value,
-    )
-    return sealer.seal(_SAFE.encode(header))
+    parts = [
+        _HEAD.pack(
+            FORMAT, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(row.deps)
+        )
+    ]
+    for kind, name, key in row.deps:
+        raw = name.encode()
+        parts.append(_DEP_HEAD.pack(kind, len(raw)))
+        parts.append(raw)
+        parts.append(_SIZE.pack(len(key)))
+        parts.append(key)
+    parts.append(row.value)
+    return sealer.seal(b"".join(parts))
 
 
 def decode_memo_row(data: bytes, sealer: Sealer, what: str) -> MemoRow:
-    """Check the seal and decode the header; raises ``IntegrityError`` or ``CodecError``."""
+    """Check the seal and read the header; raises ``IntegrityError`` or ``CodecError``."""
     raw = sealer.open(data, what)
-    header = _SAFE.decode(raw)
-    if not isinstance(header, tuple) or len(header) != 7 or header[0] != FORMAT:
-        raise CodecError(f"{what}: not a memo row of format {FORMAT}")
-    _, fingerprint, changed_at, verified_at, durability, deps, value = header
-    node_ids = [tuple(dep) for dep in deps]
-    return MemoRow(fingerprint, changed_at, verified_at, durability, node_ids, value)
-
-
-def encode_value(codec: Codec, value: Any) -> bytes:
-    return codec.encode(value)
+    try:
+        form, fingerprint, changed_at, verified_at, durability, count = _HEAD.unpack_from(raw)
+        if form != FORMAT:
+            raise CodecError(f"{what}: row format {form}, this sofrito reads {FORMAT}")
+        at = _HEAD.size
+        deps: list[NodeId] = []
+        for _ in range(count):
+            kind, size = _DEP_HEAD.unpack_from(raw, at)
+            at += _DEP_HEAD.size
+            name = raw[at : at + size].decode()
+            at += size
+            (key_size,) = _SIZE.unpack_from(raw, at)
+            at += _SIZE.size
+            deps.append((kind, name, raw[at : at + key_size]))
+            at += key_size
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise CodecError(f"{what}: not a memo row ({exc})") from None
+    return MemoRow(fingerprint, changed_at, verified_at, durability, deps, raw[at:])

@@ -91,7 +91,13 @@ _PLAIN = _canonical.Policy(mutable_containers=False, objects=False)
 
 
 def _checksum(*parts: bytes | str | int) -> bytes:
-    return hashlib.blake2b(_canonical.encode(parts, _PLAIN), digest_size=16).digest()
+    """blake2b over each part, length-prefixed so parts cannot run into each other."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        raw = part if isinstance(part, bytes) else str(part).encode()
+        digest.update(len(raw).to_bytes(8, "big"))
+        digest.update(raw)
+    return digest.digest()
 
 
 def _input_sum(runtime_id: str, state: InputState) -> bytes:
