@@ -1,175 +1,302 @@
 """Bounded broadcast: every receiver gets every event, until it falls behind.
 
 Each receiver has its own bounded queue. A publish appends to each queue and
-never waits: when a queue is full, its oldest event is dropped and counted.
-The receiver's next ``recv`` raises ``Lagged(missed=n)``, and the one after
-continues with the oldest event still held. So a slow or abandoned receiver
-never blocks the runtime, a writer, or the other receivers.
+never waits for anyone to read: when a queue is full, its oldest event is
+dropped and counted. The receiver's next ``recv`` raises ``Lagged(missed=n)``
+and the one after continues with the oldest event still held. So a slow or
+abandoned receiver never blocks the runtime, a writer, or the other receivers,
+and memory stays bounded by the capacities. The alternative, blocking the
+publisher until a reader catches up, would let one stuck UI freeze every
+write; an unbounded queue would let it grow without limit.
 
-The hub holds receivers weakly: a receiver nobody references any more is
-forgotten, and ``hub.listening`` (a plain attribute the engine checks before
-doing any event work) drops back to False when the last one goes.
+Publishes go out one at a time, so every receiver sees the events in the same
+order, even with several publishing threads.
+
+The hub holds its receivers weakly. A receiver nobody references any more is
+forgotten, and ``hub.listening``, a plain attribute the engine reads before
+doing any event work at all, drops back to False when the last one goes. The
+weakref callback that forgets a receiver can run inside any allocation on any
+thread, including one that already holds the hub's lock, so it never waits
+for that lock: it records the dead receiver, and whoever holds the lock
+tidies up before letting go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import weakref
 from collections import deque
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from sofrito._errors import Lagged
+from sofrito._events import AsyncWaiters
 
 __all__ = ["EventHub", "EventReceiver", "ReceiverClosed"]
 
 T = TypeVar("T")
 
+_EMPTY: Any = object()
+
 
 class ReceiverClosed(Exception):
-    """``recv`` on a receiver that was closed and has no events left."""
+    """``recv`` on a receiver that was closed, once the events it held are read.
+
+    You closed it (``close()`` or leaving its ``with`` block); subscribe again
+    for new events. ``async for`` ends quietly instead of raising this.
+    """
 
 
 class EventHub(Generic[T]):
-    """The sender side, owned by the runtime."""
+    """The sender side, owned by the runtime: ``publish`` and ``subscribe``.
+
+    ``listening`` is True while at least one receiver is alive and not closed.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()  # weakref callbacks may run while it is held
-        self._receivers: dict[int, weakref.ref[EventReceiver[T]]] = {}
         self.listening = False
-        """True while at least one receiver is alive: read on hot paths, never computed."""
+        """Read on hot paths, so a plain attribute, updated whenever receivers come and go."""
+        self._lock = threading.Lock()
+        """Guards ``_receivers``, ``_targets`` and writes of ``listening``."""
+        self._publishing = threading.RLock()
+        """One publish at a time: a single order for all. Re-entrant in case an
+        event's finalizer publishes."""
+        self._receivers: dict[int, weakref.ref[EventReceiver[T]]] = {}
+        self._targets: tuple[weakref.ref[EventReceiver[T]], ...] = ()
+        """The receivers as an immutable tuple, replaced on change: ``publish``
+        iterates it without taking ``_lock``."""
+        self._dead: list[int] = []
+        """Receivers to forget, appended without the lock (see the module docstring)."""
+        self._ids = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"<EventHub with {self.receiver_count} receivers>"
+
+    @property
+    def receiver_count(self) -> int:
+        """How many receivers are registered (alive, or dead and not yet tidied)."""
+        return len(self._receivers)
 
     def subscribe(self, capacity: int = 1024) -> EventReceiver[T]:
-        if not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"capacity must be a positive int, got {capacity!r}")
-        receiver: EventReceiver[T] = EventReceiver(self, capacity)
-        key = id(receiver)
-
-        def forget(_: weakref.ref[EventReceiver[T]]) -> None:
-            self._forget(key)
-
+        """A receiver of every event published from now on, holding at most ``capacity``."""
+        if type(capacity) is not int or capacity < 1:
+            raise ValueError(
+                f"capacity must be an int of at least 1 (how many unread events a "
+                f"receiver holds), got {capacity!r}"
+            )
         with self._lock:
-            self._receivers[key] = weakref.ref(receiver, forget)
+            key = next(self._ids)
+            receiver: EventReceiver[T] = EventReceiver(self, key, capacity)
+            ref = weakref.ref(receiver, _forgetter(weakref.ref(self), key))
+            self._receivers[key] = ref
+            self._targets = (*self._targets, ref)
             self.listening = True
+        self._tidy()
         return receiver
 
-    def _forget(self, key: int) -> None:
-        with self._lock:
-            self._receivers.pop(key, None)
-            self.listening = bool(self._receivers)
-
     def publish(self, event: T) -> None:
+        """Give ``event`` to every live receiver; never waits for one to read.
+
+        Safe from any thread; costs one short append per receiver.
+        """
+        with self._publishing:
+            for ref in self._targets:
+                receiver = ref()
+                if receiver is not None:
+                    receiver._push(event)
+
+    def _detach(self, key: int) -> None:
+        """Forget a receiver now (``close``)."""
+        self._dead.append(key)
         with self._lock:
-            refs = list(self._receivers.values())
-        for ref in refs:
-            receiver = ref()
-            if receiver is not None:
-                receiver._push(event)
+            self._prune()
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Forget the dead receivers, unless another holder of the lock will.
+
+        Called by every holder of ``_lock`` after releasing it, and by the weakref
+        callback. The callback appends before trying the lock, and a holder looks
+        after releasing, so a dead receiver is never left behind for long.
+        """
+        while self._dead and self._lock.acquire(blocking=False):
+            try:
+                self._prune()
+            finally:
+                self._lock.release()
+
+    def _prune(self) -> None:
+        dead = self._dead
+        while dead:
+            self._receivers.pop(dead.pop(), None)
+        self._targets = tuple(self._receivers.values())
+        self.listening = bool(self._receivers)
+
+
+def _forgetter(hub_ref: weakref.ref[EventHub[Any]], key: int) -> Callable[[weakref.ref[Any]], None]:
+    """The weakref callback for receiver ``key``; holds the hub weakly, too."""
+
+    def forget(_: weakref.ref[Any]) -> None:
+        hub = hub_ref()
+        if hub is not None:
+            hub._dead.append(key)
+            hub._tidy()
+
+    return forget
 
 
 class EventReceiver(Generic[T]):
-    """One subscriber's bounded queue of events."""
+    """One subscriber's bounded queue of events, from ``rt.subscribe_events()``.
 
-    def __init__(self, hub: EventHub[T], capacity: int) -> None:
+    Read it with ``recv(timeout)``, ``try_recv()``, ``await arecv()`` or
+    ``async for``. Any of them raises ``sofrito.Lagged(missed=n)`` once after
+    the receiver lost its ``n`` oldest events; the next read continues with the
+    oldest event still held. Drop it or ``close()`` it when done.
+    """
+
+    def __init__(self, hub: EventHub[T], key: int, capacity: int) -> None:
         self._hub = hub
+        self._key = key
         self._capacity = capacity
-        self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[T] = deque()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        """Over ``_lock``: ``with self._lock`` is the cheaper way in when not waiting."""
+        self._sleepers = 0
+        """Threads waiting in ``recv``: ``_push`` skips ``notify`` (Python code) without them."""
+        self._queue: deque[T] = deque(maxlen=capacity)
         self._missed = 0
         self._closed = False
-        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters = AsyncWaiters()
+
+    def __repr__(self) -> str:
+        state = "closed, " if self._closed else ""
+        return f"<EventReceiver {state}holding {len(self._queue)} of {self._capacity} events>"
 
     @property
     def capacity(self) -> int:
+        """How many unread events it holds before dropping the oldest."""
         return self._capacity
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __len__(self) -> int:
+        """Events held and not yet read."""
         return len(self._queue)
 
     def _push(self, event: T) -> None:
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
-            if len(self._queue) >= self._capacity:
-                self._queue.popleft()
-                self._missed += 1
+            if len(self._queue) == self._capacity:
+                self._missed += 1  # the append below drops the oldest (maxlen)
             self._queue.append(event)
-            self._cond.notify()
-            waiters, self._async_waiters = self._async_waiters, []
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
+            if self._sleepers:
+                self._cond.notify()
+            taken = self._waiters.take() if self._waiters else None
+        if taken:
+            AsyncWaiters.wake(taken)
 
-    def _take(self) -> T | None:
-        """The next event, or None if empty; raises ``Lagged`` first if events were lost."""
+    def _take(self) -> T:
+        """The next event, or ``_EMPTY``; ``Lagged`` first if events were lost. Lock held."""
         if self._missed:
             missed, self._missed = self._missed, 0
             raise Lagged(missed)
         if self._queue:
             return self._queue.popleft()
         if self._closed:
-            raise ReceiverClosed("this event receiver was closed")
-        return None
+            raise ReceiverClosed("this event receiver was closed and has no events left")
+        return _EMPTY  # type: ignore[no-any-return]
 
     def try_recv(self) -> T | None:
-        """The next event without waiting, or None when there is none."""
-        with self._cond:
-            return self._take()
+        """The next event without waiting, or None when none is held.
+
+        Raises ``Lagged`` like ``recv``, and ``ReceiverClosed`` once closed and empty.
+        """
+        with self._lock:
+            event = self._take()
+        return None if event is _EMPTY else event
 
     def recv(self, timeout: float | None = None) -> T:
-        """The next event; ``Lagged`` if events were lost, ``TimeoutError`` on timeout."""
+        """The next event, waiting for one if needed.
+
+        Raises ``Lagged`` if events were lost since the last read,
+        ``TimeoutError`` when ``timeout`` seconds pass first, and
+        ``ReceiverClosed`` once closed and empty.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
                 event = self._take()
-                if event is not None:
+                if event is not _EMPTY:
                     return event
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"no event within {timeout} s")
-                self._cond.wait(remaining)
+                    raise TimeoutError(f"no event within {timeout} s (recv(timeout=...) ran out)")
+                self._sleepers += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._sleepers -= 1
 
     async def arecv(self) -> T:
-        """``recv`` for asyncio: wakes promptly on a publish from any thread."""
+        """``recv`` for asyncio: wakes promptly on a publish from any thread.
+
+        Cancelling the awaiting task loses no event and leaves nothing
+        registered. For a timeout, wrap it: ``await asyncio.wait_for(ev.arecv(), 5)``.
+        """
         loop = asyncio.get_running_loop()
         while True:
-            with self._cond:
+            with self._lock:
                 event = self._take()
-                if event is not None:
+                if event is not _EMPTY:
                     return event
-                future: asyncio.Future[None] = loop.create_future()
-                self._async_waiters.append((loop, future))
+                future = self._waiters.add(loop)
             try:
                 await future
             finally:
-                with self._cond:
-                    if (loop, future) in self._async_waiters:
-                        self._async_waiters.remove((loop, future))
+                with self._lock:
+                    self._waiters.discard(future)
 
     def __aiter__(self) -> EventReceiver[T]:
         return self
 
     async def __anext__(self) -> T:
+        """The next event; ends once the receiver is closed and drained; may raise ``Lagged``."""
         try:
             return await self.arecv()
         except ReceiverClosed:
             raise StopAsyncIteration from None
 
     def close(self) -> None:
-        """Stop receiving; waiting ``recv`` calls end once the queue is drained."""
+        """Stop receiving: the hub forgets this receiver at once.
+
+        Events already held can still be read; after them, reads raise
+        ``ReceiverClosed`` and ``async for`` ends. Waiting reads wake up.
+        Closing twice is fine.
+        """
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            waiters, self._async_waiters = self._async_waiters, []
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
-        self._hub._forget(id(self))
+            taken = self._waiters.take()
+        AsyncWaiters.wake(taken)
+        self._hub._detach(self._key)
 
+    def __enter__(self) -> EventReceiver[T]:
+        return self
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 EventReceiver.__module__ = "sofrito"
-EventHub.__module__ = "sofrito"

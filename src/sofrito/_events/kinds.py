@@ -1,17 +1,26 @@
 """The event records, and ``QueryRef``: how events name inputs and queries.
 
 A ref carries the canonical key bytes and their deterministic hash rather than
-the key object, so an event means the same thing in every process and can be
-stored or sent. ``str(ref)`` shows it the way errors do: ``html('index.md')``.
+the key object. So an event means the same thing in every process, can be
+stored, sent or compared across runs, and holds no reference to a user's key
+objects. ``str(ref)`` shows it the way errors do, ``html('index.md')``, by
+decoding the bytes for display only: enum members and dataclasses appear by
+name without importing their classes.
+
+Events are frozen, slotted dataclasses: cheap to build on a write, safe to
+hand to any number of receivers and threads, and equal when they say the same
+thing, which is what tests compare.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias, cast
 
+from sofrito import _canonical
 from sofrito._durability import Durability
-from sofrito._keys import decode_key, encode_key, key_hash
+from sofrito._keys import encode_key, key_hash
 
 __all__ = [
     "Event",
@@ -27,17 +36,24 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class QueryRef:
-    """An input cell or a query call: ``kind`` (the name), ``key_hash``, ``key`` (bytes)."""
+    """An input cell or a query call, as events and errors name it.
+
+    ``kind`` is the input or query name, ``key`` the canonical key bytes
+    (``encode_key``) and ``key_hash`` their deterministic 64-bit hash, the same
+    in every process. Build one with ``QueryRef.of(kind, key)``.
+    """
 
     kind: str
     key_hash: int
     key: bytes
     display: str | None = field(default=None, compare=False, repr=False)
-    """How to show the ref when its key bytes cannot be decoded; not compared."""
+    """How to show the ref when its key has no bytes (an unencodable key in an
+    error report); not compared."""
 
     @classmethod
     def of(cls, kind: str, key: tuple[Any, ...]) -> QueryRef:
-        """The ref of ``kind`` at ``key``; raises ``KeyEncodingError`` for odd keys."""
+        """The ref of ``kind`` at ``key``; raises ``KeyEncodingError`` (a TypeError)
+        for a key with no canonical encoding."""
         encoded = encode_key(key)
         return cls(kind, key_hash(encoded), encoded)
 
@@ -45,10 +61,12 @@ class QueryRef:
         if self.display is not None:
             return self.display
         try:
-            parts = decode_key(self.key)
-        except ValueError:
+            parts = _canonical.decode(self.key, _SHOW_ANY_CLASS)
+        except Exception:  # display only: any bytes at all must print
             return f"{self.kind}(<key {self.key.hex()}>)"
-        return f"{self.kind}({', '.join(map(repr, parts))})"
+        if type(parts) is not tuple:
+            return f"{self.kind}(<key {self.key.hex()}>)"
+        return f"{self.kind}({', '.join(map(_show, parts))})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +102,8 @@ class InputRemoved:
 
 @dataclass(frozen=True, slots=True)
 class QueryInvalidated:
-    """A write to ``by`` reached ``ref`` through the reverse dependencies."""
+    """A write to ``by`` reached ``ref`` through the reverse dependencies: it may
+    have changed, and will be verified on its next read."""
 
     ref: QueryRef
     by: QueryRef
@@ -99,7 +118,9 @@ class QueryChanged:
     revision: int
 
 
-Event = RevisionBumped | RevisionSet | InputSet | InputRemoved | QueryInvalidated | QueryChanged
+Event: TypeAlias = (
+    RevisionBumped | RevisionSet | InputSet | InputRemoved | QueryInvalidated | QueryChanged
+)
 
 for _cls in (
     QueryRef,
@@ -111,3 +132,57 @@ for _cls in (
     QueryChanged,
 ):
     _cls.__module__ = "sofrito"
+
+
+# -- display -------------------------------------------------------------------------
+
+
+class _Shown:
+    """An enum member or dataclass decoded for display: its repr, built from names."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _ShownClass:
+    """Stands in for the class named ``module:qualname`` while decoding for display."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, qualified: str) -> None:
+        self.name = qualified.rpartition(":")[2]
+
+    def __getitem__(self, member: object) -> _Shown:  # an enum member: Color.RED
+        return _Shown(f"{self.name}.{member}")
+
+    def __call__(self, *fields: object) -> _Shown:  # a dataclass: Point(1, 'y')
+        return _Shown(f"{self.name}({', '.join(map(_show, fields))})")
+
+
+class _AnyClass:
+    """A ``types`` mapping that knows every class name, without importing any.
+
+    Only ``get`` is used by the decoder. Not a dict subclass: an empty dict is
+    falsy, and the decoder treats a falsy ``types`` as none given.
+    """
+
+    def get(self, name: str, default: object = None) -> _ShownClass:
+        return _ShownClass(name)
+
+
+_SHOW_ANY_CLASS = cast("Mapping[str, type]", _AnyClass())
+
+
+def _show(value: object) -> str:
+    """``repr``, except that frozenset members are sorted: the same text in every process."""
+    if type(value) is tuple:
+        inner = ", ".join(map(_show, value))
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if type(value) is frozenset:
+        return f"frozenset({{{', '.join(sorted(map(_show, value)))}}})" if value else "frozenset()"
+    return repr(value)
