@@ -39,3 +39,21 @@ def test_live_events_example_reports_only_real_changes() -> None:
     assert "rebuilt at revision 3 -> Welcome home | About us" in out
     changed = [line.strip() for line in out.splitlines() if "changed:" in line]
     assert changed == ["changed: live.title('home')", "changed: live.index()"]
+
+
+def test_live_reload_demo_reports_changed_outputs() -> None:
+    out = _run_args("live_reload.py", "--demo")
+    after_title = out.split("-- a new title")[1]
+    assert "changed: live.page('home.md')" in after_title
+    assert "changed: live.index()" in after_title
+
+
+def _run_args(name: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout

@@ -1,0 +1,65 @@
+"""What a subscription is: something that runs while it is declared.
+
+A subscription is a long-lived source of messages (a timer, a child process,
+a file watcher). Its lifecycle is "running while declared": the program says
+which subscriptions should exist, and a ``Reconciler`` starts the new ones and
+stops the ones no longer declared. Identity is the ``id``: two declarations
+with the same id are the same subscription, so re-declaring does not restart
+it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+__all__ = ["Closed", "Send", "StopSignal", "Subscription"]
+
+M = TypeVar("M")
+M_co = TypeVar("M_co", covariant=True)
+
+Send = Callable[[M], None]
+
+
+class Closed(Exception):
+    """Raised by ``send`` once nobody receives: the subscription must return."""
+
+
+class StopSignal:
+    """Tells a running subscription to stop; it should check often.
+
+    Prefer ``wait(timeout)`` to ``time.sleep``: it returns at once when the
+    stop comes. Libraries that take an ``is_set()`` object (``watchfiles``'
+    ``stop_event``) can take ``event``.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def is_stopped(self) -> bool:
+        return self.event.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep up to ``timeout`` seconds; True (at once) if stopped meanwhile."""
+        return self.event.wait(timeout)
+
+    def stop(self) -> None:
+        self.event.set()
+
+
+class Subscription(Protocol[M_co]):
+    """A source of messages, stable across reconciles by ``id``."""
+
+    @property
+    def id(self) -> int:
+        """Stable across reconciles: equal ids are the same subscription."""
+        ...
+
+    def run(self, send: Callable[[M_co], None], stop: StopSignal) -> None:
+        """Send messages until ``stop`` is signalled or ``send`` raises ``Closed``."""
+        ...
+
+
+Closed.__module__ = "sofrito.subscriptions"
+StopSignal.__module__ = "sofrito.subscriptions"
