@@ -19,7 +19,7 @@ from sofrito._errors import (
     QueryError,
     Suspend,
 )
-from sofrito._events.broadcast import EventReceiver
+from sofrito._events.broadcast import EventReceiver, ReceiverClosed
 from sofrito._events.kinds import (
     Event,
     InputRemoved,
@@ -61,6 +61,7 @@ __all__ = [
     "QueryInvalidated",
     "QueryChanged",
     "EventReceiver",
+    "ReceiverClosed",
     "RevisionReceiver",
     # errors
     "QueryError",

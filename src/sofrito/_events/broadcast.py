@@ -300,3 +300,4 @@ class EventReceiver(Generic[T]):
 
 
 EventReceiver.__module__ = "sofrito"
+ReceiverClosed.__module__ = "sofrito"
