@@ -39,3 +39,72 @@ def test_public_classes_say_sofrito_in_tracebacks() -> None:
         obj = getattr(sf, name)
         if isinstance(obj, type):
             assert obj.__module__ == "sofrito", name
+
+
+EVENTS_API = {
+    "QueryRef",
+    "RevisionBumped",
+    "RevisionSet",
+    "InputSet",
+    "InputRemoved",
+    "QueryInvalidated",
+    "QueryChanged",
+}
+
+STORES_API = {
+    "RuntimeStore",
+    "Receipt",
+    "InputState",
+    "RuntimeState",
+    "StoreError",
+    "WriteFailed",
+    "ReadFailed",
+    "NotFound",
+    "CorruptSnapshot",
+    "MemoryStore",
+    "SqliteStore",
+}
+
+SUBSCRIPTIONS_API = {
+    "Subscription",
+    "StopSignal",
+    "Closed",
+    "Reconciler",
+    "Every",
+    "Process",
+    "ProcessEvent",
+    "FileWatch",
+    "Driver",
+}
+
+
+def test_events_are_exported_from_sofrito() -> None:
+    assert EVENTS_API <= set(sf.__all__)
+
+
+def test_stores_api_is_exported() -> None:
+    import sofrito.stores as stores
+
+    assert STORES_API <= set(stores.__all__)
+    assert len(stores.__all__) == len(set(stores.__all__))
+    for name in stores.__all__:
+        obj = getattr(stores, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "sofrito.stores", name
+
+
+def test_subscriptions_api_is_exported() -> None:
+    import sofrito.subscriptions as subscriptions
+
+    assert SUBSCRIPTIONS_API <= set(subscriptions.__all__)
+    for name in subscriptions.__all__:
+        assert hasattr(subscriptions, name), name
+
+
+def test_core_import_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sofrito; print(sorted(m for m in ('watchfiles', 'psycopg', 'rich') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
