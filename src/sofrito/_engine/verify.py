@@ -125,12 +125,14 @@ def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Tas
                     return position
             else:
                 dirty_at = dep.dirty_at  # _shallow_valid, inlined for the hot loop
-                if dirty_at <= dep_verified or (
-                    dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified
+                if not (
+                    dirty_at <= dep_verified
+                    or (dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified)
                 ):
-                    mark_verified(dep, revision)
-                else:
                     return position  # dirty: verify it first
+                # Clean: valid now, and its changed_at answers the question. It is
+                # not marked verified here: a later read of it does that lazily,
+                # so a wide memo's verification costs no write per dependency.
         if dep.changed_at > verified_at:
             return _CHANGED
     return _UNCHANGED
