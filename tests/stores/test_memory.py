@@ -1,3 +1,5 @@
+"""MemoryStore: the contract, with nothing to add: no file, no durability."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -13,3 +15,9 @@ class TestMemoryStore(StoreContract):
     def store(self) -> Iterator[RuntimeStore]:
         with MemoryStore() as store:
             yield store
+
+
+def test_memory_store_satisfies_the_protocol_statically() -> None:
+    store: RuntimeStore = MemoryStore()  # mypy checks this line
+    assert store.location == "memory store"
+    store.close()

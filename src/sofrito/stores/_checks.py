@@ -1,11 +1,24 @@
-"""Checks every store makes the same way, before it writes anything."""
+"""Checks every store makes the same way, before it writes anything.
+
+Kept apart so that each backend refuses the same things with the same words,
+and the contract suite can hold them all to it.
+"""
 
 from __future__ import annotations
 
-from sofrito.stores.errors import WriteFailed
-from sofrito.stores.protocol import Receipt, SnapshotDelta
+from typing import get_args
 
-__all__ = ["check_foreign_receipt"]
+from sofrito.stores.errors import WriteFailed
+from sofrito.stores.protocol import Drop, Receipt, SnapshotDelta
+
+__all__ = ["check_drop", "check_foreign_receipt"]
+
+_DROPS = frozenset(get_args(Drop))
+
+
+def check_drop(drop: str) -> None:
+    if drop not in _DROPS:
+        raise ValueError(f"drop must be one of 'nothing', 'cache', 'everything', not {drop!r}")
 
 
 def check_foreign_receipt(

@@ -1,8 +1,10 @@
 """``MemoryStore``: the store contract without durability, for tests and throwaway runs.
 
 It keeps exactly what the SQLite store keeps, with the same atomicity (one
-lock, and every method builds its changes before it applies any), so code
-tested against it behaves the same on disk. Nothing survives the process.
+lock, and every method checks everything before it changes anything), so code
+tested against it behaves the same on disk: the same receipts, byte for
+byte, the same drops, the same refusals, ``StoreError`` once closed. Nothing
+survives the process, and nothing is checksummed: no bytes leave memory.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sofrito.stores import receipt as receipts
-from sofrito.stores._checks import check_foreign_receipt
+from sofrito.stores._checks import check_drop, check_foreign_receipt
+from sofrito.stores.errors import StoreError
 from sofrito.stores.protocol import (
     Drop,
     InputState,
@@ -38,16 +41,29 @@ class _Runtime:
 
 
 class MemoryStore:
+    """A ``RuntimeStore`` in a dict, behind one lock; safe to share between threads."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runtimes: dict[str, _Runtime] = {}
+        self._closed = False
 
     @property
     def location(self) -> str:
         return "memory store"
 
     def _runtime(self, runtime_id: str) -> _Runtime:
+        """The runtime's record, created on first write. Callers hold the lock."""
+        self._check_open()
         return self._runtimes.setdefault(runtime_id, _Runtime())
+
+    def _existing(self, runtime_id: str) -> _Runtime | None:
+        self._check_open()
+        return self._runtimes.get(runtime_id)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.location}: the store is closed")
 
     def commit_boundary(
         self,
@@ -85,27 +101,26 @@ class MemoryStore:
         receipt: Receipt,
         input_updates: Sequence[InputState],
     ) -> None:
+        # Build every new piece first, then swap them in: nothing can fail halfway.
         rows = {} if snapshot.full else dict(runtime.rows)
         for memo_id in snapshot.deletes:
             rows.pop(memo_id, None)
         rows.update(snapshot.upserts)
-        runtime.rows = rows
-        runtime.revision = snapshot.revision
-        runtime.meta = snapshot.meta
+        inputs = {**runtime.inputs, **{state.input_id: state for state in input_updates}}
+        runtime.rows, runtime.inputs = rows, inputs
+        runtime.revision, runtime.meta = snapshot.revision, snapshot.meta
         runtime.has_snapshot = True
-        for state in input_updates:
-            runtime.inputs[state.input_id] = state
         runtime.receipts.append(receipt)
         runtime.sequence = receipt.sequence
 
     def load_input_states(self, runtime_id: str) -> list[InputState]:
         with self._lock:
-            runtime = self._runtimes.get(runtime_id)
+            runtime = self._existing(runtime_id)
             return sorted(runtime.inputs.values(), key=_by_id) if runtime else []
 
     def load_input_state(self, runtime_id: str, input_id: str) -> InputState | None:
         with self._lock:
-            runtime = self._runtimes.get(runtime_id)
+            runtime = self._existing(runtime_id)
             return runtime.inputs.get(input_id) if runtime else None
 
     def persist_input_state(self, runtime_id: str, state: InputState) -> None:
@@ -120,23 +135,23 @@ class MemoryStore:
 
     def load_receipts(self, runtime_id: str) -> list[Receipt]:
         with self._lock:
-            runtime = self._runtimes.get(runtime_id)
+            runtime = self._existing(runtime_id)
             return list(reversed(runtime.receipts)) if runtime else []
 
     def load_snapshot(self, runtime_id: str) -> StoredSnapshot | None:
         with self._lock:
-            runtime = self._runtimes.get(runtime_id)
+            runtime = self._existing(runtime_id)
             if runtime is None or not runtime.has_snapshot:
                 return None
             return StoredSnapshot(runtime.revision, runtime.meta, dict(runtime.rows))
 
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None:
         with self._lock:
-            self._runtime(runtime_id).state = state
+            self._runtime(runtime_id).state = RuntimeState(state)
 
     def load_runtime_state(self, runtime_id: str) -> RuntimeState | None:
         with self._lock:
-            runtime = self._runtimes.get(runtime_id)
+            runtime = self._existing(runtime_id)
             return runtime.state if runtime else None
 
     def atomic_lifecycle_commit(
@@ -146,25 +161,34 @@ class MemoryStore:
         input_states: Sequence[InputState],
         drop: Drop = "nothing",
     ) -> None:
+        check_drop(drop)
+        lifecycle = RuntimeState(runtime_state)  # before anything changes
         with self._lock:
+            self._check_open()
             if drop == "everything":
                 self._runtimes.pop(runtime_id, None)
             runtime = self._runtime(runtime_id)
+            inputs = {} if drop == "cache" else dict(runtime.inputs)
+            inputs.update((state.input_id, state) for state in input_states)
             if drop == "cache":
-                runtime.rows, runtime.inputs = {}, {}
+                runtime.rows = {}
                 runtime.meta, runtime.has_snapshot, runtime.revision = b"", False, 0
-            for state in input_states:
-                runtime.inputs[state.input_id] = state
-            runtime.state = runtime_state
+            runtime.inputs, runtime.state = inputs, lifecycle
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Forget everything; later calls raise ``StoreError``, as on a closed file."""
+        with self._lock:
+            self._closed = True
+            self._runtimes.clear()
 
     def __enter__(self) -> MemoryStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+MemoryStore.__module__ = "sofrito.stores"
 
 
 def _by_id(state: InputState) -> str:

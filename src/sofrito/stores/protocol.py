@@ -1,8 +1,13 @@
 """What a store is: the ``RuntimeStore`` protocol and the records it moves.
 
 A store holds many logical runtimes, each named by a ``runtime_id``. Every
-method is atomic: it happens entirely or not at all. The snapshot records are
-in ``snapshot.py``, the receipt and its digest in ``receipt.py``.
+method is atomic: it happens entirely or not at all, and a process killed in
+the middle leaves the store as it was before the call. The snapshot records
+are in ``snapshot.py``, the receipt and its digest in ``receipt.py``.
+
+The store moves bytes, never Python values: the runtime encodes memo rows,
+input values and ``meta`` with its codec, and decodes them lazily. So a
+store never runs user code, and two stores can be compared byte for byte.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ __all__ = [
 
 
 class InputStatus(enum.StrEnum):
+    """The state of a stored input cell."""
+
     READY = "ready"
     PENDING = "pending"
     FAILED = "failed"
@@ -46,13 +53,29 @@ class RuntimeState(enum.StrEnum):
 
 
 Drop = Literal["nothing", "cache", "everything"]
-"""What ``atomic_lifecycle_commit`` deletes: nothing; the memos, meta and input
-states (``reset``: receipts and the sequence stay); or every trace of the runtime."""
+"""What ``atomic_lifecycle_commit`` deletes before it writes:
+
+- ``"nothing"``: a plain lifecycle change (retire, stop).
+- ``"cache"`` (reset): every memo row, the snapshot header and every input
+  state. The identity stays, and so do the receipts: they are history, and
+  the next boundary continues their sequence.
+- ``"everything"`` (destroy): every trace of the runtime, receipts included;
+  a later commit starts again at sequence 1.
+
+The ``runtime_state`` and ``input_states`` passed are written *after* the drop,
+so ``drop="everything"`` with ``RuntimeState.DESTROYED`` leaves only that state.
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class InputState:
-    """One input cell as stored. ``value`` is already encoded by the runtime's codec."""
+    """One input cell as stored.
+
+    ``input_id`` is an opaque, stable id chosen by the runtime (input name and
+    hex key); ``kind`` the input's name; ``key`` the canonical key bytes;
+    ``value`` the value already encoded by the runtime's codec; ``durability``
+    the level as an int; ``changed_at`` the revision of its last change.
+    """
 
     input_id: str
     kind: str
@@ -64,7 +87,12 @@ class InputState:
 
 
 class RuntimeStore(Protocol):
-    """Durable runtime state. Every method is atomic and names the ``runtime_id``."""
+    """Durable runtime state. Every method is atomic and names the ``runtime_id``.
+
+    Errors are the ``StoreError`` family (``sofrito.stores.errors``); a method
+    that raises has written nothing. Implementations are safe to share between
+    the threads of one process.
+    """
 
     def commit_boundary(
         self,
@@ -75,7 +103,9 @@ class RuntimeStore(Protocol):
         contributing_inputs: Sequence[str],
         input_updates: Sequence[InputState],
     ) -> Receipt:
-        """Write the delta, the input states and a receipt minted here, atomically."""
+        """Write the delta, the input states and a receipt minted here (the next
+        sequence number, the digest), in one transaction. The returned receipt is
+        exactly what was stored."""
         ...
 
     def atomic_apply(
@@ -85,25 +115,33 @@ class RuntimeStore(Protocol):
         receipt: Receipt,
         input_updates: Sequence[InputState],
     ) -> None:
-        """The same writes with a receipt minted elsewhere; refused unless it is the
-        next in sequence and its digest matches the delta."""
+        """The same writes with a receipt minted elsewhere (replication, import).
+        ``WriteFailed``, with nothing written, unless the receipt belongs to this
+        runtime, is the next in sequence and its digest matches the delta."""
         ...
 
-    def load_input_states(self, runtime_id: str) -> list[InputState]: ...
+    def load_input_states(self, runtime_id: str) -> list[InputState]:
+        """Every stored input state of the runtime, sorted by ``input_id``."""
+        ...
 
     def load_input_state(self, runtime_id: str, input_id: str) -> InputState | None: ...
 
     def persist_input_state(self, runtime_id: str, state: InputState) -> None:
-        """Durable before it returns."""
+        """Write one input state outside a boundary; durable before it returns."""
         ...
 
-    def load_receipt(self, runtime_id: str, run_id: str, sequence: int) -> Receipt | None: ...
+    def load_receipt(self, runtime_id: str, run_id: str, sequence: int) -> Receipt | None:
+        """The receipt with this sequence number, if it was minted by ``run_id``."""
+        ...
 
     def load_receipts(self, runtime_id: str) -> list[Receipt]:
         """All receipts of a runtime, newest first."""
         ...
 
-    def load_snapshot(self, runtime_id: str) -> StoredSnapshot | None: ...
+    def load_snapshot(self, runtime_id: str) -> StoredSnapshot | None:
+        """The latest committed snapshot, rows checked; None before the first
+        commit and after a reset or destroy."""
+        ...
 
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None: ...
 
@@ -116,7 +154,8 @@ class RuntimeStore(Protocol):
         input_states: Sequence[InputState],
         drop: Drop = "nothing",
     ) -> None:
-        """A lifecycle change plus input states, and optionally dropped state, at once."""
+        """A lifecycle change plus input states, after dropping what ``drop`` says
+        (``Drop``), in one transaction."""
         ...
 
     @property
@@ -124,8 +163,10 @@ class RuntimeStore(Protocol):
         """What to name in messages: a file path or a server."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the store; later calls raise ``StoreError``. Idempotent."""
+        ...
 
 
-for _cls in (InputStatus, RuntimeState, InputState):
+for _cls in (InputStatus, RuntimeState, InputState, RuntimeStore):
     _cls.__module__ = "sofrito.stores"

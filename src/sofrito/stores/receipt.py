@@ -1,11 +1,15 @@
-"""The receipt digest: what it covers, encoded so that anyone can recompute it.
+"""Receipts: the proof of one committed run boundary, and the digest anyone can recompute.
 
-``digest = sha256(canonical((
-    "sofrito.receipt.v1", runtime_id, run_id, sequence, boundary,
-    tuple(sorted(contributing_inputs)), snapshot.to_bytes())))``
+::
 
-where ``canonical`` is sofrito's type-tagged, length-prefixed encoding
-(``sofrito._canonical``; the byte layout is in docs/persistence.md).
+    digest = sha256(encode(("sofrito.receipt.v1", runtime_id, run_id, sequence,
+                            boundary, tuple(sorted(contributing_inputs)),
+                            snapshot.to_bytes()))).hexdigest()
+
+``encode`` is the store encoding (``sofrito.stores._encoding``; the byte layout
+is in its docstring and in docs/persistence.md). The digest covers the
+snapshot delta's canonical bytes, so a receipt proves exactly what its
+boundary wrote, and whoever holds the delta can check it without the store.
 """
 
 from __future__ import annotations
@@ -14,22 +18,27 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sofrito import _canonical
+from sofrito.stores import _encoding
 from sofrito.stores.snapshot import SnapshotDelta
 
 __all__ = ["Receipt", "compute_digest", "mint"]
 
-_PLAIN = _canonical.Policy(mutable_containers=False, objects=False)
+_RECEIPT_TAG = "sofrito.receipt.v1"
 
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """Proof of one committed run boundary, minted by the store in the same transaction.
 
-    ``sequence`` counts a runtime's boundaries from 1. ``digest`` is the hex
-    SHA-256 of the canonical encoding of the runtime id, run id, sequence,
-    boundary, sorted contributing input ids and the snapshot delta's bytes:
-    anyone holding the delta can recompute it (``receipt.verify(delta)``).
+    - ``runtime_id``: the logical runtime the boundary belongs to.
+    - ``run_id``: which run (process, session) committed it; chosen by the runtime.
+    - ``sequence``: the runtime's boundaries counted from 1, one by one, with no
+      gaps. A reset keeps counting; a destroy starts again from 1.
+    - ``boundary``: the label of the boundary (``"commit"``, or a name the user
+      passed).
+    - ``contributing_inputs``: the input ids written at this boundary, sorted.
+    - ``digest``: hex SHA-256 over all of the above and the delta's bytes
+      (``compute_digest``); ``receipt.verify(delta)`` recomputes it.
     """
 
     runtime_id: str
@@ -40,6 +49,7 @@ class Receipt:
     digest: str
 
     def verify(self, snapshot: SnapshotDelta) -> bool:
+        """True if this receipt's digest is the one ``snapshot`` (and the rest) gives."""
         expected = compute_digest(
             self.runtime_id,
             self.run_id,
@@ -62,17 +72,19 @@ def compute_digest(
     contributing_inputs: Sequence[str],
     snapshot: SnapshotDelta,
 ) -> str:
-    payload = _canonical.encode(
+    """The hex SHA-256 a receipt carries. The input ids are sorted first, so
+    their order never matters; every field is type-checked by the encoding
+    (``TypeError`` for, say, an int where a str belongs)."""
+    payload = _encoding.encode(
         (
-            "sofrito.receipt.v1",
+            _RECEIPT_TAG,
             runtime_id,
             run_id,
             sequence,
             boundary,
             tuple(sorted(contributing_inputs)),
             snapshot.to_bytes(),
-        ),
-        _PLAIN,
+        )
     )
     return hashlib.sha256(payload).hexdigest()
 
@@ -85,6 +97,7 @@ def mint(
     contributing_inputs: Sequence[str],
     snapshot: SnapshotDelta,
 ) -> Receipt:
+    """A new receipt; only stores call this, inside the transaction that stores it."""
     inputs = tuple(sorted(contributing_inputs))
     digest = compute_digest(runtime_id, run_id, sequence, boundary, inputs, snapshot)
     return Receipt(runtime_id, run_id, sequence, boundary, inputs, digest)

@@ -1,0 +1,112 @@
+"""The store's canonical bytes: what receipt digests and row checksums are computed over.
+
+A receipt is a promise about bytes that anyone must be able to recompute, in
+any process, on any machine, with any later sofrito. So the encoding it rests
+on lives here, owned by the stores and frozen: changing one byte of it breaks
+every stored receipt. It deliberately handles only what the stores need
+(None, bool, int, str, bytes and tuples of those), and it is byte-for-byte
+the plain subset of ``sofrito._canonical`` (the key encoding), so the two can
+never disagree on the values they share, yet a change to key encoding can
+never silently change a digest (``tests/stores/test_records.py`` pins golden
+vectors).
+
+Layout: one type tag byte, then the payload. Lengths and counts are 4-byte
+big-endian unsigned integers.
+
+====  =========  ============================================================
+tag   type       payload
+====  =========  ============================================================
+0x00  None       (none)
+0x01  True       (none)
+0x02  False      (none)
+0x03  int        length, then the minimal two's-complement big-endian bytes
+                 with room for the sign bit (``0`` is one zero byte)
+0x05  str        length, then UTF-8 (lone surrogates as ``surrogatepass``)
+0x06  bytes      length, then the bytes
+0x07  tuple      count, then each item's encoding
+====  =========  ============================================================
+
+Types are matched exactly: ``True`` is not ``1``, and subclasses (an
+``IntEnum``, a ``str`` subclass) are refused with ``TypeError`` rather than
+encoded as something they only resemble.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+__all__ = ["Plain", "decode_str_tuple", "encode", "encode_into"]
+
+Plain: TypeAlias = "bool | int | str | bytes | tuple[Plain, ...] | None"
+
+NONE, TRUE, FALSE, INT, STR, BYTES, TUPLE = 0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07
+_MAX_LENGTH = 0xFFFF_FFFF
+
+
+def encode(value: Plain) -> bytes:
+    out = bytearray()
+    encode_into(out, value)
+    return bytes(out)
+
+
+def encode_into(out: bytearray, value: Plain) -> None:
+    kind = type(value)
+    if value is None:
+        out.append(NONE)
+    elif kind is bool:
+        out.append(TRUE if value else FALSE)
+    elif kind is bytes:
+        _sized(out, BYTES, value)  # type: ignore[arg-type]
+    elif kind is str:
+        _sized(out, STR, value.encode("utf-8", "surrogatepass"))  # type: ignore[union-attr]
+    elif kind is int:
+        number: int = value  # type: ignore[assignment]
+        _sized(out, INT, number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True))
+    elif kind is tuple:
+        items: tuple[Plain, ...] = value  # type: ignore[assignment]
+        out.append(TUPLE)
+        out += _length(len(items))
+        for item in items:
+            encode_into(out, item)
+    else:
+        raise TypeError(
+            f"the store encoding takes None, bool, int, str, bytes and tuples, "
+            f"not {kind.__qualname__}: {value!r:.80}"
+        )
+
+
+def _sized(out: bytearray, tag: int, raw: bytes) -> None:
+    out.append(tag)
+    out += _length(len(raw))
+    out += raw
+
+
+def _length(size: int) -> bytes:
+    if size > _MAX_LENGTH:
+        raise ValueError(f"{size} bytes or items do not fit the store encoding (at most 4 GiB)")
+    return size.to_bytes(4, "big")
+
+
+def decode_str_tuple(data: bytes) -> tuple[str, ...]:
+    """Decode ``encode(tuple_of_str)``; anything else raises ``ValueError``.
+
+    Used for the receipt's contributing input ids, read back from storage, so
+    it trusts nothing: every length is checked against the data.
+    """
+    view = memoryview(data)
+    if len(view) < 5 or view[0] != TUPLE:
+        raise ValueError("not an encoded tuple")
+    count, at = int.from_bytes(view[1:5], "big"), 5
+    items: list[str] = []
+    for _ in range(count):
+        if at + 5 > len(view) or view[at] != STR:
+            raise ValueError("not an encoded str")
+        size = int.from_bytes(view[at + 1 : at + 5], "big")
+        end = at + 5 + size
+        if end > len(view):
+            raise ValueError("truncated str")
+        items.append(bytes(view[at + 5 : end]).decode("utf-8", "surrogatepass"))
+        at = end
+    if at != len(view):
+        raise ValueError("trailing bytes after the tuple")
+    return tuple(items)

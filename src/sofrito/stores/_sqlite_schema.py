@@ -1,0 +1,227 @@
+"""The SQLite store's schema, its version, and the upgrade from older versions.
+
+``sofrito_schema(version)`` holds one row. Opening a file:
+
+- with the current version: nothing to do, and no write lock taken, so
+  opening never waits behind a writer;
+- empty (a new file): create the tables;
+- with an older version: upgrade it in one transaction;
+- with a newer version: refuse (``StoreError`` naming the file and both
+  versions), never half-understand it;
+- with tables but no ``sofrito_schema``: someone else's database; refuse and
+  leave it alone;
+- with a version that is not a known number: the file is damaged.
+
+Version history: 1 had no receipt checksums and no seals; 2 adds both (the
+header row anchors every row of its runtime, see ``_sqlite_rows``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sofrito.stores import _encoding
+from sofrito.stores._integrity import checksum, fold
+from sofrito.stores._sqlite_rows import (
+    Header,
+    Malformed,
+    a_sum,
+    blob,
+    integer,
+    lifecycle_state,
+    receipt_params,
+    text,
+    write_header,
+)
+from sofrito.stores.errors import StoreError
+from sofrito.stores.protocol import Receipt
+
+__all__ = ["SCHEMA_VERSION", "prepare"]
+
+SCHEMA_VERSION = 2
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS sofrito_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runtimes (
+    runtime_id TEXT PRIMARY KEY,
+    state TEXT,
+    revision INTEGER NOT NULL,
+    meta BLOB,
+    sequence INTEGER NOT NULL,
+    memo_seal BLOB NOT NULL,
+    input_seal BLOB NOT NULL,
+    sum BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memos (
+    runtime_id TEXT NOT NULL,
+    memo_id BLOB NOT NULL,
+    row BLOB NOT NULL,
+    sum BLOB NOT NULL,
+    PRIMARY KEY (runtime_id, memo_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inputs (
+    runtime_id TEXT NOT NULL,
+    input_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    durability INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    sum BLOB NOT NULL,
+    PRIMARY KEY (runtime_id, input_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipts (
+    runtime_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    boundary TEXT NOT NULL,
+    contributing BLOB NOT NULL,
+    digest TEXT NOT NULL,
+    sum BLOB NOT NULL,
+    PRIMARY KEY (runtime_id, sequence)
+) WITHOUT ROWID;
+"""
+
+
+def prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Make the file a current store, or raise (see the module docstring)."""
+    if _version(conn) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _create_or_upgrade(conn, path)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # never hide the cause
+                conn.execute("ROLLBACK")
+        raise
+
+
+def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
+    version = _version(conn)  # again: another process may have created it meanwhile
+    if version is None:
+        _refuse_foreign(conn, path)
+        _create_tables(conn)
+        conn.execute("INSERT INTO sofrito_schema VALUES (?)", (SCHEMA_VERSION,))
+    elif version == 1:
+        _upgrade_from_1(conn)
+    elif version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer sofrito (store schema {version}; "
+            f"this sofrito knows {SCHEMA_VERSION}); upgrade sofrito or use another file"
+        )
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    for statement in _TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _version(conn: sqlite3.Connection) -> int | None:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sofrito_schema'"
+    ).fetchone()
+    if exists is None:
+        return None
+    rows = conn.execute("SELECT version FROM sofrito_schema").fetchall()
+    if len(rows) != 1 or type(rows[0][0]) is not int or rows[0][0] < 1:
+        raise Malformed("the schema version", f"is {rows!r}, not one known version (damaged)")
+    return int(rows[0][0])
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    names = [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+    ]
+    if names:
+        raise StoreError(
+            f"{path} is an SQLite database of something else (tables: {', '.join(names[:5])}), "
+            "not a sofrito store; it was left untouched: use another path"
+        )
+
+
+def _upgrade_from_1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2: checksum the receipts, seal each runtime's rows.
+
+    Stored row checksums are folded into the seals as found, not recomputed,
+    so a row that was already damaged stays detectably damaged. A version 1
+    header whose checksum fails stops the upgrade (``Malformed``). Receipts had
+    no checksum in version 1: they are checksummed as found.
+    """
+    heads = {
+        str(row[0]): _v1_header(row)
+        for row in conn.execute(
+            "SELECT runtime_id, state, revision, meta, meta_sum, sequence FROM runtimes"
+        ).fetchall()
+    }
+    receipts = [
+        _v1_receipt(row)
+        for row in conn.execute(
+            "SELECT runtime_id, sequence, run_id, boundary, contributing, digest FROM receipts"
+        ).fetchall()
+    ]
+    conn.execute("DROP TABLE runtimes")
+    conn.execute("DROP TABLE receipts")
+    _create_tables(conn)
+    conn.executemany(
+        "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [receipt_params(receipt) for receipt in receipts],
+    )
+    owners = conn.execute(
+        "SELECT runtime_id FROM memos UNION SELECT runtime_id FROM inputs "
+        "UNION SELECT runtime_id FROM receipts"
+    ).fetchall()
+    for (runtime_id,) in owners:
+        heads.setdefault(str(runtime_id), Header())
+    for runtime_id, header in heads.items():
+        write_header(conn, runtime_id, _sealed(conn, runtime_id, header))
+    conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
+
+
+def _v1_header(row: Any) -> Header:
+    runtime_id, state, revision, meta, meta_sum, sequence = row
+    what = f"the version 1 header of runtime {runtime_id!r}"
+    revision, sequence = integer(revision, what), integer(sequence, what)
+    meta = None if meta is None else blob(meta, what)
+    if meta is not None and checksum(text(runtime_id, what), revision, meta) != meta_sum:
+        raise Malformed(what)
+    return Header(lifecycle_state(state, what), revision, meta, sequence)
+
+
+def _v1_receipt(row: Any) -> Receipt:
+    runtime_id, sequence, run_id, boundary, contributing, digest = row
+    what = f"version 1 receipt {sequence!r} of runtime {runtime_id!r}"
+    try:
+        inputs = _encoding.decode_str_tuple(blob(contributing, what))
+    except ValueError:
+        raise Malformed(what, "has undecodable input ids") from None
+    return Receipt(
+        text(runtime_id, what),
+        text(run_id, what),
+        integer(sequence, what),
+        text(boundary, what),
+        inputs,
+        text(digest, what),
+    )
+
+
+def _sealed(conn: sqlite3.Connection, runtime_id: str, header: Header) -> Header:
+    what = f"a version 1 row of runtime {runtime_id!r}"
+    memo_sums = conn.execute("SELECT sum FROM memos WHERE runtime_id = ?", (runtime_id,))
+    input_sums = conn.execute("SELECT sum FROM inputs WHERE runtime_id = ?", (runtime_id,))
+    return replace(
+        header,
+        memo_seal=fold(header.memo_seal, (a_sum(row[0], what) for row in memo_sums)),
+        input_seal=fold(header.input_seal, (a_sum(row[0], what) for row in input_sums)),
+    )

@@ -1,0 +1,157 @@
+"""The records every store moves: snapshot bytes, receipt digests, the store encoding.
+
+The digest format is a promise to anyone holding a snapshot, so it is pinned
+here byte for byte: if a golden vector changes, stored receipts stop
+verifying. Change the format only with a new version tag.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sofrito import _canonical, stores
+from sofrito.stores import Receipt, SnapshotDelta, _encoding, compute_digest
+
+GOLDEN_DELTA = SnapshotDelta(7, b"meta", {b"q:b": b"row-b", b"q:a": b"row-a"}, frozenset({b"q:z"}))
+GOLDEN_DELTA_BYTES = (
+    "07000000060500000013736f667269746f2e736e617073686f742e7631030000000107060000"
+    "00046d657461070000000207000000020600000003713a610600000005726f772d6107000000"
+    "020600000003713a620600000005726f772d6207000000010600000003713a7a02"
+)
+GOLDEN_DIGEST = "f2892136a564af2107fefc6026f043f60a89734b60d628dc043caccdd7e25cbf"
+
+
+def test_snapshot_bytes_are_pinned() -> None:
+    assert GOLDEN_DELTA.to_bytes().hex() == GOLDEN_DELTA_BYTES
+
+
+def test_receipt_digest_is_pinned_and_recomputable_by_anyone() -> None:
+    digest = compute_digest("site", "run-1", 3, "commit", ["src:b", "src:a"], GOLDEN_DELTA)
+    assert digest == GOLDEN_DIGEST
+    receipt = Receipt("site", "run-1", 3, "commit", ("src:a", "src:b"), digest)
+    assert receipt.verify(GOLDEN_DELTA)
+
+
+def test_the_digest_ignores_the_order_things_were_gathered_in() -> None:
+    reordered = SnapshotDelta(7, b"meta", {b"q:a": b"row-a", b"q:b": b"row-b"}, frozenset({b"q:z"}))
+    assert compute_digest("site", "run-1", 3, "commit", ["src:a", "src:b"], reordered) == (
+        GOLDEN_DIGEST
+    )
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"runtime_id": "other"},
+        {"run_id": "run-2"},
+        {"sequence": 4},
+        {"boundary": "end"},
+        {"contributing_inputs": ("src:a",)},
+        {"digest": "0" * 64},
+    ],
+)
+def test_a_receipt_with_any_field_changed_does_not_verify(changed: dict[str, object]) -> None:
+    fields: dict[str, object] = {
+        "runtime_id": "site",
+        "run_id": "run-1",
+        "sequence": 3,
+        "boundary": "commit",
+        "contributing_inputs": ("src:a", "src:b"),
+        "digest": GOLDEN_DIGEST,
+    }
+    receipt = Receipt(**{**fields, **changed})  # type: ignore[arg-type]
+    assert not receipt.verify(GOLDEN_DELTA)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        SnapshotDelta(8, b"meta", GOLDEN_DELTA.upserts, GOLDEN_DELTA.deletes),
+        SnapshotDelta(7, b"meta!", GOLDEN_DELTA.upserts, GOLDEN_DELTA.deletes),
+        SnapshotDelta(7, b"meta", {b"q:a": b"row-a"}, GOLDEN_DELTA.deletes),
+        SnapshotDelta(7, b"meta", GOLDEN_DELTA.upserts),
+        SnapshotDelta(7, b"meta", GOLDEN_DELTA.upserts, GOLDEN_DELTA.deletes, full=True),
+    ],
+)
+def test_the_digest_covers_every_part_of_the_delta(other: SnapshotDelta) -> None:
+    assert compute_digest("site", "run-1", 3, "commit", ["src:a", "src:b"], other) != (
+        GOLDEN_DIGEST
+    )
+
+
+def test_a_delta_may_not_both_write_and_delete_a_memo() -> None:
+    with pytest.raises(ValueError, match=r"both upserted and deleted.*716b"):
+        SnapshotDelta(1, b"", {b"qk": b"row"}, frozenset({b"qk"}))
+
+
+def test_wrong_types_are_refused_not_encoded_as_something_else() -> None:
+    with pytest.raises(TypeError, match="are bytes, not bytes and str"):
+        SnapshotDelta(1, b"", {b"id": "text"}).to_bytes()  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="int revision and bytes meta, not bool"):
+        SnapshotDelta(True, b"").to_bytes()
+    with pytest.raises(TypeError, match="not float"):
+        compute_digest("rt", "run", 1.0, "c", [], GOLDEN_DELTA)  # type: ignore[arg-type]
+
+
+_PLAIN: st.SearchStrategy[_encoding.Plain] = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.binary(),
+    lambda inner: st.lists(inner, max_size=4).map(tuple),
+    max_leaves=12,
+)
+
+
+@given(_PLAIN)
+def test_the_store_encoding_is_the_plain_part_of_the_key_encoding(value: _encoding.Plain) -> None:
+    """If this fails, the key encoding changed: the store encoding must not follow it
+    (receipts depend on it); update the claim in ``_encoding``'s docstring instead."""
+    policy = _canonical.Policy(mutable_containers=False, objects=False)
+    assert _encoding.encode(value) == _canonical.encode(value, policy)
+
+
+@given(st.lists(st.text(), max_size=5).map(tuple))
+def test_input_ids_decode_as_they_were_encoded(ids: tuple[str, ...]) -> None:
+    assert _encoding.decode_str_tuple(_encoding.encode(ids)) == ids
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"",
+        b"\x07",
+        b"\x07\x00\x00\x00\x02\x05\x00\x00\x00\x01a",
+        b"\x06\x00\x00\x00\x00",
+        b"\x07\x00\x00\x00\x01\x05\x00\x00\x00\x09a",
+        b"\x07\x00\x00\x00\x00junk",
+        b"\x07\x00\x00\x00\x01\x05\x00\x00\x00\x01\xff",
+    ],
+)
+def test_damaged_input_ids_are_refused(damaged: bytes) -> None:
+    with pytest.raises(ValueError, match=r"tuple|str|trailing|decode"):
+        _encoding.decode_str_tuple(damaged)
+
+
+def test_public_names_are_exported_once_and_say_sofrito_stores() -> None:
+    assert len(stores.__all__) == len(set(stores.__all__))
+    for name in stores.__all__:
+        obj = getattr(stores, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "sofrito.stores", name
+    assert {"StoreError", "WriteFailed", "ReadFailed", "NotFound", "CorruptSnapshot"} <= set(
+        stores.__all__
+    )
+    for error in (stores.WriteFailed, stores.ReadFailed, stores.NotFound, stores.CorruptSnapshot):
+        assert issubclass(error, stores.StoreError)
+
+
+def test_the_reference_implementation_in_the_docs_recomputes_the_digest() -> None:
+    """docs/persistence.md shows how to check a receipt without sofrito; it must work."""
+    docs = Path(__file__).parent.parent.parent / "docs" / "persistence.md"
+    blocks = re.findall(r"```python\n(.*?)```", docs.read_text(), re.DOTALL)
+    (reference,) = [block for block in blocks if "def E(v)" in block]
+    assert GOLDEN_DIGEST in reference
+    exec(compile(reference, str(docs), "exec"), {})  # its own assert checks the digest
