@@ -42,15 +42,7 @@ def cell_for(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
 
 
 def read_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Any:
-    if engine.gate.cancel_requested:
-        raise frame.fail(Cancelled())
-    cell = cell_for(engine, input, key)
-    if cell.status != CellStatus.READY:
-        try:
-            locate(engine, cell)
-        except (MissingDependency, CycleError) as exc:
-            raise frame.fail(exc) from None
-    frame.record(cell)
+    cell = _record_read(engine, frame, input, key)
     status = cell.status
     if status == CellStatus.READY:
         return cell.value
@@ -62,6 +54,15 @@ def read_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...
 
 def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Cell:
     """Record a read of the cell for ``sf.state``; a pending cell does not suspend."""
+    cell = _record_read(engine, frame, input, key)
+    if cell.status == CellStatus.PENDING:
+        cell.seen_loading = True
+        engine.pending_cells[cell] = None
+    return cell
+
+
+def _record_read(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...]) -> Cell:
+    """The cell ``frame`` reads, located if unresolved, recorded as a dependency."""
     if engine.gate.cancel_requested:
         raise frame.fail(Cancelled())
     cell = cell_for(engine, input, key)
@@ -71,9 +72,6 @@ def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ..
         except (MissingDependency, CycleError) as exc:
             raise frame.fail(exc) from None
     frame.record(cell)
-    if cell.status == CellStatus.PENDING:
-        cell.seen_loading = True
-        engine.pending_cells[cell] = None
     return cell
 
 
