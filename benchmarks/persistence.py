@@ -11,6 +11,7 @@ Run: ``python -m benchmarks.persistence`` (part of ``bash scripts/bench.sh``).
 from __future__ import annotations
 
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,13 +69,17 @@ def main() -> None:
         site(warm)
         noop = _ms(started)
         size = sum(p.stat().st_size for p in Path(folder).iterdir()) / 1e6
-    print(f"{PAGES:,} memos + 1 root, SQLite, Python {__import__('sys').version.split()[0]}")
-    print(f"first commit (all {PAGES + 1:,} memos and {PAGES:,} inputs): {first_commit:8.1f} ms")
-    print(f"commit after a one-input change (median of 10):      {statistics.median(commits):8.2f} ms")
-    print(f"open a {PAGES:,}-memo cache (median of 5):             {statistics.median(opens):8.1f} ms")
-    print(f"first query after opening (median of 5):            {statistics.median(firsts):8.2f} ms")
-    print(f"no-op rebuild of the whole site after opening:      {noop:8.1f} ms")
-    print(f"cache size on disk (db + wal):                      {size:8.1f} MB")
+    print(f"{PAGES:,} memos + 1 root, SQLite, Python {sys.version.split()[0]}")
+    rows = [
+        (f"first commit (all {PAGES + 1:,} memos and {PAGES:,} inputs)", first_commit, "ms"),
+        ("commit after a one-input change (median of 10)", statistics.median(commits), "ms"),
+        (f"open a {PAGES:,}-memo cache (median of 5)", statistics.median(opens), "ms"),
+        ("first query after opening (median of 5)", statistics.median(firsts), "ms"),
+        ("no-op rebuild of the whole site after opening", noop, "ms"),
+        ("cache size on disk (db + wal)", size, "MB"),
+    ]
+    for label, value, unit in rows:
+        print(f"{label + ':':<52} {value:8.2f} {unit}")
 
 
 if __name__ == "__main__":
