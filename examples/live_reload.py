@@ -3,13 +3,17 @@
     .venv/bin/python examples/live_reload.py DIR      # Ctrl-C to stop
     .venv/bin/python examples/live_reload.py --demo   # edits a temp dir itself, then stops
 
-A ``FileWatch`` subscription, declared by a query, feeds changed file contents
-into the ``source`` input; ``pages`` renders every ``.md`` file; after each
-batch the loop prints the outputs whose value changed (``QueryChanged``).
+A query declares one ``FileWatch`` on the directory. Each batch of changes
+reaches ``update`` on the driver's thread, which writes the changed
+``.md`` files into the ``source`` input, rebuilds every page and the index,
+and prints the outputs whose value changed (the runtime's ``QueryChanged``
+events). Editing a file never restarts the watcher: the declared set, one
+watcher on one directory, stays the same.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import threading
@@ -20,16 +24,25 @@ from typing import Any
 from watchfiles import Change
 
 import sofrito as sf
-from sofrito.subscriptions import Driver, FileWatch, Subscription
+from sofrito.subscriptions import Batch, Driver, FileWatch, Subscription
 
 root_dir = sf.Input("live.root", durability=sf.Durability.STABLE)
 source = sf.Input("live.source")
 names = sf.Input("live.names")
 
 
-@sf.query(name="live.watchers")
-def watchers(db: Any) -> list[Subscription[Any]]:
-    return [FileWatch([root_dir(db)], lambda batch: batch, debounce=30)]
+def markdown_only(change: Change, path: str) -> bool:
+    """Defined once, at module level, so the watcher's id is the same on every declaration."""
+    return path.endswith(".md")
+
+
+def keep(batch: Batch) -> Batch:
+    return batch
+
+
+@sf.query(name="live.watchers", persist=False)  # subscriptions are not values to store
+def watchers(db: Any) -> list[Subscription[Batch]]:
+    return [FileWatch([root_dir(db)], keep, debounce=30, filter=markdown_only)]
 
 
 @sf.query(name="live.page")
@@ -44,84 +57,109 @@ def index(db: Any) -> str:
     return "".join(f"<li>{page(db, name)}</li>" for name in sorted(names(db)))
 
 
-def update(rt: sf.Runtime, batch: frozenset[tuple[Change, str]]) -> None:
-    with rt.batch():
-        current = set(rt.get(names))
-        for change, path in batch:
-            name = Path(path).name
-            if not name.endswith(".md"):
-                continue
-            if change == Change.deleted:
-                current.discard(name)
-                rt.remove(source[name])
-            else:
-                current.add(name)
-                rt.set(source[name], Path(path).read_text())
-        rt.set(names, frozenset(current))
+class LiveSite:
+    """The runtime, the driver, and the last build (which the demo waits on)."""
 
+    def __init__(self, directory: Path) -> None:
+        self.root = directory.resolve()
+        self.rt = sf.Runtime()
+        self.events = self.rt.subscribe_events()
+        self.driver: Driver[Batch] = Driver(self.rt, subscriptions=watchers, update=self.update)
+        self.built = threading.Condition()
+        self.html = ""
+        self.texts: dict[str, str] = {}
+        with self.rt.batch():
+            self.rt.set(root_dir, str(self.root))
+            self.rt.set(names, frozenset())
+            for path in sorted(self.root.rglob("*.md")):
+                self._read(path)
+        self.rebuild()
 
-def rebuild_and_report(rt: sf.Runtime, events: Any) -> str:
-    """Rebuild everything; print what changed; return the index."""
-    html = index(rt)
-    for name in rt.get(names):
-        page(rt, name)
-    while (event := events.try_recv()) is not None:
-        if isinstance(event, sf.QueryChanged):
-            print("changed:", event.ref, flush=True)
-    return html
+    def update(self, rt: sf.Runtime, batch: Batch) -> None:
+        """One batch of file changes: write the inputs, then rebuild and report."""
+        with rt.batch():
+            for change, path in sorted(batch):
+                if change == Change.deleted:
+                    self._forget(Path(path))
+                else:
+                    self._read(Path(path))
+        self.rebuild()
 
+    def _read(self, path: Path) -> None:
+        name = path.relative_to(self.root).as_posix()
+        try:
+            text = path.read_text()
+        except FileNotFoundError:  # deleted again before we got to it
+            self._forget(path)
+            return
+        self.texts[name] = text
+        self.rt.set(source[name], text)
+        self.rt.set(names, self.rt.get(names) | {name})
 
-def serve(directory: Path, script: Script | None = None) -> None:
-    """Watch ``directory`` until Ctrl-C; ``script`` (the demo) may drive it instead."""
-    rt = sf.Runtime()
-    rt.set(root_dir, str(directory))
-    rt.set(names, frozenset())
-    events = rt.subscribe_events()
-    driver: Driver[Any] = Driver(rt, subscriptions=watchers, update=update)
-    latest = [""]
-    built = threading.Condition()
+    def _forget(self, path: Path) -> None:
+        name = path.relative_to(self.root).as_posix()
+        self.texts.pop(name, None)
+        self.rt.remove(source[name])
+        self.rt.set(names, self.rt.get(names) - {name})
 
-    def rebuild_on_every_revision() -> None:
-        watch = rt.subscribe_revisions()
+    def rebuild(self) -> None:
+        """Compute every output; only what an edit reached re-executes. Print what changed."""
+        html = index(self.rt)
+        for name in self.rt.get(names):
+            page(self.rt, name)
         while True:
-            watch.changed()
-            html = rebuild_and_report(rt, events)
-            with built:
-                latest[0] = html
-                built.notify_all()
+            try:
+                event = self.events.try_recv()
+            except sf.Lagged as lagged:
+                print(f"(missed {lagged.missed} events)", flush=True)
+                continue
+            if event is None:
+                break
+            if isinstance(event, sf.QueryChanged):
+                print("changed:", event.ref, flush=True)
+        with self.built:
+            self.html = html
+            self.built.notify_all()
 
-    def shows(text: str, timeout: float) -> bool:
-        """Wait until the built index contains ``text``."""
-        with built:
-            return built.wait_for(lambda: text in latest[0], timeout=timeout)
-
-    threading.Thread(target=rebuild_on_every_revision, daemon=True).start()
-    if script is not None:
-        threading.Thread(target=script, args=(driver, shows), daemon=True).start()
-    print(f"watching {directory} (Ctrl-C to stop)", flush=True)
-    driver.run()
+    def wait_for(self, condition: Callable[[LiveSite], bool], timeout: float) -> bool:
+        """Wait until a build makes ``condition(self)`` true."""
+        with self.built:
+            return self.built.wait_for(lambda: condition(self), timeout=timeout)
 
 
-Script = Callable[[Driver[Any], Callable[[str, float], bool]], None]
+def serve(directory: Path) -> None:
+    site = LiveSite(directory)
+    print(f"watching {site.root} ({len(site.texts)} pages; Ctrl-C to stop)", flush=True)
+    site.driver.run()
 
 
 def demo() -> None:
     directory = Path(tempfile.mkdtemp(prefix="sofrito-live-"))
-    page_file = directory / "home.md"
+    home = directory / "home.md"
+    home.write_text("Home\nhello")
+    site = LiveSite(directory)
+    print(f"watching {directory}", flush=True)
 
-    def editor(driver: Driver[Any], shows: Callable[[str, float], bool]) -> None:
-        for attempt in range(150):  # the watcher arms asynchronously: write until seen
-            page_file.write_text(f"Home\nhello {attempt}")
-            if shows("Home", 0.2):
-                break
-        print("-- a new body, the same title: nothing downstream changes", flush=True)
-        page_file.write_text("Home\nan entirely new body")
-        print("-- a new title", flush=True)
-        page_file.write_text("Welcome\nhello")
-        shows("Welcome", 30)
-        driver.stop()
+    def editor() -> None:
+        try:
+            for attempt in range(150):  # the watcher arms on its own thread: write until seen
+                (directory / "about.md").write_text(f"About\nversion {attempt}")
+                if site.wait_for(lambda s: "About" in s.html, 0.2):
+                    break
+            print("-- a new body, the same title: nothing downstream changes", flush=True)
+            home.write_text("Home\nan entirely new body")
+            site.wait_for(lambda s: "new body" in s.texts["home.md"], 30)
+            print("-- a new title", flush=True)
+            home.write_text("Welcome\nhello")
+            site.wait_for(lambda s: "Welcome" in s.html, 30)
+        finally:
+            site.driver.stop()
 
-    serve(directory, editor)
+    thread = threading.Thread(target=editor, name="demo-editor")
+    thread.start()
+    site.driver.run()
+    thread.join()
+    shutil.rmtree(directory)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """Declarative subscriptions: event sources that run while they are declared.
 
-- ``Subscription``, ``StopSignal``, ``Closed``: the protocol (``protocol``)
-- ``Reconciler``: diff declared against running, by id (``reconciler``)
-- ``Every``, ``Process``, ``FileWatch``: timers, child processes, file changes
-- ``Driver``: a query declares subscriptions, their messages update inputs
+Layout, one idea per module:
+
+- ``protocol``: ``Subscription``, ``StopSignal``, ``Closed``
+- ``reconciler``: ``Reconciler`` diffs declared against running, by id
+- ``every``, ``process``, ``filewatch``: timers, child processes, file changes
+- ``driver``: ``Driver``, where a query declares the subscriptions and their
+  messages update inputs
+- ``_ids``: deterministic ids (never Python's salted ``hash()``)
 
 See docs/subscriptions.md.
 """
@@ -25,11 +29,15 @@ from sofrito.subscriptions.protocol import Closed, StopSignal, Subscription
 from sofrito.subscriptions.reconciler import Reconciler, ReconcilerStats
 
 __all__ = [
+    # the protocol
     "Subscription",
     "StopSignal",
     "Closed",
+    # running them
     "Reconciler",
     "ReconcilerStats",
+    "Driver",
+    # built-ins
     "Every",
     "Process",
     "ProcessEvent",
@@ -41,5 +49,11 @@ __all__ = [
     "Error",
     "FileWatch",
     "Batch",
-    "Driver",
 ]
+
+# Tracebacks and reprs say `sofrito.subscriptions.Closed`, not the private module.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj
