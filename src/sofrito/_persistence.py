@@ -249,12 +249,7 @@ class Persistence:
             return None
         value = self.codec.decode(self._open(state.value, f"input {state.input_id!r}"))
         cell = Cell(input, key, state.durability)
-        cell.status, cell.value, cell.changed_at, cell.set_ever = (
-            CellStatus.READY,
-            value,
-            state.changed_at,
-            True,
-        )
+        cell.status, cell.value, cell.changed_at = CellStatus.READY, value, state.changed_at
         self.engine.cells.setdefault(input, {})[key] = cell
         self._restored[(_INPUT, input.name, state.key)] = cell
         return cell

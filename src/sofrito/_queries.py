@@ -196,9 +196,14 @@ def _entry_point(spec: QuerySpec[Any]) -> Any:
                 memo = db._tables[spec].get(key)
             except TypeError:
                 memo = None
-            if memo is not None and memo.hit_at == db._revision:
-                db._lru_touch(memo)
-                return memo.value
+            if memo is not None:
+                # Value first, then the check: eviction (on another thread) clears
+                # hit_at before the value, so a value read before a passing check
+                # is one that was still valid.
+                value = memo.value
+                if memo.hit_at == db._revision:
+                    db._lru_touch(memo)
+                    return value
             return db._fetch_cold(spec, key)
 
     functools.update_wrapper(entry, spec.fn)

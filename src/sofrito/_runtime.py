@@ -134,9 +134,10 @@ class Runtime:
     def remove(self, target: Input | InputRef) -> None:
         """Remove an input cell; readers suspend until it is set again."""
         ref = ref_of(target)
+        self._engine.gate.refuse_inside_computation()
         cell = self._engine.cells.get(ref.input, {}).get(ref.key)
-        if cell is None or not cell.set_ever or cell.status == CellStatus.PENDING:
-            return
+        if cell is None or cell.status == CellStatus.PENDING:
+            return  # never set, or already removed: nothing to do
         self._write(ref, CellWrite(CellStatus.PENDING, None, None, cell.durability))
 
     def resolve(
@@ -157,9 +158,6 @@ class Runtime:
         """Put a cell back to pending: its locator is asked again on the next read."""
         ref = ref_of(target)
         cell = inputs.cell_for(self._engine, ref.input, ref.key)
-        if cell.status == CellStatus.PENDING and cell.locator_asked_at == -1 and not cell.set_ever:
-            return
-        cell.set_ever = True  # so that the write registers even for a locator-resolved cell
         self._write(ref, CellWrite(CellStatus.PENDING, None, None, cell.durability))
 
     def _write(self, ref: InputRef, change: CellWrite) -> None:

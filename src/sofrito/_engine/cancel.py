@@ -86,6 +86,15 @@ class WriteGate:
 
     # -- writers -------------------------------------------------------------
 
+    def refuse_inside_computation(self) -> None:
+        """Refuse a write from a query body or a locator, even one that would change
+        nothing: an impure query must fail the same way whatever the values are."""
+        if getattr(self._local, "depth", 0):
+            raise WriteInsideComputation(
+                "cannot write to the runtime from inside a query or a locator: "
+                "queries must be pure; write from the code that drives the runtime"
+            )
+
     def holds_write(self) -> bool:
         return self._writer == threading.get_ident()
 
@@ -100,11 +109,7 @@ class WriteGate:
             finally:
                 self._write_depth -= 1
             return
-        if getattr(self._local, "depth", 0):
-            raise WriteInsideComputation(
-                "cannot write to the runtime from inside a query or a locator: "
-                "queries must be pure; write from the code that drives the runtime"
-            )
+        self.refuse_inside_computation()
         self._acquire(me)
         try:
             yield

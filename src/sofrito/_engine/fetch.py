@@ -78,11 +78,12 @@ def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple
             "a query must not keep its db"
         )
     memo = engine.memo_for(spec, key)
+    value = memo.value  # before the check: see the lru entry point in _queries
     if memo.hit_at == engine.revisions.current:
         frame.record(memo)
         if spec.lru is not None:
             lru.touch(engine, memo)
-        return memo.value
+        return value
     error: BaseException | None = None
     try:
         if memo.verified_at == NEVER and memo.claim is None and spec.lru is None:

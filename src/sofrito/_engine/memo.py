@@ -133,7 +133,6 @@ class Cell:
         "rdeps",
         "ref_cache",
         "seen_loading",
-        "set_ever",
         "status",
         "value",
     )
@@ -149,7 +148,6 @@ class Cell:
         self.rdeps: set[Memo] | None = None
         self.mark = 0
         self.locator_asked_at = NEVER
-        self.set_ever = False
         self.seen_loading = False
         self.ref_cache: QueryRef | None = None
 

@@ -59,7 +59,7 @@ class CellWrite:
             return not _equal(cell.value, self.value)
         if self.status == CellStatus.FAILED:
             return cell.error is not self.error
-        return cell.set_ever and cell.status != CellStatus.PENDING
+        return cell.status != CellStatus.PENDING  # a cell with a value (or error) goes pending
 
 
 def _equal(old: Any, new: Any) -> bool:
@@ -123,6 +123,7 @@ def _writing(engine: Engine) -> Iterator[_Batch | None]:
 
 def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellWrite) -> bool:
     """Apply ``change`` to ``input[key]``; False if it changed nothing."""
+    engine.gate.refuse_inside_computation()
     cell = cell_for(engine, input, key)
     if not change.changes(cell):
         return False
@@ -150,7 +151,6 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     if engine.unsaved_cells is not None:
         engine.unsaved_cells.add(cell)
     engine.deferred_writes.pop(cell, None)
-    cell.set_ever = change.status != CellStatus.PENDING or cell.set_ever
     if change.status == CellStatus.PENDING:
         if cell.rdeps:
             engine.pending_cells.setdefault(cell, None)
