@@ -1,1 +1,1 @@
-"""sofrito beside its Python peers, on the workloads of DESIGN §7. Run: bash scripts/bench.sh"""
+"""sofrito beside its Python peers, on the workloads of DESIGN §7 (see ``__main__``)."""

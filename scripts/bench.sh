@@ -1,24 +1,83 @@
 #!/usr/bin/env bash
-# The comparison with the Python peers, on Python 3.13, in .venv-bench/.
+# The comparison with the Python peers (docs/benchmarks.md), on Python 3.13, in .venv-bench/.
+#
+# Makes the venv once, installs sofrito (editable) and each peer one at a time,
+# so that one peer that cannot install blocks nothing; a peer already there is
+# not reinstalled. Then runs the harness (arguments are passed on: --only,
+# --scale) and the persistence benchmark. Runs on Python 3.13 because on older
+# Pythons pip silently picks years-old releases of some peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv-bench/bin/python ]; then
-    if command -v pyenv >/dev/null && PYENV_VERSION=3.13.0 pyenv exec python -V >/dev/null 2>&1; then
-        PYENV_VERSION=3.13.0 pyenv exec python -m venv .venv-bench
-    elif command -v python3.13 >/dev/null; then
-        python3.13 -m venv .venv-bench
+venv="${BENCH_VENV:-.venv-bench}"
+peers=(reaktiv nervio signified incr-compute revlet query-cascade pytracked)
+
+is_313() { [ "$(env "$@" -c 'import sys; print(sys.version_info[:2] == (3, 13))' 2>/dev/null)" = True ]; }
+
+find_python() {
+    if is_313 PYENV_VERSION=3.13.0 python; then
+        echo "PYENV_VERSION=3.13.0 python"
+    elif is_313 python3.13; then
+        echo "python3.13"
     else
-        echo "Python 3.13 not found; using $(python3 -V)" >&2
-        python3 -m venv .venv-bench
+        echo "python3"
     fi
-    .venv-bench/bin/python -m pip install --quiet --upgrade pip
+}
+
+venv_minor() { "$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
+python_cmd="$(find_python)"
+if [ -x "$venv/bin/python" ] && [ "$(venv_minor)" != 3.13 ] && [ "$python_cmd" != python3 ]; then
+    echo "bench: $venv has Python $(venv_minor); making it again with 3.13"
+    rm -rf "$venv"
 fi
-.venv-bench/bin/python -m pip install --quiet -e .
-# One peer at a time, so one that cannot install does not block the others.
-# incr-compute's only wheel is a pre-release; its sdist needs network access to crates.io.
-for peer in reaktiv nervio signified revlet query-cascade pytracked "--pre incr-compute"; do
-    # shellcheck disable=SC2086
-    .venv-bench/bin/python -m pip install --quiet $peer 2>/dev/null \
-        || echo "could not install $peer: it will be reported as skipped" >&2
+if [ ! -x "$venv/bin/python" ]; then
+    echo "bench: making $venv with $python_cmd ($(env $python_cmd -V 2>&1))"
+    [ "$python_cmd" = python3 ] && echo "bench: warning: Python 3.13 not found; peers may be old releases"
+    env $python_cmd -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip >"$venv/pip.log" 2>&1
+fi
+echo "bench: using $venv/bin/python ($("$venv/bin/python" -V 2>&1))"
+
+stamp="$venv/.sofrito-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$venv/bin/python" -m pip install --quiet -e . >>"$venv/pip.log" 2>&1 \
+        || { echo "bench: pip install -e . failed; see $venv/pip.log" >&2; exit 1; }
+    touch "$stamp"
+fi
+
+# Why a pip run failed, in one line: an unreachable host if that was it, then pip's errors.
+reason() {
+    {
+        grep -oE "Could not resolve host: [^ )]+" "$1" | head -n 1
+        grep -E "^ERROR:|^error: [a-z-]+$" "$1" | grep -v subprocess-exited-with-error
+    } | head -n 2 | paste -sd ';' | sed 's/;/; /g' || true
+}
+
+status="$venv/peers.tsv"
+: >"$status"
+for peer in "${peers[@]}"; do
+    if "$venv/bin/python" -c "import importlib.metadata as m, sys; m.version(sys.argv[1])" "$peer" 2>/dev/null; then
+        note=$(grep -s "^$peer	" "$venv/peers.note" | cut -f2- || true)
+        printf '%s\t%s\n' "$peer" "${note:-ok}" >>"$status"
+        continue
+    fi
+    echo "bench: installing $peer"
+    log="$venv/pip-$peer.log"
+    if "$venv/bin/python" -m pip install "$peer" >"$log" 2>&1; then
+        printf '%s\tok\n' "$peer" >>"$status"
+    elif first=$(reason "$log") && "$venv/bin/python" -m pip install --pre "$peer" >>"$log" 2>&1; then
+        # Its only release did not install, a pre-release did (incr-compute: the
+        # release is a source build that fetches Rust crates; the pre-release has wheels).
+        note="installed with pip --pre: the release failed (${first:-see $log})"
+        printf '%s\t%s\n' "$peer" "$note" >>"$status"
+        printf '%s\t%s\n' "$peer" "$note" >>"$venv/peers.note"
+    else
+        printf '%s\t%s\n' "$peer" "$(reason "$log")" >>"$status"
+        echo "bench: could not install $peer; it will be reported as skipped (log: $log)"
+    fi
 done
-.venv-bench/bin/python -m benchmarks "$@"
+
+"$venv/bin/python" -m benchmarks --install-status "$status" "$@"
+echo
+echo "Persistence (sofrito only):"
+"$venv/bin/python" -m benchmarks.persistence

@@ -1,79 +1,156 @@
 """A from-scratch evaluator for the random graphs of ``tests/strategies.py``.
 
-No memoization, no revisions: every call recomputes everything from the
-current input values. The runtime must agree with it on every read.
+No memoization across calls, no revisions, no durability: one ``Evaluation``
+computes what a node is worth given the current input values, the way plain
+Python would (each node's body runs at most once per evaluation, because
+bodies are pure). It also records what a correct incremental runtime is
+*allowed* to run for that read:
+
+- ``started``: every derived node whose body the evaluation entered, in
+  order. Under DESIGN §1 (deep verify walks dependencies in read order and
+  stops at the first change; a re-execution reads the same prefix), a read of
+  the target may execute only nodes in this set.
+- ``outcomes``: the value (or ``Failure``) of every node whose body finished.
+  After the read, the runtime's last result for each of them must be equal.
+
+The bodies themselves (``apply``) are shared with the queries under test, so
+both sides read the same dependencies in the same order; what the oracle does
+not share is everything the runtime adds on top: memos, verification,
+backdating, durability, eviction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 Ref = tuple[str, int]
 """("i", k) for input cell k, ("q", k) for derived node k."""
 
+OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch")
+"""What a node's body does with the values it reads (see ``apply``)."""
+
 
 @dataclass(frozen=True)
 class Node:
-    op: str  # "sum", "mod", "max", "div", "cond", "fail"
+    """One derived node: ``op`` over ``deps`` (read in this order), with ``param``.
+
+    ``param`` is the modulus (mod, fail), the divisor (div), the constant
+    (const), the threshold (cond) or the stand-in for a failed read (catch).
+    """
+
+    op: str
     deps: tuple[Ref, ...]
     param: int
 
 
+@dataclass(frozen=True)
+class Graph:
+    """Input cells ``0 .. inputs-1`` and derived nodes ``0 .. len(nodes)-1``.
+
+    ``families[k]`` says which input family cell ``k`` belongs to (the test
+    maps it to an ``sf.Input`` with its own default durability and key shape).
+    A node only reads inputs and earlier nodes, so the graph is acyclic.
+    """
+
+    families: tuple[int, ...]
+    nodes: tuple[Node, ...]
+
+    @property
+    def inputs(self) -> int:
+        return len(self.families)
+
+
 class Failure(Exception):
-    """What a "fail" node raises; compared by message."""
+    """What a "fail" node raises: a user error, cached by the runtime."""
 
 
 class Missing(Exception):
-    """The oracle read an input that has no value: the runtime must suspend."""
+    """The evaluation read an input that has no value: the runtime must suspend."""
+
+    def __init__(self, cell: int) -> None:
+        super().__init__(cell)
+        self.cell = cell
 
 
-def evaluate(graph: Mapping[int, Node], inputs: Mapping[int, int], node: int) -> int:
-    """The value of ``node``; raises ``Failure`` or ``Missing`` like the runtime must."""
-    cache: dict[int, int | BaseException] = {}
+Value = int | float
+Read = Callable[[Ref], Value]
 
-    def read(ref: Ref) -> int:
-        kind, index = ref
-        if kind == "i":
-            if index not in inputs:
-                raise Missing(index)
-            return inputs[index]
-        if index not in cache:
+
+def apply(node: Node, read: Read) -> Value:
+    """One node's body: read ``node.deps`` through ``read`` and combine them.
+
+    Shared by the oracle and by the query under test. ``read`` raises
+    ``Failure`` for a dependency that failed (propagated unless the op is
+    "catch") and whatever it likes for a missing input (never caught here).
+    """
+    deps, param, op = node.deps, node.param, node.op
+    if op == "cond":  # the dependency set depends on a value
+        first = read(deps[0])
+        return read(deps[1]) if first > param else read(deps[-1])
+    if op == "catch":
+        total: Value = 0
+        for dep in deps:
             try:
-                cache[index] = compute(index)
-            except Failure as exc:
-                cache[index] = exc
-        result = cache[index]
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def compute(index: int) -> int:
-        return apply(graph[index], read)
-
-    return read(("q", node))
-
-
-def apply(node: Node, read: object) -> int:
-    """One node's body, shared by the oracle and the query under test."""
-    fetch = read  # type: ignore[assignment]
-    deps, param = node.deps, node.param
-    if node.op == "cond":
-        first = fetch(deps[0])  # type: ignore[operator]
-        chosen = deps[1] if first % 2 == 0 else deps[min(2, len(deps) - 1)]
-        return int(fetch(chosen))  # type: ignore[operator]
-    values = [fetch(dep) for dep in deps]  # type: ignore[operator]
-    if node.op == "sum":
+                total += read(dep)
+            except Failure:
+                total += param
+        return total % 100
+    values = [read(dep) for dep in deps]
+    if op == "sum":
         return sum(values) % 1000
-    if node.op == "mod":
+    if op == "mod":
         return sum(values) % param
-    if node.op == "max":
+    if op == "max":
         return max(values, default=0)
-    if node.op == "div":
+    if op == "min":
+        return min(values, default=0)
+    if op == "div":
         return sum(values) // param
-    if node.op == "fail":
+    if op == "const":
+        return param
+    if op == "fail":
         total = sum(values)
         if total % param == 0:
             raise Failure(f"fail at {total}")
         return total % 100
-    raise AssertionError(node.op)
+    raise AssertionError(f"unknown op {op!r}")
+
+
+class Evaluation:
+    """A from-scratch evaluation of a graph at fixed input values."""
+
+    def __init__(self, graph: Graph, inputs: Mapping[int, Value]) -> None:
+        self.graph = graph
+        self.inputs = inputs
+        self.started: list[int] = []
+        self.outcomes: dict[int, Value | Failure] = {}
+
+    def value(self, node: int) -> Value:
+        """The value of ``node``; raises ``Failure`` or ``Missing`` like the runtime must."""
+        return self._read(("q", node))
+
+    def result(self, node: int) -> Value | Failure | Missing:
+        """``value(node)``, with a raised ``Failure`` or ``Missing`` returned instead."""
+        try:
+            return self.value(node)
+        except (Failure, Missing) as exc:
+            return exc
+
+    def _read(self, ref: Ref) -> Value:
+        kind, index = ref
+        if kind == "i":
+            if index not in self.inputs:
+                raise Missing(index)
+            return self.inputs[index]
+        if index not in self.outcomes:
+            self.started.append(index)
+            try:
+                outcome: Value | Failure = apply(self.graph.nodes[index], self._read)
+            except Failure as exc:
+                outcome = exc
+            self.outcomes[index] = outcome  # a Missing propagates: no outcome
+        outcome = self.outcomes[index]
+        if isinstance(outcome, Failure):
+            raise outcome
+        return outcome

@@ -1,49 +1,170 @@
-"""Hypothesis strategies: random DAGs of inputs and queries, random edits and reads."""
+"""Hypothesis strategies: random DAGs of inputs and queries, random edits and reads.
+
+A graph has a few input cells (each in one of ``FAMILIES`` input families,
+which differ in default durability and key shape) and up to ~20 derived
+nodes, each reading a random subset of inputs and earlier nodes in a random
+order. The ops lean towards the ones that lose information (mod, div, min,
+max, const, cond), so recomputed values often come out equal and early cutoff
+happens a lot.
+
+A step is a tuple:
+
+- ``("set", cell, value, durability)``: set a cell; ``durability`` is a
+  level, ``None`` (the family's default) or ``"keep"`` (the cell's current
+  durability, passed explicitly);
+- ``("same", cell, durability)``: set a cell to the value it holds now
+  (a no-op unless the durability differs, or the cell has no value, in which
+  case it is set to 0);
+- ``("remove", cell)``;
+- ``("batch", [set | same | remove, ...])``: several writes in one
+  ``rt.batch()``;
+- ``("read", [node, ...])``: read these nodes, in this order;
+- ``("clear",)``: ``rt.clear_cache()``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.oracle import Node, Ref
+from tests.oracle import Graph, Node, Ref
 
-OPS = ("sum", "mod", "max", "div", "cond", "fail")
+FAMILIES = 3
+"""Input families: 0 volatile (key (k,)), 1 stable (key (k, "s")), 2 static (key (str(k),))."""
 
+CUTOFF_OPS = ("mod", "mod", "div", "div", "cond", "cond", "const", "min", "max")
+"""Ops that often compute an equal value from changed inputs."""
+WEIGHTED_OPS = (*CUTOFF_OPS, "sum", "fail", "catch")
 
-@dataclass(frozen=True)
-class Graph:
-    inputs: int
-    nodes: dict[int, Node]
+Step = tuple[Any, ...]
 
 
 @st.composite
-def graphs(draw: st.DrawFn, max_inputs: int = 6, max_nodes: int = 18) -> Graph:
+def values(draw: st.DrawFn) -> int | float:
+    """Small numbers; sometimes a float equal to an int, so that ``==`` matters."""
+    value = draw(st.integers(0, 9))
+    return float(value) if draw(st.sampled_from((False, False, False, True))) else value
+
+
+@st.composite
+def nodes(draw: st.DrawFn, index: int, inputs: int, ops: tuple[str, ...] = WEIGHTED_OPS) -> Node:
+    """Node ``index``: reads some of the inputs and earlier nodes, in a random order."""
+    available: list[Ref] = [("i", k) for k in range(inputs)]
+    available += [("q", k) for k in range(index)]
+    op = draw(st.sampled_from(ops))
+    lowest = 0 if op == "const" else 1
+    if op == "cond":
+        lowest = min(3, len(available))
+        if lowest < 2:
+            op = "mod"
+            lowest = 1
+    size = draw(st.integers(lowest, max(lowest, min(3, len(available)))))
+    order = draw(st.permutations(available))
+    deps = tuple(order[:size])
+    param = draw(st.integers(0, 8) if op == "cond" else st.integers(2, 3 if op == "fail" else 5))
+    return Node(op, deps, param)
+
+
+@st.composite
+def graphs(
+    draw: st.DrawFn,
+    max_inputs: int = 6,
+    max_nodes: int = 18,
+    *,
+    durable: bool = False,
+    ops: tuple[str, ...] | None = None,
+) -> Graph:
+    """A random DAG: 1..max_inputs input cells and 1..max_nodes derived nodes.
+
+    ``durable``: only stable and static cells, and only cutoff ops, so that
+    durability levels (and their shortcuts) decide what is re-verified.
+    """
     n_inputs = draw(st.integers(1, max_inputs))
     n_nodes = draw(st.integers(1, max_nodes))
-    nodes: dict[int, Node] = {}
-    for index in range(n_nodes):
-        available: list[Ref] = [("i", k) for k in range(n_inputs)]
-        available += [("q", k) for k in range(index)]
-        op = draw(st.sampled_from(OPS))
-        size = draw(st.integers(1, min(4, len(available))))
-        deps = draw(st.permutations(available).map(lambda refs, size=size: tuple(refs[:size])))
-        if op == "cond" and len(deps) < 2:
-            op = "sum"
-        param = draw(st.integers(2, 7))
-        nodes[index] = Node(op, deps, param)
-    return Graph(n_inputs, nodes)
+    family = st.sampled_from((1, 2) if durable else (0, 1, 1, 2))
+    families = tuple(draw(st.lists(family, min_size=n_inputs, max_size=n_inputs)))
+    ops = ops or (CUTOFF_OPS if durable else WEIGHTED_OPS)
+    built = tuple(draw(nodes(index, n_inputs, ops)) for index in range(n_nodes))
+    return Graph(families, built)
 
 
-# An edit: ("set", input, value) | ("durability", input, level) | ("remove", input)
-#          | ("batch", [edits]) ; a read: ("read", node)
-def steps(graph: Graph) -> st.SearchStrategy[list[tuple[object, ...]]]:
-    cell = st.integers(0, graph.inputs - 1)
-    single = st.one_of(
-        st.tuples(st.just("set"), cell, st.integers(0, 12)),
-        st.tuples(st.just("durability"), cell, st.integers(0, 3)),
-        st.tuples(st.just("remove"), cell),
-    )
-    read = st.tuples(st.just("read"), st.integers(0, len(graph.nodes) - 1))
-    batch = st.tuples(st.just("batch"), st.lists(single, min_size=1, max_size=3))
-    return st.lists(st.one_of(read, read, single, batch), max_size=30)
+def initial_values(graph: Graph) -> st.SearchStrategy[list[int | float | None]]:
+    """The first value of each cell; ``None`` (rarely): left unset, readers suspend."""
+    unset = st.integers(0, 19).map(lambda n: n == 7)  # not 0: hypothesis favours it
+    first = st.tuples(values(), unset).map(lambda pair: None if pair[1] else pair[0])
+    return st.lists(first, min_size=graph.inputs, max_size=graph.inputs)
+
+
+def durabilities() -> st.SearchStrategy[int | str | None]:
+    """The durability of a write: None for the family's default, "keep" for the
+    cell's current durability (so a lowered durability stays low), or a level."""
+    return st.sampled_from((None, "keep", "keep", "keep", 0, 0, 1, 2, 3))
+
+
+@st.composite
+def writes(draw: st.DrawFn, graph: Graph, removals: bool = True) -> Step:
+    """One write: mostly a new value, sometimes the same value, or a removal."""
+    kinds = ("set",) * 6 + ("same",) * 2 + ("remove",) * removals
+    kind = draw(st.sampled_from(kinds))
+    cell = draw(st.integers(0, graph.inputs - 1))
+    if kind == "set":
+        return (kind, cell, draw(values()), draw(durabilities()))
+    if kind == "same":
+        return (kind, cell, draw(durabilities()))
+    return (kind, cell)
+
+
+@st.composite
+def reads(draw: st.DrawFn, graph: Graph) -> Step:
+    """Read a few nodes in a random order (the last ones, the roots, more often)."""
+    n = len(graph.nodes)
+    node = st.one_of(st.integers(0, n - 1), st.integers(max(0, n - 3), n - 1))
+    return ("read", draw(st.lists(node, min_size=1, max_size=4)))
+
+
+@st.composite
+def step(draw: st.DrawFn, graph: Graph, *, clear: bool, removals: bool) -> Step:
+    kinds = ("read",) * 4 + ("write",) * 3 + ("batch",) + ("clear",) * clear
+    kind = draw(st.sampled_from(kinds))
+    if kind == "read":
+        return draw(reads(graph))
+    if kind == "write":
+        return draw(writes(graph, removals))
+    if kind == "batch":
+        return ("batch", draw(st.lists(writes(graph, removals), min_size=1, max_size=4)))
+    return ("clear",)
+
+
+def steps(
+    graph: Graph, *, max_steps: int = 30, clear: bool = True, removals: bool = True
+) -> st.SearchStrategy[list[Step]]:
+    """A random sequence of writes, batches, reads (and ``clear_cache`` calls)."""
+    one = step(graph, clear=clear, removals=removals)
+    return st.lists(one, min_size=max_steps // 3, max_size=max_steps)
+
+
+Scenario = tuple[Graph, list[int | float | None], list[Step]]
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+    *,
+    max_inputs: int = 6,
+    max_nodes: int = 18,
+    max_steps: int = 30,
+    durable: bool = False,
+    ops: tuple[str, ...] | None = None,
+) -> Scenario:
+    """A graph, the first value of each cell, and the steps to run on it.
+
+    ``durable``: a graph of ``graphs(durable=True)``, all cells set at first,
+    no removals and no ``clear_cache``: only values and durabilities change.
+    """
+    graph = draw(graphs(max_inputs, max_nodes, durable=durable, ops=ops))
+    first = draw(initial_values(graph))
+    if durable:
+        first = [0 if value is None else value for value in first]
+    plan = draw(steps(graph, max_steps=max_steps, clear=not durable, removals=not durable))
+    return graph, first, plan

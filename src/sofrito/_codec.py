@@ -127,8 +127,10 @@ class Sealer:
         size = 16 if self._secret is None else 32
         tag, data = sealed[:size], sealed[size:]
         if len(sealed) < size or not hmac.compare_digest(tag, self._tag(data)):
-            how = "its MAC does not verify (wrong secret, or forged)" if self._secret else (
-                "its checksum does not match (corrupt or truncated)"
+            how = (
+                "its MAC does not verify (wrong secret, or forged)"
+                if self._secret
+                else "its checksum does not match (corrupt or truncated)"
             )
             raise IntegrityError(f"{what}: {how}")
         return data

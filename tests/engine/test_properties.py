@@ -1,246 +1,588 @@
-"""Property tests: the runtime agrees with a from-scratch oracle, and does no needless work.
+"""Property tests: the runtime agrees with a from-scratch oracle and does no needless work.
 
-On random graphs (conditional reads, cutoffs, errors) and random edit
-sequences, after every read:
+Random graphs (``tests/strategies.py``) of input cells in three families
+(volatile, stable, static; plain and multi-part keys) and derived nodes that
+read inputs and earlier nodes in a random order, with bodies that lose
+information (mod, div, min, max, const), read conditionally (the dependency
+set changes between executions), fail (cached user errors) or catch failures.
+Random edits: set to a new value, set to an equal value (an equal object of
+another type, so ``==`` is what counts), change the durability only, remove
+and set again, several writes in one batch; interleaved with reads of random
+nodes in random order and ``clear_cache()``.
 
-1. the value (or error, or suspension) equals the oracle's;
-2. every node that executed had a reason to: it is new, or something it read
-   in its previous execution changed after that execution. An input changed
-   when an effective write hit it; a derived node changed when one of its
-   executions produced a value different from the one before (early cutoff),
-   or an error (errors never compare equal). This is the design's rule, which
-   compares revisions, not values: a cell set away and back has changed.
-3. no node executed twice in one revision;
-4. the revision moved by exactly one per effective write or batch.
+Every node is one query, ``node(db, index)``, whose body looks up its
+description in the graph held by a static input cell and logs each
+execution: its revision, what it read in order, and how it ended.
+
+After every read (DESIGN §1, "Validation" and "Errors"):
+
+1. the value, the user error or the suspension (naming the missing cell)
+   equals the oracle's;
+2. the read executed only nodes that the oracle's evaluation of the target
+   enters (deep verify walks dependencies in read order and stops at the
+   first change, so nothing off the current path runs);
+3. every node that executed and had executed before had a reason to: one of
+   the things its previous completed execution read changed after that
+   execution, *before* this one started. An input changed when an effective
+   write hit it; a derived node changed when one of its executions produced a
+   value different from its previous one, or an error (errors never compare
+   equal). In particular (W4): an input changes, a query reading it
+   recomputes an equal value, and its dependents execute zero times;
+4. no node completes two executions in one revision;
+5. a node the evaluation enters that has no memo (first read, or after
+   ``clear_cache()``) executes; every node the oracle finished has, as its
+   last result in the runtime, the oracle's value;
+6. a cached error is re-raised on later reads, with the same type, without
+   executing anything and without its traceback growing;
+7. ``rt.poll`` reports as ``changed_at`` the revision of the last execution
+   whose value differed from the one before (backdating keeps it).
+
+After every edit: ``rt.revision`` moved by exactly one per effective write or
+batch and not at all for a no-op, and every cell reads back (``rt.get``) as
+the model says, keeping the old value object when the write was a no-op.
+
+With ``lru=2`` on every node, checks 1, 2, 5 and 6 still hold; 3, 4 and 7 do
+not apply (an evicted value is recomputed on demand, and compared with
+nothing).
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings
 
 import sofrito as sf
-from tests.oracle import Failure, Missing, Node, Ref, apply, evaluate
-from tests.strategies import Graph, graphs, steps
+from tests.oracle import Evaluation, Failure, Graph, Missing, Node, Ref, Value, apply
+from tests.strategies import Scenario, Step, scenarios
 
-cells = sf.Input("prop.cell")
+ERROR_OPS = ("fail", "fail", "catch", "catch", "mod", "cond", "sum")
+
+volatile_cells = sf.Input("prop.volatile")
+stable_cells = sf.Input("prop.stable", durability=sf.Durability.STABLE)
+static_cells = sf.Input("prop.static", durability=sf.Durability.STATIC)
+FAMILY_INPUTS = (volatile_cells, stable_cells, static_cells)
+graph_cell = sf.Input("prop.graph", durability=sf.Durability.STATIC)
+"""The current example's graph: every body reads it (it never changes)."""
+
+
+def examples(n: int) -> settings:
+    """``n`` examples (times ``SOFRITO_PROP_SCALE``, for a longer hunt), no deadline."""
+    scale = float(os.environ.get("SOFRITO_PROP_SCALE", "1"))
+    return settings(
+        max_examples=max(1, int(n * scale)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def cell_ref(graph: Graph, cell: int) -> sf.InputRef:
+    family = graph.families[cell]
+    if family == 0:
+        return volatile_cells[cell]
+    if family == 1:
+        return stable_cells[cell, "s"]
+    return static_cells[str(cell)]
+
+
+def read_cell(db: Any, graph: Graph, cell: int) -> Value:
+    family = graph.families[cell]
+    if family == 0:
+        return volatile_cells(db, cell)  # type: ignore[no-any-return]
+    if family == 1:
+        return stable_cells(db, cell, "s")  # type: ignore[no-any-return]
+    return static_cells(db, str(cell))  # type: ignore[no-any-return]
+
+
+# -- the execution log ---------------------------------------------------------
+
+
+class Raised:
+    """The outcome of an execution that raised ``Failure``: never equal to another."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Raised({self.error!r})"
+
+
+@dataclass
+class Execution:
+    node: int
+    revision: int
+    epoch: int
+    """Bumped by ``clear_cache()``: executions of an older epoch have no memo."""
+    start: int
+    reads: list[tuple[Ref, object]] = field(default_factory=list)
+    end: int | None = None
+    """Sequence number at completion; None: it did not complete (suspended)."""
+    outcome: object = None
 
 
 class World:
-    """The graph under test, and what each node read when it last executed."""
+    """The example being run: its graph, runtime, and every execution so far."""
 
-    graph: Graph
-    last_reads: dict[int, dict[Ref, object]]
-    executions: Counter[tuple[int, int]]
-    runtime: sf.Runtime
-    input_changed: dict[int, int]
-    """Revision of the last effective write to each input cell."""
-    history: dict[int, list[tuple[int, object]]]
-    """Every execution of each node: (revision, value or ERROR)."""
-
-    def reset(self, graph: Graph) -> None:
-        self.graph, self.last_reads, self.executions = graph, {}, Counter()
-        self.input_changed, self.history = {}, {}
+    def __init__(self, reader: Callable[..., Any]) -> None:
+        self.graph = Graph((), ())
         self.runtime = sf.Runtime()
+        self.reader = reader
+        self.log: list[Execution] = []
+        self.epoch = 0
+        self._seq = 0
 
-    def changed_at(self, ref: Ref) -> int:
-        """When ``ref`` last changed, by the design's rule."""
-        kind, position = ref
+    def reset(self, graph: Graph, reader: Callable[..., Any]) -> None:
+        self.__init__(reader)  # type: ignore[misc]
+        self.graph = graph
+
+    def tick(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def completed(self, index: int, before: int | None = None) -> list[Execution]:
+        """Completed executions of ``index`` in this epoch, ended before seq ``before``."""
+        return [
+            ex
+            for ex in self.log
+            if ex.node == index
+            and ex.epoch == self.epoch
+            and ex.end is not None
+            and (before is None or ex.end < before)
+        ]
+
+    def changed_at(self, ref: Ref, model: Model, before: int) -> int:
+        """The revision at which ``ref`` last changed, by DESIGN §1's rules, as
+        known before sequence number ``before``."""
+        kind, index = ref
         if kind == "i":
-            return self.input_changed.get(position, 0)
-        runs = self.history.get(position, [])
+            return model.changed_at.get(index, 0)
+        runs = self.completed(index, before)
         for at in range(len(runs) - 1, -1, -1):
-            revision, value = runs[at]
-            if at == 0 or value is ERROR or runs[at - 1][1] != value:
-                return revision
-        return 0
+            if at == 0 or not _same(runs[at - 1].outcome, runs[at].outcome):
+                return runs[at].revision
+        return -1
 
 
-world = World()
-ERROR = object()
+def _same(old: object, new: object) -> bool:
+    return old is new or (not isinstance(old, Raised) and old == new)
 
 
-def _run(db: Any, index: int) -> int:
-    reads: dict[Ref, object] = {}
+def _body(db: Any, index: int, reader: Callable[..., Any]) -> Value:
+    graph: Graph = graph_cell(db)
+    execution = Execution(index, db.runtime.revision, world.epoch, world.tick())
+    world.log.append(execution)
 
-    def read(ref: Ref) -> int:
+    def read(ref: Ref) -> Value:
         kind, position = ref
         try:
-            value = cells(db, position) if kind == "i" else node(db, position)
-        except Failure:
-            reads[ref] = ERROR
+            value = read_cell(db, graph, position) if kind == "i" else reader(db, position)
+        except Failure as exc:
+            execution.reads.append((ref, Raised(exc)))
             raise
-        reads[ref] = value
+        execution.reads.append((ref, value))
         return value  # type: ignore[no-any-return]
 
-    revision = world.runtime.revision
-    world.executions[(index, revision)] += 1
     try:
-        outcome = apply(world.graph.nodes[index], read)
-    except Failure:
-        _completed(index, revision, reads, ERROR)
+        outcome = apply(graph.nodes[index], read)
+    except Failure as exc:
+        execution.outcome, execution.end = Raised(exc), world.tick()
         raise
-    _completed(index, revision, reads, outcome)
+    execution.outcome, execution.end = outcome, world.tick()
     return outcome
 
 
-def _completed(index: int, revision: int, reads: dict[Ref, object], outcome: object) -> None:
-    """Remember an execution that produced a value or a (cached) error; a
-    suspended one produced nothing and changes nothing."""
-    world.last_reads[index] = reads
-    world.history.setdefault(index, []).append((revision, outcome))
-
-
 @sf.query(name="prop.node")
-def node(db: Any, index: int) -> int:
-    return _run(db, index)
+def node(db: Any, index: int) -> Value:
+    return _body(db, index, node)
 
 
 @sf.query(name="prop.node_lru", lru=2)
-def node_lru(db: Any, index: int) -> int:
-    return _run(db, index)
+def node_lru(db: Any, index: int) -> Value:
+    return _body(db, index, node_lru)
 
 
-def _check_read(
-    target: int,
-    inputs: dict[int, int],
-    before: dict[int, dict[Ref, object]],
-    last_run: dict[int, int],
-) -> None:
-    rt = world.runtime
+world = World(node)
+
+
+# -- the model of the inputs ---------------------------------------------------
+
+
+@dataclass
+class Model:
+    values: dict[int, Value] = field(default_factory=dict)
+    durability: dict[int, int] = field(default_factory=dict)
+    changed_at: dict[int, int] = field(default_factory=dict)
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
     try:
-        expected: object = evaluate(world.graph.nodes, inputs, target)
-    except (Failure, Missing) as exc:
-        expected = type(exc)
-    revision = rt.revision
-    executed_before = {key for key, count in world.executions.items() if count}
-    try:
-        got: object = node(rt, target)
-    except Failure:
-        got = Failure
-    except sf.Suspend:
-        got = Missing
-    assert got == expected, (target, got, expected)
-    ran = [
-        index
-        for (index, at), count in world.executions.items()
-        if at == revision and count and (index, at) not in executed_before
-    ]
-    for index in ran:
-        assert world.executions[(index, revision)] == 1, f"node {index} ran twice"
-        previous = before.get(index)
-        if previous is None or index not in last_run:
-            continue  # its first (complete) execution
+        return call()
+    except (Failure, sf.Suspend) as exc:
+        return exc
+
+
+def _traceback_length(error: BaseException) -> int:
+    length, tb = 0, error.__traceback__
+    while tb is not None:
+        length, tb = length + 1, tb.tb_next
+    return length
+
+
+class Harness:
+    """Runs one scenario against a fresh runtime and checks every step."""
+
+    def __init__(self, graph: Graph, *, lru: bool = False) -> None:
+        world.reset(graph, node_lru if lru else node)
+        self.graph = graph
+        self.strict = not lru
+        self.rt = world.runtime
+        self.model = Model()
+        self.completions: dict[tuple[int, int, int], int] = {}
+        self.rt.set(graph_cell, graph)
+
+    # -- edits ---------------------------------------------------------------
+
+    def start(self, first: list[Value | None]) -> None:
+        self.edit(("batch", [("set", k, v, None) for k, v in enumerate(first) if v is not None]))
+
+    def edit(self, step: Step) -> None:
+        rt = self.rt
+        before = rt.revision
+        if step[0] == "batch":
+            effective = False
+            with rt.batch():
+                for write in step[1]:
+                    effective = self._write(write, before + 1) or effective
+        else:
+            effective = self._write(step, before + 1)
+        assert rt.revision == before + effective, (
+            f"{step}: revision {before} -> {rt.revision}, expected +{int(effective)} "
+            "(one per effective write or batch, none for a no-op)"
+        )
+        for cell in range(self.graph.inputs):
+            self._check_cell(cell)
+
+    def _write(self, write: Step, revision: int) -> bool:
+        """Apply one write to the runtime and the model; True if it is effective."""
+        model, ref = self.model, cell_ref(self.graph, write[1])
+        cell = write[1]
+        if write[0] == "remove":
+            effective = cell in model.values
+            model.values.pop(cell, None)
+            self.rt.remove(ref)
+        else:
+            if write[0] == "same":
+                durability = write[2]
+                old = model.values.get(cell)
+                # An equal value of another type: equality, not identity, decides.
+                value: Value = 0 if old is None else float(old) if type(old) is int else int(old)
+            else:
+                _, _, value, durability = write
+            if durability == "keep":
+                durability = model.durability.get(cell, ref.input.durability)
+            level = ref.input.durability if durability is None else durability
+            effective = (
+                cell not in model.values
+                or model.values[cell] != value
+                or model.durability[cell] != level
+            )
+            if effective:
+                model.values[cell], model.durability[cell] = value, int(level)
+            self.rt.set(ref, value, durability=None if durability is None else sf.Durability(level))
+        if effective:
+            model.changed_at[cell] = revision
+        return effective
+
+    def _check_cell(self, cell: int) -> None:
+        ref = cell_ref(self.graph, cell)
+        got = _outcome(lambda: self.rt.get(ref))
+        if cell not in self.model.values:
+            assert isinstance(got, sf.Suspend), (ref, got)
+            assert got.pending == [ref]
+            return
+        want = self.model.values[cell]
+        assert got == want, (ref, got, want)
+        assert type(got) is type(want), f"{ref}: a no-op write replaced {want!r} by {got!r}"
+
+    def clear(self) -> None:
+        self.rt.clear_cache()
+        world.epoch += 1
+
+    # -- reads ---------------------------------------------------------------
+
+    def read(self, target: int) -> None:
+        rt, graph = self.rt, self.graph
+        evaluation = Evaluation(graph, dict(self.model.values))
+        expected = evaluation.result(target)
+        entered = set(evaluation.started)
+        had_memo = {ex.node for ex in world.log if ex.epoch == world.epoch}
+        revision, first = rt.revision, len(world.log)
+
+        got = _outcome(lambda: world.reader(rt, target))
+
+        where = f"read of node {target} at revision {revision}"
+        if isinstance(expected, Missing):
+            assert isinstance(got, sf.Suspend), f"{where}: got {got!r}, expected a suspension"
+            assert got.pending == [cell_ref(graph, expected.cell)], (where, got.pending)
+        elif isinstance(expected, Failure):
+            assert isinstance(got, Failure), f"{where}: got {got!r}, expected {expected!r}"
+        else:
+            assert not isinstance(got, BaseException), f"{where}: got {got!r}, not {expected!r}"
+            assert got == expected, f"{where}: got {got!r}, expected {expected!r}"
+        assert rt.revision == revision, f"{where}: a read moved the revision"
+
+        ran = world.log[first:]
+        for execution in ran:
+            assert execution.node in entered, (
+                f"{where}: node {execution.node} executed, but the evaluation of the target "
+                f"does not reach it (it reaches {sorted(entered)})"
+            )
+        for index in entered - had_memo:
+            assert any(ex.node == index for ex in ran), (
+                f"{where}: node {index} has no memo, yet did not execute"
+            )
+        for index, want in evaluation.outcomes.items():
+            self._check_up_to_date(index, want, where)
+        if self.strict:
+            for execution in ran:
+                self._check_justified(execution, where)
+            if not isinstance(got, BaseException):
+                self._check_changed_at(target, where)
+        if isinstance(got, Failure):
+            self._check_cached_error(target, where)
+
+    def _check_up_to_date(self, index: int, want: Value | Failure, where: str) -> None:
+        """Node ``index`` is on the path of the read: its last result is the oracle's,
+        and nothing it read then has changed since (else it had to re-execute)."""
+        runs = world.completed(index)
+        assert runs, f"{where}: node {index} never completed"
+        last = runs[-1]
+        if isinstance(want, Failure):
+            assert isinstance(last.outcome, Raised), (where, index, last.outcome, want)
+        else:
+            assert _same(last.outcome, want), (
+                f"{where}: node {index} holds {last.outcome!r}, not {want!r}"
+            )
+        stale = [
+            (ref, world.changed_at(ref, self.model, world.tick()))
+            for ref, _ in last.reads
+            if world.changed_at(ref, self.model, world.tick()) > last.revision
+        ]
+        assert not stale, (
+            f"{where}: node {index} ({self.graph.nodes[index]}) last executed in revision "
+            f"{last.revision} and was not re-executed, though what it read changed since "
+            f"(ref, changed at): {stale}"
+        )
+
+    def _check_changed_at(self, target: int, where: str) -> None:
+        """``rt.poll`` reports when the value last changed: backdating keeps it."""
+        first = len(world.log)
+        polled = self.rt.poll(node, target)
+        assert len(world.log) == first, f"{where}: poll right after a read executed a body"
+        want = world.changed_at(("q", target), self.model, world.tick())
+        assert polled.changed_at == want, (
+            f"{where}: changed_at is {polled.changed_at}, expected {want} (the revision of "
+            "the last execution whose value differed from the one before)"
+        )
+
+    def _check_justified(self, execution: Execution, where: str) -> None:
+        index = execution.node
+        if execution.end is not None:
+            key = (index, execution.revision, execution.epoch)
+            self.completions[key] = self.completions.get(key, 0) + 1
+            assert self.completions[key] == 1, (
+                f"{where}: node {index} executed twice in revision {execution.revision}"
+            )
+        previous = world.completed(index, before=execution.start)
+        if not previous:
+            return  # its first execution (since the cache was cleared)
+        last = previous[-1]
         reasons = [
             ref
-            for ref, value in previous.items()
-            if value is ERROR or world.changed_at(ref) > last_run[index]
+            for ref, _ in last.reads
+            if world.changed_at(ref, self.model, execution.start) > last.revision
         ]
-        assert reasons, f"node {index} re-executed though nothing it read changed"
+        assert reasons, (
+            f"{where}: node {index} ({self.graph.nodes[index]}) re-executed, but nothing it "
+            f"read in its previous execution (revision {last.revision}: {last.reads}) "
+            "changed since"
+        )
+
+    def _check_cached_error(self, target: int, where: str) -> None:
+        first = len(world.log)
+        again = [_outcome(lambda: world.reader(self.rt, target)) for _ in range(3)]
+        assert all(isinstance(error, Failure) for error in again), (where, again)
+        assert len(world.log) == first, f"{where}: re-reading a cached error executed a body"
+        lengths = [_traceback_length(error) for error in again]
+        assert len(set(lengths)) == 1, f"{where}: the traceback grows on re-raise: {lengths}"
+
+    # -- a whole scenario ----------------------------------------------------
+
+    def run(self, steps: list[Step]) -> None:
+        for step in steps:
+            if step[0] == "read":
+                for target in step[1]:
+                    self.read(target)
+            elif step[0] == "clear":
+                self.clear()
+            else:
+                self.edit(step)
 
 
-def _apply(step: tuple[Any, ...], inputs: dict[int, int], durability: dict[int, int]) -> bool:
-    """Apply one edit to the runtime and the model; True if it was effective."""
-    rt = world.runtime
-    kind = step[0]
-    if kind == "set":
-        _, cell, value = step
-        effective = inputs.get(cell) != value
-        inputs[cell] = value
-        rt.set(cells[cell], value, durability=sf.Durability(durability.get(cell, 0)))
-    elif kind == "durability":
-        _, cell, level = step
-        effective = cell in inputs and durability.get(cell, 0) != level
-        durability[cell] = level
-        if cell in inputs:
-            rt.set(cells[cell], inputs[cell], durability=sf.Durability(level))
-    elif kind == "remove":
-        _, cell = step
-        effective = cell in inputs
-        inputs.pop(cell, None)
-        rt.remove(cells[cell])
-    else:
-        return _apply_batch(step[1], inputs, durability)
-    if effective:
-        world.input_changed[cell] = rt.revision
-    return effective
+def run_scenario(scenario: Scenario, *, lru: bool = False) -> None:
+    graph, first, steps = scenario
+    harness = Harness(graph, lru=lru)
+    harness.start(first)
+    harness.run(steps)
+    # Finally every node, in order: all of them must agree with the oracle.
+    harness.run([("read", list(range(len(graph.nodes))))])
 
 
-def _apply_batch(
-    edits: list[tuple[Any, ...]], inputs: dict[int, int], durability: dict[int, int]
-) -> bool:
-    effective = False
-    with world.runtime.batch():
-        for inner in edits:
-            effective = _apply(inner, inputs, durability) or effective
-    return effective
+@examples(150)
+@given(scenarios(max_inputs=4))
+def test_runtime_agrees_with_the_oracle_and_does_no_needless_work(scenario: Scenario) -> None:
+    run_scenario(scenario)
 
 
-@settings(max_examples=int(os.environ.get("SOFRITO_PROP_EXAMPLES", "150")), deadline=None)
-@given(st.data())
-def test_runtime_agrees_with_the_oracle_and_does_no_needless_work(data: st.DataObject) -> None:
-    graph = data.draw(graphs())
-    world.reset(graph)
-    inputs: dict[int, int] = {}
-    durability: dict[int, int] = {}
-    with world.runtime.batch():
-        for cell in range(graph.inputs):
-            inputs[cell] = cell
-            world.runtime.set(cells[cell], cell)
-    for step in data.draw(steps(graph)):
-        if step[0] == "read":
-            before = {index: dict(reads) for index, reads in world.last_reads.items()}
-            last_run = {index: runs[-1][0] for index, runs in world.history.items()}
-            _check_read(step[1], inputs, before, last_run)  # type: ignore[arg-type]
-            continue
-        revision = world.runtime.revision
-        effective = _apply(step, inputs, durability)
-        assert world.runtime.revision == revision + (1 if effective else 0), step
+@examples(100)
+@given(scenarios(max_inputs=3, durable=True))
+def test_durability_shortcuts_never_hide_a_change(scenario: Scenario) -> None:
+    """Stable and static cells whose writes lower, keep or raise their durability."""
+    run_scenario(scenario)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.data())
-def test_tiny_lru_and_clear_cache_keep_values_right(data: st.DataObject) -> None:
-    graph = data.draw(graphs(max_nodes=10))
-    world.reset(graph)
-    rt = world.runtime
-    inputs = {cell: cell for cell in range(graph.inputs)}
-    with rt.batch():
-        for cell, value in inputs.items():
-            rt.set(cells[cell], value)
-    for step in data.draw(steps(graph)):
-        if step[0] == "read":
-            target = step[1]
-            try:
-                expected: object = evaluate(graph.nodes, inputs, target)  # type: ignore[arg-type]
-            except (Failure, Missing) as exc:
-                expected = type(exc)
-            for reader in (node_lru, node):
-                try:
-                    got: object = reader(rt, target)
-                except Failure:
-                    got = Failure
-                except sf.Suspend:
-                    got = Missing
-                assert got == expected
-            if target % 3 == 0:
-                rt.clear_cache()
-        elif step[0] != "durability":
-            _apply(step, inputs, {})
+@examples(100)
+@given(scenarios(max_inputs=3, ops=ERROR_OPS))
+def test_cached_errors_are_values_that_never_compare_equal(scenario: Scenario) -> None:
+    """Nodes that fail for some inputs, and nodes that propagate or catch the error."""
+    run_scenario(scenario)
 
 
-def test_oracle_knows_each_operation() -> None:
-    graph = {
-        0: Node("sum", (("i", 0), ("i", 1)), 2),
-        1: Node("cond", (("q", 0), ("i", 0), ("i", 1)), 2),
-        2: Node("fail", (("i", 0),), 5),
-    }
-    assert evaluate(graph, {0: 4, 1: 5}, 0) == 9
-    assert evaluate(graph, {0: 4, 1: 5}, 1) == 5  # 9 is odd: the third dependency
-    with pytest.raises(Failure, match="fail at 10"):
-        evaluate(graph, {0: 10, 1: 0}, 2)
+@examples(100)
+@given(scenarios(max_inputs=4, max_nodes=12, max_steps=20))
+def test_tiny_lru_capacity_keeps_values_right(scenario: Scenario) -> None:
+    run_scenario(scenario, lru=True)
+
+
+# -- named scenarios: the same checks, on graphs chosen to hit one rule each --
+
+
+def _i(k: int) -> Ref:
+    return ("i", k)
+
+
+def _q(k: int) -> Ref:
+    return ("q", k)
+
+
+def _runs_of(index: int) -> int:
+    return sum(1 for ex in world.log if ex.node == index)
+
+
+def test_an_equal_recomputed_value_stops_the_change_w4() -> None:
+    graph = Graph(
+        (0,),
+        (
+            Node("mod", (_i(0),), 2),  # 0: parity of the input
+            Node("sum", (_q(0),), 0),  # 1
+            Node("sum", (_q(1),), 0),  # 2
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([1])
+    harness.run([("read", [2])])
+    harness.run([("set", 0, 3, None), ("read", [2])])  # parity unchanged
+    assert (_runs_of(0), _runs_of(1), _runs_of(2)) == (2, 1, 1)
+    harness.run([("set", 0, 4, None), ("read", [2])])
+    assert (_runs_of(0), _runs_of(1), _runs_of(2)) == (3, 2, 2)
+
+
+def test_equal_writes_are_no_ops_and_durability_changes_are_writes() -> None:
+    graph = Graph((1,), (Node("sum", (_i(0),), 0),))
+    harness = Harness(graph)
+    harness.start([2])
+    harness.run([("read", [0]), ("same", 0, None), ("read", [0])])
+    assert _runs_of(0) == 1
+    harness.run([("same", 0, 0), ("read", [0])])  # same value, now volatile: a write
+    assert _runs_of(0) == 2
+    harness.run([("remove", 0), ("remove", 0), ("read", [0]), ("same", 0, None), ("read", [0])])
+
+
+def test_a_lowered_durability_is_not_hidden_by_an_equal_recomputation() -> None:
+    graph = Graph(
+        (1,),  # a stable cell
+        (
+            Node("div", (_i(0),), 5),  # 0
+            Node("sum", (_q(0),), 0),  # 1: stable as long as node 0 is
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([1])
+    harness.run(
+        [
+            ("read", [1]),
+            ("set", 0, 2, 0),  # now volatile; node 0 comes out equal (0)
+            ("read", [1]),  # node 1 verified again, now (through node 0) volatile
+            ("set", 0, 7, 0),  # a volatile change that changes node 0
+            ("read", [1, 0]),
+        ]
+    )
+
+
+def test_conditional_reads_switch_dependencies() -> None:
+    graph = Graph(
+        (0, 0, 0),
+        (
+            Node("sum", (_i(1),), 0),  # 0
+            Node("sum", (_i(2),), 0),  # 1
+            Node("cond", (_i(0), _q(0), _q(1)), 4),  # 2: node 0 if input 0 > 4, else node 1
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([9, 1, 2])
+    harness.run(
+        [
+            ("read", [2]),
+            ("set", 0, 0, None),
+            ("set", 1, 5, None),  # node 0 is no longer on the path: it must not run
+            ("read", [2]),
+        ]
+    )
+    assert _runs_of(0) == 1
+    harness.run([("set", 1, 6, None), ("read", [2])])  # still off the path
+    assert (_runs_of(0), _runs_of(2)) == (1, 2)
+
+
+def test_cached_errors_propagate_and_are_caught_like_the_oracle_says() -> None:
+    graph = Graph(
+        (0,),
+        (
+            Node("fail", (_i(0),), 3),  # 0: fails on multiples of 3
+            Node("sum", (_q(0),), 0),  # 1: propagates
+            Node("catch", (_q(0),), 4),  # 2: 4 instead of the error
+            Node("mod", (_q(2),), 2),  # 3
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([3])
+    harness.run([("read", [1, 2, 3]), ("set", 0, 6, None), ("read", [3, 2, 1])])
+    assert _runs_of(3) == 1  # 4 both times: node 3 does not run again
+    harness.run([("set", 0, 5, None), ("read", [1, 2, 3, 0])])
+
+
+def test_clear_cache_recomputes_everything_once() -> None:
+    graph = Graph(
+        (0, 2),
+        (
+            Node("sum", (_i(0), _i(1)), 0),
+            Node("mod", (_q(0), _i(1)), 3),
+            Node("max", (_q(1), _q(0)), 0),
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([1, 2])
+    harness.run([("read", [2]), ("clear",), ("read", [2])])
+    assert [_runs_of(index) for index in range(3)] == [2, 2, 2]

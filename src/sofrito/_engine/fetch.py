@@ -143,5 +143,3 @@ def settle(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> None:
 def raise_cached(memo: Memo, error: BaseException) -> None:
     """Re-raise a cached user error with its original traceback, not a longer one."""
     raise error.with_traceback(memo.traceback)
-
-

@@ -29,9 +29,7 @@ FRAMES_PER_STACK = 40
 """Query levels run on one thread stack before the next level moves to a new one."""
 
 
-def run_on_fresh_stack(
-    engine: Engine, body: Callable[[Engine, Frame], Any], *args: Any
-) -> Any:
+def run_on_fresh_stack(engine: Engine, body: Callable[[Engine, Frame], Any], *args: Any) -> Any:
     outcome: list[Any] = []
     failure: list[BaseException] = []
 
