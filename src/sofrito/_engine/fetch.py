@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._queries import QuerySpec
 
-__all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "settle"]
+__all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "read_tracked", "settle"]
 
 MAX_RETRIES = 64
 """How many times a top-level call retries a computation cancelled by writes."""
@@ -84,9 +84,14 @@ def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple
         if spec.lru is not None:
             lru.touch(engine, memo)
         return value
+    return read_tracked(engine, frame, memo)
+
+
+def read_tracked(engine: Engine, frame: Frame, memo: Memo) -> Any:
+    """Bring ``memo`` up to date for ``frame`` and record the read, whatever its outcome."""
     error: BaseException | None = None
     try:
-        if memo.verified_at == NEVER and memo.claim is None and spec.lru is None:
+        if memo.verified_at == NEVER and memo.claim is None and memo.spec.lru is None:
             # Never computed: straight to execution, none of the checks can apply.
             if execute.execute(engine, memo, frame, frame.task, restoring=False):
                 value, error = memo.value, memo.error
@@ -99,7 +104,9 @@ def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple
     except BaseException:
         frame.record(memo)  # a cached user error is a value this query read
         raise
-    frame.record(memo)
+    deps = frame.deps
+    if not deps or deps[-1] is not memo:
+        deps.append(memo)
     if error is not None:
         raise_cached(memo, error)
     return value
