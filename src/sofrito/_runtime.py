@@ -261,9 +261,14 @@ class Runtime:
         """A watch on the revision: ``.current``, ``.changed(timeout)``, ``await .achanged()``."""
         engine = self._engine
         with engine.lock:
-            if engine.revision_watch is None:
-                engine.revision_watch = RevisionWatch(self._revision)
-        return engine.revision_watch.subscribe()
+            watch = engine.revision_watch
+            if watch is None:
+                watch = engine.revision_watch = RevisionWatch(self._revision)
+        # A write on another thread may have moved the revision after the watch
+        # read it but before the write looked for a watch: publish the revision
+        # again (publishing never goes back, so a late one undoes nothing).
+        watch.publish(self._revision)
+        return watch.subscribe()
 
     def subscribe_events(self, capacity: int = 1024) -> EventReceiver[Event]:
         """A receiver of every event from now on, holding at most ``capacity`` unread."""

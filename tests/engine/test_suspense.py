@@ -471,3 +471,170 @@ def test_aquery_while_another_thread_writes() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+# -- audit of issue 5: paths not covered above ---------------------------------------
+
+
+def test_three_pending_inputs_read_through_nested_queries_are_all_reported() -> None:
+    pages, styles, data = sf.Input("pages"), sf.Input("styles"), sf.Input("data")
+
+    @sf.query
+    def part(db: Any, index: int) -> str:
+        calls[f"part{index}"] += 1
+        return str((pages, styles, data)[index](db, "home"))
+
+    @sf.query
+    def site(db: Any) -> list[str]:
+        calls["site"] += 1
+        parts = []
+        for index in range(3):
+            with contextlib.suppress(sf.Suspend):  # keep reading: learn of every pending cell
+                parts.append(part(db, index))
+        return parts
+
+    rt = sf.Runtime()
+    with pytest.raises(sf.Suspend) as info:
+        site(rt)
+    assert info.value.pending == [pages["home"], styles["home"], data["home"]]
+    assert rt.pending() == [pages["home"], styles["home"], data["home"]]
+    with pytest.raises(sf.Suspend) as again:  # never cached: each call tries again
+        site(rt)
+    assert again.value.pending == info.value.pending
+    with rt.batch():
+        for ref in info.value.pending:
+            rt.resolve(ref, ref.input.name)
+    assert site(rt) == ["pages", "styles", "data"]
+    assert calls == {"site": 3, "part0": 3, "part1": 3, "part2": 3}
+
+
+def test_a_located_value_has_the_inputs_durability() -> None:
+    def read(key: str) -> str:
+        calls[f"read:{key}"] += 1
+        return key.upper()
+
+    settings = sf.Input("settings", durability=sf.Durability.STABLE, locator=read)
+    edits = sf.Input("edits")
+
+    @sf.query
+    def theme(db: Any) -> str:
+        calls["theme"] += 1
+        return settings(db, "theme")  # type: ignore[no-any-return]
+
+    rt = sf.Runtime()
+    assert theme(rt) == "THEME"
+    memo = rt._engine.memo_for(theme.spec, ())
+    assert sf.Durability(memo.durability) is sf.Durability.STABLE
+    rt.set(edits, 1)  # a volatile write: the stable reader passes the durability check
+    assert rt._engine.revisions.unchanged_since(memo.durability, memo.verified_at)
+    assert theme(rt) == "THEME"
+    assert calls == {"read:theme": 1, "theme": 1}  # located once, cached
+
+
+def test_an_async_locator_is_never_called_by_a_sync_read() -> None:
+    async def fetch(key: str) -> str:
+        calls[key] += 1
+        return key
+
+    remote = sf.Input("remote", locator=fetch)
+
+    @sf.query
+    def use(db: Any) -> str:
+        return remote(db, "k")  # type: ignore[no-any-return]
+
+    rt = sf.Runtime()
+    with pytest.raises(sf.Suspend) as info:
+        use(rt)  # no coroutine is created (filterwarnings=error would catch one left unawaited)
+    assert info.value.pending == [remote["k"]]
+    with pytest.raises(sf.Suspend):
+        rt.get(remote["k"])
+    assert calls == {}
+    assert asyncio.run(rt.aquery(use)) == "k"
+    assert calls == {"k": 1}
+
+
+def test_a_querys_error_eq_wins_over_the_runtime_default() -> None:
+    source = sf.Input("source")
+
+    @sf.query(error_eq=lambda old, new: False)
+    def parse(db: Any) -> int:
+        return int(source(db))
+
+    @sf.query
+    def show(db: Any) -> str:
+        calls["show"] += 1
+        try:
+            return str(parse(db))
+        except ValueError:
+            return "invalid"
+
+    rt = sf.Runtime(error_eq=lambda old, new: True)
+    rt.set(source, "x")
+    assert show(rt) == "invalid"
+    rt.set(source, "y")
+    assert show(rt) == "invalid"
+    assert calls["show"] == 2  # parse's own comparator said "changed"
+
+
+@pytest.mark.parametrize("listening", [False, True], ids=["silent walk", "reporting walk"])
+def test_a_loading_reader_reached_by_a_write_still_learns_of_the_locators_value(
+    listening: bool,
+) -> None:
+    available: dict[str, str] = {}
+
+    def poll(key: str) -> Any:
+        return available.get(key, sf.PENDING)
+
+    source = sf.Input("source", locator=poll)
+    other, unrelated = sf.Input("other"), sf.Input("unrelated")
+
+    @sf.query
+    def parity(db: Any) -> int:
+        return other(db) % 2  # type: ignore[no-any-return]
+
+    @sf.query
+    def status(db: Any) -> str:
+        state = sf.state(db, source["a"])
+        shown = f"ready: {state.value}" if isinstance(state, sf.Ready) else "loading"
+        return f"{shown} ({parity(db)})"
+
+    rt = sf.Runtime()
+    receiver = rt.subscribe_events() if listening else None
+    rt.set(other, 0)
+    assert status(rt) == "loading (0)"
+    rt.set(other, 2)  # reaches status through parity, which cuts off
+    assert status(rt) == "loading (0)"
+    available["a"] = "done"
+    rt.set(unrelated, 1)  # a new revision: the locator may be asked again
+    status(rt)  # asks it; the value is written as this call ends
+    assert status(rt) == "ready: done (0)"
+    assert listening is (receiver is not None)
+
+
+def test_a_reader_of_a_loading_query_that_cut_off_learns_of_the_locators_value() -> None:
+    available: dict[str, str] = {}
+
+    def poll(key: str) -> Any:
+        return available.get(key, sf.PENDING)
+
+    source = sf.Input("source", locator=poll)
+    unrelated = sf.Input("unrelated")
+
+    @sf.query
+    def status(db: Any) -> str:
+        state = sf.state(db, source["a"])
+        return state.value if isinstance(state, sf.Ready) else "x"  # type: ignore[no-any-return]
+
+    @sf.query
+    def page(db: Any) -> str:
+        return status(db).upper()
+
+    rt = sf.Runtime()
+    rt.set(source["a"], "x")
+    assert page(rt) == "X"
+    rt.invalidate(source["a"])  # loading: status says "x" again, a cutoff
+    assert page(rt) == "X"
+    available["a"] = "y"
+    rt.set(unrelated, 1)
+    page(rt)  # asks the locator; the value is written as this call ends
+    assert page(rt) == "Y"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import threading
+import weakref
 from collections import Counter
 from typing import Any
 
@@ -18,6 +20,7 @@ from sofrito._events.kinds import (
     RevisionBumped,
     RevisionSet,
 )
+from sofrito.stores import MemoryStore
 
 source = sf.Input("ev.source")
 config = sf.Input("ev.config", durability=sf.Durability.STABLE)
@@ -233,3 +236,234 @@ def test_receiver_for_unencodable_key_names_the_query() -> None:
         opaque(runtime, key)
     assert opaque(runtime, key) == 2
     assert isinstance(receiver.try_recv(), RevisionBumped)
+
+
+def test_a_write_to_a_cell_whose_key_cannot_be_named_still_reaches_its_readers() -> None:
+    class Opaque:
+        pass
+
+    key = Opaque()
+    cells = sf.Input("ev.opaque.cells")
+
+    @sf.query(name="ev.opaque.reader")
+    def reader(db: Any) -> int:
+        return cells(db, key)  # type: ignore[no-any-return]
+
+    runtime = sf.Runtime()
+    runtime.set(cells[key], 1)
+    assert reader(runtime) == 1
+    receiver = runtime.subscribe_events()
+    with pytest.raises(TypeError, match=r"ev\.opaque\.cells\[.*has type 'Opaque'"):
+        runtime.set(cells[key], 2)
+    assert runtime.get(cells[key]) == 2  # the write happened...
+    assert reader(runtime) == 2  # ...and its reader was marked, not served stale
+    assert drain(receiver) == [RevisionBumped(2), QueryChanged(ref("ev.opaque.reader"), 2)]
+
+
+# -- receivers on a real runtime -------------------------------------------------------
+
+
+def _edits(runtime: sf.Runtime, count: int) -> None:
+    """``count`` writes, each one a revision with its events (bump, set, three dependents)."""
+    for n in range(count):
+        runtime.set(source["a"], "x" * (n + 10))
+
+
+def test_default_capacity_is_1024_and_settable(rt: sf.Runtime) -> None:
+    assert rt.subscribe_events().capacity == 1024
+    assert rt.subscribe_events(capacity=3).capacity == 3
+
+
+def test_a_lagging_runtime_receiver_learns_exactly_what_it_missed(rt: sf.Runtime) -> None:
+    everything = rt.subscribe_events()
+    small = rt.subscribe_events(capacity=4)
+    _edits(rt, 3)
+    expected = drain(everything)
+    assert len(expected) == 15  # per write: RevisionBumped, InputSet, 3 x QueryInvalidated
+    with pytest.raises(sf.Lagged) as info:
+        small.recv(timeout=1)
+    assert info.value.missed == 11
+    assert drain(small) == expected[-4:]  # the oldest event still held comes first
+    rt.bump_revision()  # one event: room for it, nothing lost
+    assert small.recv(timeout=1) == RevisionBumped(rt.revision)
+
+
+def test_a_stuck_runtime_receiver_blocks_no_writer_and_no_other_receiver(rt: sf.Runtime) -> None:
+    fast = [rt.subscribe_events() for _ in range(3)]
+    stuck = rt.subscribe_events(capacity=2)
+    got_first = threading.Event()
+    release = threading.Event()
+    after: list[object] = []
+
+    def consume() -> None:
+        after.append(stuck.recv(timeout=30))
+        got_first.set()
+        release.wait(30)  # busy elsewhere: reads nothing while the writer writes
+        try:
+            stuck.recv(timeout=30)
+        except sf.Lagged as lagged:
+            after.append(lagged.missed)
+        after.append(stuck.recv(timeout=30))
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    rt.bump_revision()
+    assert got_first.wait(30)
+    writer = threading.Thread(target=_edits, args=(rt, 40))
+    writer.start()
+    writer.join(timeout=30)
+    assert not writer.is_alive()  # 200 events into a full queue: the writer never waited
+    first = drain(fast[0])
+    assert len(first) == 1 + 40 * 5
+    assert drain(fast[1]) == drain(fast[2]) == first
+    release.set()
+    thread.join(timeout=30)
+    assert after == [RevisionBumped(2), 198, first[-2]]
+
+
+def test_a_runtime_receiver_dropped_mid_stream_leaks_nothing(rt: sf.Runtime) -> None:
+    kept = rt.subscribe_events(capacity=10_000)
+    dropped = rt.subscribe_events(capacity=2)
+    _edits(rt, 5)  # dropped is full and lagging when it goes
+    gone = weakref.ref(dropped)
+    del dropped
+    gc.collect()
+    hub = rt._engine.events
+    assert gone() is None
+    assert hub.receiver_count == 1
+    _edits(rt, 1)
+    assert len(drain(kept)) == 6 * 5
+    del kept
+    gc.collect()
+    assert hub.receiver_count == 0
+    assert hub._targets == ()
+    assert not hub.listening
+
+
+def test_no_event_work_is_done_while_nobody_listens() -> None:
+    """Events name queries by their canonical key bytes; a key with no encoding
+    fails to be named. Without a receiver nothing is named, so nothing fails."""
+
+    class Opaque:
+        pass
+
+    holder = sf.Input("ev.quiet.holder")
+
+    @sf.query(name="ev.quiet")
+    def quiet(db: Any, key: Any) -> int:
+        return holder(db)  # type: ignore[no-any-return]
+
+    runtime = sf.Runtime()
+    runtime.set(holder, 1)
+    key = Opaque()
+    assert quiet(runtime, key) == 1
+    runtime.set(holder, 2)  # invalidates quiet(key): no QueryInvalidated is built
+    assert quiet(runtime, key) == 2  # a change: no QueryChanged is built
+    with runtime.batch():
+        runtime.set(holder, 3)
+    runtime.set_current_revision(10)
+    assert quiet(runtime, key) == 3
+    assert runtime._engine.revision_watch is None  # no watch until someone asks for one
+    receiver = runtime.subscribe_events()
+    with pytest.raises(TypeError, match=r"ev\.quiet\("):
+        runtime.set(holder, 4)  # now the event work happens, and names the query
+    assert isinstance(receiver.try_recv(), RevisionBumped)
+
+
+# -- what counts as a change -----------------------------------------------------------
+
+
+def test_a_value_becoming_an_error_and_back_is_reported_as_changed() -> None:
+    number = sf.Input("ev.number")
+
+    @sf.query(name="ev.inverse")
+    def inverse(db: Any) -> float:
+        return 1 / number(db)  # type: ignore[no-any-return]
+
+    runtime = sf.Runtime()
+    runtime.set(number, 2)
+    assert inverse(runtime) == 0.5
+    events = runtime.subscribe_events()
+    runtime.set(number, 0)
+    with pytest.raises(ZeroDivisionError):
+        inverse(runtime)
+    runtime.set(number, 4)
+    assert inverse(runtime) == 0.25
+    changed = [e for e in drain(events) if isinstance(e, QueryChanged)]
+    assert changed == [QueryChanged(ref("ev.inverse"), 2), QueryChanged(ref("ev.inverse"), 3)]
+
+
+def test_an_equal_error_under_error_eq_is_a_cutoff_not_a_change() -> None:
+    text = sf.Input("ev.text")
+
+    @sf.query(name="ev.parsed", error_eq=lambda old, new: type(old) is type(new))
+    def parsed(db: Any) -> int:
+        return int(text(db))
+
+    runtime = sf.Runtime()
+    runtime.set(text, "x")
+    with pytest.raises(ValueError, match="invalid literal"):
+        parsed(runtime)
+    events = runtime.subscribe_events()
+    runtime.set(text, "y")
+    with pytest.raises(ValueError, match="invalid literal"):
+        parsed(runtime)
+    assert [e for e in drain(events) if isinstance(e, QueryChanged)] == []
+
+
+def test_completing_after_a_suspension_is_a_first_computation_not_a_change() -> None:
+    runtime = sf.Runtime()
+    runtime.set(source["b"], "yyy")
+    events = runtime.subscribe_events()
+    with pytest.raises(sf.Suspend):
+        report(runtime)
+    runtime.resolve(source["a"], "xx")
+    assert report(runtime) == "even/odd"
+    assert [e for e in drain(events) if isinstance(e, QueryChanged)] == []
+
+
+def test_invalidate_then_an_equal_resolve_reports_no_change_downstream(rt: sf.Runtime) -> None:
+    events = rt.subscribe_events()
+    rt.invalidate(source["a"])
+    with pytest.raises(sf.Suspend):
+        report(rt)
+    rt.resolve(source["a"], "zz")
+    assert report(rt) == "even/odd"
+    assert [e for e in drain(events) if isinstance(e, QueryChanged)] == []
+    rt.invalidate(source["a"])
+    rt.resolve(source["a"], "zzz")
+    assert report(rt) == "odd/odd"
+    changed = [e.ref for e in drain(events) if isinstance(e, QueryChanged)]
+    assert changed == [ref("ev.length", "a"), ref("ev.parity", "a"), ref("ev.report")]
+
+
+# -- the reverse-dependency graph after a restore --------------------------------------
+
+
+def test_the_reverse_dependency_graph_is_restored_from_a_snapshot() -> None:
+    store = MemoryStore()
+    first = sf.Runtime(store=store, runtime_id="ev.restore")
+    with first.batch():
+        first.set(source["a"], "xx")
+        first.set(source["b"], "yyy")
+    assert report(first) == "even/odd"
+    first.commit()
+    runs.clear()
+
+    restored = sf.Runtime(store=store, runtime_id="ev.restore")
+    assert restored.revision == first.revision
+    events = restored.subscribe_events()
+    restored.set(source["b"], "y")  # no query has run in this runtime yet
+    by = ref("ev.source", "b")
+    assert drain(events) == [
+        RevisionBumped(2),
+        InputSet(by, 2, sf.Durability.VOLATILE),
+        QueryInvalidated(ref("ev.length", "b"), by, 2),
+        QueryInvalidated(ref("ev.parity", "b"), by, 2),
+        QueryInvalidated(ref("ev.report"), by, 2),
+    ]
+    assert report(restored) == "even/odd"
+    assert runs == {"length": 1}  # length('b') 3 -> 1: still odd, cut off
+    assert [e for e in drain(events) if isinstance(e, QueryChanged)] == [
+        QueryChanged(ref("ev.length", "b"), 2)
+    ]

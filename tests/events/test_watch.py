@@ -63,6 +63,19 @@ def test_publishing_the_revision_already_held_is_not_a_change() -> None:
         receiver.changed(timeout=0.01)
 
 
+def test_a_late_publish_of_an_older_revision_changes_nothing() -> None:
+    watch = RevisionWatch(5)
+    receiver = watch.subscribe()
+    watch.publish(3)
+    assert receiver.current == 5
+    with pytest.raises(TimeoutError):
+        receiver.changed(timeout=0)
+    watch.publish(6)
+    watch.publish(5)
+    assert receiver.changed(timeout=0) == 6
+    assert receiver.current == 6
+
+
 def test_blocked_changed_wakes_on_a_publish_from_another_thread() -> None:
     watch = RevisionWatch(0)
     receiver = watch.subscribe()
@@ -203,6 +216,19 @@ def test_a_runtime_watch_sees_writes_and_batches_as_revisions() -> None:
     rt.set(source["b"], 2)  # equal value: no write, no revision
     with pytest.raises(TimeoutError):
         watch.changed(timeout=0.01)
+
+
+def test_a_watch_made_after_writes_starts_at_the_current_revision() -> None:
+    rt = sf.Runtime()
+    rt.set(source, 1)
+    rt.set(source, 2)
+    first = rt.subscribe_revisions()
+    second = rt.subscribe_revisions()
+    assert first.current == second.current == 2
+    with pytest.raises(TimeoutError):
+        first.changed(timeout=0)
+    rt.set(source, 3)
+    assert first.changed(timeout=1) == second.changed(timeout=1) == 3
 
 
 def test_set_current_revision_moves_the_watch() -> None:

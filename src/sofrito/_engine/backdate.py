@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sofrito._engine.memo import Node
     from sofrito._engine.state import Engine
 
-__all__ = ["store"]
+__all__ = ["note_reads", "store"]
 
 _STATIC = 3
 
@@ -53,6 +53,25 @@ def store(
         changed = not first
     rdeps.relink(memo, memo.deps, deps)
     memo.deps = deps
+    note_reads(memo, deps, revision)
+    unsaved = engine.unsaved_memos
+    if unsaved is not None and memo.spec.persist:
+        unsaved.add(memo)
+    memo.verified_at = revision
+    memo.hit_at = revision if error is None else NOT_HITTABLE
+    if memo.spec.lru is not None:
+        lru.insert(engine, memo)
+    return changed
+
+
+def note_reads(memo: Memo, deps: list[Node], revision: int) -> None:
+    """Take the memo's durability and its pending mark from what it read.
+
+    Its durability is the lowest of its reads'. A memo that read a pending
+    cell, directly or through a memo that did, is ``ALWAYS_DIRTY``: verified
+    in every revision, so that the cell's locator is asked again. Both after
+    an execution and after a verification that found nothing changed.
+    """
     lowest = _STATIC
     reads_pending = False
     for dep in deps:
@@ -63,18 +82,10 @@ def store(
         else:
             reads_pending = reads_pending or dep.status == CellStatus.PENDING
     memo.durability = lowest
-    unsaved = engine.unsaved_memos
-    if unsaved is not None and memo.spec.persist:
-        unsaved.add(memo)
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY
     elif memo.dirty_at == ALWAYS_DIRTY:
         memo.dirty_at = revision
-    memo.verified_at = revision
-    memo.hit_at = revision if error is None else NOT_HITTABLE
-    if memo.spec.lru is not None:
-        lru.insert(engine, memo)
-    return changed
 
 
 def _set_outcome(memo: Memo, value: Any, error: BaseException | None) -> None:

@@ -10,12 +10,19 @@ The same walk reports ``QueryInvalidated`` events when someone listens.
 When nobody listens, a walk stops at memos already marked in this revision
 (a batch of writes marks each memo once). When someone listens, every write
 reports every transitive dependent once, so each walk uses its own epoch.
+
+A memo that read a pending cell carries ``ALWAYS_DIRTY`` instead of a
+revision: it is verified in every revision, which is how a cached "loading"
+answer learns that a sync locator has a value now. A walk must not replace
+that mark with its revision (the memo would then pass as clean in later
+revisions and never ask the locator again), so it leaves it and walks on.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sofrito._engine.memo import ALWAYS_DIRTY
 from sofrito._engine.refs import memo_ref, node_ref
 from sofrito._events.kinds import QueryChanged, QueryInvalidated
 
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
     from sofrito._engine.memo import Memo, Node
     from sofrito._engine.state import Engine
 
-__all__ = ["emit_changed", "invalidate_dependents", "relink"]
+__all__ = ["emit_changed", "invalidate_dependents", "mark_dependents", "relink"]
 
 
 def relink(memo: Memo, old: list[Node], new: list[Node]) -> None:
@@ -50,12 +57,28 @@ def invalidate_dependents(engine: Engine, node: Node, revision: int) -> None:
     if engine.listening:
         _walk_reporting(engine, node, revision)
         return
+    mark_dependents(engine, node, revision)
+
+
+def mark_dependents(engine: Engine, node: Node, revision: int) -> None:
+    """The silent walk: push the dirty marks, report nothing."""
+    if not node.rdeps:
+        return
     stack = list(node.rdeps)
+    always_dirty: set[Memo] | None = None  # walked already, in this walk
     while stack:
         memo = stack.pop()
-        if memo.dirty_at == revision:
+        dirty_at = memo.dirty_at
+        if dirty_at == revision:
             continue
-        memo.dirty_at = revision
+        if dirty_at == ALWAYS_DIRTY:
+            if always_dirty is None:
+                always_dirty = set()
+            elif memo in always_dirty:
+                continue
+            always_dirty.add(memo)
+        else:
+            memo.dirty_at = revision
         if memo.rdeps:
             stack.extend(memo.rdeps)
 
@@ -75,7 +98,8 @@ def _walk_reporting(engine: Engine, node: Node, revision: int) -> None:
         if memo.mark == epoch:
             continue
         memo.mark = epoch
-        memo.dirty_at = revision
+        if memo.dirty_at != ALWAYS_DIRTY:
+            memo.dirty_at = revision
         reached.append(memo)
         if memo.rdeps:
             queue.extend(memo.rdeps)

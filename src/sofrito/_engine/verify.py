@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sofrito._engine import execute, inputs
+from sofrito._engine import backdate, execute, inputs
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 
@@ -88,18 +88,14 @@ def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) ->
 
 
 def _mark_unchanged(memo: Memo, revision: int) -> None:
-    """Nothing it read changed: verified, at the durability of what it read now."""
-    lowest = _STATIC
-    for dep in memo.deps:
-        if dep.durability < lowest:  # noqa: PLR1730 (no min() call here)
-            lowest = dep.durability
-    memo.durability = lowest
+    """Nothing it read changed: verified, at the durability of what it read now,
+    and still checked every revision if something below it reads a pending cell."""
+    backdate.note_reads(memo, memo.deps, revision)
     mark_verified(memo, revision)
 
 
 _CHANGED = -1
 _UNCHANGED = -2
-_STATIC = 3
 
 
 def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Task) -> int:

@@ -157,7 +157,14 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     else:
         engine.pending_cells.pop(cell, None)
     if engine.listening:
-        _report_write(engine, cell, change, revision)
+        try:
+            _report_write(engine, cell, change, revision)
+        except TypeError:
+            # The cell's key has no canonical encoding, so no event can name it.
+            # The write is done: its dependents must still be marked, or they
+            # would be served stale. Then the error names the cell.
+            rdeps.mark_dependents(engine, cell, revision)
+            raise
     rdeps.invalidate_dependents(engine, cell, revision)
 
 

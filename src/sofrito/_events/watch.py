@@ -42,10 +42,12 @@ class RevisionWatch:
     def publish(self, revision: int) -> None:
         """Make ``revision`` the latest and wake every waiter; never waits on a receiver.
 
-        Safe from any thread. Publishing the revision already held wakes nobody.
+        Safe from any thread. Publishing the revision already held, or an older
+        one (a late publish: revisions never go back), changes nothing and wakes
+        nobody.
         """
         with self._cond:
-            if revision == self._value:
+            if revision <= self._value:
                 return
             self._value = revision
             self._cond.notify_all()
