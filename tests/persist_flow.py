@@ -2,8 +2,9 @@
 
 ``python tests/persist_flow.py DB ACTION [ARG]`` opens a runtime on the SQLite
 file DB, does ACTION, commits, and prints JSON: the result and which queries
-executed. ``SOFRITO_TEST_VERSION`` sets the version of ``words`` so a test can
-change a query's fingerprint between runs.
+executed. ``SOFRITO_TEST_VERSION`` sets the version of ``words``, and
+``SOFRITO_TEST_BODY=edited`` swaps in an edited body with the same result, so a
+test can change a query's fingerprint between runs either way.
 """
 
 from __future__ import annotations
@@ -22,10 +23,22 @@ settings = sf.Input("flow.settings", durability=sf.Durability.STABLE)
 executed: Counter[str] = Counter()
 
 
-@sf.query(name="flow.words", version=os.environ.get("SOFRITO_TEST_VERSION", "1"))
-def words(db: Any, name: str) -> int:
-    executed[f"words:{name}"] += 1
-    return len(document(db, name).split()) * settings(db)["weight"]
+VERSION = os.environ.get("SOFRITO_TEST_VERSION", "1")
+
+if os.environ.get("SOFRITO_TEST_BODY") == "edited":
+
+    @sf.query(name="flow.words", version=VERSION)
+    def words(db: Any, name: str) -> int:  # the same result, from edited code
+        executed[f"words:{name}"] += 1
+        weight = settings(db)["weight"]
+        return weight * len(document(db, name).split())
+
+else:
+
+    @sf.query(name="flow.words", version=VERSION)
+    def words(db: Any, name: str) -> int:
+        executed[f"words:{name}"] += 1
+        return len(document(db, name).split()) * settings(db)["weight"]
 
 
 @sf.query(name="flow.total")

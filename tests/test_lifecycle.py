@@ -63,6 +63,8 @@ def test_reset_drops_memos_and_inputs_and_keeps_identity(tmp_path: Path) -> None
     assert rt.revision == before + 1
     with pytest.raises(sf.Suspend):
         double(rt)
+    with pytest.raises(sf.Suspend):
+        double(_reopen(tmp_path))  # dropped in the store too, without a commit
     rt.set(cell, 1)
     assert double(rt) == 2
     receipt = rt.commit()

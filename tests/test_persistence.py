@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +19,19 @@ import pytest
 
 import sofrito as sf
 from sofrito._engine.memo import Encoded
-from sofrito.stores import CorruptSnapshot, MemoryStore, SnapshotDelta, SqliteStore, StoreError
+from sofrito.stores import (
+    CorruptSnapshot,
+    InputState,
+    MemoryStore,
+    RuntimeStore,
+    SnapshotDelta,
+    SqliteStore,
+    StoreError,
+    WriteFailed,
+)
 
 FLOW = Path(__file__).with_name("persist_flow.py")
+LOCK_CHILD = Path(__file__).parent / "stores" / "lock_child.py"
 ROOT = FLOW.parent.parent
 
 
@@ -64,6 +78,19 @@ def test_changed_fingerprint_discards_the_memo_and_its_dependents_verify(tmp_pat
     assert bumped["executed"] == {"words:a": 1, "words:b": 1, "words:c": 1, "total": 1}
     stable = run_flow(db, "read", SOFRITO_TEST_VERSION="2")
     assert stable["executed"] == {}
+
+
+def test_edited_query_code_discards_its_memos_across_a_restart(tmp_path: Path) -> None:
+    """The fingerprint covers the code, not only ``version=``: an edited body with the
+    same version is never served from the cache of the old one."""
+    db = tmp_path / "cache.db"
+    run_flow(db, "init")
+    edited = run_flow(db, "read", SOFRITO_TEST_BODY="edited")
+    assert edited["result"] == 9
+    assert edited["executed"] == {"words:a": 1, "words:b": 1, "words:c": 1, "total": 1}
+    assert run_flow(db, "read", SOFRITO_TEST_BODY="edited")["executed"] == {}
+    back = run_flow(db, "read")  # the original code again: its memos were replaced
+    assert back["executed"] == {"words:a": 1, "words:b": 1, "words:c": 1, "total": 1}
 
 
 def test_durable_set_is_in_the_store_before_it_returns(tmp_path: Path) -> None:
@@ -169,26 +196,60 @@ def test_values_are_decoded_only_when_read(tmp_path: Path) -> None:
     assert decoded == [("k5",)]
 
 
-def test_unserializable_value_fails_commit_naming_query_and_key_and_writes_nothing() -> None:
-    store = MemoryStore()
-    rt = sf.Runtime(store=store, runtime_id="bad")
+def test_clear_cache_makes_the_next_commit_replace_the_stored_memos(tmp_path: Path) -> None:
+    db = tmp_path / "cleared.db"
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="cleared")
+    with rt.batch():
+        for key in ("a", "b", "c"):
+            rt.set(source[key], key)
+    assert joined(rt, "a", "b", "c") == "A+B+C"
+    rt.commit()
+    rt.clear_cache()
+    assert upper(rt, "a") == "A"  # the only memo computed since the clear
+    rt.commit()
+    reopened = sf.Runtime(store=SqliteStore(db), runtime_id="cleared")
+    runs.clear()
+    assert upper(reopened, "a") == "A"
+    assert runs == {}  # restored
+    assert joined(reopened, "a", "b", "c") == "A+B+C"
+    assert runs == {"b": 1, "c": 1}  # dropped by the clear, not resurrected by the restart
+
+
+@sf.query(name="persist.lock")
+def holds_a_lock(db: Any, key: str) -> Any:
+    source(db, key)
+    return threading.Lock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RuntimeStore]:
+    store: RuntimeStore = (
+        MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "any.db")
+    )
+    yield store
+    store.close()
+
+
+def test_unserializable_value_fails_commit_naming_query_and_key_and_writes_nothing(
+    any_store: RuntimeStore,
+) -> None:
+    rt = sf.Runtime(store=any_store, runtime_id="bad")
     rt.set(source["x"], "fine")
     upper(rt, "x")
-
-    @sf.query(name="persist.lock")
-    def holds_a_lock(db: Any, key: str) -> Any:
-        source(db, key)
-        import threading
-
-        return threading.Lock()
-
+    first, committed_at = rt.commit(), rt.revision
+    rt.set(source["x"], "still fine")
+    upper(rt, "x")
     holds_a_lock(rt, "x")
     with pytest.raises(
         StoreError, match=r"persist\.lock\('x'\).*cannot pickle.*nothing was written"
     ):
         rt.commit()
-    assert store.load_receipts("bad") == []
-    assert store.load_snapshot("bad") is None
+    assert any_store.load_receipts("bad") == [first]
+    snapshot = any_store.load_snapshot("bad")
+    assert snapshot is not None
+    assert len(snapshot.rows) == 1  # upper('x') as first committed; neither new row
+    (stored,) = any_store.load_input_states("bad")
+    assert stored.changed_at == committed_at  # the new value of x was not written either
 
 
 def test_safe_codec_refuses_non_plain_values() -> None:
@@ -259,3 +320,184 @@ def test_secret_authenticates_rows(tmp_path: Path) -> None:
 def test_commit_without_a_store_explains() -> None:
     with pytest.raises(RuntimeError, match=r"no store; create it with sf\.Runtime\(store="):
         sf.Runtime().commit()
+
+
+# -- forged rows, restored graph, locks ----------------------------------------------
+
+
+def _forge(
+    db: Path, rows: dict[bytes, bytes] | None = None, inputs: list[InputState] | None = None
+) -> None:
+    """Rewrite runtime 'c' through the store itself, as anyone who can write the file
+    can: the store's checksums and seals come out right (they are not secret)."""
+    with SqliteStore(db) as store:
+        snapshot = store.load_snapshot("c")
+        assert snapshot is not None
+        forged = SnapshotDelta(snapshot.revision, snapshot.meta, rows or {})
+        store.commit_boundary("c", forged, "intruder", "forged", [], inputs or [])
+
+
+def _upper_rows(db: Path) -> dict[bytes, bytes]:
+    with SqliteStore(db) as store:
+        snapshot = store.load_snapshot("c")
+    assert snapshot is not None
+    found = {mid: row for mid, row in snapshot.rows.items() if b"persist.upper" in mid}
+    assert len(found) == 2
+    return found
+
+
+def test_a_forged_row_with_a_valid_store_checksum_is_corrupt_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    db = _committed_db(tmp_path)
+    first = next(iter(_upper_rows(db)))
+    _forge(db, rows={first: b"\x00" * 40})
+    with pytest.raises(CorruptSnapshot, match=r"memo row .* checksum does not match"):
+        sf.Runtime(store=SqliteStore(db), runtime_id="c")
+    cold = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
+    assert cold.revision == 0
+    with pytest.raises(sf.Suspend):
+        joined(cold, "a", "b")
+
+
+def test_with_a_secret_rows_swapped_between_keys_are_refused(tmp_path: Path) -> None:
+    """Each row is authentic, but in another row's place: the MAC binds the memo id."""
+    db = _committed_db(tmp_path, secret="s3cret")
+    (id_a, row_a), (id_b, row_b) = sorted(_upper_rows(db).items())
+    _forge(db, rows={id_a: row_b, id_b: row_a})
+    with pytest.raises(CorruptSnapshot, match="MAC does not verify"):
+        sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret")
+    cold = sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret", on_corrupt="cold")
+    assert cold.revision == 0
+
+
+def test_with_a_secret_input_values_swapped_between_inputs_are_refused(tmp_path: Path) -> None:
+    db = _committed_db(tmp_path, secret="s3cret")
+    with SqliteStore(db) as store:
+        a, b = store.load_input_states("c")
+    _forge(db, inputs=[replace(a, value=b.value), replace(b, value=a.value)])
+    with pytest.raises(CorruptSnapshot, match=r"input .* MAC does not verify"):
+        sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret")
+
+
+def test_with_a_secret_rows_moved_to_another_runtime_are_refused(tmp_path: Path) -> None:
+    db = _committed_db(tmp_path, secret="s3cret")
+    with SqliteStore(db) as store:
+        snapshot = store.load_snapshot("c")
+        assert snapshot is not None
+        moved = SnapshotDelta(snapshot.revision, snapshot.meta, dict(snapshot.rows))
+        store.commit_boundary("copy", moved, "intruder", "forged", [], [])
+        for state in store.load_input_states("c"):
+            store.persist_input_state("copy", state)
+    with pytest.raises(CorruptSnapshot, match="MAC does not verify"):
+        sf.Runtime(store=SqliteStore(db), runtime_id="copy", secret="s3cret")
+
+
+def test_reopening_restores_the_reverse_dependencies(tmp_path: Path) -> None:
+    """A write right after opening reaches the restored readers, though none ran here."""
+    db = _committed_db(tmp_path)
+    with SqliteStore(db) as store:
+        stored = store.load_snapshot("c")
+    assert stored is not None
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c")
+    assert rt.revision == stored.revision
+    assert rt.subscribe_revisions().current == stored.revision
+    events = rt.subscribe_events()
+    runs.clear()
+    rt.set(source["a"], "again")
+    invalidated = []
+    while (event := events.try_recv()) is not None:
+        if isinstance(event, sf.QueryInvalidated):
+            invalidated.append(event.ref)
+    assert sorted(invalidated, key=str) == [
+        sf.QueryRef.of("persist.joined", ("a", "b")),
+        sf.QueryRef.of("persist.upper", ("a",)),
+    ]
+    assert runs == {}
+    assert joined(rt, "a", "b") == "AGAIN+BETA"
+    assert runs == {"a": 1}  # upper('b') was served from the snapshot
+
+
+def test_a_commit_blocked_by_another_process_fails_clearly_and_can_be_retried(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "c.db"
+    rt = sf.Runtime(store=SqliteStore(db, busy_timeout=0.2), runtime_id="c")
+    rt.set(source["a"], "alpha")
+    assert upper(rt, "a") == "ALPHA"
+    holder = subprocess.Popen(
+        [sys.executable, str(LOCK_CHILD), str(db), "stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        with pytest.raises(WriteFailed, match=rf"{db} is locked by another process"):
+            rt.commit()
+    finally:
+        holder.stdin.write(b"go\n")
+        holder.stdin.close()
+        assert holder.wait(timeout=30) == 0
+        holder.stdout.close()
+    receipt = rt.commit()  # nothing was lost: the retry writes the whole boundary
+    assert receipt.sequence == 1
+    assert len(receipt.contributing_inputs) == 1
+    runs.clear()
+    reopened = sf.Runtime(store=SqliteStore(db), runtime_id="c")
+    assert upper(reopened, "a") == "ALPHA"
+    assert runs == {}
+
+
+def test_flipped_bytes_in_the_file_never_give_a_runtime_wrong_values(tmp_path: Path) -> None:
+    """End to end: damage anywhere in a committed cache file, then open the runtime.
+    It either refuses or serves the right values; in cold mode it opens and serves
+    the right values or starts from nothing."""
+    db = _committed_db(tmp_path, secret="s3cret")
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = db.read_bytes()
+    written = [offset for offset, byte in enumerate(data) if byte]  # skip empty space
+    rng = random.Random(int(os.environ.get("SOFRITO_TEST_SEED", "66")))
+    refused = 0
+    for trial in range(120):
+        damaged = bytearray(data)
+        damaged[rng.choice(written)] ^= 1 << rng.randrange(8)
+        path = tmp_path / f"damaged-{trial}.db"
+        path.write_bytes(bytes(damaged))
+        outcome = _open_and_read(path)
+        if isinstance(outcome, StoreError):
+            assert str(path) in str(outcome)
+            assert _a_refusal(outcome), outcome
+            refused += 1
+        else:
+            assert outcome == "ALPHA+BETA"
+        cold = _open_and_read(path, on_corrupt="cold")
+        if isinstance(cold, StoreError):  # only a file that claims a newer schema
+            assert type(cold) is StoreError, cold
+            assert _a_refusal(cold), cold
+        else:
+            assert cold in ("ALPHA+BETA", "started cold")
+    assert refused > 30  # the damage did land in data, many times
+
+
+def _open_and_read(path: Path, **options: Any) -> str | StoreError:
+    """What a runtime opened on ``path`` serves, or why it refused to open.
+
+    Refusals are ``CorruptSnapshot``, or a plain ``StoreError`` for a file whose
+    (unchecksummed) schema version now reads as a newer one: that must be refused,
+    never read, and never moved aside, since it may be a newer sofrito's store.
+    Anything else fails the test (``_a_refusal``)."""
+    try:
+        rt = sf.Runtime(store=SqliteStore(path), runtime_id="c", secret="s3cret", **options)
+    except StoreError as exc:
+        return exc
+    try:
+        return joined(rt, "a", "b")
+    except sf.Suspend:
+        return "started cold"  # the inputs went with the damaged state
+
+
+def _a_refusal(error: StoreError) -> bool:
+    return isinstance(error, CorruptSnapshot) or "written by a newer sofrito" in str(error)

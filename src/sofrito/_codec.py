@@ -104,7 +104,16 @@ def codec_named(name: str) -> Codec:
 
 
 class Sealer:
-    """Appends and checks a MAC (with a secret) or a checksum (without) on rows."""
+    """Appends and checks a MAC (with a secret) or a checksum (without) on rows.
+
+    ``context`` names where the sealed bytes belong (the runtime id and the
+    memo or input id). With a secret it is covered by the MAC, so a row moved
+    to another memo id, input or runtime does not verify: otherwise a writer
+    without the secret could swap two authentic rows and have a reader serve
+    one key's value for another. Without a secret the checksum covers the data
+    only (the store's own row checksums already bind the ids, and without a
+    secret nothing is authenticated anyway).
+    """
 
     def __init__(self, secret: bytes | str | None) -> None:
         if isinstance(secret, str):
@@ -115,20 +124,23 @@ class Sealer:
     def authenticated(self) -> bool:
         return self._secret is not None
 
-    def _tag(self, data: bytes) -> bytes:
+    def _tag(self, data: bytes, context: bytes) -> bytes:
         if self._secret is None:
             return hashlib.blake2b(data, digest_size=16).digest()
-        return hmac.new(self._secret, data, hashlib.sha256).digest()
+        mac = hmac.new(self._secret, len(context).to_bytes(4, "big"), hashlib.sha256)
+        mac.update(context)
+        mac.update(data)
+        return mac.digest()
 
-    def seal(self, data: bytes) -> bytes:
-        return self._tag(data) + data
+    def seal(self, data: bytes, context: bytes = b"") -> bytes:
+        return self._tag(data, context) + data
 
-    def open(self, sealed: bytes, what: str) -> bytes:
+    def open(self, sealed: bytes, what: str, context: bytes = b"") -> bytes:
         size = 16 if self._secret is None else 32
         tag, data = sealed[:size], sealed[size:]
-        if len(sealed) < size or not hmac.compare_digest(tag, self._tag(data)):
+        if len(sealed) < size or not hmac.compare_digest(tag, self._tag(data, context)):
             how = (
-                "its MAC does not verify (wrong secret, or forged)"
+                "its MAC does not verify (wrong secret, forged, or moved from another row)"
                 if self._secret
                 else "its checksum does not match (corrupt or truncated)"
             )

@@ -36,6 +36,8 @@ def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
             raise
         log.warning("%s; starting runtime %r cold", exc, persistence.runtime_id)
         _forget_everything(rt)
+        # The damage may be found after the snapshot header was restored.
+        engine.revisions.last_changed[:] = [0] * len(engine.revisions.last_changed)
         recover = getattr(store, "recover", None)
         if callable(recover):
             recover()

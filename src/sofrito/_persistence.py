@@ -50,6 +50,7 @@ from sofrito.stores import (
     SnapshotDelta,
     StoredSnapshot,
     StoreError,
+    _encoding,
 )
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Persistence:
         self.sealer = Sealer(secret)
         self.run_id = uuid.uuid4().hex
         self.full = False
-        self.deleted: set[bytes] = set()
+        """The next commit replaces every stored memo (``rt.clear_cache()`` ran)."""
         self._restored: dict[NodeId, Memo | Cell] = {}
         """While restoring: nodes by their stored id, so dependencies resolve
         without decoding their keys again."""
@@ -123,18 +124,17 @@ class Persistence:
             assert engine.unsaved_cells is not None
             engine.unsaved_memos.clear()
             engine.unsaved_cells.clear()
-            self.deleted.clear()
             self.full = False
             return receipt
 
     def _delta(self) -> SnapshotDelta:
         engine = self.engine
         upserts: dict[bytes, bytes] = {}
-        deletes = set(self.deleted)
+        deletes: set[bytes] = set()
         for memo in engine.unsaved_memos or ():
             mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
             if memo.has_value and memo.error is None and memo.computed:
-                upserts[mid] = self._row(memo)
+                upserts[mid] = self._row(memo, mid)
                 deletes.discard(mid)
             else:
                 deletes.add(mid)  # errors and evicted values are recomputed, not stored
@@ -142,7 +142,18 @@ class Persistence:
             engine.revisions.current, self._meta(), upserts, frozenset(deletes), self.full
         )
 
-    def _row(self, memo: Memo) -> bytes:
+    def cache_cleared(self) -> None:
+        """The runtime dropped every memo: so will the store, at the next commit.
+
+        The next delta is ``full``: it holds only what was computed since, and
+        replaces every stored memo row, so a restart does not resurrect a
+        cache the program chose to throw away.
+        """
+        assert self.engine.unsaved_memos is not None
+        self.engine.unsaved_memos.clear()
+        self.full = True
+
+    def _row(self, memo: Memo, mid: bytes) -> bytes:
         value = memo.value
         if type(value) is Encoded:
             encoded = value.data
@@ -158,7 +169,15 @@ class Persistence:
         row = MemoRow(
             memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, deps, encoded
         )
-        return encode_memo_row(row, self.sealer)
+        return encode_memo_row(row, self.sealer, self._context("memo", mid))
+
+    def _context(self, kind: str, name: bytes | str) -> bytes:
+        """Where sealed bytes belong; with ``secret=`` the MAC covers it, so an
+        authentic row moved to another id or runtime does not verify. Without a
+        secret the seal ignores it, so it is not built (a commit seals every row)."""
+        if not self.sealer.authenticated:
+            return b""
+        return _encoding.encode(("sofrito.seal.v1", self.runtime_id, kind, name))
 
     def _node_id(self, node: Memo | Cell) -> NodeId:
         if isinstance(node, Cell):
@@ -167,12 +186,15 @@ class Persistence:
 
     def _meta(self) -> bytes:
         meta = (_META_FORMAT, self.codec.name, list(self.engine.revisions.last_changed))
-        return self.sealer.seal(_SAFE.encode(meta))
+        return self.sealer.seal(_SAFE.encode(meta), self._context("meta", ""))
 
     def input_state(self, cell: Cell) -> InputState:
+        input_id = self.input_id(cell)
         if cell.status == CellStatus.READY:
             try:
-                value = self.sealer.seal(self.codec.encode(cell.value))
+                value = self.sealer.seal(
+                    self.codec.encode(cell.value), self._context("input", input_id)
+                )
             except CodecError as exc:
                 raise StoreError(
                     f"cannot store input {cell!r} in {self.store.location} "
@@ -183,7 +205,7 @@ class Persistence:
             value, status = b"", InputStatus.REMOVED
         key = self._key_bytes(repr(cell), cell.key)
         return InputState(
-            self.input_id(cell),
+            input_id,
             cell.input.name,
             key,
             value,
@@ -224,7 +246,9 @@ class Persistence:
         return latest
 
     def _restore_meta(self, snapshot: StoredSnapshot) -> None:
-        meta = _SAFE.decode(self._open(snapshot.meta, "the snapshot header"))
+        meta = _SAFE.decode(
+            self._open(snapshot.meta, "the snapshot header", self._context("meta", ""))
+        )
         format_, codec_name, last_changed = meta
         if format_ != _META_FORMAT or codec_name != self.codec.name:
             raise CorruptSnapshot(
@@ -233,9 +257,9 @@ class Persistence:
             )
         self.engine.revisions.last_changed[:] = last_changed
 
-    def _open(self, sealed: bytes, what: str) -> bytes:
+    def _open(self, sealed: bytes, what: str, context: bytes) -> bytes:
         try:
-            return self.sealer.open(sealed, f"{what} of runtime {self.runtime_id!r}")
+            return self.sealer.open(sealed, f"{what} of runtime {self.runtime_id!r}", context)
         except IntegrityError as exc:
             raise CorruptSnapshot(f"{self.store.location}: {exc}") from None
 
@@ -247,7 +271,8 @@ class Persistence:
             key = decode_key(state.key)
         except ValueError:
             return None
-        value = self.codec.decode(self._open(state.value, f"input {state.input_id!r}"))
+        context = self._context("input", state.input_id)
+        value = self.codec.decode(self._open(state.value, f"input {state.input_id!r}", context))
         cell = Cell(input, key, state.durability)
         cell.status, cell.value, cell.changed_at = CellStatus.READY, value, state.changed_at
         self.engine.cells.setdefault(input, {})[key] = cell
@@ -258,7 +283,7 @@ class Persistence:
         loaded: list[tuple[Memo, MemoRow]] = []
         discarded: list[Memo] = []
         for mid, sealed in snapshot.rows.items():
-            row = decode_memo_row(sealed, self.sealer, f"memo row {mid.hex()}") if sealed else None
+            row = self._decode_row(mid, sealed) if sealed else None
             memo = self._memo_for_row(mid, row)
             if memo is None:
                 continue
@@ -281,6 +306,15 @@ class Persistence:
             if isinstance(dep, Memo) and not dep.computed
         }
         self._push_back_dependents([*discarded, *missing], revision)
+
+    def _decode_row(self, mid: bytes, sealed: bytes) -> MemoRow:
+        """A row whose seal fails, or that is not a row, is damage: ``CorruptSnapshot``
+        (so ``on_corrupt="cold"`` applies), never a value."""
+        what = f"memo row {mid.hex()} of runtime {self.runtime_id!r}"
+        try:
+            return decode_memo_row(sealed, self.sealer, what, self._context("memo", mid))
+        except (IntegrityError, CodecError) as exc:
+            raise CorruptSnapshot(f"{self.store.location}: {exc}") from None
 
     def _memo_for_row(self, mid: bytes, row: MemoRow | None) -> Memo | None:
         name, key_bytes = split_memo_id(mid)

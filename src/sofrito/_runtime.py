@@ -246,7 +246,11 @@ class Runtime:
         lru.touch(self._engine, memo)
 
     def clear_cache(self) -> None:
-        """Drop every memo; inputs stay. The next reads recompute."""
+        """Drop every memo; inputs stay. The next reads recompute.
+
+        On a store, the next ``commit()`` replaces the stored memos with what
+        was computed since (docs/persistence.md).
+        """
         engine = self._engine
         with engine.gate.write():
             engine.tables.clear()
@@ -254,6 +258,8 @@ class Runtime:
             for table in engine.cells.values():
                 for cell in table.values():
                     cell.rdeps = None
+            if self._persistence is not None:
+                self._persistence.cache_cleared()
 
     # -- events ----------------------------------------------------------------
 

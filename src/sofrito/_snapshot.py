@@ -16,7 +16,8 @@ layout read with ``struct``, not a general decoder::
     the rest: the value, as the runtime's codec encoded it
 
 The whole row is sealed (``_codec.Sealer``: a checksum, or an HMAC with a
-secret) and the seal is checked before any of it is read.
+secret that also covers the runtime id and the memo id, so a row cannot be
+moved to another key) and the seal is checked before any of it is read.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def split_memo_id(data: bytes) -> tuple[str, bytes]:
     return data[4 : 4 + size].decode(), data[4 + size :]
 
 
-def encode_memo_row(row: MemoRow, sealer: Sealer) -> bytes:
+def encode_memo_row(row: MemoRow, sealer: Sealer, context: bytes) -> bytes:
+    """``context`` (the runtime and memo id) is bound into the seal: ``Sealer``."""
     parts = [
         _HEAD.pack(
             FORMAT, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(row.deps)
@@ -71,12 +73,12 @@ def encode_memo_row(row: MemoRow, sealer: Sealer) -> bytes:
         parts.append(_SIZE.pack(len(key)))
         parts.append(key)
     parts.append(row.value)
-    return sealer.seal(b"".join(parts))
+    return sealer.seal(b"".join(parts), context)
 
 
-def decode_memo_row(data: bytes, sealer: Sealer, what: str) -> MemoRow:
+def decode_memo_row(data: bytes, sealer: Sealer, what: str, context: bytes) -> MemoRow:
     """Check the seal and read the header; raises ``IntegrityError`` or ``CodecError``."""
-    raw = sealer.open(data, what)
+    raw = sealer.open(data, what, context)
     try:
         form, fingerprint, changed_at, verified_at, durability, count = _HEAD.unpack_from(raw)
         if form != FORMAT:

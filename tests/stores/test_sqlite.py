@@ -115,6 +115,25 @@ def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> 
     assert tables == [("customers",)]
 
 
+def test_a_store_whose_version_table_name_was_damaged_is_damage_not_foreign(
+    tmp_path: Path,
+) -> None:
+    """A flipped bit in ``sofrito_schema``'s name leaves every other sofrito table:
+    that file is a damaged store (recover() may move it), not someone else's."""
+    path = tmp_path / "s.db"
+    _populate(path)
+    data = path.read_bytes()
+    assert data.count(b"sofrito_schema") >= 1
+    path.write_bytes(data.replace(b"sofrito_schema", b"sofrito_scHema"))
+    store = SqliteStore(path)  # does not raise: every call reports the damage
+    with pytest.raises(CorruptSnapshot, match="schema version table is missing beside"):
+        store.load_snapshot("alpha")
+    moved = store.recover()
+    assert moved is not None
+    assert store.load_snapshot("alpha") is None
+    store.close()
+
+
 def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     path.touch()

@@ -7,10 +7,12 @@ Every test runs real children (``sys.executable -c ...``) and checks, through
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -220,3 +222,57 @@ def test_a_chatty_child_is_drained_while_it_is_stopped() -> None:
     assert flowing.wait(20)
     reconciler.stop_all()
     assert child_pids() == set()
+
+
+@pytest.mark.timeout(30)
+def test_with_id_keeps_one_child_across_argument_edits() -> None:
+    events: queue.SimpleQueue[ProcessEvent] = queue.SimpleQueue()
+    reconciler: Reconciler[ProcessEvent] = Reconciler(events.put)
+    reconciler.reconcile([python(SLEEPER).with_id(77)])
+    first = events.get(timeout=20)
+    assert isinstance(first, Stdout)
+    reconciler.reconcile([python(SLEEPER).arg("edited").with_id(77)])  # same id: kept
+    assert alive(int(first.line))
+    reconciler.reconcile([python(SLEEPER).arg("edited")])  # the hashed id: a new child
+    second = events.get(timeout=20)
+    assert isinstance(second, Stdout)
+    assert second.line != first.line
+    assert gone(int(first.line))
+    assert (reconciler.stats.starts, reconciler.stats.stops) == (2, 1)
+    reconciler.stop_all()
+    assert child_pids() == set()
+
+
+@pytest.mark.timeout(30)
+def test_a_grandchild_that_left_the_group_cannot_hold_up_the_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It keeps the output pipe open, so the readers never see EOF: they are
+    abandoned after a bounded wait, with an error logged, and the stop completes."""
+    before = thread_snapshot()
+    script = (
+        "import subprocess, time; "
+        "g = subprocess.Popen(['sleep', '1000'], start_new_session=True); "
+        "print(g.pid, flush=True); time.sleep(60)"
+    )
+    events: queue.SimpleQueue[ProcessEvent] = queue.SimpleQueue()
+    reconciler: Reconciler[ProcessEvent] = Reconciler(events.put, join_timeout=10)
+    reconciler.reconcile([python(script)])
+    first = events.get(timeout=20)
+    assert isinstance(first, Stdout)
+    escaped = int(first.line)
+    try:
+        with caplog.at_level(logging.ERROR, logger="sofrito.subscriptions"):
+            reconciler.stop_all()
+        assert "still blocked after 2.0 s" in caplog.text
+        assert "did not exit" not in caplog.text  # the subscription itself did stop
+        assert child_pids() == set()  # the child is dead and reaped
+        assert alive(escaped)  # out of reach, as documented
+    finally:
+        os.kill(escaped, signal.SIGKILL)
+    assert gone(escaped)
+    for _ in range(500):  # its pipes closed: the abandoned readers finish now
+        if not new_threads(before):
+            break
+        time.sleep(0.01)
+    assert new_threads(before) == []

@@ -9,7 +9,8 @@
 - with a newer version: refuse (``StoreError`` naming the file and both
   versions), never half-understand it;
 - with tables but no ``sofrito_schema``: someone else's database; refuse and
-  leave it alone;
+  leave it alone. Unless the tables are sofrito's own (all four of them): then
+  the version table's name was damaged, and the file is reported as damaged;
 - with a version that is not a known number: the file is damaged.
 
 Version history: 1 had no receipt checksums and no seals; 2 adds both (the
@@ -136,6 +137,9 @@ def _version(conn: sqlite3.Connection) -> int | None:
     return int(rows[0][0])
 
 
+_OWN_TABLES = frozenset({"runtimes", "memos", "inputs", "receipts"})
+
+
 def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
     names = [
         str(row[0])
@@ -144,6 +148,12 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
             "ORDER BY name"
         )
     ]
+    if _OWN_TABLES.issubset(names):
+        # Every table of a sofrito store but the version: a damaged store (a flipped
+        # bit in a table name), not someone else's database; recover() may move it.
+        raise Malformed(
+            "the schema version table", "is missing beside the store's tables (damaged)"
+        )
     if names:
         raise StoreError(
             f"{path} is an SQLite database of something else (tables: {', '.join(names[:5])}), "
