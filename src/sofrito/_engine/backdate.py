@@ -16,7 +16,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import lru, rdeps
-from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, CellStatus, Memo, value_of
+from sofrito._engine.memo import (
+    ALWAYS_DIRTY,
+    NEVER,
+    NOT_HITTABLE,
+    Cell,
+    CellStatus,
+    Memo,
+    value_of,
+)
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
@@ -77,10 +85,13 @@ def note_reads(memo: Memo, deps: list[Node], revision: int) -> None:
     for dep in deps:
         if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call per dependency)
             lowest = dep.durability
-        if isinstance(dep, Memo):
-            reads_pending = reads_pending or dep.dirty_at == ALWAYS_DIRTY
+        if type(dep) is Cell:
+            if dep.status == CellStatus.PENDING:
+                reads_pending = True
         else:
-            reads_pending = reads_pending or dep.status == CellStatus.PENDING
+            assert type(dep) is Memo
+            if dep.dirty_at == ALWAYS_DIRTY:
+                reads_pending = True
     memo.durability = lowest
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY
