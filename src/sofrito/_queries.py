@@ -40,7 +40,8 @@ R_co = TypeVar("R_co", covariant=True)
 Eq = Callable[[Any, Any], object]
 
 
-def _default_eq(old: Any, new: Any) -> object:
+def default_eq(old: Any, new: Any) -> object:
+    """Early cutoff's default: equal by ``==`` (identity first, a cheap answer)."""
     return old is new or old == new
 
 
@@ -76,7 +77,7 @@ class QuerySpec(Generic[R]):
         self.fn = fn
         self.name = name or f"{fn.__module__}.{fn.__qualname__}"
         self.label = name or fn.__qualname__
-        self.output_eq: Eq = output_eq or _default_eq
+        self.output_eq: Eq = output_eq or default_eq
         self.error_eq = error_eq
         self.lru = lru
         self.version = version

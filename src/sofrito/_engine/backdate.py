@@ -22,9 +22,11 @@ from sofrito._engine.memo import (
     NOT_HITTABLE,
     Cell,
     CellStatus,
+    Encoded,
     Memo,
     value_of,
 )
+from sofrito._queries import default_eq
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
@@ -113,8 +115,14 @@ def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -
     spec = memo.spec
     try:
         if error is None:
-            return bool(spec.output_eq(value_of(memo), value))
-        eq = spec.error_eq or engine.error_eq
-        return eq is not None and old_error is not None and bool(eq(old_error, error))
+            old = memo.value
+            if type(old) is Encoded:
+                old = value_of(memo)
+            output_eq = spec.output_eq
+            if output_eq is default_eq:  # inlined: the common case costs no call
+                return old is value or bool(old == value)
+            return bool(output_eq(old, value))
+        error_eq = spec.error_eq or engine.error_eq
+        return error_eq is not None and old_error is not None and bool(error_eq(old_error, error))
     except Exception:
         return False

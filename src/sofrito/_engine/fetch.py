@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
-from sofrito._engine.memo import NEVER, NOT_HITTABLE, value_of
+from sofrito._engine.memo import NEVER, NOT_HITTABLE, Encoded, value_of
 from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
@@ -116,7 +116,9 @@ def ensure(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> Any:
     """Bring ``memo`` up to date and return its value (or raise its cached error)."""
     while True:
         settle(engine, memo, frame, task)
-        value, error = value_of(memo), memo.error
+        value, error = memo.value, memo.error
+        if type(value) is Encoded:
+            value = value_of(memo)
         if memo.has_value:  # read last: eviction (or a value that fails to decode) clears it
             break
     if error is not None:
@@ -139,7 +141,11 @@ def settle(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> None:
             wait_for(engine, memo, existing, frame, task)
             continue
         restoring = memo.verified_at == revision  # evicted, but known valid
-        if not restoring and memo.computed and verify.is_valid(engine, memo, frame, task):
+        if (
+            not restoring
+            and memo.verified_at != NEVER
+            and verify.is_valid(engine, memo, frame, task)
+        ):
             if memo.has_value:
                 return
             restoring = True

@@ -44,8 +44,8 @@ def _shallow_valid(engine: Engine, memo: Memo) -> bool:
     dirty_at = memo.dirty_at
     if dirty_at <= verified_at:
         return True
-    return dirty_at != ALWAYS_DIRTY and engine.revisions.unchanged_since(
-        memo.durability, verified_at
+    return (
+        dirty_at != ALWAYS_DIRTY and engine.revisions.last_changed[memo.durability] <= verified_at
     )
 
 
