@@ -20,11 +20,22 @@ def _run(name: str) -> str:
     return done.stdout
 
 
-def test_wordcount_example_shows_incremental_reuse() -> None:
-    lines = _run("wordcount.py").splitlines()
-    assert "executed: nothing" in lines[1]
-    assert lines[2].endswith("executed: words x1")
-    assert "chapter_total x1, report x1, word_count x1, words x1" in lines[3]
+def test_wordcount_example_resumes_warm_and_rebuilds_only_what_an_edit_reaches(
+    tmp_path: Path,
+) -> None:
+    """The main job (scripts/example.sh): four processes on one SQLite cache."""
+    root = ["--root", str(tmp_path)]
+    cold = _run_args("wordcount.py", *root, "--reset")
+    assert "executed: chapter_total x10, chapters x1, report x1, word_count x200" in cold
+    assert "commit #1" in cold
+    assert (tmp_path / "cache.db").is_file()
+    warm = _run_args("wordcount.py", *root)
+    assert "executed: nothing; commit #2" in warm
+    same = _run_args("wordcount.py", *root, "--edit", "ch03/doc07.md", "THE quick BROWN fox " * 11)
+    assert "executed: words x1; commit #3" in same
+    rewritten = _run_args("wordcount.py", *root, "--edit", "ch03/doc07.md", "a brand new text")
+    assert "executed: chapter_total x1, report x1, word_count x1, words x1;" in rewritten
+    assert (tmp_path / "report.txt").read_text() == ("8970 words in 10 chapters (largest: ch09)\n")
 
 
 def test_async_files_example_loads_each_file_once() -> None:
