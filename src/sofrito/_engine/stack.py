@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sofrito._engine.frames import Frame
     from sofrito._engine.state import Engine
 
 __all__ = ["FRAMES_PER_STACK", "run_on_fresh_stack"]
@@ -29,7 +28,8 @@ FRAMES_PER_STACK = 40
 """Query levels run on one thread stack before the next level moves to a new one."""
 
 
-def run_on_fresh_stack(engine: Engine, body: Callable[[Engine, Frame], Any], *args: Any) -> Any:
+def run_on_fresh_stack(engine: Engine, body: Callable[..., Any], *args: Any) -> Any:
+    """``body(*args)`` on a new thread acting for the caller's reader; its result or error."""
     outcome: list[Any] = []
     failure: list[BaseException] = []
 

@@ -9,17 +9,18 @@
    dependency is first brought up to date (verified, or re-executed with early
    cutoff) and then compared the same way.
 
-The deep walk keeps its own stack instead of recursing, so a 10,000-level
-chain verifies without touching Python's recursion limit. It only re-executes
-a dependency it has proved changed; re-execution runs user code, which is
-where any deeper recursion happens (and ``stack.py`` takes care of that).
+The deep walk recurses, one frame per memo level (an explicit stack of
+``(memo, position)`` pairs cost W4 about a third more), and moves to a
+fresh thread stack every ``WALK_LEVELS_PER_STACK`` levels, so a 10,000-level
+chain verifies without touching Python's recursion limit. It only
+re-executes a dependency it has proved changed.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sofrito._engine import backdate, execute, inputs
+from sofrito._engine import execute, inputs, stack
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 
@@ -57,81 +58,80 @@ def mark_verified(memo: Memo, revision: int) -> None:
 
 def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) -> bool:
     """Walk ``root``'s dependencies; True (and verified) if none changed."""
-    revision = engine.revisions.current
-    first = _scan(engine, root, 0, frame, task)
-    if first == _CHANGED:
-        return False  # the common answer for a dirty memo: no walk needed
-    if first == _UNCHANGED:
-        _mark_unchanged(root, revision)
-        return True
-    stack: list[tuple[Memo, int]] = [(root, first)]
-    dep = root.deps[first]
-    assert type(dep) is Memo
-    stack.append((dep, 0))
-    while stack:
-        memo, index = stack.pop()
-        if memo.verified_at == revision and memo is not root:
-            continue  # another thread settled it meanwhile
-        step = _scan(engine, memo, index, frame, task)
-        if step == _CHANGED:
-            if memo is root:
-                return False
-            execute.settle_changed(engine, memo, frame, task)
-        elif step == _UNCHANGED:
-            _mark_unchanged(memo, revision)
-        else:  # descend into a dependency first, then come back to it
-            stack.append((memo, step))
-            dep = memo.deps[step]
-            assert type(dep) is Memo
-            stack.append((dep, 0))
-    return True
+    return _walk(engine, root, frame, task, 1)
 
 
-def _mark_unchanged(memo: Memo, revision: int) -> None:
-    """Nothing it read changed: verified, at the durability of what it read now,
-    and still checked every revision if something below it reads a pending cell."""
-    backdate.note_reads(memo, memo.deps, revision)
-    mark_verified(memo, revision)
+WALK_LEVELS_PER_STACK = 200
+"""Memo levels the walk recurses on one thread stack before it moves to a new one
+(one Python frame per level; a query chain 40 levels deep uses about 300)."""
 
 
-_CHANGED = -1
-_UNCHANGED = -2
+def _walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call per read)
+    engine: Engine, memo: Memo, frame: Frame | None, task: Task, level: int
+) -> bool:
+    """Check ``memo``'s reads in read order; True (and ``memo`` verified) if none changed.
 
-
-def _scan(engine: Engine, memo: Memo, index: int, frame: Frame | None, task: Task) -> int:
-    """Scan ``memo.deps`` from ``index``: ``_CHANGED`` if one changed, ``_UNCHANGED``
-    if none did, or the index of a memo dependency to deep-verify first."""
+    A memo read that a write may have reached is settled first: walked in
+    turn, and re-executed if that walk finds a change (where early cutoff may
+    still stop it). The walk recurses, one Python frame per memo level, which
+    is the cheapest way to visit a graph in Python; every
+    ``WALK_LEVELS_PER_STACK`` levels it continues on a fresh thread stack
+    (``stack.py``), so a chain of any depth verifies without touching the
+    recursion limit. While it scans, it gathers what ``backdate.note_reads``
+    would: the lowest durability read, and whether anything below reads a
+    pending cell.
+    """
     revision = engine.revisions.current
     last_changed = engine.revisions.last_changed
     verified_at = memo.verified_at
-    deps = memo.deps
-    for position in range(index, len(deps)):
-        dep = deps[position]
+    lowest = _STATIC
+    reads_pending = False
+    for dep in memo.deps:
         if type(dep) is Cell:
             if dep.status == CellStatus.PENDING:
                 inputs.locate(engine, dep)  # a pending read: ask its locator again
+                reads_pending = dep.status == CellStatus.PENDING or reads_pending
             if dep.changed_at > verified_at:
-                return _CHANGED
-            continue
-        assert type(dep) is Memo
-        dep_verified = dep.verified_at
-        if dep_verified != revision:
-            if dep_verified == NEVER or dep.claim is not None:
-                if not _settle_shallow(engine, dep, frame, task):
-                    return position
-            else:
-                dirty_at = dep.dirty_at  # _shallow_valid, inlined for the hot loop
-                if not (
-                    dirty_at <= dep_verified
-                    or (dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified)
-                ):
-                    return position  # dirty: verify it first
-                # Clean: valid now, and its changed_at answers the question. It is
-                # not marked verified here: a later read of it does that lazily,
-                # so a wide memo's verification costs no write per dependency.
-        if dep.changed_at > verified_at:
-            return _CHANGED
-    return _UNCHANGED
+                return False
+        else:
+            assert type(dep) is Memo
+            dep_verified = dep.verified_at
+            if dep_verified != revision:
+                if dep_verified == NEVER or dep.claim is not None:
+                    clean = _settle_shallow(engine, dep, frame, task)
+                else:  # _shallow_valid, inlined for the hot loop
+                    dirty_at = dep.dirty_at
+                    clean = dirty_at <= dep_verified or (
+                        dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified
+                    )
+                # A clean read is valid now and its changed_at answers the question.
+                # It is not marked verified here: a later read of it does that
+                # lazily, so a wide memo's check costs no write per dependency.
+                if not clean:
+                    if level % WALK_LEVELS_PER_STACK:
+                        unchanged = _walk(engine, dep, frame, task, level + 1)
+                    else:
+                        unchanged = stack.run_on_fresh_stack(
+                            engine, _walk, engine, dep, frame, task, level + 1
+                        )
+                    if not unchanged:
+                        execute.settle_changed(engine, dep, frame, task)
+            if dep.changed_at > verified_at:
+                return False
+            if dep.dirty_at == ALWAYS_DIRTY:
+                reads_pending = True
+        if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call per dependency)
+            lowest = dep.durability
+    memo.durability = lowest
+    if reads_pending:
+        memo.dirty_at = ALWAYS_DIRTY
+    elif memo.dirty_at == ALWAYS_DIRTY:
+        memo.dirty_at = revision
+    mark_verified(memo, revision)
+    return True
+
+
+_STATIC = 3
 
 
 def _settle_shallow(engine: Engine, dep: Memo, frame: Frame | None, task: Task) -> bool:
