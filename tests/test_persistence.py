@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -274,7 +275,7 @@ def _committed_db(tmp_path: Path, **options: Any) -> Path:
 
 def test_corrupt_row_is_reported_never_served(tmp_path: Path) -> None:
     db = _committed_db(tmp_path)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         (row,) = conn.execute("SELECT row FROM memos LIMIT 1").fetchone()
         conn.execute("UPDATE memos SET row = ?, sum = sum WHERE row = ?", (row[:-3] + b"XYZ", row))
     with pytest.raises(CorruptSnapshot, match="fails its checksum"):
@@ -285,7 +286,7 @@ def test_on_corrupt_cold_drops_the_damaged_state_and_recomputes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = _committed_db(tmp_path)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE memos SET row = ?", (b"garbage",))
     with caplog.at_level(logging.WARNING, logger="sofrito.persistence"):
         rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
@@ -455,7 +456,7 @@ def test_flipped_bytes_in_the_file_never_give_a_runtime_wrong_values(tmp_path: P
     It either refuses or serves the right values; in cold mode it opens and serves
     the right values or starts from nothing."""
     db = _committed_db(tmp_path, secret="s3cret")
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = db.read_bytes()
     written = [offset for offset, byte in enumerate(data) if byte]  # skip empty space

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sqlite3
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,7 @@ def test_the_file_and_its_directory_are_created(tmp_path: Path) -> None:
         store.commit_boundary("rt", delta(1), "r", "c", [], [])
         assert repr(store) == f"SqliteStore({str(path)!r})"
     assert path.is_file()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
 
@@ -81,7 +83,7 @@ def test_a_negative_busy_timeout_is_refused(tmp_path: Path) -> None:
 def test_a_newer_schema_is_refused_naming_the_file_and_both_versions(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE sofrito_schema SET version = 99")
     with pytest.raises(StoreError) as caught:
         SqliteStore(path)
@@ -95,7 +97,7 @@ def test_a_newer_schema_is_refused_naming_the_file_and_both_versions(tmp_path: P
 def test_a_nonsense_schema_version_is_damage(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE sofrito_schema SET version = 'two'")
     store = SqliteStore(path)
     with pytest.raises(CorruptSnapshot, match="the schema version is"):
@@ -105,12 +107,12 @@ def test_a_nonsense_schema_version_is_damage(tmp_path: Path) -> None:
 
 def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("CREATE TABLE customers (name TEXT)")
         conn.execute("INSERT INTO customers VALUES ('ada')")
     with pytest.raises(StoreError, match=r"database of something else \(tables: customers\)"):
         SqliteStore(path)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     assert tables == [("customers",)]
 
@@ -165,7 +167,7 @@ def _write_v1_store(path: Path, snapshot: SnapshotDelta, meta_sum: bytes | None 
     digest = compute_digest("rt", "run", 1, "commit", ["src:a"], snapshot)
     a = state("src:a")
     fields = (a.input_id, a.kind, a.key, a.value, a.durability, a.changed_at, a.status.value)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.executescript(_V1_TABLES)
         conn.execute(
             "INSERT INTO runtimes VALUES ('rt', 'idle', ?, ?, ?, 1)",
@@ -207,7 +209,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert store.load_input_states("rt") == [state("src:a")]
         assert store.load_input_states("inputs-only") == [state("src:a")]
         assert store.commit_boundary("rt", delta(5), "run", "c", [], []).sequence == 2
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
@@ -354,7 +356,7 @@ def test_damaged_pages_are_reported_and_the_file_can_be_moved_aside(tmp_path: Pa
 
 
 def _tamper(path: Path, *statements: str) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         for statement in statements:
             assert conn.execute(statement).rowcount >= 1, statement
 
@@ -597,7 +599,7 @@ def test_a_small_commit_writes_pages_in_proportion_to_the_change(tmp_path: Path)
         with SqliteStore(path) as store:
             rows = {b"q:%06d" % n: b"v" * 200 for n in range(size)}
             store.commit_boundary("rt", SnapshotDelta(1, b"m", rows), "r", "c", [], [])
-            with sqlite3.connect(path) as conn:
+            with closing(sqlite3.connect(path)) as conn, conn:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 page_size = conn.execute("PRAGMA page_size").fetchone()[0]
             assert Path(f"{path}-wal").stat().st_size == 0
@@ -690,3 +692,13 @@ def test_sqlite_answers_exactly_as_memory_does(operations: list[tuple[Any, ...]]
                 assert _observe(sqlite) == _observe(memory)
         finally:
             sqlite.close()
+
+
+def test_a_store_dropped_without_close_closes_its_connection(tmp_path: Path) -> None:
+    """``sf.Runtime(store=SqliteStore(path))`` never calls close(): collection must."""
+    store = SqliteStore(tmp_path / "s.db")
+    conn = store._connection()
+    del store
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        conn.execute("SELECT 1")

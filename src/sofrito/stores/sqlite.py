@@ -29,6 +29,7 @@ import operator
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -149,6 +150,10 @@ class SqliteStore:
             if isinstance(exc, UnicodeDecodeError):  # SQLite's message quotes damaged bytes
                 raise self._damaged(f"{self._path} is damaged (undecodable schema)") from None
             raise
+        # The documented idiom, sf.Runtime(store=SqliteStore(path)), never calls
+        # close(): when the store is collected, close its connection quietly
+        # (Python 3.13 warns about a connection garbage-collected open).
+        weakref.finalize(self, conn.close)
         return conn
 
     def _connection(self) -> sqlite3.Connection:
