@@ -81,3 +81,6 @@ done
 echo
 echo "Persistence (sofrito only):"
 "$venv/bin/python" -m benchmarks.persistence
+echo
+echo "Calls per operation (sofrito only; cProfile counts, machine-independent):"
+"$venv/bin/python" -m benchmarks.calls
