@@ -9,6 +9,7 @@ memo tables) and ``_revision`` (the current revision).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,10 @@ class Runtime:
         self._engine.error_eq = error_eq
         self._tables = self._engine.tables
         self._revision = 0
+        self._fetch_cold: Callable[[QuerySpec[Any], tuple[Any, ...]], Any] = functools.partial(
+            fetch.fetch_top, self._engine, retry=True
+        )
+        """What the generated entry point calls on a miss (a C-level partial: no frame)."""
         self._persistence: Persistence | None = None
         if on_corrupt not in ("fail", "cold"):
             raise ValueError(f"on_corrupt must be 'fail' or 'cold', got {on_corrupt!r}")
@@ -238,9 +243,6 @@ class Runtime:
         a note naming the cell.
         """
         return await suspense.drive(self, q, key, concurrency)
-
-    def _fetch_cold(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
-        return fetch.fetch_top(self._engine, spec, key, retry=True)
 
     def _lru_touch(self, memo: Memo) -> None:
         lru.touch(self._engine, memo)

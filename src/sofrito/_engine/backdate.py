@@ -55,12 +55,16 @@ def store(
     first = memo.verified_at == NEVER
     changed = False
     if restoring or (memo.has_value and _same(engine, memo, value, error) and memo.has_value):
-        if not memo.has_value:  # restoring an evicted value: nothing to compare with
-            _set_outcome(memo, value, error)
+        replace = not memo.has_value  # restoring an evicted value: nothing to compare with
     else:
-        _set_outcome(memo, value, error)
+        replace = True
         memo.changed_at = revision
         changed = not first
+    if replace:
+        memo.value = value
+        memo.error = error
+        memo.traceback = error.__traceback__ if error is not None else None
+        memo.has_value = True
     rdeps.relink(memo, memo.deps, deps)
     memo.deps = deps
     note_reads(memo, deps, revision)
@@ -99,13 +103,6 @@ def note_reads(memo: Memo, deps: list[Node], revision: int) -> None:
         memo.dirty_at = ALWAYS_DIRTY
     elif memo.dirty_at == ALWAYS_DIRTY:
         memo.dirty_at = revision
-
-
-def _set_outcome(memo: Memo, value: Any, error: BaseException | None) -> None:
-    memo.value = value
-    memo.error = error
-    memo.traceback = error.__traceback__ if error is not None else None
-    memo.has_value = True
 
 
 def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -> bool:

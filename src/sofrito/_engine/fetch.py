@@ -50,7 +50,10 @@ def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, ret
             try:
                 parent: Frame | None = getattr(engine.local, "frame", None)
                 task = parent.task if parent is not None else Task()
-                memo = engine.memo_for(spec, key)
+                try:
+                    memo = engine.tables[spec][key]
+                except (KeyError, TypeError):  # a first call, or a key memo_for explains
+                    memo = engine.memo_for(spec, key)
                 try:
                     return ensure(engine, memo, parent, task)
                 except Suspend as exc:

@@ -33,11 +33,14 @@ __all__ = ["is_valid", "mark_verified"]
 
 def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> bool:
     """Whether ``memo`` (computed, unclaimed) is valid now; marks it verified if so."""
-    revision = engine.revisions.current
-    if _shallow_valid(engine, memo):
-        mark_verified(memo, revision)
+    verified_at = memo.verified_at
+    dirty_at = memo.dirty_at
+    if dirty_at <= verified_at or (  # _shallow_valid, inlined: one call per check
+        dirty_at != ALWAYS_DIRTY and engine.revisions.last_changed[memo.durability] <= verified_at
+    ):
+        mark_verified(memo, engine.revisions.current)
         return True
-    return _deep_verify(engine, memo, frame, task)
+    return _walk(engine, memo, frame, task, 1)
 
 
 def _shallow_valid(engine: Engine, memo: Memo) -> bool:
@@ -54,11 +57,6 @@ def mark_verified(memo: Memo, revision: int) -> None:
     memo.verified_at = revision
     hittable = memo.has_value and memo.error is None and type(memo.value) is not Encoded
     memo.hit_at = revision if hittable else NOT_HITTABLE
-
-
-def _deep_verify(engine: Engine, root: Memo, frame: Frame | None, task: Task) -> bool:
-    """Walk ``root``'s dependencies; True (and verified) if none changed."""
-    return _walk(engine, root, frame, task, 1)
 
 
 WALK_LEVELS_PER_STACK = 200
