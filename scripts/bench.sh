@@ -82,5 +82,7 @@ echo
 echo "Persistence (sofrito only):"
 "$venv/bin/python" -m benchmarks.persistence
 echo
+"$venv/bin/python" -m benchmarks.site
+echo
 echo "Calls per operation (sofrito only; cProfile counts, machine-independent):"
 "$venv/bin/python" -m benchmarks.calls

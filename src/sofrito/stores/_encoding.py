@@ -50,34 +50,47 @@ def encode(value: Plain) -> bytes:
 
 
 def encode_into(out: bytearray, value: Plain) -> None:
-    kind = type(value)
-    if value is None:
-        out.append(NONE)
-    elif kind is bool:
-        out.append(TRUE if value else FALSE)
-    elif kind is bytes:
-        _sized(out, BYTES, value)  # type: ignore[arg-type]
-    elif kind is str:
-        _sized(out, STR, value.encode("utf-8", "surrogatepass"))  # type: ignore[union-attr]
-    elif kind is int:
-        number: int = value  # type: ignore[assignment]
-        _sized(out, INT, number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True))
-    elif kind is tuple:
-        items: tuple[Plain, ...] = value  # type: ignore[assignment]
+    if type(value) is tuple:
+        items: tuple[Plain, ...] = value
         out.append(TUPLE)
         out += _length(len(items))
-        for item in items:
-            encode_into(out, item)
+        for item in items:  # a row's fields: scalars, encoded with one call each
+            if type(item) is tuple:
+                encode_into(out, item)
+            else:
+                _encode_scalar(out, item)
+    else:
+        _encode_scalar(out, value)
+
+
+def _encode_scalar(out: bytearray, value: Plain) -> None:
+    """Every store checksum encodes a row's fields, so this is on the path that
+    opens a cache: one call per field, lengths inlined."""
+    kind = type(value)
+    raw: bytes
+    if kind is bytes:
+        tag, raw = BYTES, value  # type: ignore[assignment]
+    elif kind is str:
+        tag, raw = STR, value.encode("utf-8", "surrogatepass")  # type: ignore[union-attr]
+    elif kind is int:
+        number: int = value  # type: ignore[assignment]
+        tag, raw = INT, number.to_bytes((number.bit_length() + 8) // 8, "big", signed=True)
+    elif value is None:
+        out.append(NONE)
+        return
+    elif kind is bool:
+        out.append(TRUE if value else FALSE)
+        return
     else:
         raise TypeError(
             f"the store encoding takes None, bool, int, str, bytes and tuples, "
             f"not {kind.__qualname__}: {value!r:.80}"
         )
-
-
-def _sized(out: bytearray, tag: int, raw: bytes) -> None:
+    size = len(raw)
+    if size > _MAX_LENGTH:
+        raise ValueError(f"{size} bytes or items do not fit the store encoding (at most 4 GiB)")
     out.append(tag)
-    out += _length(len(raw))
+    out += size.to_bytes(4, "big")
     out += raw
 
 
