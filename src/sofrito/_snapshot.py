@@ -23,7 +23,7 @@ moved to another key) and the seal is checked before any of it is read.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sofrito._codec import CodecError, Sealer
 
@@ -38,8 +38,10 @@ _DEP_HEAD = struct.Struct(">cH")
 _SIZE = struct.Struct(">I")
 
 
-@dataclass(frozen=True, slots=True)
-class MemoRow:
+class MemoRow(NamedTuple):
+    """One memo's stored row, decoded. A named tuple, not a dataclass: opening a
+    cache builds one per stored memo, and a tuple is built several times faster."""
+
     fingerprint: bytes
     changed_at: int
     verified_at: int
