@@ -15,6 +15,7 @@ adapters.
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ def _fan_body(i: int, values: list[int]) -> int:
     return fan_value(values[0], i)
 
 
-class PerNodeAdapter:
+class PerNodeAdapter(ABC):
     name: ClassVar[str]
     distribution: ClassVar[str | None]
     no_cutoff: ClassVar[str | None] = None
@@ -38,22 +39,22 @@ class PerNodeAdapter:
 
     # The four hooks (and ``fresh``) a peer module provides.
 
-    def fresh(self) -> None:
+    def fresh(self) -> None:  # noqa: B027 (optional: most libraries need no fresh start)
         """Start a new, empty graph (a new runtime where the library has one)."""
 
-    def make_input(self, value: int) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def make_input(self, value: int) -> Any: ...
 
-    def write(self, cell: Any, value: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, cell: Any, value: int) -> None: ...
 
+    @abstractmethod
     def make_node(self, slot: int, reads: list[Any], fn: Body) -> Any:
         """A derived object whose body counts ``tally[slot]`` and returns ``fn(values read)``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, node: Any) -> int:
         """A top-level read of an input or derived object."""
-        raise NotImplementedError
 
     # The Adapter shape, built on the hooks.
 
@@ -94,5 +95,5 @@ class PerNodeAdapter:
         read = self.read
         return [read(node) for node in self.fan]
 
-    def hit_statement(self) -> tuple[str, dict[str, Any]] | None:
-        raise NotImplementedError
+    @abstractmethod
+    def hit_statement(self) -> tuple[str, dict[str, Any]] | None: ...
