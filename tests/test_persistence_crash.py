@@ -11,35 +11,17 @@ every value is served warm, executing nothing, and agrees with the inputs.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import sofrito as sf
 from sofrito.stores import InputStatus, SqliteStore
 from tests import crash_flow
 from tests.crash_flow import CELLS, RUNTIME, cell, tenfold, total
+from tests.sigkill import kill_at_random
 
 CHILD = Path(crash_flow.__file__)
 KILLS = 12
-
-
-def _kill_at_random(path: Path, rng: random.Random) -> None:
-    env = {**os.environ, "PYTHONPATH": str(CHILD.parent.parent)}
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(path)], stdout=subprocess.PIPE, env=env
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline() == b"ready\n"
-    time.sleep(rng.uniform(0.0, 0.3))
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
-    child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
 
 
 def _check_one_whole_boundary(path: Path) -> int:
@@ -72,7 +54,7 @@ def test_a_runtime_killed_while_committing_reopens_at_one_whole_boundary(
     rng = random.Random(606)
     seen = []
     for _ in range(KILLS):
-        _kill_at_random(path, rng)
+        kill_at_random(CHILD, path, rng, within=0.3)
         seen.append(_check_one_whole_boundary(path))
     assert seen == sorted(seen)
     assert seen[-1] > KILLS  # the children did commit, many times

@@ -152,14 +152,7 @@ def _edits(
 
 def change(adapter: Adapter, state: _State, scale: float) -> Measurement:
     budget = Budget(3 * scale, least=3, most=30)
-    samples, executed, minimum = _edits(adapter, state, budget, state.graph.change_edit, "W3")
-    return Measurement(
-        CHANGE,
-        median_ms(samples),
-        runs=len(samples),
-        executed=round(statistics.median(sum(t) for t in executed)),
-        expected=round(statistics.median(sum(t) for t in minimum)),
-    )
+    return _changes(CHANGE, *_edits(adapter, state, budget, state.graph.change_edit, "W3"))
 
 
 def cutoff(adapter: Adapter, state: _State, scale: float) -> Measurement:
@@ -188,9 +181,15 @@ def wide(adapter: Adapter, state: _State, scale: float) -> Measurement:
     adapter.build(wider)
     check("W3 (2x) first root", adapter.read_root(), wide_state.evaluation.root)
     budget = Budget(3 * scale, least=3, most=15)
-    samples, executed, minimum = _edits(adapter, wide_state, budget, wider.change_edit, "W3 (2x)")
+    return _changes(WIDE, *_edits(adapter, wide_state, budget, wider.change_edit, "W3 (2x)"))
+
+
+def _changes(
+    row: str, samples: list[int], executed: list[list[int]], minimum: list[list[int]]
+) -> Measurement:
+    """A W3 row: the median time, and the median executions against the minimum."""
     return Measurement(
-        WIDE,
+        row,
         median_ms(samples),
         runs=len(samples),
         executed=round(statistics.median(sum(t) for t in executed)),

@@ -10,15 +10,11 @@ boundary all there, and each lifecycle commit whole.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from sofrito.stores import SqliteStore
+from tests.sigkill import kill_at_random
 from tests.stores.crash_child import (
     INPUTS,
     LIFECYCLE_EVERY,
@@ -30,20 +26,6 @@ from tests.stores.crash_child import (
 
 CHILD = Path(__file__).with_name("crash_child.py")
 KILLS = 30
-
-
-def _kill_at_random(path: Path, rng: random.Random) -> None:
-    env = {**os.environ, "PYTHONPATH": str(CHILD.parent.parent.parent)}
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(path)], stdout=subprocess.PIPE, env=env
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline() == b"ready\n"
-    time.sleep(rng.uniform(0.0, 0.15))
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
-    child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
 
 
 def _replayed_rows(last: int) -> dict[bytes, bytes]:
@@ -106,7 +88,7 @@ def test_sqlite_store_survives_kill_9_at_any_instant(tmp_path: Path) -> None:
     rng = random.Random(1234)
     seen = []
     for _ in range(KILLS):
-        _kill_at_random(path, rng)
+        kill_at_random(CHILD, path, rng, within=0.15)
         seen.append(_check_consistent(path))
     assert seen == sorted(seen)
     assert seen[-1] > KILLS  # the children did commit, many times
