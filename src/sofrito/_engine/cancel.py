@@ -11,6 +11,16 @@ a computation may start nested top-level reads (a locator calling
 ``rt.query``) without waiting, because the write is waiting for *it*. A write
 from inside a computation would wait for itself forever, so it is refused.
 
+Entering and leaving as a reader takes no lock. Each thread has its own
+``Reader`` record; a reader first raises its ``depth``, then looks at
+``cancel_requested``; a writer first sets that flag, then looks at every reader's
+``depth``. Whichever of the two comes second sees the other (the interpreter
+lock makes these plain loads and stores sequentially consistent), so either
+the reader steps back and waits, or the writer waits for the reader. A reader
+takes the lock only to wake a writer that waits for it, or to wait itself.
+That keeps two lock round trips off every top-level computation (W5 of the
+benchmarks), which is most of what a top-level read costs besides the query.
+
 The memo-hit path never touches the gate: a hit returns a value that was valid
 at the revision it read.
 """
@@ -18,6 +28,7 @@ at the revision it read.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,68 +39,93 @@ class WriteInsideComputation(RuntimeError):
     """A write was attempted from inside a query body or a locator."""
 
 
+class Reader:
+    """One thread's standing with the gate: how many reads it has open."""
+
+    __slots__ = ("__weakref__", "depth")
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+
 class WriteGate:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._active = 0
+        self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
+        """Every thread's ``Reader`` (a thread's goes when the thread does)."""
         self._writers_waiting = 0
         self._writer: int | None = None
         self._write_depth = 0
         self._local = threading.local()
         self.cancel_requested = False
-        """Read without a lock by every ``db`` access; set while a write waits or runs."""
+        """Set while a write waits or runs. Read without a lock by every ``db`` access
+        (to unwind) and by every reader that enters (to step back and wait)."""
 
     # -- readers -------------------------------------------------------------
 
+    def reader(self) -> Reader:
+        """This thread's record, made on its first read."""
+        try:
+            reader: Reader = self._local.reader
+        except AttributeError:
+            reader = self._local.reader = Reader()
+            with self._lock:
+                self._readers.add(reader)
+        return reader
+
     def reading_depth(self) -> int:
-        depth: int = getattr(self._local, "depth", 0)
-        return depth
+        return self.reader().depth
 
     def enter_read(self) -> None:
-        local = self._local
-        depth = getattr(local, "depth", 0)
-        writer = self._writer
-        if depth or (writer is not None and writer == threading.get_ident()):
-            local.depth = depth + 1
+        try:
+            reader: Reader = self._local.reader
+        except AttributeError:
+            reader = self.reader()
+        depth = reader.depth
+        reader.depth = depth + 1  # raised before the flag is read: see the module docstring
+        if depth or not self.cancel_requested:
             return
-        with self._lock:  # the plain lock: Condition's context methods are Python code
-            if not self._writers_waiting and self._writer is None:
-                self._active += 1
-                local.depth = 1
-                return
+        writer = self._writer
+        if writer is not None and writer == threading.get_ident():
+            return  # the writer's own reads (a batch that reads) do not wait for it
+        self._wait_for_writers(reader)
+
+    def _wait_for_writers(self, reader: Reader) -> None:
         cond = self._cond
         with cond:
-            while self._writers_waiting or self._writer is not None:
+            reader.depth = 0
+            cond.notify_all()  # a writer may be waiting for this reader to step back
+            while self.cancel_requested:
                 cond.wait()
-            self._active += 1
-        local.depth = 1
+            reader.depth = 1  # under the lock: no writer is looking at the readers now
 
     def exit_read(self) -> None:
-        local = self._local
-        depth = local.depth - 1
-        local.depth = depth
-        writer = self._writer
-        if depth or (writer is not None and writer == threading.get_ident()):
-            return
-        with self._lock:
-            self._active -= 1
-            if not self._active and self._writers_waiting:
+        reader: Reader = self._local.reader
+        depth = reader.depth - 1
+        reader.depth = depth  # lowered before the flag is read: see the module docstring
+        if not depth and self.cancel_requested:
+            with self._cond:
                 self._cond.notify_all()  # only a waiting writer cares that readers are gone
 
     def adopt_reader(self) -> None:
-        """Mark this (fresh) thread as working on behalf of a reader already counted."""
-        self._local.depth = getattr(self._local, "depth", 0) + 1
+        """Mark this (fresh) thread as working on behalf of a reader already counted.
+
+        Its depth is not visible to writers, which wait for the reader that
+        started the thread (that reader is blocked on this thread meanwhile).
+        """
+        self._local.reader = Reader()
+        self._local.reader.depth = 1
 
     def release_adopted(self) -> None:
-        self._local.depth -= 1
+        self._local.reader.depth -= 1
 
     # -- writers -------------------------------------------------------------
 
     def refuse_inside_computation(self) -> None:
         """Refuse a write from a query body or a locator, even one that would change
         nothing: an impure query must fail the same way whatever the values are."""
-        if getattr(self._local, "depth", 0):
+        if self.reader().depth:
             raise WriteInsideComputation(
                 "cannot write to the runtime from inside a query or a locator: "
                 "queries must be pure; write from the code that drives the runtime"
@@ -119,14 +155,17 @@ class WriteGate:
     def _acquire(self, me: int) -> None:
         with self._cond:
             self._writers_waiting += 1
-            self.cancel_requested = True
+            self.cancel_requested = True  # before the readers are looked at
             try:
-                while self._active or self._writer is not None:
+                while self._writer is not None or self._reading():
                     self._cond.wait()
             finally:
                 self._writers_waiting -= 1
             self._writer = me
             self._write_depth = 1
+
+    def _reading(self) -> bool:
+        return any(reader.depth for reader in self._readers)
 
     def _release(self) -> None:
         with self._cond:

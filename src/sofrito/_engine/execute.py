@@ -18,11 +18,11 @@ the recursion limit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sofrito._engine import backdate, rdeps, stack
 from sofrito._engine.frames import Frame
-from sofrito._engine.sync import claim, release, wait_for
+from sofrito._engine.sync import release, wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
@@ -51,46 +51,60 @@ def execute(
 
     ``restoring``: the memo's dependencies are known unchanged and only its
     evicted value is missing, so the result counts as unchanged.
+
+    Every query execution passes here, so claiming, running the body and
+    releasing are written out in this one function (``sync.py``'s claim and
+    ``release`` inlined) rather than in a call each.
     """
     frame = Frame(engine, memo, parent, task, parent.depth + 1 if parent is not None else 0)
-    if claim(engine, memo, frame) is not None:
+    claims = engine.claims
+    if claims.setdefault(memo, frame) is not frame:  # a claim (sync.py): someone else has it
         return False
-    try:
-        value, error = _run(engine, frame)
-    except BaseException as exc:
-        failure = exc if isinstance(exc, QueryError) else Cancelled()
-        release(engine, memo, failure)
-        raise
-    changed = backdate.store(engine, memo, value, error, frame.deps, restoring=restoring)
-    release(engine, memo, None)
-    if changed and engine.events.listening:
-        rdeps.emit_changed(engine, memo)  # last: a key that cannot be encoded raises here
-    return True
-
-
-def _run(engine: Engine, frame: Frame) -> tuple[Any, BaseException | None]:
-    """Run the body; return (value, user error) or raise the system error that ends it."""
+    memo.claim = frame
     local = engine.local
     outer = getattr(local, "frame", None)
     local.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
+    error: BaseException | None = None
     try:
         depth = frame.depth
         if depth and depth % stack.FRAMES_PER_STACK == 0:
             value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
         else:
-            memo = frame.memo
             value = memo.spec.fn(frame, *memo.key)
-        error: BaseException | None = None
     except QueryError as exc:
-        raise _failure_of(frame, exc) from None
+        _abandon(engine, frame, outer, exc)
     except Exception as exc:
         value, error = None, exc
-    finally:
+    except BaseException:
         frame.finished = True
         local.frame = outer
+        release(engine, memo, Cancelled())
+        raise
+    frame.finished = True
+    local.frame = outer
     if frame.cycle is not None or frame.failure is not None:
-        raise _failure_of(frame, None)
-    return value, error
+        _abandon(engine, frame, outer, None)
+    changed = backdate.store(engine, memo, value, error, frame.deps, restoring=restoring)
+    memo.claim = None  # sync.release with no failure to hand on
+    del claims[memo]
+    frame.released = True
+    done = frame.done
+    if done is not None:
+        done.set()
+    if changed and engine.events.listening:
+        rdeps.emit_changed(engine, memo)  # last: a key that cannot be encoded raises here
+    return True
+
+
+def _abandon(
+    engine: Engine, frame: Frame, outer: Frame | None, raised: QueryError | None
+) -> NoReturn:
+    """End an execution that a system error reached: keep nothing, tell the waiters."""
+    frame.finished = True
+    engine.local.frame = outer
+    failure = _failure_of(frame, raised)
+    release(engine, frame.memo, failure)
+    raise failure from None
 
 
 def _call_body(engine: Engine, frame: Frame) -> Any:

@@ -1,9 +1,10 @@
 """Single-flight: one computation per memo at a time, and cycles across threads.
 
 A frame that is about to execute a memo *claims* it: the frame itself becomes
-``memo.claim``. Claiming is one ``dict.setdefault``, which CPython performs
-atomically, so the common case (nobody else wants the memo) takes no lock and
-allocates nothing.
+``memo.claim``. Claiming is one ``dict.setdefault`` on ``engine.claims``,
+which CPython performs atomically, so the common case (nobody else wants the
+memo) takes no lock and allocates nothing; ``execute.py`` does it inline, as
+it does the release of a claim that ends with a value.
 
 Another task that needs the memo meanwhile waits for the claim to be released
 and then shares the outcome: the stored value, or the same system error
@@ -32,16 +33,7 @@ if TYPE_CHECKING:
     from sofrito._engine.memo import Memo
     from sofrito._engine.state import Engine
 
-__all__ = ["claim", "release", "wait_for"]
-
-
-def claim(engine: Engine, memo: Memo, frame: Frame) -> Frame | None:
-    """Claim ``memo`` for ``frame``; return the frame that has it if it is not ours."""
-    owner = engine.claims.setdefault(memo, frame)
-    if owner is not frame:
-        return owner
-    memo.claim = frame
-    return None
+__all__ = ["release", "wait_for"]
 
 
 def release(engine: Engine, memo: Memo, failure: QueryError | None) -> None:
