@@ -8,13 +8,14 @@ function *is* the hot path::
     memo = db._tables[spec].get(key)
     if memo is not None and memo.hit_at == db._revision:
         return memo.value
-    return db._fetch_cold(spec, key)
+    return db._fetch_cold(spec, key, memo)
 
 Two dict lookups, one comparison, no lock, no allocation beyond the ``*key``
 tuple Python builds for any call. ``memo.hit_at`` equals the revision only
 for a plain value verified in this revision; inside a query, ``db`` is a
 handle whose ``_revision`` is never a real revision, so tracked reads always
-take the cold path, which records the dependency.
+take the cold path, which records the dependency. The cold path gets the
+memo found (or None), so a tracked read does not look it up a second time.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ def _entry_point(spec: QuerySpec[Any]) -> Any:
                 memo = None
             if memo is not None and memo.hit_at == db._revision:
                 return memo.value
-            return db._fetch_cold(spec, key)
+            return db._fetch_cold(spec, key, memo)
 
     else:
 
@@ -205,7 +206,7 @@ def _entry_point(spec: QuerySpec[Any]) -> Any:
                 if memo.hit_at == db._revision:
                     db._lru_touch(memo)
                     return value
-            return db._fetch_cold(spec, key)
+            return db._fetch_cold(spec, key, memo)
 
     functools.update_wrapper(entry, spec.fn)
     entry.spec = spec  # type: ignore[attr-defined]

@@ -65,7 +65,9 @@ def store(
         memo.error = error
         memo.traceback = error.__traceback__ if error is not None else None
         memo.has_value = True
-    rdeps.relink(memo, memo.deps, deps)
+    old_deps = memo.deps
+    if old_deps != deps:  # nodes compare by identity: unequal unless the same reads
+        rdeps.relink(memo, old_deps, deps)
     memo.deps = deps
     note_reads(memo, deps, revision)
     unsaved = engine.unsaved_memos

@@ -35,8 +35,20 @@ MAX_RETRIES = 64
 """How many times a top-level call retries a computation cancelled by writes."""
 
 
-def fetch_top(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *, retry: bool) -> Any:
-    """A top-level call: compute ``spec(*key)`` at the current revision."""
+def fetch_top(
+    engine: Engine,
+    spec: QuerySpec[Any],
+    key: tuple[Any, ...],
+    seen: Memo | None = None,
+    *,
+    retry: bool,
+) -> Any:
+    """A top-level call: compute ``spec(*key)`` at the current revision.
+
+    ``seen`` is the memo the entry point found before this call entered the
+    write gate. It is not used: a write it waited for (``rt.clear_cache()``)
+    may have dropped it, so the memo is looked up again inside the gate.
+    """
     gate = engine.gate
     if gate._writer is not None and gate.holds_write():
         raise RuntimeError(

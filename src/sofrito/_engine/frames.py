@@ -110,20 +110,23 @@ class Frame:
 
     # -- the db handle -------------------------------------------------------
 
-    def _fetch_cold(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
+    def _fetch_cold(self, spec: QuerySpec[Any], key: tuple[Any, ...], memo: Memo | None) -> Any:
         # The common reads inlined, one call each instead of about ten: a
         # tracked hit; a memo that no write reached since its last verification
         # (verify.py's shallow check: clean, so valid now); a first read.
+        # ``memo`` is what the entry point found in ``_tables`` (the tables
+        # cannot change while this frame's body runs: its task holds the gate).
         engine = self._engine
         if engine.gate.cancel_requested or self.finished or spec.lru is not None:
             return _fetch.fetch_tracked(engine, self, spec, key)
-        table = self._tables[spec]
-        try:
-            memo = table.get(key)
-        except TypeError:  # unhashable: fetch_tracked explains
-            return _fetch.fetch_tracked(engine, self, spec, key)
         if memo is None:
-            return _fetch.read_tracked(engine, self, table.setdefault(key, Memo(spec, key)))
+            table = self._tables[spec]
+            try:
+                memo = table.get(key)
+            except TypeError:  # unhashable: fetch_tracked explains
+                return _fetch.fetch_tracked(engine, self, spec, key)
+            if memo is None:
+                return _fetch.read_tracked(engine, self, table.setdefault(key, Memo(spec, key)))
         revisions = engine.revisions
         hit_at = memo.hit_at
         if hit_at != revisions.current:

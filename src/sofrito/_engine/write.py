@@ -127,6 +127,13 @@ def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellW
     cell = cell_for(engine, input, key)
     if not change.changes(cell):
         return False
+    open_batch: _Batch | None = getattr(engine.local, "batch", None)
+    if open_batch is not None and open_batch.bumped and engine.gate.holds_write():
+        # A batch that holds the gate and has bumped already (its every later
+        # write): nothing to take, nothing to bump, no context manager to enter.
+        refuse_if_closed(engine)
+        _apply(engine, cell, change)
+        return True
     with _writing(engine) as open_batch:
         if not change.changes(cell):  # another writer got there first
             return False
