@@ -222,6 +222,36 @@ def _proportional(results: list[Result], graph: Graph) -> Iterator[str]:
     yield f"- W3 in proportion to the change: {verdict} ({'; '.join(parts)})"
 
 
+def best_of(results: list[Result]) -> Result:
+    """One library's rounds as one result: each row's fastest measurement.
+
+    On a shared machine a slow spell makes a whole process slow, so the
+    least disturbed of several interleaved runs is the fairest figure for
+    every library alike. A wrong result in any round is kept (it must not
+    be outvoted), and a library is skipped only if every round was.
+    """
+    ran = [result for result in results if not result.skipped]
+    if not ran:
+        return results[0]
+    best = Result(
+        name=ran[0].name,
+        native=ran[0].native,
+        version=ran[0].version,
+        seconds=sum(result.seconds for result in ran),
+    )
+    for row in dict.fromkeys(m.row for result in ran for m in result.measurements):
+        candidates = [m for result in ran if (m := result.get(row)) is not None]
+        wrong = [m for m in candidates if m.wrong is not None]
+        timed = [m for m in candidates if m.value is not None]
+        if wrong:
+            best.measurements.append(wrong[0])
+        elif timed:
+            best.measurements.append(min(timed, key=lambda m: m.value or 0.0))
+        else:
+            best.measurements.append(candidates[0])
+    return best
+
+
 def render(results: list[Result], graph: Graph, status: dict[str, str]) -> Iterator[str]:
     measured = [r for r in results if not r.skipped]
     if not measured or measured[0].name != "sofrito":

@@ -81,6 +81,16 @@ def _measure(name: str, scale: float, timeout: float) -> report.Result:
     return report.Result(name=name, skipped=f"its process failed ({done.returncode}): {last}")
 
 
+def _measure_and_say(name: str, args: argparse.Namespace, status: dict[str, str]) -> report.Result:
+    print(f"  measuring {name} ...", end="", flush=True)
+    result = _measure(name, args.scale, args.timeout)
+    distribution = adapter_class(name).distribution
+    if result.skipped and distribution and status.get(distribution, "ok") != "ok":
+        result.skipped = f"pip install {distribution} failed: {status[distribution]}"
+    print(f" {result.seconds:.1f} s" if not result.skipped else f" skipped: {result.skipped}")
+    return result
+
+
 def _install_status(path: Path | None) -> dict[str, str]:
     """What ``scripts/bench.sh`` recorded per distribution: ``ok``, or why not."""
     if path is None or not path.exists():
@@ -116,6 +126,12 @@ def _arguments() -> argparse.Namespace:
         "--scale", type=float, default=1.0, help="time budgets multiplier (0.2 for a smoke run)"
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per library")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every library this many times, interleaved; keep each cell's best",
+    )
     parser.add_argument("--install-status", type=Path, help="peer install log from bench.sh")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -144,15 +160,16 @@ def main() -> None:
             " peers (bash scripts/bench.sh runs on 3.13)"
         )
     status = _install_status(args.install_status)
-    results = []
-    for name in names:
-        print(f"  measuring {name} ...", end="", flush=True)
-        result = _measure(name, args.scale, args.timeout)
-        distribution = adapter_class(name).distribution
-        if result.skipped and distribution and status.get(distribution, "ok") != "ok":
-            result.skipped = f"pip install {distribution} failed: {status[distribution]}"
-        print(f" {result.seconds:.1f} s" if not result.skipped else f" skipped: {result.skipped}")
-        results.append(result)
+    rounds: dict[str, list[report.Result]] = {name: [] for name in names}
+    for round_ in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {round_ + 1} of {args.rounds}")
+        order = names if round_ % 2 == 0 else names[::-1]  # no library always runs first
+        for name in order:
+            rounds[name].append(_measure_and_say(name, args, status))
+    results = [report.best_of(rounds[name]) for name in names]
+    if args.rounds > 1:
+        print(f"\nEach cell: the best of {args.rounds} rounds, libraries interleaved.")
     print()
     for line in report.render(results, Graph(), status):
         print(line)
