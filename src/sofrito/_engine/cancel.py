@@ -31,8 +31,12 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-__all__ = ["WriteGate", "WriteInsideComputation"]
+if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame
+
+__all__ = ["Reader", "WriteGate", "WriteInsideComputation"]
 
 
 class WriteInsideComputation(RuntimeError):
@@ -40,16 +44,24 @@ class WriteInsideComputation(RuntimeError):
 
 
 class Reader:
-    """One thread's standing with the gate: how many reads it has open."""
+    """One thread's part in a runtime: how many reads it has open (the gate's
+    business) and the execution it is running, if any (``execute.py`` keeps
+    it, so that a top-level call made inside that execution, a locator's
+    ``rt.query``, joins it instead of starting a new task).
 
-    __slots__ = ("__weakref__", "depth")
+    One record for both, so a top-level call finds them with one lookup of
+    the thread-local.
+    """
 
-    def __init__(self) -> None:
-        self.depth = 0
+    __slots__ = ("__weakref__", "depth", "frame")
+
+    def __init__(self, depth: int = 0) -> None:
+        self.depth = depth
+        self.frame: Frame | None = None
 
 
 class WriteGate:
-    def __init__(self) -> None:
+    def __init__(self, local: threading.local) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
@@ -57,7 +69,8 @@ class WriteGate:
         self._writers_waiting = 0
         self._writer: int | None = None
         self._write_depth = 0
-        self._local = threading.local()
+        self._local = local
+        """Per thread: ``reader``."""
         self.cancel_requested = False
         """Set while a write waits or runs. Read without a lock by every ``db`` access
         (to unwind) and by every reader that enters (to step back and wait)."""
@@ -77,7 +90,8 @@ class WriteGate:
     def reading_depth(self) -> int:
         return self.reader().depth
 
-    def enter_read(self) -> None:
+    def enter_read(self) -> Reader:
+        """Count a read on this thread, once no write waits; this thread's record."""
         try:
             reader: Reader = self._local.reader
         except AttributeError:
@@ -85,11 +99,12 @@ class WriteGate:
         depth = reader.depth
         reader.depth = depth + 1  # raised before the flag is read: see the module docstring
         if depth or not self.cancel_requested:
-            return
+            return reader
         writer = self._writer
         if writer is not None and writer == threading.get_ident():
-            return  # the writer's own reads (a batch that reads) do not wait for it
+            return reader  # the writer's own reads (a batch that reads) do not wait for it
         self._wait_for_writers(reader)
+        return reader
 
     def _wait_for_writers(self, reader: Reader) -> None:
         cond = self._cond
@@ -114,8 +129,7 @@ class WriteGate:
         Its depth is not visible to writers, which wait for the reader that
         started the thread (that reader is blocked on this thread meanwhile).
         """
-        self._local.reader = Reader()
-        self._local.reader.depth = 1
+        self._local.reader = Reader(depth=1)
 
     def release_adopted(self) -> None:
         self._local.reader.depth -= 1

@@ -26,6 +26,7 @@ from sofrito._engine.sync import release, wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
+    from sofrito._engine.cancel import Reader
     from sofrito._engine.frames import Task
     from sofrito._engine.memo import Memo
     from sofrito._engine.state import Engine
@@ -61,9 +62,9 @@ def execute(
     if claims.setdefault(memo, frame) is not frame:  # a claim (sync.py): someone else has it
         return False
     memo.claim = frame
-    local = engine.local
-    outer = getattr(local, "frame", None)
-    local.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
+    reader = engine.local.reader  # every execution runs inside a read (cancel.py)
+    outer = reader.frame
+    reader.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
     error: BaseException | None = None
     try:
         depth = frame.depth
@@ -72,18 +73,18 @@ def execute(
         else:
             value = memo.spec.fn(frame, *memo.key)
     except QueryError as exc:
-        _abandon(engine, frame, outer, exc)
+        _abandon(engine, frame, reader, outer, exc)
     except Exception as exc:
         value, error = None, exc
     except BaseException:
         frame.finished = True
-        local.frame = outer
+        reader.frame = outer
         release(engine, memo, Cancelled())
         raise
     frame.finished = True
-    local.frame = outer
+    reader.frame = outer
     if frame.cycle is not None or frame.failure is not None:
-        _abandon(engine, frame, outer, None)
+        _abandon(engine, frame, reader, outer, None)
     changed = backdate.store(engine, memo, value, error, frame.deps, restoring=restoring)
     memo.claim = None  # sync.release with no failure to hand on
     del claims[memo]
@@ -97,26 +98,26 @@ def execute(
 
 
 def _abandon(
-    engine: Engine, frame: Frame, outer: Frame | None, raised: QueryError | None
+    engine: Engine, frame: Frame, reader: Reader, outer: Frame | None, raised: QueryError | None
 ) -> NoReturn:
     """End an execution that a system error reached: keep nothing, tell the waiters."""
     frame.finished = True
-    engine.local.frame = outer
+    reader.frame = outer
     failure = _failure_of(frame, raised)
     release(engine, frame.memo, failure)
     raise failure from None
 
 
 def _call_body(engine: Engine, frame: Frame) -> Any:
-    """The body, on a fresh thread (``stack.py``): that thread's own ``local.frame``."""
-    local = engine.local
-    outer = getattr(local, "frame", None)
-    local.frame = frame
+    """The body, on a fresh thread (``stack.py``), recorded as that thread's execution."""
+    reader = engine.local.reader
+    outer = reader.frame
+    reader.frame = frame
     try:
         memo = frame.memo
         return memo.spec.fn(frame, *memo.key)
     finally:
-        local.frame = outer
+        reader.frame = outer
 
 
 def _failure_of(frame: Frame, raised: QueryError | None) -> QueryError:

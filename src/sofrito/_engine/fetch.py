@@ -58,9 +58,8 @@ def fetch_top(
     attempts = 0
     try:
         while True:
-            gate.enter_read()
+            parent = gate.enter_read().frame
             try:
-                parent: Frame | None = getattr(engine.local, "frame", None)
                 task = parent.task if parent is not None else Task()
                 try:
                     memo = engine.tables[spec][key]

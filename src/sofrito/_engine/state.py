@@ -54,9 +54,10 @@ class Engine:
         self.tables = MemoTables(self)
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
-        self.gate = WriteGate()
         self.local = threading.local()
-        """Per thread: ``frame`` (the innermost execution) and ``batch`` (an open batch)."""
+        """Per thread: ``reader`` (``cancel.Reader``: the thread's open reads and the
+        execution it runs) and ``batch`` (an open batch)."""
+        self.gate = WriteGate(self.local)
         self.claims: dict[Memo, Frame] = {}
         """Memos being computed, and by whom (``sync.py``)."""
         self.lock = threading.Lock()
