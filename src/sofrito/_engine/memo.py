@@ -73,8 +73,6 @@ class Memo:
         "has_value",
         "hit_at",
         "key",
-        "lru_prev",
-        "mark",
         "rdeps",
         "ref_cache",
         "spec",
@@ -97,10 +95,8 @@ class Memo:
         self.deps: list[Node] = []
         self.rdeps: set[Memo] | None = None
         self.dirty_at = NEVER
-        self.mark = 0
         self.claim: Frame | None = None
         self.ref_cache: QueryRef | None = None
-        self.lru_prev: Any = None
 
     @property
     def computed(self) -> bool:
@@ -129,7 +125,6 @@ class Cell:
         "input",
         "key",
         "locator_asked_at",
-        "mark",
         "rdeps",
         "ref_cache",
         "seen_loading",
@@ -146,7 +141,6 @@ class Cell:
         self.durability = durability
         self.changed_at = 0
         self.rdeps: set[Memo] | None = None
-        self.mark = 0
         self.locator_asked_at = NEVER
         self.seen_loading = False
         self.ref_cache: QueryRef | None = None

@@ -9,7 +9,8 @@ The same walk reports ``QueryInvalidated`` events when someone listens.
 
 When nobody listens, a walk stops at memos already marked in this revision
 (a batch of writes marks each memo once). When someone listens, every write
-reports every transitive dependent once, so each walk uses its own epoch.
+reports every transitive dependent once, so each walk keeps its own record of
+the memos it reached.
 
 A memo that read a pending cell carries ``ALWAYS_DIRTY`` instead of a
 revision: it is verified in every revision, which is how a cached "loading"
@@ -90,17 +91,14 @@ def _walk_reporting(engine: Engine, node: Node, revision: int) -> None:
     encoded raises its ``TypeError`` only after the write is complete, never
     leaving a dependent unmarked.
     """
-    engine.walk_epoch += 1
-    epoch = engine.walk_epoch
-    reached: list[Memo] = []
+    reached: dict[Memo, None] = {}  # insertion-ordered: the order of the reports
     queue = list(node.rdeps or ())
     for memo in queue:  # breadth first: nearer dependents are reported first
-        if memo.mark == epoch:
+        if memo in reached:
             continue
-        memo.mark = epoch
+        reached[memo] = None
         if memo.dirty_at != ALWAYS_DIRTY:
             memo.dirty_at = revision
-        reached.append(memo)
         if memo.rdeps:
             queue.extend(memo.rdeps)
     hub = engine.events

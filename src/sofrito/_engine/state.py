@@ -70,7 +70,6 @@ class Engine:
         self.deferred_writes: dict[Cell, tuple[int, Any, BaseException | None]] = {}
         """Locator results for cells that readers already saw pending (``inputs.py``)."""
         self.error_eq: Callable[[BaseException, BaseException], object] | None = None
-        self.walk_epoch = 0
         self.lifecycle = RuntimeState.IDLE
         self.runtime_id = "default"
         self.unsaved_memos: set[Memo] | None = None
