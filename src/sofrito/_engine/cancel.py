@@ -92,7 +92,7 @@ class WriteGate:
 
     def enter_read(self) -> Reader:
         """Count a read on this thread, once no write waits; this thread's record."""
-        try:
+        try:  # ``self.reader()`` inlined: every top-level computation comes here
             reader: Reader = self._local.reader
         except AttributeError:
             reader = self.reader()
