@@ -95,3 +95,15 @@ def test_lifecycle_without_a_store_is_in_memory() -> None:
     with pytest.raises(RuntimeError, match="retired"):
         rt.set(cell, 2)
     assert rt.get(cell) == 1
+
+
+def test_a_batch_that_retires_the_runtime_takes_no_further_write() -> None:
+    rt = sf.Runtime()
+    with rt.batch():
+        rt.set(cell["a"], 1)
+        rt.retire()
+        with pytest.raises(RuntimeError, match="retired"):
+            rt.set(cell["b"], 2)  # the batch holds the gate and has bumped: still refused
+    assert rt.get(cell["a"]) == 1
+    with pytest.raises(sf.Suspend):
+        rt.get(cell["b"])
