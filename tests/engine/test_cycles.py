@@ -56,6 +56,23 @@ def test_self_cycle() -> None:
     assert [str(ref) for ref in info.value.cycle] == ["selfish()"]
 
 
+@sf.query
+def through_runtime(db: Any) -> int:
+    return through_runtime(db.runtime) + 1  # a top-level call from inside its own body
+
+
+@pytest.mark.timeout(20)
+def test_a_top_level_call_nested_in_a_computation_joins_its_task() -> None:
+    """A top-level call made inside a body (as a locator's ``rt.query`` is) belongs to
+    the computation that made it: re-entering that computation is a cycle on one
+    call chain, reported at once. As a task of its own it would wait for the
+    outer body, which waits for it: a deadlock."""
+    rt = sf.Runtime()
+    with pytest.raises(sf.CycleError) as info:
+        through_runtime(rt)
+    assert [str(ref) for ref in info.value.cycle] == ["through_runtime()"]
+
+
 def test_cycle_is_not_cached_and_breaks_when_the_input_changes() -> None:
     rt = sf.Runtime()
     rt.set(switch, True)
