@@ -190,3 +190,23 @@ def test_top_level_suspend_lists_every_pending_read() -> None:
     rt.set(source["c"], 3)
     assert three(rt) == [1, 2, 3]
     assert rt.pending() == []
+
+
+@pytest.mark.timeout(20)
+def test_an_interrupt_in_a_body_is_not_cached_and_leaves_the_query_computable() -> None:
+    interrupt = [True]
+
+    @sf.query(name="tests.errors.interrupted")
+    def interrupted(db: Any) -> int:
+        value: int = cell(db)
+        if interrupt[0]:
+            raise KeyboardInterrupt  # Ctrl-C while the body runs
+        return value * 2
+
+    rt = sf.Runtime()
+    rt.set(cell, 21)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted(rt)
+    interrupt[0] = False
+    assert interrupted(rt) == 42  # not cached, not left claimed: computed again
+    assert rt.poll(interrupted).changed_at == rt.revision

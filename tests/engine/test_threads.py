@@ -443,6 +443,42 @@ def test_threads_waiting_on_a_cancelled_computation_retry_and_share_the_new_one(
     assert all(item is outcomes.items[0] for item in outcomes.items)
 
 
+@pytest.mark.timeout(30)
+def test_threads_waiting_on_an_interrupted_computation_compute_it_themselves() -> None:
+    inside = threading.Event()
+    go_on = threading.Event()
+    executions: list[str] = []
+
+    @sf.query(name="threads.interrupted")
+    def interrupted(db: Any) -> int:
+        value: int = source(db)
+        first = not executions
+        executions.append(threading.current_thread().name)
+        if first:
+            inside.set()
+            assert go_on.wait(WAIT)
+            raise KeyboardInterrupt  # Ctrl-C reaches the first execution
+        return value * 10
+
+    rt = sf.Runtime()
+    rt.set(source, 4)
+    interrupted_outcome, waiting_outcomes = Outcomes(), Outcomes()
+    first = _start(interrupted_outcome.call, lambda: interrupted(rt))
+    assert inside.wait(WAIT)
+    waiters = [_start(waiting_outcomes.call, lambda: interrupted(rt)) for _ in range(2)]
+    _until(
+        lambda: all(_blocked_in_runtime(t, _code(interrupted)) for t in waiters),
+        "both threads wait for the computation in flight",
+    )
+    go_on.set()
+    _join([first, *waiters])
+    assert len(interrupted_outcome.items) == 1
+    assert isinstance(interrupted_outcome.items[0], KeyboardInterrupt)
+    assert waiting_outcomes.items == [40, 40]  # Cancelled for them, so they retried
+    assert len(executions) == 2  # the interrupted one, then one of the waiters, once
+    assert executions[1] != first.name
+
+
 # -- no mixed revisions --------------------------------------------------------
 
 
