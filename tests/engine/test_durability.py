@@ -48,13 +48,13 @@ def test_volatile_edit_does_not_re_verify_stable_queries(monkeypatch: Any) -> No
     rt = _runtime()
     page(rt, "a")
     deep_walks: list[object] = []
-    original = verify._walk
+    original = verify.walk
 
     def counting(engine: Any, memo: Any, *rest: Any) -> bool:
         deep_walks.append(memo)
         return original(engine, memo, *rest)
 
-    monkeypatch.setattr(verify, "_walk", counting)
+    monkeypatch.setattr(verify, "walk", counting)
     rt.set(source["a"], "changed")
     assert title(rt) == "Site"
     assert deep_walks == []

@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from sofrito._engine.memo import Node
     from sofrito._engine.state import Engine
 
-__all__ = ["note_reads", "store"]
+__all__ = ["store"]
 
 _STATIC = 3
 
 
-def store(
+def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per part costs a call)
     engine: Engine,
     memo: Memo,
     value: Any,
@@ -50,16 +50,42 @@ def store(
 
     Returns whether this was a change to report (``QueryChanged``): the value
     differs from a previous one, not a first computation, not a cutoff.
+
+    It also takes the memo's durability and its pending mark from what it
+    read. Its durability is the lowest of its reads'. A memo that read a
+    pending cell, directly or through a memo that did, is ``ALWAYS_DIRTY``:
+    verified in every revision, so that the cell's locator is asked again
+    (``verify.walk`` does the same after a verification that found nothing
+    changed).
+
+    Every execution ends here, so the common comparison (a value against a
+    plain old value with ``==``) is written out inline, not a call.
     """
     revision = engine.revisions.current
-    first = memo.verified_at == NEVER
-    changed = False
-    if restoring or (memo.has_value and _same(engine, memo, value, error) and memo.has_value):
-        replace = not memo.has_value  # restoring an evicted value: nothing to compare with
-    else:
+    if restoring:  # an evicted value, its reads known unchanged: nothing to compare with
+        replace = not memo.has_value
+        changed = False
+    elif not memo.has_value:  # a first computation (no change to report), or after eviction
         replace = True
+        changed = memo.verified_at != NEVER
         memo.changed_at = revision
-        changed = not first
+    else:
+        old = memo.value
+        if (
+            error is None
+            and memo.error is None
+            and memo.spec.output_eq is default_eq
+            and type(old) is not Encoded
+        ):
+            try:
+                same = old is value or bool(old == value)
+            except Exception:  # a comparison that raises counts as a change
+                same = False
+        else:
+            same = _same(engine, memo, value, error) and memo.has_value
+        replace = changed = not same
+        if changed:
+            memo.changed_at = revision
     if replace:
         memo.value = value
         memo.error = error
@@ -69,25 +95,6 @@ def store(
     if old_deps != deps:  # nodes compare by identity: unequal unless the same reads
         rdeps.relink(memo, old_deps, deps)
     memo.deps = deps
-    note_reads(memo, deps, revision)
-    unsaved = engine.unsaved_memos
-    if unsaved is not None and memo.spec.persist:
-        unsaved.add(memo)
-    memo.verified_at = revision
-    memo.hit_at = revision if error is None else NOT_HITTABLE
-    if memo.spec.lru is not None:
-        lru.insert(engine, memo)
-    return changed
-
-
-def note_reads(memo: Memo, deps: list[Node], revision: int) -> None:
-    """Take the memo's durability and its pending mark from what it read.
-
-    Its durability is the lowest of its reads'. A memo that read a pending
-    cell, directly or through a memo that did, is ``ALWAYS_DIRTY``: verified
-    in every revision, so that the cell's locator is asked again. Both after
-    an execution and after a verification that found nothing changed.
-    """
     lowest = _STATIC
     reads_pending = False
     for dep in deps:
@@ -105,6 +112,14 @@ def note_reads(memo: Memo, deps: list[Node], revision: int) -> None:
         memo.dirty_at = ALWAYS_DIRTY
     elif memo.dirty_at == ALWAYS_DIRTY:
         memo.dirty_at = revision
+    unsaved = engine.unsaved_memos
+    if unsaved is not None and memo.spec.persist:
+        unsaved.add(memo)
+    memo.verified_at = revision
+    memo.hit_at = revision if error is None else NOT_HITTABLE
+    if memo.spec.lru is not None:
+        lru.insert(engine, memo)
+    return changed
 
 
 def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -> bool:

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
-from sofrito._engine.memo import NEVER, NOT_HITTABLE, Encoded, value_of
+from sofrito._engine.memo import (
+    ALWAYS_DIRTY,
+    NEVER,
+    NOT_HITTABLE,
+    Cell,
+    CellStatus,
+    Encoded,
+    value_of,
+)
 from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
@@ -30,6 +38,8 @@ if TYPE_CHECKING:
     from sofrito._queries import QuerySpec
 
 __all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "read_tracked", "settle"]
+
+READY = CellStatus.READY
 
 MAX_RETRIES = 64
 """How many times a top-level call retries a computation cancelled by writes."""
@@ -127,7 +137,35 @@ def read_tracked(engine: Engine, frame: Frame, memo: Memo) -> Any:
 
 
 def ensure(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> Any:
-    """Bring ``memo`` up to date and return its value (or raise its cached error)."""
+    """Bring ``memo`` up to date and return its value (or raise its cached error).
+
+    The common case first, written out: a memo that holds a plain value
+    (``hit_at`` says so), that no other thread is computing and that has no
+    ``lru``. It is valid if no write reached it (the shallow check of
+    ``verify.py``) or if the deep walk finds nothing changed; otherwise it
+    executes, skipping the walk when the first thing it read is a cell that
+    changed. That is three calls fewer per memo than ``settle``'s general
+    loop, which handles everything else.
+    """
+    hit_at = memo.hit_at
+    if hit_at != NOT_HITTABLE and memo.claim is None and memo.spec.lru is None:
+        revisions = engine.revisions
+        if hit_at == revisions.current:
+            return memo.value
+        dirty_at = memo.dirty_at
+        if dirty_at <= hit_at or (
+            dirty_at != ALWAYS_DIRTY and revisions.last_changed[memo.durability] <= hit_at
+        ):
+            memo.verified_at = memo.hit_at = revisions.current
+            return memo.value
+        first = memo.deps[0] if memo.deps else None
+        stale = type(first) is Cell and first.changed_at > hit_at and first.status == READY
+        if not stale and verify.walk(engine, memo, frame, task, 1):
+            return memo.value
+        if execute.execute(engine, memo, frame, task, restoring=False):
+            if memo.error is not None:
+                raise_cached(memo, memo.error)
+            return memo.value
     while True:
         settle(engine, memo, frame, task)
         value, error = memo.value, memo.error

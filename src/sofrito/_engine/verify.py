@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sofrito._engine.frames import Frame, Task
     from sofrito._engine.state import Engine
 
-__all__ = ["is_valid", "mark_verified"]
+__all__ = ["is_valid", "mark_verified", "walk"]
 
 
 def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> bool:
@@ -40,7 +40,7 @@ def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> boo
     ):
         mark_verified(memo, engine.revisions.current)
         return True
-    return _walk(engine, memo, frame, task, 1)
+    return walk(engine, memo, frame, task, 1)
 
 
 def _shallow_valid(engine: Engine, memo: Memo) -> bool:
@@ -64,7 +64,7 @@ WALK_LEVELS_PER_STACK = 200
 (one Python frame per level; a query chain 40 levels deep uses about 300)."""
 
 
-def _walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call per read)
+def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call per read)
     engine: Engine, memo: Memo, frame: Frame | None, task: Task, level: int
 ) -> bool:
     """Check ``memo``'s reads in read order; True (and ``memo`` verified) if none changed.
@@ -75,7 +75,7 @@ def _walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call
     is the cheapest way to visit a graph in Python; every
     ``WALK_LEVELS_PER_STACK`` levels it continues on a fresh thread stack
     (``stack.py``), so a chain of any depth verifies without touching the
-    recursion limit. While it scans, it gathers what ``backdate.note_reads``
+    recursion limit. While it scans, it gathers what ``backdate.store``
     would: the lowest durability read, and whether anything below reads a
     pending cell.
     """
@@ -107,10 +107,10 @@ def _walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call
                 # lazily, so a wide memo's check costs no write per dependency.
                 if not clean:
                     if level % WALK_LEVELS_PER_STACK:
-                        unchanged = _walk(engine, dep, frame, task, level + 1)
+                        unchanged = walk(engine, dep, frame, task, level + 1)
                     else:
                         unchanged = stack.run_on_fresh_stack(
-                            engine, _walk, engine, dep, frame, task, level + 1
+                            engine, walk, engine, dep, frame, task, level + 1
                         )
                     if not unchanged:
                         execute.settle_changed(engine, dep, frame, task)
@@ -125,7 +125,9 @@ def _walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call
         memo.dirty_at = ALWAYS_DIRTY
     elif memo.dirty_at == ALWAYS_DIRTY:
         memo.dirty_at = revision
-    mark_verified(memo, revision)
+    memo.verified_at = revision  # mark_verified, inlined: once per memo walked
+    hittable = memo.has_value and memo.error is None and type(memo.value) is not Encoded
+    memo.hit_at = revision if hittable else NOT_HITTABLE
     return True
 
 
