@@ -22,7 +22,10 @@ That keeps two lock round trips off every top-level computation (W5 of the
 benchmarks), which is most of what a top-level read costs besides the query.
 
 The memo-hit path never touches the gate: a hit returns a value that was valid
-at the revision it read.
+at the revision it read. ``fetch.fetch_top`` writes out the uncontended case
+of ``enter_read`` and ``exit_read`` in place, in the same order, and calls
+back here only to wait or to wake a writer: every top-level computation
+passes there, and two calls fewer are a tenth of W5.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sofrito._engine.frames import Frame
+    from sofrito._engine.frames import Frame, Task
 
 __all__ = ["Reader", "WriteGate", "WriteInsideComputation"]
 
@@ -53,11 +56,13 @@ class Reader:
     the thread-local.
     """
 
-    __slots__ = ("__weakref__", "depth", "frame")
+    __slots__ = ("__weakref__", "depth", "frame", "task")
 
     def __init__(self, depth: int = 0) -> None:
         self.depth = depth
         self.frame: Frame | None = None
+        self.task: Task | None = None
+        """The task this thread's top-level calls reuse (``fetch.py``)."""
 
 
 class WriteGate:
@@ -120,8 +125,12 @@ class WriteGate:
         depth = reader.depth - 1
         reader.depth = depth  # lowered before the flag is read: see the module docstring
         if not depth and self.cancel_requested:
-            with self._cond:
-                self._cond.notify_all()  # only a waiting writer cares that readers are gone
+            self.wake_writers()
+
+    def wake_writers(self) -> None:
+        """Tell a waiting writer that this thread's reads are over."""
+        with self._cond:
+            self._cond.notify_all()  # only a waiting writer cares that readers are gone
 
     def adopt_reader(self) -> None:
         """Mark this (fresh) thread as working on behalf of a reader already counted.

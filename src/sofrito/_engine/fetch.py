@@ -32,6 +32,7 @@ from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
+    from sofrito._engine.cancel import Reader
     from sofrito._engine.frames import Frame
     from sofrito._engine.memo import Memo
     from sofrito._engine.state import Engine
@@ -45,7 +46,7 @@ MAX_RETRIES = 64
 """How many times a top-level call retries a computation cancelled by writes."""
 
 
-def fetch_top(
+def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step costs a call)
     engine: Engine,
     spec: QuerySpec[Any],
     key: tuple[Any, ...],
@@ -58,6 +59,13 @@ def fetch_top(
     ``seen`` is the memo the entry point found before this call entered the
     write gate. It is not used: a write it waited for (``rt.clear_cache()``)
     may have dropped it, so the memo is looked up again inside the gate.
+
+    The call's task: a call made while this thread runs a computation (a
+    locator's ``rt.query``) joins that computation's task, so re-entering it
+    is a cycle, not a deadlock. A call made inside another top-level call
+    but outside any computation (a locator asked during a verification) is
+    a task of its own. Otherwise the call reuses this thread's idle task,
+    which saves an allocation per top-level computation (W5).
     """
     gate = engine.gate
     if gate._writer is not None and gate.holds_write():
@@ -65,12 +73,31 @@ def fetch_top(
             f"cannot compute {spec.describe(key)} inside rt.batch() while it holds a write: "
             "finish the batch first, then read"
         )
+    local = engine.local
     attempts = 0
     try:
         while True:
-            parent = gate.enter_read().frame
+            # gate.enter_read(), its uncontended case written out (cancel.py explains
+            # the order): every top-level computation passes here.
             try:
-                task = parent.task if parent is not None else Task()
+                reader: Reader = local.reader
+            except AttributeError:
+                reader = gate.reader()
+            depth = reader.depth
+            reader.depth = depth + 1  # raised before the flag is read
+            if not depth and gate.cancel_requested:
+                reader.depth = 0
+                gate.enter_read()  # steps back and waits for the write
+            try:
+                parent = reader.frame
+                if parent is not None:
+                    task = parent.task  # a locator's rt.query: part of that computation
+                elif depth:
+                    task = Task()  # inside another top-level call, not in a computation
+                else:
+                    task = reader.task or _new_idle_task(reader)
+                    if task.pending:
+                        task.pending = {}
                 try:
                     memo = engine.tables[spec][key]
                 except (KeyError, TypeError):  # a first call, or a key memo_for explains
@@ -86,10 +113,18 @@ def fetch_top(
                 if not retry or attempts > MAX_RETRIES:
                     raise
             finally:
-                gate.exit_read()
+                depth = reader.depth - 1  # gate.exit_read(), written out
+                reader.depth = depth  # lowered before the flag is read
+                if not depth and gate.cancel_requested:
+                    gate.wake_writers()
     finally:
         if engine.deferred_writes:
             write.apply_deferred(engine)
+
+
+def _new_idle_task(reader: Reader) -> Task:
+    task = reader.task = Task()
+    return task
 
 
 def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
