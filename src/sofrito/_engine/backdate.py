@@ -92,7 +92,14 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.traceback = error.__traceback__ if error is not None else None
         memo.has_value = True
     old_deps = memo.deps
-    if old_deps != deps:  # nodes compare by identity: unequal unless the same reads
+    if not old_deps:  # a first execution (W1: every memo): links to add, none to drop
+        for dep in deps:
+            readers = dep.rdeps
+            if readers is None:
+                dep.rdeps = {memo}
+            else:
+                readers.add(memo)
+    elif old_deps != deps:  # nodes compare by identity: unequal unless the same reads
         rdeps.relink(memo, old_deps, deps)
     memo.deps = deps
     lowest = _STATIC

@@ -145,15 +145,16 @@ class Frame:
 
     def _read_input(self, input: Input, key: tuple[Any, ...]) -> Any:
         # A ready cell, inlined: the common input read costs one call.
+        # Subscripts, not dict.get: a cell that is missing (never set, or an
+        # unhashable key) is the slow path anyway.
         engine = self._engine
         if not engine.gate.cancel_requested:
-            table = engine.cells.get(input)
-            if table is not None:
-                try:
-                    cell = table.get(key)
-                except TypeError:
-                    cell = None
-                if cell is not None and cell.status == READY:
+            try:
+                cell = engine.cells[input][key]
+            except (KeyError, TypeError):
+                pass
+            else:
+                if cell.status == READY:
                     deps = self.deps
                     if not deps or deps[-1] is not cell:
                         deps.append(cell)
