@@ -192,6 +192,26 @@ def test_top_level_suspend_lists_every_pending_read() -> None:
     assert rt.pending() == []
 
 
+def test_each_top_level_suspend_lists_only_its_own_pending_reads() -> None:
+    """Top-level calls on one thread share a reused task: what one call found
+    pending must not leak into the next call's ``Suspend``."""
+    source = sf.Input("source")
+
+    @sf.query
+    def one(db: Any, key: str) -> Any:
+        return source(db, key)
+
+    rt = sf.Runtime()
+    with pytest.raises(sf.Suspend) as first:
+        one(rt, "a")
+    with pytest.raises(sf.Suspend) as second:
+        one(rt, "b")
+    assert first.value.pending == [source["a"]]
+    assert second.value.pending == [source["b"]]
+    rt.set(source["b"], 2)
+    assert one(rt, "b") == 2
+
+
 @pytest.mark.timeout(20)
 def test_an_interrupt_in_a_body_is_not_cached_and_leaves_the_query_computable() -> None:
     interrupt = [True]

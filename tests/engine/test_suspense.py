@@ -290,6 +290,39 @@ def test_state_reader_sees_a_sync_locator_that_resolves_later() -> None:
     assert calls["page"] == 2
 
 
+def test_a_locator_asked_during_a_verification_may_compute_queries() -> None:
+    """Re-verifying a loading reader asks the locator inside the top-level call
+    but outside any computation; the locator's own ``rt.query`` is a task of its
+    own there, and computes normally."""
+    available: dict[str, str] = {}
+    rt = sf.Runtime()
+    other = sf.Input("other")
+    prefix = sf.Input("prefix")
+
+    @sf.query
+    def label(db: Any, key: str) -> str:
+        calls["label"] += 1
+        return f"{prefix(db)}{key}"
+
+    def poll(key: str) -> Any:
+        return rt.query(label, available[key]) if key in available else sf.PENDING
+
+    source = sf.Input("source", locator=poll)
+
+    @sf.query
+    def status(db: Any) -> str:
+        state = sf.state(db, source["a"])
+        return f"ready: {state.value}" if isinstance(state, sf.Ready) else "loading"
+
+    rt.set(prefix, "#")
+    assert status(rt) == "loading"
+    available["a"] = "x"
+    rt.set(other, 1)
+    status(rt)  # verifies status: asks the locator, which computes label("x")
+    assert status(rt) == "ready: #x"
+    assert calls["label"] == 1
+
+
 def test_runtime_wide_error_eq_cuts_off_equal_errors() -> None:
     source = sf.Input("source")
 
