@@ -69,8 +69,10 @@ class WriteGate:
     def __init__(self, local: threading.local) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
-        """Every thread's ``Reader`` (a thread's goes when the thread does)."""
+        self._readers: set[weakref.ref[Reader]] = set()
+        """Every thread's ``Reader``, weakly (a thread's goes when the thread does).
+        Not a ``WeakSet``: iterating one costs a generator and a guard, a
+        microsecond on every write."""
         self._writers_waiting = 0
         self._writer: int | None = None
         self._write_depth = 0
@@ -89,7 +91,7 @@ class WriteGate:
         except AttributeError:
             reader = self._local.reader = Reader()
             with self._lock:
-                self._readers.add(reader)
+                self._readers.add(weakref.ref(reader, self._readers.discard))
         return reader
 
     def reading_depth(self) -> int:
@@ -160,19 +162,27 @@ class WriteGate:
     @contextmanager
     def write(self) -> Iterator[None]:
         """Hold the gate for a write; re-entrant for the thread that holds it."""
-        me = threading.get_ident()
-        if self._writer == me:
-            self._write_depth += 1
-            try:
-                yield
-            finally:
-                self._write_depth -= 1
-            return
-        self.refuse_inside_computation()
-        self._acquire(me)
+        self.acquire_write()
         try:
             yield
         finally:
+            self.release_write()
+
+    def acquire_write(self) -> None:
+        """``write()`` without the context manager, for ``rt.set``'s path: a
+        generator-based context manager costs more than the rest of the gate.
+        Every call must be paired with ``release_write()``."""
+        me = threading.get_ident()
+        if self._writer == me:
+            self._write_depth += 1
+            return
+        self.refuse_inside_computation()
+        self._acquire(me)
+
+    def release_write(self) -> None:
+        if self._write_depth > 1:
+            self._write_depth -= 1
+        else:
             self._release()
 
     def _acquire(self, me: int) -> None:
@@ -188,7 +198,11 @@ class WriteGate:
             self._write_depth = 1
 
     def _reading(self) -> bool:
-        return any(reader.depth for reader in self._readers)
+        for ref in tuple(self._readers):  # a copy: a thread's exit may discard meanwhile
+            reader = ref()
+            if reader is not None and reader.depth:
+                return True
+        return False
 
     def _release(self) -> None:
         with self._cond:

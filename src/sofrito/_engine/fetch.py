@@ -7,10 +7,12 @@ suspension into one ``Suspend`` listing every pending input met on the way.
 ``fetch_tracked`` serves reads from inside a query body: it records the read
 on the reading frame, in read order, whatever its outcome.
 
-Both bring the memo up to date with ``settle``, which, in order: returns at
-once if the memo was verified in this revision; waits for another thread that
-is computing it (single-flight); verifies it (``verify.py``); or executes it
-(``execute.py``).
+Both bring the memo up to date with ``ensure``. Its fast lane serves the
+common case (a memo with a plain value, unclaimed, without ``lru``) in one
+pass: shallow check, deep walk, execution. Everything else goes through
+``settle``, which, in order: returns at once if the memo was verified in this
+revision; waits for another thread that is computing it (single-flight);
+verifies it (``verify.py``); or executes it (``execute.py``).
 """
 
 from __future__ import annotations

@@ -134,6 +134,18 @@ def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellW
         refuse_if_closed(engine)
         _apply(engine, cell, change)
         return True
+    if open_batch is None:  # a single write, the common case: no context manager
+        refuse_if_closed(engine)
+        gate = engine.gate
+        gate.acquire_write()
+        try:
+            if not change.changes(cell):  # another writer got there first
+                return False
+            _bump(engine)
+            _apply(engine, cell, change)
+        finally:
+            gate.release_write()
+        return True
     with _writing(engine) as open_batch:
         if not change.changes(cell):  # another writer got there first
             return False
