@@ -37,6 +37,9 @@ RESULT = "BENCH-RESULT "
 
 ROOT = Path(__file__).resolve().parent.parent
 
+COMPILED = "sofrito-compiled"
+"""The column measured on the compiled engine, in a child whose path puts ``--compiled`` first."""
+
 
 def child(name: str, scale: float) -> None:
     """Measure one library in this process and print the result line."""
@@ -64,11 +67,16 @@ def _version(distribution: str | None) -> str:
         return "not installed"
 
 
-def _measure(name: str, scale: float, timeout: float) -> report.Result:
+def _measure(name: str, scale: float, timeout: float, compiled: Path | None) -> report.Result:
     command = [sys.executable, "-m", "benchmarks.run", "--child", name, "--scale", str(scale)]
+    env = None
+    if name == COMPILED:
+        if compiled is None or not compiled.is_dir():
+            return report.Result(name=name, skipped=f"no compiled build (--compiled {compiled})")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(compiled), str(ROOT)])}
     try:
         done = subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
         return report.Result(name=name, skipped=f"no result within {timeout:.0f} s")
@@ -83,7 +91,7 @@ def _measure(name: str, scale: float, timeout: float) -> report.Result:
 
 def _measure_and_say(name: str, args: argparse.Namespace, status: dict[str, str]) -> report.Result:
     print(f"  measuring {name} ...", end="", flush=True)
-    result = _measure(name, args.scale, args.timeout)
+    result = _measure(name, args.scale, args.timeout, args.compiled)
     distribution = adapter_class(name).distribution
     if result.skipped and distribution and status.get(distribution, "ok") != "ok":
         result.skipped = f"pip install {distribution} failed: {status[distribution]}"
@@ -121,7 +129,9 @@ def _sofrito_revision() -> str:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--only", help="comma-separated libraries (sofrito is always measured)")
+    parser.add_argument(
+        "--only", help="comma-separated libraries (sofrito, both builds, is always measured)"
+    )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="time budgets multiplier (0.2 for a smoke run)"
     )
@@ -133,6 +143,12 @@ def _arguments() -> argparse.Namespace:
         help="measure every library this many times, interleaved; keep each cell's best",
     )
     parser.add_argument("--install-status", type=Path, help="peer install log from bench.sh")
+    parser.add_argument(
+        "--compiled",
+        type=Path,
+        help="a folder holding sofrito built with its engine compiled (bench.sh makes one),"
+        " for the sofrito-compiled column",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -144,7 +160,7 @@ def main() -> None:
         return
     names = list(ADAPTERS)
     if args.only:
-        wanted = {"sofrito", *args.only.split(",")}
+        wanted = {"sofrito", COMPILED, *args.only.split(",")}
         unknown = wanted - set(names)
         if unknown:
             sys.exit(f"unknown libraries {sorted(unknown)}; known: {', '.join(names)}")

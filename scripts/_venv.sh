@@ -1,13 +1,28 @@
-# Sourced by the other scripts: make .venv/ with the project installed in it.
+# Sourced by the other scripts: make a venv with the project installed in it.
+#
+# VENV (default .venv) says where. By default the project is installed
+# editable, pure Python. With SOFRITO_COMPILE=1 its engine is compiled with
+# mypyc (docs/concepts.md, "A compiled engine") and the project installed as
+# a built wheel, built again whenever a file under src/ changed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+VENV="${VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
 fi
-stamp=.venv/.sofrito-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test,postgres]"
+stamp="$VENV/.sofrito-installed"
+if [ "${SOFRITO_COMPILE:-0}" = 1 ]; then
+    if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml src -newer "$stamp" \( -name '*.py' -o -name '*.toml' \) -print -quit)" ]; then
+        echo "compiling the engine with mypyc into $VENV (about a minute)"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet ".[test,postgres]"  # the dependencies
+        HATCH_BUILD_HOOK_ENABLE_MYPYC=1 HATCH_BUILD_CLEAN_HOOKS_AFTER=1 \
+            "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps .
+        touch "$stamp"
+    fi
+elif [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[test,postgres]"
     touch "$stamp"
 fi

@@ -1,10 +1,11 @@
 """One module per library, each with the same small shape (``base.Adapter``).
 
 ``ADAPTERS`` lists them in column order: sofrito first (every ratio is
-against it), the from-scratch baseline, then the peers, the Rust-backed ones
-first. Importing an adapter module never imports its library: that happens
-in the adapter's ``__init__``, so a peer that is not installed fails there,
-with the reason, and the harness skips it.
+against it), sofrito with its engine compiled, the from-scratch baseline,
+then the peers, the Rust-backed ones first. Importing an adapter module
+never imports its library: that happens in the adapter's ``__init__``, so a
+peer that is not installed fails there, with the reason, and the harness
+skips it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from benchmarks.adapters.base import Adapter
 
 ADAPTERS: dict[str, str] = {
     "sofrito": "sofrito_adapter:SofritoAdapter",
+    "sofrito-compiled": "sofrito_adapter:CompiledSofritoAdapter",
     "from-scratch": "baseline:BaselineAdapter",
     "incr-compute": "incr_adapter:IncrAdapter",
     "signified": "signified_adapter:SignifiedAdapter",

@@ -1,5 +1,8 @@
 """sofrito: one keyed input family for the leaves, one keyed query for every node.
 
+Two columns use it: ``sofrito`` (pure Python) and ``sofrito-compiled`` (the
+engine compiled with mypyc); each refuses to run on the other build.
+
 The queries are module-level, as DESIGN §1 intends; a fresh ``sf.Runtime()``
 per ``build`` holds no memos, so the next read is a cold start. The graph's
 shape is module state too (``_reads``, ``_top``), set by ``build`` before any
@@ -60,7 +63,15 @@ class SofritoAdapter:
     no_cutoff: ClassVar[str | None] = None
     native: ClassVar[bool] = False
 
+    compiled: ClassVar[bool] = False
+    """Which build of the engine this column measures (``sofrito._engine.COMPILED``)."""
+
     def __init__(self) -> None:
+        import sofrito._engine
+
+        if self.compiled != sofrito._engine.COMPILED:
+            build = "the compiled build" if sofrito._engine.COMPILED else "pure Python"
+            raise RuntimeError(f"the sofrito imported here ({sf.__file__}) is {build}")
         self.tally = _tally
 
     def build(self, graph: Graph) -> None:
@@ -93,3 +104,11 @@ class SofritoAdapter:
         rt = sf.Runtime()
         trivial(rt, 1)
         return "q(rt, 1)", {"q": trivial, "rt": rt}
+
+
+class CompiledSofritoAdapter(SofritoAdapter):
+    """The same adapter on the mypyc-compiled engine (docs/concepts.md), which the
+    harness puts on the child's path (``--compiled``)."""
+
+    name: ClassVar[str] = "sofrito-compiled"
+    compiled: ClassVar[bool] = True

@@ -10,6 +10,9 @@ The tree::
     │   └── MissingDependency   a locator said the input does not exist
     ├── Lagged                  an event receiver fell behind and lost events
     └── NotFound                raised *by a locator* to say "no such input"
+    RuntimeError
+    └── WriteInsideComputation  a query body or a locator tried to write (a bug
+                                in the program, not a condition to handle)
 
 An exception raised by a query body is a *user error*: the runtime caches it
 like a value and re-raises it on every hit. The system errors above are the
@@ -132,6 +135,14 @@ class Lagged(Exception):
 
     def __str__(self) -> str:
         return f"receiver lagged behind and missed {self.missed} events"
+
+
+class WriteInsideComputation(RuntimeError):
+    """A write was attempted from inside a query body or a locator.
+
+    Queries must be pure: a write from a computation would also wait for
+    itself forever (the write gate waits for computations in flight).
+    """
 
 
 for _name in __all__:

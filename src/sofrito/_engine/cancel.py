@@ -34,35 +34,11 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sofrito._engine.frames import Frame, Task
+from sofrito._engine.reader import Reader
+from sofrito._errors import WriteInsideComputation
 
-__all__ = ["Reader", "WriteGate", "WriteInsideComputation"]
-
-
-class WriteInsideComputation(RuntimeError):
-    """A write was attempted from inside a query body or a locator."""
-
-
-class Reader:
-    """One thread's part in a runtime: how many reads it has open (the gate's
-    business) and the execution it is running, if any (``execute.py`` keeps
-    it, so that a top-level call made inside that execution, a locator's
-    ``rt.query``, joins it instead of starting a new task).
-
-    One record for both, so a top-level call finds them with one lookup of
-    the thread-local.
-    """
-
-    __slots__ = ("__weakref__", "depth", "frame", "task")
-
-    def __init__(self, depth: int = 0) -> None:
-        self.depth = depth
-        self.frame: Frame | None = None
-        self.task: Task | None = None
-        """The task this thread's top-level calls reuse (``fetch.py``)."""
+__all__ = ["Reader", "WriteGate"]
 
 
 class WriteGate:

@@ -26,9 +26,9 @@ from sofrito._engine.sync import release, wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
-    from sofrito._engine.cancel import Reader
     from sofrito._engine.frames import Task
     from sofrito._engine.memo import Memo
+    from sofrito._engine.reader import Reader
     from sofrito._engine.state import Engine
 
 __all__ = ["execute", "settle_changed"]

@@ -34,9 +34,9 @@ from sofrito._engine.sync import wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
-    from sofrito._engine.cancel import Reader
     from sofrito._engine.frames import Frame
     from sofrito._engine.memo import Memo
+    from sofrito._engine.reader import Reader
     from sofrito._engine.state import Engine
     from sofrito._queries import QuerySpec
 

@@ -14,7 +14,7 @@ thousand and read on every verification step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Frame
@@ -110,9 +110,9 @@ class Memo:
 class CellStatus:
     """Plain int constants: compared on every input read."""
 
-    READY = 0
-    PENDING = 1
-    FAILED = 2
+    READY: Final = 0
+    PENDING: Final = 1
+    FAILED: Final = 2
 
 
 class Cell:

@@ -55,7 +55,7 @@ class Engine:
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
         self.local = threading.local()
-        """Per thread: ``reader`` (``cancel.Reader``: the thread's open reads and the
+        """Per thread: ``reader`` (``reader.Reader``: the thread's open reads and the
         execution it runs) and ``batch`` (an open batch)."""
         self.gate = WriteGate(self.local)
         self.claims: dict[Memo, Frame] = {}

@@ -1,0 +1,35 @@
+"""One thread's record in a runtime (``Reader``), held by the write gate.
+
+Its own module so that it stays an ordinary Python class when the engine is
+compiled (``docs/concepts.md``, "A compiled engine"): the gate holds each
+thread's record by weak reference, so that a thread that ends takes its
+record with it, and compiled classes cannot be weakly referenced.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame, Task
+
+__all__ = ["Reader"]
+
+
+class Reader:
+    """One thread's part in a runtime: how many reads it has open (the gate's
+    business) and the execution it is running, if any (``execute.py`` keeps
+    it, so that a top-level call made inside that execution, a locator's
+    ``rt.query``, joins it instead of starting a new task).
+
+    One record for both, so a top-level call finds them with one lookup of
+    the thread-local.
+    """
+
+    __slots__ = ("__weakref__", "depth", "frame", "task")
+
+    def __init__(self, depth: int = 0) -> None:
+        self.depth = depth
+        self.frame: Frame | None = None
+        self.task: Task | None = None
+        """The task this thread's top-level calls reuse (``fetch.py``)."""
