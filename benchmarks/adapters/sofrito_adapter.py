@@ -69,8 +69,10 @@ class SofritoAdapter:
     def __init__(self) -> None:
         import sofrito._engine
 
-        if self.compiled != sofrito._engine.COMPILED:
-            build = "the compiled build" if sofrito._engine.COMPILED else "pure Python"
+        # getattr: an older checkout (PYTHONPATH=other/src, for a before/after) has no flag
+        compiled = getattr(sofrito._engine, "COMPILED", False)
+        if self.compiled != compiled:
+            build = "the compiled build" if compiled else "pure Python"
             raise RuntimeError(f"the sofrito imported here ({sf.__file__}) is {build}")
         self.tally = _tally
 

@@ -91,7 +91,7 @@ class Runtime:
         self._tables = self._engine.tables
         self._revision = 0
         self._fetch_cold: Callable[[QuerySpec[Any], tuple[Any, ...], Memo | None], Any] = (
-            functools.partial(fetch.fetch_top, self._engine, retry=True)
+            functools.partial(fetch.fetch_top, self._engine)
         )
         """What the generated entry point calls on a miss (a C-level partial: no frame)."""
         self._persistence: Persistence | None = None

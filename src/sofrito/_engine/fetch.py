@@ -53,10 +53,13 @@ def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step 
     spec: QuerySpec[Any],
     key: tuple[Any, ...],
     seen: Memo | None = None,
-    *,
-    retry: bool,
+    retry: bool = True,
 ) -> Any:
     """A top-level call: compute ``spec(*key)`` at the current revision.
+
+    ``retry`` is positional, with its common value as the default: the
+    generated entry point's call then passes no keyword, which a compiled
+    engine would have to parse on every top-level miss.
 
     ``seen`` is the memo the entry point found before this call entered the
     write gate. It is not used: a write it waited for (``rt.clear_cache()``)
