@@ -104,16 +104,18 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
     memo.deps = deps
     lowest = _STATIC
     reads_pending = False
-    for dep in deps:
-        if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call per dependency)
-            lowest = dep.durability
+    for dep in deps:  # fields read where the type is known (see verify.walk)
         if type(dep) is Cell:
             if dep.status == CellStatus.PENDING:
                 reads_pending = True
+            if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call)
+                lowest = dep.durability
         else:
             assert type(dep) is Memo
             if dep.dirty_at == ALWAYS_DIRTY:
                 reads_pending = True
+            if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call)
+                lowest = dep.durability
     memo.durability = lowest
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY

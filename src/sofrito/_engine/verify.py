@@ -84,6 +84,9 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
     verified_at = memo.verified_at
     lowest = _STATIC
     reads_pending = False
+    # Each field is read in the branch that knows the node's type: compiled
+    # (docs/concepts.md), a read through the ``Memo | Cell`` union is a lookup
+    # by name, not a load.
     for dep in memo.deps:
         if type(dep) is Cell:
             if dep.status == CellStatus.PENDING:
@@ -91,6 +94,8 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
                 reads_pending = dep.status == CellStatus.PENDING or reads_pending
             if dep.changed_at > verified_at:
                 return False
+            if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call)
+                lowest = dep.durability
         else:
             assert type(dep) is Memo
             dep_verified = dep.verified_at
@@ -118,8 +123,8 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
                 return False
             if dep.dirty_at == ALWAYS_DIRTY:
                 reads_pending = True
-        if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call per dependency)
-            lowest = dep.durability
+            if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call)
+                lowest = dep.durability
     memo.durability = lowest
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY
