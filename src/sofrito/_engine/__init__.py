@@ -14,6 +14,7 @@
 - ``sync``      single-flight claims and cycle detection across threads
 - ``cancel``    the write gate: cancel, unwind, then write
 - ``reader``    one thread's record in a runtime, held by the gate
+- ``lifetime``  the mark that lets the gate drop a thread's record when it ends
 - ``stack``     running deep computations on fresh thread stacks
 - ``lru``       eviction of values beyond a query's capacity
 - ``refs``      the event-facing names of nodes
@@ -23,7 +24,7 @@ The memo-hit path itself is not here: it is the body of the function that
 ``@sf.query`` generates (``sofrito._queries``), so that a hit costs one call.
 
 A build may compile these modules with mypyc, all but ``suspense`` and
-``reader`` (``docs/concepts.md``, "A compiled engine"); ``COMPILED`` says
+``lifetime`` (``docs/concepts.md``, "A compiled engine"); ``COMPILED`` says
 whether this one did.
 """
 

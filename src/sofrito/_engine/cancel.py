@@ -35,6 +35,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sofrito._engine.lifetime import ThreadMark
 from sofrito._engine.reader import Reader
 from sofrito._errors import WriteInsideComputation
 
@@ -45,10 +46,9 @@ class WriteGate:
     def __init__(self, local: threading.local) -> None:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._readers: set[weakref.ref[Reader]] = set()
-        """Every thread's ``Reader``, weakly (a thread's goes when the thread does).
-        Not a ``WeakSet``: iterating one costs a generator and a guard, a
-        microsecond on every write."""
+        self._readers: dict[weakref.ref[ThreadMark], Reader] = {}
+        """Every thread's ``Reader``, by a weak reference to its thread's mark, so
+        that a thread's record goes when the thread does (``lifetime.py``)."""
         self._writers_waiting = 0
         self._writer: int | None = None
         self._write_depth = 0
@@ -66,9 +66,14 @@ class WriteGate:
             reader: Reader = self._local.reader
         except AttributeError:
             reader = self._local.reader = Reader()
+            mark = self._local.mark = ThreadMark()
             with self._lock:
-                self._readers.add(weakref.ref(reader, self._readers.discard))
+                self._readers[weakref.ref(mark, self._forget)] = reader
         return reader
+
+    def _forget(self, mark: weakref.ref[ThreadMark]) -> None:
+        """A thread ended (its mark died): drop its record."""
+        self._readers.pop(mark, None)
 
     def reading_depth(self) -> int:
         return self.reader().depth
@@ -174,11 +179,8 @@ class WriteGate:
             self._write_depth = 1
 
     def _reading(self) -> bool:
-        for ref in tuple(self._readers):  # a copy: a thread's exit may discard meanwhile
-            reader = ref()
-            if reader is not None and reader.depth:
-                return True
-        return False
+        # A copy: a thread that ends meanwhile drops its record from the dict.
+        return any(reader.depth for reader in tuple(self._readers.values()))
 
     def _release(self) -> None:
         with self._cond:

@@ -1,9 +1,8 @@
 """One thread's record in a runtime (``Reader``), held by the write gate.
 
-Its own module so that it stays an ordinary Python class when the engine is
-compiled (``docs/concepts.md``, "A compiled engine"): the gate holds each
-thread's record by weak reference, so that a thread that ends takes its
-record with it, and compiled classes cannot be weakly referenced.
+Read and written on every top-level computation, so it is a compiled class
+in the compiled engine; the gate lets go of it when its thread ends through
+a ``lifetime.ThreadMark``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ class Reader:
     the thread-local.
     """
 
-    __slots__ = ("__weakref__", "depth", "frame", "task")
+    __slots__ = ("depth", "frame", "task")
 
     def __init__(self, depth: int = 0) -> None:
         self.depth = depth
