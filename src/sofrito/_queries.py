@@ -21,11 +21,10 @@ memo found (or None), so a tracked read does not look it up a second time.
 from __future__ import annotations
 
 import functools
-import hashlib
-import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
+from sofrito._engine.spec import Eq, QuerySpec
 from sofrito._registry import register_query
 
 if TYPE_CHECKING:
@@ -37,83 +36,6 @@ __all__ = ["Query", "QuerySpec", "query"]
 P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
-
-Eq = Callable[[Any, Any], object]
-
-
-def default_eq(old: Any, new: Any) -> object:
-    """Early cutoff's default: equal by ``==`` (identity first, a cheap answer)."""
-    return old is new or old == new
-
-
-class QuerySpec(Generic[R]):
-    """Everything the runtime needs to know about one query; shared by all runtimes."""
-
-    __slots__ = (
-        "__weakref__",
-        "_fingerprint",
-        "error_eq",
-        "fn",
-        "label",
-        "lru",
-        "name",
-        "output_eq",
-        "persist",
-        "version",
-    )
-
-    def __init__(
-        self,
-        fn: Callable[..., R],
-        *,
-        name: str | None,
-        output_eq: Eq | None,
-        error_eq: Eq | None,
-        lru: int | None,
-        version: str | None,
-        persist: bool,
-    ) -> None:
-        if lru is not None and (not isinstance(lru, int) or lru < 1):
-            raise ValueError(f"lru must be a positive int or None, got {lru!r}")
-        self.fn = fn
-        self.name = name or f"{fn.__module__}.{fn.__qualname__}"
-        self.label = name or fn.__qualname__
-        self.output_eq: Eq = output_eq or default_eq
-        self.error_eq = error_eq
-        self.lru = lru
-        self.version = version
-        self.persist = persist
-        self._fingerprint: bytes | None = None
-        register_query(self)
-
-    def describe(self, key: tuple[Any, ...]) -> str:
-        """How errors show a call: ``html('index.md')``."""
-        return f"{self.label}({', '.join(map(repr, key))})"
-
-    @property
-    def fingerprint(self) -> bytes:
-        """A digest of the query's code and ``version``: memos of other code are stale."""
-        if self._fingerprint is None:
-            digest = hashlib.blake2b(digest_size=16)
-            digest.update(repr(self.version).encode())
-            _digest_code(digest, getattr(self.fn, "__code__", None))
-            self._fingerprint = digest.digest()
-        return self._fingerprint
-
-    def __repr__(self) -> str:
-        return f"<sofrito query {self.name}>"
-
-
-def _digest_code(digest: Any, code: types.CodeType | None) -> None:
-    if code is None:
-        return
-    digest.update(code.co_code)
-    digest.update(repr(code.co_names).encode())
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _digest_code(digest, const)
-        else:
-            digest.update(repr(const).encode())
 
 
 class Query(Protocol[P, R_co]):
@@ -172,7 +94,9 @@ def query(
             version=version,
             persist=persist,
         )
-        return _entry_point(spec)
+        entry = _entry_point(spec)
+        register_query(spec.name, entry)
+        return entry
 
     if fn is not None:
         return decorate(fn)

@@ -7,30 +7,35 @@ and inputs before you open a runtime on a store: rows naming something this
 process has not defined are dropped and recomputed when needed.
 
 If several objects share a name (tests often declare ``Input("x")`` many
-times), the most recently created wins. The registry holds them weakly.
+times), the most recently created wins. The registry holds them weakly: an
+input itself, and a query through its entry point (the function
+``@sf.query`` returns, which holds its ``QuerySpec``), because a spec can be
+a compiled class, which cannot be weakly referenced.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sofrito._engine.spec import QuerySpec
     from sofrito._inputs import Input
-    from sofrito._queries import QuerySpec
 
 __all__ = ["input_named", "register_input", "register_query", "query_named"]
 
 _inputs: weakref.WeakValueDictionary[str, Input] = weakref.WeakValueDictionary()
-_queries: weakref.WeakValueDictionary[str, QuerySpec[Any]] = weakref.WeakValueDictionary()
+_queries: weakref.WeakValueDictionary[str, Callable[..., Any]] = weakref.WeakValueDictionary()
+"""Query entry points by name; each has a ``spec`` attribute."""
 
 
 def register_input(input: Input) -> None:
     _inputs[input.name] = input
 
 
-def register_query(spec: QuerySpec[Any]) -> None:
-    _queries[spec.name] = spec
+def register_query(name: str, entry: Callable[..., Any]) -> None:
+    _queries[name] = entry
 
 
 def input_named(name: str) -> Input | None:
@@ -38,4 +43,5 @@ def input_named(name: str) -> Input | None:
 
 
 def query_named(name: str) -> QuerySpec[Any] | None:
-    return _queries.get(name)
+    entry = _queries.get(name)
+    return None if entry is None else entry.spec  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """The incremental engine, one algorithm step per module.
 
 - ``memo``      the records: ``Memo`` (a query's node) and ``Cell`` (an input's node)
+- ``spec``      ``QuerySpec``: what the runtime knows about one query
 - ``revision``  the revision counter and the last change per durability level
 - ``state``     ``Engine``: the tables and shared state one runtime owns
 - ``frames``    ``Frame`` (one execution in progress, and the ``db`` it sees) and ``Task``

@@ -26,7 +26,7 @@ from sofrito._engine.memo import (
     Memo,
     value_of,
 )
-from sofrito._queries import default_eq
+from sofrito._engine.spec import default_eq
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node

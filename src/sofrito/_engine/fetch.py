@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from sofrito._engine.frames import Frame
     from sofrito._engine.memo import Memo
     from sofrito._engine.reader import Reader
+    from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
-    from sofrito._queries import QuerySpec
 
 __all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "read_tracked", "settle"]
 

@@ -17,10 +17,10 @@ from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Cell, Node
+    from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
     from sofrito._errors import CycleError, QueryError
     from sofrito._inputs import Input, InputRef
-    from sofrito._queries import QuerySpec
 
 __all__ = ["Frame", "Handle", "Task"]
 

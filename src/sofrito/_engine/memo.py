@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Frame
+    from sofrito._engine.spec import QuerySpec
     from sofrito._events.kinds import QueryRef
     from sofrito._inputs import Input
-    from sofrito._queries import QuerySpec
 
 __all__ = [
     "ALWAYS_DIRTY",

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from sofrito._engine.frames import Frame
     from sofrito._engine.lru import LruRing
     from sofrito._engine.memo import Cell
+    from sofrito._engine.spec import QuerySpec
     from sofrito._events.kinds import Event
     from sofrito._events.watch import RevisionWatch
     from sofrito._inputs import Input
-    from sofrito._queries import QuerySpec
 
 __all__ = ["Engine", "MemoTables"]
 
