@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sofrito
 import sofrito._engine
-from sofrito._engine import fetch, lifetime, reader, spec, suspense, verify
+from sofrito._engine import family, fetch, lifetime, reader, spec, suspense, verify
 
 
 def test_the_engine_is_the_build_this_run_expects() -> None:
@@ -25,7 +25,7 @@ def test_the_engine_is_the_build_this_run_expects() -> None:
 def test_the_compiled_build_compiles_the_engine_but_keeps_python_classes_python() -> None:
     compiled = {
         module.__name__: not module.__file__.endswith(".py")
-        for module in (fetch, verify, reader, spec, lifetime, suspense)
+        for module in (fetch, verify, reader, spec, family, lifetime, suspense)
     }
     engine = sofrito._engine.COMPILED
     assert compiled == {
@@ -33,6 +33,7 @@ def test_the_compiled_build_compiles_the_engine_but_keeps_python_classes_python(
         "sofrito._engine.verify": engine,
         "sofrito._engine.reader": engine,
         "sofrito._engine.spec": engine,
+        "sofrito._engine.family": engine,
         "sofrito._engine.lifetime": False,  # weakly referenced by the gate
         "sofrito._engine.suspense": False,  # async code
     }

@@ -7,10 +7,11 @@ and inputs before you open a runtime on a store: rows naming something this
 process has not defined are dropped and recomputed when needed.
 
 If several objects share a name (tests often declare ``Input("x")`` many
-times), the most recently created wins. The registry holds them weakly: an
-input itself, and a query through its entry point (the function
-``@sf.query`` returns, which holds its ``QuerySpec``), because a spec can be
-a compiled class, which cannot be weakly referenced.
+times), the most recently created wins. The registry holds them weakly, and
+indirectly, because inputs and query specs can be compiled classes, which
+cannot be weakly referenced: an input through its ``lifetime.Anchor``, a
+query through its entry point (the function ``@sf.query`` returns, which
+holds its ``QuerySpec``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sofrito._engine.family import Input
+    from sofrito._engine.lifetime import Anchor
     from sofrito._engine.spec import QuerySpec
-    from sofrito._inputs import Input
 
 __all__ = ["input_named", "register_input", "register_query", "query_named"]
 
-_inputs: weakref.WeakValueDictionary[str, Input] = weakref.WeakValueDictionary()
+_inputs: weakref.WeakValueDictionary[str, Anchor] = weakref.WeakValueDictionary()
+"""Input anchors by name; each anchor's ``owner`` is its input."""
 _queries: weakref.WeakValueDictionary[str, Callable[..., Any]] = weakref.WeakValueDictionary()
 """Query entry points by name; each has a ``spec`` attribute."""
 
 
-def register_input(input: Input) -> None:
-    _inputs[input.name] = input
+def register_input(name: str, anchor: Anchor) -> None:
+    _inputs[name] = anchor
 
 
 def register_query(name: str, entry: Callable[..., Any]) -> None:
@@ -39,7 +42,8 @@ def register_query(name: str, entry: Callable[..., Any]) -> None:
 
 
 def input_named(name: str) -> Input | None:
-    return _inputs.get(name)
+    anchor = _inputs.get(name)
+    return None if anchor is None else anchor.owner
 
 
 def query_named(name: str) -> QuerySpec[Any] | None:

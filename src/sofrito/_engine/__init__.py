@@ -2,6 +2,7 @@
 
 - ``memo``      the records: ``Memo`` (a query's node) and ``Cell`` (an input's node)
 - ``spec``      ``QuerySpec``: what the runtime knows about one query
+- ``family``    ``Input`` (a family of cells) and ``InputRef`` (one cell)
 - ``revision``  the revision counter and the last change per durability level
 - ``state``     ``Engine``: the tables and shared state one runtime owns
 - ``frames``    ``Frame`` (one execution in progress, and the ``db`` it sees) and ``Task``
@@ -15,7 +16,7 @@
 - ``sync``      single-flight claims and cycle detection across threads
 - ``cancel``    the write gate: cancel, unwind, then write
 - ``reader``    one thread's record in a runtime, held by the gate
-- ``lifetime``  the mark that lets the gate drop a thread's record when it ends
+- ``lifetime``  weakly referenced marks: a thread's end, an input's
 - ``stack``     running deep computations on fresh thread stacks
 - ``lru``       eviction of values beyond a query's capacity
 - ``refs``      the event-facing names of nodes
