@@ -4,6 +4,11 @@
 reference to one cell (key ``("a.md",)``), ``cell[1, 2]`` has key ``(1, 2)``,
 and the bare input stands for its unit key ``()``. Inside a query,
 ``source(db, "a.md")`` reads the cell and records the dependency.
+
+``Input`` and ``InputRef`` live in the engine (``_engine/family.py``),
+because every input read goes through them; this module adds what a
+locator and ``sf.state`` speak: ``PENDING``, ``Loading``, ``Ready``,
+``Failed``.
 """
 
 from __future__ import annotations
