@@ -17,8 +17,8 @@ if [ "${SOFRITO_COMPILE:-0}" = 1 ]; then
         echo "compiling the engine with mypyc into $VENV (about a minute)"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         "$VENV/bin/python" -m pip install --quiet ".[test,postgres]"  # the dependencies
-        HATCH_BUILD_HOOK_ENABLE_MYPYC=1 HATCH_BUILD_CLEAN_HOOKS_AFTER=1 \
-            "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps .
+        source scripts/_compiled.sh
+        install_compiled "$VENV/bin/python" --quiet --force-reinstall --no-deps
         touch "$stamp"
     fi
 elif [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then

@@ -3,9 +3,10 @@
 #
 # Makes the venv once, installs sofrito (editable) and each peer one at a time,
 # so that one peer that cannot install blocks nothing; a peer already there is
-# not reinstalled; builds sofrito a second time with its engine compiled. Then runs the harness (arguments are passed on: --only,
-# --scale) and the persistence benchmark. Runs on Python 3.13 because on older
-# Pythons pip silently picks years-old releases of some peers.
+# not reinstalled; builds sofrito a second time with its engine compiled. Then
+# runs the harness (arguments are passed on: --only, --scale, --rounds) and the
+# persistence, Site and call-count benchmarks. Runs on Python 3.13 because on
+# older Pythons pip silently picks years-old releases of some peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${BENCH_VENV:-.venv-bench}"
@@ -85,8 +86,9 @@ compiled="$venv/compiled"
 if [ ! -f "$compiled/.built" ] || [ -n "$(find pyproject.toml src -newer "$compiled/.built" \( -name '*.py' -o -name '*.toml' \) -print -quit)" ]; then
     echo "bench: compiling the engine with mypyc into $compiled"
     rm -rf "$compiled"
-    if HATCH_BUILD_HOOK_ENABLE_MYPYC=1 HATCH_BUILD_CLEAN_HOOKS_AFTER=1 "$venv/bin/python" -m pip \
-        install --quiet --no-deps --target "$compiled" . >"$venv/pip-compiled.log" 2>&1; then
+    source scripts/_compiled.sh
+    if install_compiled "$venv/bin/python" --quiet --no-deps --target "$compiled" \
+        >"$venv/pip-compiled.log" 2>&1; then
         touch "$compiled/.built"
     else
         echo "bench: compiling failed (see $venv/pip-compiled.log); that column will be skipped"
