@@ -5,13 +5,15 @@ call through a Python-level ``__call__`` costs an extra frame, and the memo
 hit must stay within a small multiple of a bare function call. The generated
 function *is* the hot path::
 
-    memo = db._tables[spec].get(key)
+    memo = db._tables[index].get(key)
     if memo is not None and memo.hit_at == db._revision:
         return memo.value
     return db._fetch_cold(spec, key, memo)
 
-Two dict lookups, one comparison, no lock, no allocation beyond the ``*key``
-tuple Python builds for any call. ``memo.hit_at`` equals the revision only
+A list index (``index``, a closure constant, is the spec's place in the
+runtime's list of memo tables, so the spec is never hashed), one dict
+lookup, one comparison, no lock, no allocation beyond the ``*key`` tuple
+Python builds for any call. ``memo.hit_at`` equals the revision only
 for a plain value verified in this revision; inside a query, ``db`` is a
 handle whose ``_revision`` is never a real revision, so tracked reads always
 take the cold path, which records the dependency. The cold path gets the
@@ -104,13 +106,14 @@ def query(
 
 
 def _entry_point(spec: QuerySpec[Any]) -> Any:
+    index = spec.index
     if spec.lru is None:
 
         def entry(db: Any, *key: Any) -> Any:
             try:
-                memo = db._tables[spec].get(key)
-            except TypeError:  # an unhashable key: the cold path explains
-                memo = None
+                memo = db._tables[index].get(key)
+            except (TypeError, IndexError):  # an unhashable key, or a query this
+                memo = None  # runtime has not used yet: the cold path handles both
             if memo is not None and memo.hit_at == db._revision:
                 return memo.value
             return db._fetch_cold(spec, key, memo)
@@ -119,8 +122,8 @@ def _entry_point(spec: QuerySpec[Any]) -> Any:
 
         def entry(db: Any, *key: Any) -> Any:
             try:
-                memo = db._tables[spec].get(key)
-            except TypeError:
+                memo = db._tables[index].get(key)
+            except (TypeError, IndexError):
                 memo = None
             if memo is not None:
                 # Value first, then the check: eviction (on another thread) clears

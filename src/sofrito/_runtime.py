@@ -4,7 +4,7 @@ The runtime is a thin shell over the engine (``sofrito._engine``): each method
 checks its arguments, names what is wrong when they are wrong, and calls one
 engine step. Two attributes are read by the hot path that ``@sf.query``
 generates and are kept as plain attributes for that reason: ``_tables`` (the
-memo tables) and ``_revision`` (the current revision).
+memo tables, as a list by ``QuerySpec.index``) and ``_revision`` (the current revision).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Runtime:
         """
         self._engine = Engine(self)
         self._engine.error_eq = error_eq
-        self._tables = self._engine.tables
+        self._tables = self._engine.tables.by_index
         self._revision = 0
         self._fetch_cold: Callable[[QuerySpec[Any], tuple[Any, ...], Memo | None], Any] = (
             functools.partial(fetch.fetch_top, self._engine)

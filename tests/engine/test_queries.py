@@ -297,3 +297,33 @@ def test_runtimes_are_independent() -> None:
     second.set(source["a"], "one two three")
     assert words(first, "a") == 1
     assert words(second, "a") == 3
+
+
+def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> None:
+    # The memo hit indexes the runtime's list of tables by QuerySpec.index:
+    # a query declared after the list was made lies past its end, one the
+    # runtime skipped sits in a hole; both must fall to the cold path once,
+    # then hit.
+    rt = _site()
+    words(rt, "a")
+    executions: Counter[int] = Counter()
+
+    def declare(n: int) -> Any:
+        @sf.query(name=f"tests.queries.late{n}")
+        def late(db: Any, path: str) -> int:
+            executions[n] += 1
+            return int(words(db, path)) + n
+
+        return late
+
+    skipped, used = declare(0), declare(1)
+    assert used(rt, "a") == used(rt, "a") == 3
+    assert skipped(rt, "a") == skipped(rt, "a") == 2
+    assert executions == {0: 1, 1: 1}
+    for query in (skipped, used):
+        assert list(rt._tables[query.spec.index]) == [("a",)], "the hit path sees it"
+
+    rt.clear_cache()
+    assert used(rt, "a") == used(rt, "a") == 3
+    assert executions == {0: 1, 1: 2}
+    assert not rt._tables[skipped.spec.index], "cleared: a hole again"

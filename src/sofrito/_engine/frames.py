@@ -71,7 +71,7 @@ class Frame:
         self, engine: Engine, memo: Memo, parent: Frame | None, task: Task, depth: int
     ) -> None:
         self._engine = engine
-        self._tables = engine.tables
+        self._tables = engine.tables.by_index
         self.memo = memo
         self.parent = parent
         self.task = task
@@ -120,7 +120,7 @@ class Frame:
         if engine.gate.cancel_requested or self.finished or spec.lru is not None:
             return _fetch.fetch_tracked(engine, self, spec, key)
         if memo is None:
-            table = self._tables[spec]
+            table = engine.tables[spec]
             try:
                 memo = table.get(key)
             except TypeError:  # unhashable: fetch_tracked explains

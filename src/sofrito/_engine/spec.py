@@ -9,6 +9,7 @@ name registry holds the query's entry point weakly, not the spec
 from __future__ import annotations
 
 import hashlib
+import itertools
 import types
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -18,6 +19,8 @@ __all__ = ["Eq", "QuerySpec", "default_eq"]
 R = TypeVar("R")
 
 Eq = Callable[[Any, Any], object]
+
+_indexes = itertools.count()
 
 
 def default_eq(old: Any, new: Any) -> object:
@@ -32,6 +35,7 @@ class QuerySpec(Generic[R]):
         "_fingerprint",
         "error_eq",
         "fn",
+        "index",
         "label",
         "lru",
         "name",
@@ -62,6 +66,10 @@ class QuerySpec(Generic[R]):
         self.version = version
         self.persist = persist
         self._fingerprint: bytes | None = None
+        self.index = next(_indexes)
+        """This query's place in every runtime's list of memo tables
+        (``MemoTables.by_index``), which the memo hit indexes: a list index
+        by a small int costs less than a dict lookup hashing the spec."""
 
     def describe(self, key: tuple[Any, ...]) -> str:
         """How errors show a call: ``html('index.md')``."""

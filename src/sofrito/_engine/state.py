@@ -32,18 +32,35 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
     """Query spec → {key → memo}; the first use of a spec registers its name.
 
     ``__missing__`` keeps the registration off the hot path: the hot path
-    indexes this dict directly and only a query's first use lands here.
+    indexes ``by_index`` directly and only a query's first use lands here.
     """
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self._engine = engine
+        self.by_index: list[dict[tuple[Any, ...], Memo]] = []
+        """The same tables, at ``QuerySpec.index``: what the memo hit reads. A
+        query this runtime has not used has ``_NOT_USED`` there, or lies past
+        the end; both send the hit to the cold path, which lands here."""
 
     def __missing__(self, spec: QuerySpec[Any]) -> dict[tuple[Any, ...], Memo]:
         self._engine.register_name(spec.name, spec)
         table: dict[tuple[Any, ...], Memo] = {}
         self[spec] = table
+        by_index = self.by_index
+        if len(by_index) <= spec.index:
+            by_index.extend([_NOT_USED] * (spec.index + 1 - len(by_index)))
+        by_index[spec.index] = table
         return table
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_index.clear()  # in place: runtimes and frames hold this list
+
+
+_NOT_USED: dict[tuple[Any, ...], Memo] = {}
+"""The hole in ``MemoTables.by_index`` for a query a runtime has not used:
+empty, and never written (memos are stored through ``MemoTables[spec]``)."""
 
 
 class Engine:
