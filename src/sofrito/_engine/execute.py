@@ -18,6 +18,7 @@ the recursion limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sofrito._engine import backdate, rdeps, stack
@@ -57,21 +58,25 @@ def execute(
     releasing are written out in this one function (``sync.py``'s claim and
     ``release`` inlined) rather than in a call each.
     """
-    frame = Frame(engine, memo, parent, task, parent.depth + 1 if parent is not None else 0)
+    # This thread's record (every execution runs inside a read, cancel.py):
+    # the parent's, whose body is running on this thread, or the top-level call's.
+    if parent is not None:
+        reader, depth = parent.reader, parent.depth + 1
+    else:
+        reader, depth = task.reader, 0
+    frame = Frame(engine, memo, parent, task, depth, reader)
     claims = engine.claims
     if claims.setdefault(memo, frame) is not frame:  # a claim (sync.py): someone else has it
         return False
     memo.claim = frame
-    reader = engine.local.reader  # every execution runs inside a read (cancel.py)
     outer = reader.frame
     reader.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
     error: BaseException | None = None
     try:
-        depth = frame.depth
         if depth and depth % stack.FRAMES_PER_STACK == 0:
             value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
         else:
-            value = memo.spec.fn(frame, *memo.key)
+            value = _call(memo.spec.fn, frame, memo.key)
     except QueryError as exc:
         _abandon(engine, frame, reader, outer, exc)
     except Exception as exc:
@@ -108,16 +113,29 @@ def _abandon(
     raise failure from None
 
 
+def _call(fn: Callable[..., Any], frame: Frame, key: tuple[Any, ...]) -> Any:
+    """``fn(frame, *key)``; keys of one or two parts are passed without building
+    the argument tuple, which the compiled engine builds through a list."""
+    size = len(key)
+    if size == 1:
+        return fn(frame, key[0])
+    if size == 2:
+        return fn(frame, key[0], key[1])
+    return fn(frame, *key)
+
+
 def _call_body(engine: Engine, frame: Frame) -> Any:
     """The body, on a fresh thread (``stack.py``), recorded as that thread's execution."""
-    reader = engine.local.reader
-    outer = reader.frame
+    reader: Reader = engine.local.reader
+    outer, caller = reader.frame, frame.reader
     reader.frame = frame
+    frame.reader = reader  # the body's reads run on this thread
     try:
         memo = frame.memo
-        return memo.spec.fn(frame, *memo.key)
+        return _call(memo.spec.fn, frame, memo.key)
     finally:
         reader.frame = outer
+        frame.reader = caller
 
 
 def _failure_of(frame: Frame, raised: QueryError | None) -> QueryError:

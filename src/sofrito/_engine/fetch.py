@@ -98,15 +98,15 @@ def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step 
                 if parent is not None:
                     task = parent.task  # a locator's rt.query: part of that computation
                 elif depth:
-                    task = Task()  # inside another top-level call, not in a computation
+                    task = Task(reader)  # inside another top-level call, not in a computation
                 else:
                     task = reader.task or _new_idle_task(reader)
                     if task.pending:
                         task.pending = {}
                 try:
-                    memo = engine.tables[spec][key]
-                except (KeyError, TypeError):  # a first call, or a key memo_for explains
-                    memo = engine.memo_for(spec, key)
+                    memo = engine.tables_by_index[spec.index][key]
+                except (KeyError, TypeError, IndexError):  # a first call, or a bad key:
+                    memo = engine.memo_for(spec, key)  # memo_for explains that one
                 try:
                     return ensure(engine, memo, parent, task)
                 except Suspend as exc:
@@ -128,7 +128,7 @@ def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step 
 
 
 def _new_idle_task(reader: Reader) -> Task:
-    task = reader.task = Task()
+    task = reader.task = Task(reader)
     return task
 
 

@@ -17,6 +17,7 @@ from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Cell, Node
+    from sofrito._engine.reader import Reader
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
     from sofrito._errors import CycleError, QueryError
@@ -28,9 +29,12 @@ __all__ = ["Frame", "Handle", "Task"]
 class Task:
     """A top-level call and all the computation it does."""
 
-    __slots__ = ("pending", "waiting_frame", "waiting_on")
+    __slots__ = ("pending", "reader", "waiting_frame", "waiting_on")
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        """The record of the thread that made the top-level call: an execution
+        with no parent frame runs on that thread (``execute.py``)."""
         self.waiting_on: Memo | None = None
         self.waiting_frame: Frame | None = None
         self.pending: dict[InputRef, None] = {}
@@ -61,6 +65,7 @@ class Frame:
         "memo",
         "outcome",
         "parent",
+        "reader",
         "released",
         "task",
     )
@@ -68,14 +73,23 @@ class Frame:
     _revision = -2  # never a real revision: the hot path always falls through
 
     def __init__(
-        self, engine: Engine, memo: Memo, parent: Frame | None, task: Task, depth: int
+        self,
+        engine: Engine,
+        memo: Memo,
+        parent: Frame | None,
+        task: Task,
+        depth: int,
+        reader: Reader,
     ) -> None:
         self._engine = engine
-        self._tables = engine.tables.by_index
+        self._tables = engine.tables_by_index
         self.memo = memo
         self.parent = parent
         self.task = task
         self.depth = depth
+        self.reader = reader
+        """The record of the thread running the body (``execute.py``): what
+        its reads' executions hand on, instead of looking up the thread-local."""
         self.deps: list[Node] = []
         self.cycle: CycleError | None = None
         self.failure: QueryError | None = None

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from sofrito._engine.state import Engine
 
 __all__ = ["FRAMES_PER_STACK", "run_on_fresh_stack"]
 
-FRAMES_PER_STACK = 40
+FRAMES_PER_STACK: Final = 40
 """Query levels run on one thread stack before the next level moves to a new one."""
 
 

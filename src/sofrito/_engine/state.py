@@ -69,6 +69,9 @@ class Engine:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.tables = MemoTables(self)
+        self.tables_by_index = self.tables.by_index
+        """``tables.by_index``, the same list: ``MemoTables`` subclasses ``dict``,
+        so the compiled engine reads its attributes by name, and this one by offset."""
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
         self.local = threading.local()
