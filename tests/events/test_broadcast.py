@@ -454,6 +454,35 @@ def test_listening_is_a_plain_attribute_true_while_a_receiver_lives() -> None:
     assert _listening(hub) is False  # refcounting frees it at once
 
 
+def test_on_listening_hears_every_change_of_listening() -> None:
+    heard: list[bool] = []
+    hub: EventHub[int] = EventHub(on_listening=heard.append)
+    first = hub.subscribe()
+    second = hub.subscribe()
+    first.close()
+    del second  # refcounting frees it at once
+    assert heard == [True, True, True, False]
+    assert heard[-1] is _listening(hub)
+
+
+def test_the_runtime_keeps_the_engines_copy_of_listening_in_step() -> None:
+    # The engine reads its own copy before any event work: a copy that stayed
+    # False would lose events, one that stayed True would cost every write.
+    rt = sf.Runtime()
+    engine = rt._engine
+    assert engine.listening is False
+    receiver = rt.subscribe_events()
+    assert engine.listening is True
+    cycle: list[object] = [receiver]
+    cycle.append(cycle)
+    del receiver, cycle
+    gc.collect()
+    assert engine.listening is False
+    with rt.subscribe_events():
+        assert engine.listening is True
+    assert engine.listening is False
+
+
 def test_a_receiver_dropped_mid_stream_is_forgotten() -> None:
     hub: EventHub[int] = EventHub()
     keep = hub.subscribe()

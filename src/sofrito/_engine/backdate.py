@@ -13,7 +13,7 @@ stale values, a wrong "changed" only costs a re-execution.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sofrito._engine import lru, rdeps
 from sofrito._engine.memo import (
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["store"]
 
-_STATIC = 3
+_STATIC: Final = 3
 
 
 def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per part costs a call)
@@ -71,12 +71,7 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.changed_at = revision
     else:
         old = memo.value
-        if (
-            error is None
-            and memo.error is None
-            and memo.spec.output_eq is default_eq
-            and type(old) is not Encoded
-        ):
+        if error is None and memo.error is None and memo.spec.plain_eq and type(old) is not Encoded:
             try:
                 same = old is value or bool(old == value)
             except Exception:  # a comparison that raises counts as a change

@@ -46,7 +46,7 @@ def settle_changed(engine: Engine, memo: Memo, frame: Frame | None, task: Task) 
             return
 
 
-def execute(
+def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
     engine: Engine, memo: Memo, parent: Frame | None, task: Task, *, restoring: bool
 ) -> bool:
     """Execute ``memo``'s body and store the result; False if another thread claimed it first.
@@ -76,7 +76,11 @@ def execute(
         if depth and depth % stack.FRAMES_PER_STACK == 0:
             value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
         else:
-            value = _call(memo.spec.fn, frame, memo.key)
+            key = memo.key  # a one-part key passed as such: see _call
+            if len(key) == 1:
+                value = memo.spec.fn(frame, key[0])
+            else:
+                value = _call(memo.spec.fn, frame, key)
     except QueryError as exc:
         _abandon(engine, frame, reader, outer, exc)
     except Exception as exc:
@@ -97,7 +101,7 @@ def execute(
     done = frame.done
     if done is not None:
         done.set()
-    if changed and engine.events.listening:
+    if changed and engine.listening:
         rdeps.emit_changed(engine, memo)  # last: a key that cannot be encoded raises here
     return True
 
@@ -115,7 +119,8 @@ def _abandon(
 
 def _call(fn: Callable[..., Any], frame: Frame, key: tuple[Any, ...]) -> Any:
     """``fn(frame, *key)``; keys of one or two parts are passed without building
-    the argument tuple, which the compiled engine builds through a list."""
+    the argument tuple, which the compiled engine builds through a list.
+    ``execute`` inlines the one-part case: in pure Python, this call costs a frame."""
     size = len(key)
     if size == 1:
         return fn(frame, key[0])

@@ -17,7 +17,7 @@ verifies it (``verify.py``); or executes it (``execute.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
@@ -42,9 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "read_tracked", "settle"]
 
-READY = CellStatus.READY
-
-MAX_RETRIES = 64
+MAX_RETRIES: Final = 64
 """How many times a top-level call retries a computation cancelled by writes."""
 
 
@@ -199,7 +197,9 @@ def ensure(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> Any:
             memo.verified_at = memo.hit_at = revisions.current
             return memo.value
         first = memo.deps[0] if memo.deps else None
-        stale = type(first) is Cell and first.changed_at > hit_at and first.status == READY
+        stale = (
+            type(first) is Cell and first.changed_at > hit_at and first.status == CellStatus.READY
+        )
         if not stale and verify.walk(engine, memo, frame, task, 1):
             return memo.value
         if execute.execute(engine, memo, frame, task, restoring=False):

@@ -168,7 +168,7 @@ class Frame:
             except (KeyError, TypeError):
                 pass
             else:
-                if cell.status == READY:
+                if cell.status == CellStatus.READY:
                     deps = self.deps
                     if not deps or deps[-1] is not cell:
                         deps.append(cell)
@@ -186,8 +186,6 @@ class Frame:
     def __repr__(self) -> str:
         return f"<sofrito db handle for {self.memo!r}>"
 
-
-READY = CellStatus.READY
 
 Handle = Frame
 """What a query body receives as ``db`` (for type annotations)."""

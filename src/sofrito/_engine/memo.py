@@ -34,13 +34,13 @@ __all__ = [
     "value_of",
 ]
 
-NEVER = -1
+NEVER: Final = -1
 """``verified_at`` of a memo that has never completed."""
 
-NOT_HITTABLE = -1
+NOT_HITTABLE: Final = -1
 """``hit_at`` of a memo whose value cannot be served by the hot path."""
 
-ALWAYS_DIRTY = 1 << 62
+ALWAYS_DIRTY: Final = 1 << 62
 """``dirty_at`` of a memo that read a pending cell: verified in every revision,
 so that the cell's locator is asked again."""
 

@@ -41,6 +41,7 @@ class QuerySpec(Generic[R]):
         "name",
         "output_eq",
         "persist",
+        "plain_eq",
         "version",
     )
 
@@ -61,6 +62,10 @@ class QuerySpec(Generic[R]):
         self.name = name or f"{fn.__module__}.{fn.__qualname__}"
         self.label = name or fn.__qualname__
         self.output_eq: Eq = output_eq or default_eq
+        self.plain_eq = self.output_eq is default_eq
+        """Early cutoff compares with ``==``: ``backdate.store`` does it inline.
+        A field, not ``output_eq is default_eq`` there: the compiled engine
+        looks a module's global function up by name."""
         self.error_eq = error_eq
         self.lru = lru
         self.version = version

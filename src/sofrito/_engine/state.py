@@ -82,7 +82,10 @@ class Engine:
         """Memos being computed, and by whom (``sync.py``)."""
         self.lock = threading.Lock()
         """Guards memo claims and task waits (``sync.py``); never held while user code runs."""
-        self.events: EventHub[Event] = EventHub()
+        self.listening = False
+        """Whether anyone receives events (``events.listening``, kept here): the
+        engine does no event work at all while nobody does."""
+        self.events: EventHub[Event] = EventHub(on_listening=self._set_listening)
         self.revision_watch: RevisionWatch | None = None
         """Created by the first ``subscribe_revisions``: until then writes publish nothing."""
         self.lrus: dict[QuerySpec[Any], LruRing] = {}
@@ -116,9 +119,8 @@ class Engine:
             memo = table.setdefault(key, Memo(spec, key))
         return memo
 
-    @property
-    def listening(self) -> bool:
-        return self.events.listening
+    def _set_listening(self, listening: bool) -> None:
+        self.listening = listening
 
 
 def _unhashable(spec: QuerySpec[Any], key: tuple[Any, ...]) -> TypeError:

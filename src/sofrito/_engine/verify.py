@@ -18,7 +18,7 @@ re-executes a dependency it has proved changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sofrito._engine import execute, inputs, stack
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
@@ -59,7 +59,7 @@ def mark_verified(memo: Memo, revision: int) -> None:
     memo.hit_at = revision if hittable else NOT_HITTABLE
 
 
-WALK_LEVELS_PER_STACK = 200
+WALK_LEVELS_PER_STACK: Final = 200
 """Memo levels the walk recurses on one thread stack before it moves to a new one
 (one Python frame per level; a query chain 40 levels deep uses about 300)."""
 
@@ -136,7 +136,7 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
     return True
 
 
-_STATIC = 3
+_STATIC: Final = 3
 
 
 def _settle_shallow(engine: Engine, dep: Memo, frame: Frame | None, task: Task) -> bool:
