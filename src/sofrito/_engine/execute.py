@@ -76,11 +76,14 @@ def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
         if depth and depth % stack.FRAMES_PER_STACK == 0:
             value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
         else:
-            key = memo.key  # a one-part key passed as such: see _call
-            if len(key) == 1:
+            key = memo.key  # _call written out: in pure Python, a call costs a frame
+            size = len(key)
+            if size == 1:
                 value = memo.spec.fn(frame, key[0])
+            elif size == 2:
+                value = memo.spec.fn(frame, key[0], key[1])
             else:
-                value = _call(memo.spec.fn, frame, key)
+                value = memo.spec.fn(frame, *key)
     except QueryError as exc:
         _abandon(engine, frame, reader, outer, exc)
     except Exception as exc:
@@ -119,8 +122,7 @@ def _abandon(
 
 def _call(fn: Callable[..., Any], frame: Frame, key: tuple[Any, ...]) -> Any:
     """``fn(frame, *key)``; keys of one or two parts are passed without building
-    the argument tuple, which the compiled engine builds through a list.
-    ``execute`` inlines the one-part case: in pure Python, this call costs a frame."""
+    the argument tuple, which the compiled engine builds through a list."""
     size = len(key)
     if size == 1:
         return fn(frame, key[0])
