@@ -166,3 +166,33 @@ def test_cycle_through_a_deep_chain_is_detected() -> None:
     with pytest.raises(sf.CycleError) as info:
         deep_loop(rt, 3_000)
     assert len(info.value.cycle) == 3_001
+
+
+@sf.query
+def deep_then_runtime(db: Any, n: int) -> int:
+    if n == 0:
+        return loop_back(db.runtime)  # a top-level call, deep on a fresh thread stack
+    return deep_then_runtime(db, n - 1) + 1
+
+
+@sf.query
+def loop_back(db: Any) -> int:
+    return deep_then_runtime(db, 3)  # type: ignore[no-any-return]
+
+
+@pytest.mark.timeout(20)
+def test_a_top_level_call_deep_on_a_fresh_stack_joins_the_computation_below_it() -> None:
+    """Levels 40 and below run on a fresh thread stack (stack.py), whose record
+    must say which execution that thread runs: the nested call's parent is the
+    body that made it (level 45), so the cycle runs through exactly the levels
+    it re-enters, not from the level where the thread started."""
+    rt = sf.Runtime()
+    with pytest.raises(sf.CycleError) as info:
+        deep_then_runtime(rt, 45)
+    assert [str(ref) for ref in info.value.cycle] == [
+        "deep_then_runtime(3)",
+        "deep_then_runtime(2)",
+        "deep_then_runtime(1)",
+        "deep_then_runtime(0)",
+        "loop_back()",
+    ]
