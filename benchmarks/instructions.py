@@ -9,8 +9,10 @@ Each workload runs twice in a child process under callgrind, once with one
 operation and once with ``1 + N``; the difference over ``N`` is the cost of
 one operation, free of start-up, imports and building the graph, and of the
 first operation's one-time costs (the interpreter specializing code that
-only an operation runs, first allocations), which made W4's count vary by
-half from run to run when the baseline ran none. The graph is
+only an operation runs, first allocations). Both runs use the same hash
+seed: the set-up's count depends on it (the order of sets and dicts), and
+with a seed each, W4's figure moved by a third from one invocation to the
+next; with one seed, it is the same to the instruction on every run. The graph is
 smaller than the harness's (callgrind runs about 50x slower): 2,000 fan-out
 queries, and the harness's W3 and W4 edits on a graph of 100 nodes per layer.
 
@@ -22,6 +24,7 @@ the compiled build that ``scripts/bench.sh`` makes. Needs valgrind (Debian:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -86,6 +89,7 @@ def _instructions(workload: str, operations: int) -> int:
             capture_output=True,
             text=True,
             check=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
         )
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:

@@ -327,3 +327,20 @@ def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> N
     assert used(rt, "a") == used(rt, "a") == 3
     assert executions == {0: 1, 1: 2}
     assert not rt._tables[skipped.spec.index], "cleared: a hole again"
+
+
+def test_a_memo_found_just_before_a_clear_is_not_computed_into() -> None:
+    # The entry point looks the memo up before its call enters the write gate,
+    # so rt.clear_cache() can drop it in between; the call must then use the
+    # memo now in the table, or what it computes is lost to the next reads.
+    # The race, made deterministic: the cold path is handed the dropped memo.
+    rt = _site()
+    assert words(rt, "a") == 2
+    spec = words.spec
+    dropped = rt._tables[spec.index][("a",)]
+    rt.clear_cache()
+    rt.set(source["a"], "one two three")
+    assert rt._fetch_cold(spec, ("a",), dropped) == 3
+    assert words(rt, "a") == 3
+    assert runs["words:a"] == 2, "the second read is a hit on what the first computed"
+    assert dropped.value == 2, "the dropped memo is left alone"

@@ -23,6 +23,7 @@ from sofrito._engine import execute, lru, verify, write
 from sofrito._engine.frames import Task
 from sofrito._engine.memo import (
     ALWAYS_DIRTY,
+    DROPPED,
     NEVER,
     NOT_HITTABLE,
     Cell,
@@ -46,7 +47,7 @@ MAX_RETRIES: Final = 64
 """How many times a top-level call retries a computation cancelled by writes."""
 
 
-def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step costs a call)
+def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper per step costs a call)
     engine: Engine,
     spec: QuerySpec[Any],
     key: tuple[Any, ...],
@@ -60,8 +61,10 @@ def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step 
     engine would have to parse on every top-level miss.
 
     ``seen`` is the memo the entry point found before this call entered the
-    write gate. It is not used: a write it waited for (``rt.clear_cache()``)
-    may have dropped it, so the memo is looked up again inside the gate.
+    write gate, if any. A write in between (``rt.clear_cache()``) may have
+    dropped it with its table, and marked it so: then the key is looked up
+    again, inside the gate. Otherwise it is still the memo of its key (memos
+    leave their tables only all together), and the lookup is saved.
 
     The call's task: a call made while this thread runs a computation (a
     locator's ``rt.query``) joins that computation's task, so re-entering it
@@ -101,10 +104,13 @@ def fetch_top(  # noqa: PLR0912 (every top-level computation: a helper per step 
                     task = reader.task or _new_idle_task(reader)
                     if task.pending:
                         task.pending = {}
-                try:
-                    memo = engine.tables_by_index[spec.index][key]
-                except (KeyError, TypeError, IndexError):  # a first call, or a bad key:
-                    memo = engine.memo_for(spec, key)  # memo_for explains that one
+                if seen is not None and seen.verified_at != DROPPED:
+                    memo = seen
+                else:
+                    try:
+                        memo = engine.tables_by_index[spec.index][key]
+                    except (KeyError, TypeError, IndexError):  # a first call, or a bad
+                        memo = engine.memo_for(spec, key)  # key: memo_for explains it
                 try:
                     return ensure(engine, memo, parent, task)
                 except Suspend as exc:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALWAYS_DIRTY",
+    "DROPPED",
     "NEVER",
     "NOT_HITTABLE",
     "Cell",
@@ -36,6 +37,10 @@ __all__ = [
 
 NEVER: Final = -1
 """``verified_at`` of a memo that has never completed."""
+
+DROPPED: Final = -3
+"""``verified_at`` of a memo dropped with its table (``rt.clear_cache()``, a
+reset): a top-level call that found it just before looks its key up again."""
 
 NOT_HITTABLE: Final = -1
 """``hit_at`` of a memo whose value cannot be served by the hot path."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine.cancel import WriteGate
-from sofrito._engine.memo import Memo
+from sofrito._engine.memo import DROPPED, NOT_HITTABLE, Memo
 from sofrito._engine.revision import Revisions
 from sofrito._events.broadcast import EventHub
 from sofrito.stores.protocol import RuntimeState
@@ -54,6 +54,10 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         return table
 
     def clear(self) -> None:
+        for table in self.values():
+            for memo in table.values():
+                memo.verified_at = DROPPED  # see fetch_top's ``seen``
+                memo.hit_at = NOT_HITTABLE
         super().clear()
         self.by_index.clear()  # in place: runtimes and frames hold this list
 
