@@ -41,7 +41,10 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         self.by_index: list[dict[tuple[Any, ...], Memo]] = []
         """The same tables, at ``QuerySpec.index``: what the memo hit reads. A
         query this runtime has not used has ``_NOT_USED`` there, or lies past
-        the end; both send the hit to the cold path, which lands here."""
+        the end; both send the hit to the cold path, which lands here. Indexes
+        are never reused: a program that declares queries without end (in a
+        loop) makes this list one slot (8 bytes) longer per query declared
+        before the last one it uses."""
 
     def __missing__(self, spec: QuerySpec[Any]) -> dict[tuple[Any, ...], Memo]:
         self._engine.register_name(spec.name, spec)
