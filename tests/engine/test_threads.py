@@ -13,13 +13,14 @@ not hang.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import random
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 import pytest
@@ -65,9 +66,28 @@ def _until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> N
         timer.cancel()
 
 
+def _current_frames() -> dict[int, FrameType]:
+    """``sys._current_frames()``, with the collector paused around it.
+
+    Before 3.11.9 (CPython gh-106883), a collection that starts inside it, while
+    it holds the interpreter's thread-list lock, deadlocks if it frees a
+    ``threading.local`` (each runtime has one, freed by the collector): clearing
+    the local takes that lock again. The polls below call it hundreds of times
+    while earlier tests' runtimes wait to be collected; on 3.11.7, with the
+    machine busy, it hung this file in 7 runs of 9.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if paused:
+            gc.enable()
+
+
 def _blocked_in_runtime(thread: threading.Thread, *bodies: CodeType) -> bool:
     """``thread`` waits inside sofrito (not inside one of ``bodies``)."""
-    frame = sys._current_frames().get(thread.ident or -1)
+    frame = _current_frames().get(thread.ident or -1)
     if frame is None or frame.f_code.co_filename != _THREADING_FILE:
         return False
     in_runtime = False
