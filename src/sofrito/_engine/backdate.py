@@ -26,7 +26,6 @@ from sofrito._engine.memo import (
     Memo,
     value_of,
 )
-from sofrito._engine.spec import default_eq
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
@@ -136,10 +135,9 @@ def _same(engine: Engine, memo: Memo, value: Any, error: BaseException | None) -
             old = memo.value
             if type(old) is Encoded:
                 old = value_of(memo)
-            output_eq = spec.output_eq
-            if output_eq is default_eq:  # inlined: the common case costs no call
+            if spec.plain_eq:  # inlined: the common case costs no call
                 return old is value or bool(old == value)
-            return bool(output_eq(old, value))
+            return bool(spec.output_eq(old, value))
         error_eq = spec.error_eq or engine.error_eq
         return error_eq is not None and old_error is not None and bool(error_eq(old_error, error))
     except Exception:
