@@ -15,6 +15,8 @@ with a seed each, W4's figure moved by a third from one invocation to the
 next; with one seed, it is the same to the instruction on every run. The graph is
 smaller than the harness's (callgrind runs about 50x slower): 2,000 fan-out
 queries, and the harness's W3 and W4 edits on a graph of 100 nodes per layer.
+``hit`` is the harness's memo hit, ``q(rt, 1)`` in a ``for`` loop, whose
+own few instructions per call are counted with it.
 
 Run: ``python -m benchmarks.instructions`` for the sofrito on the path, or
 ``PYTHONPATH=.venv-bench/compiled:. python -m benchmarks.instructions`` for
@@ -39,6 +41,8 @@ from benchmarks.graph import Graph
 OPERATIONS = 5
 FANOUT = 2_000
 WIDTH = 100
+HITS = 10_000
+"""Memo hits per operation of the ``hit`` workload (the loop's own cost included)."""
 
 
 def _adapter() -> SofritoAdapter:
@@ -53,6 +57,12 @@ def child(workload: str, operations: int) -> None:
     graph = Graph(leaves=2 * WIDTH, width=WIDTH, fanout=FANOUT)
     adapter = _adapter()
     reset_tally(adapter.tally, graph)
+    if workload == "hit":
+        _, namespace = adapter.hit_statement()
+        query, rt = namespace["q"], namespace["rt"]
+        for _ in range(operations * HITS):
+            query(rt, 1)
+        return
     if workload == "W5":
         adapter.build_fanout(graph)
         adapter.read_all_fanout()
@@ -108,6 +118,7 @@ def main() -> None:
         ("W3", "per change", 1),
         ("W4", "per change", 1),
         ("W5", "per query", FANOUT),
+        ("hit", "per call", HITS),
     ):
         base = _instructions(workload, 1)
         total = _instructions(workload, 1 + OPERATIONS)

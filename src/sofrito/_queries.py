@@ -5,19 +5,23 @@ call through a Python-level ``__call__`` costs an extra frame, and the memo
 hit must stay within a small multiple of a bare function call. The generated
 function *is* the hot path::
 
-    memo = db._tables[index].get(key)
-    if memo is not None and memo.hit_at == db._revision:
-        return memo.value
-    return db._fetch_cold(spec, key, memo)
+    hits = db._hits
+    if hits is not None:
+        value = hits[index].get(key, _MISS)
+        if value is not _MISS:
+            return value
+    return db._fetch_cold(spec, key, None)
 
 A list index (``index``, a closure constant, is the spec's place in the
-runtime's list of memo tables, so the spec is never hashed), one dict
-lookup, one comparison, no lock, no allocation beyond the ``*key`` tuple
-Python builds for any call. ``memo.hit_at`` equals the revision only
-for a plain value verified in this revision; inside a query, ``db`` is a
-handle whose ``_revision`` is never a real revision, so tracked reads always
-take the cold path, which records the dependency. The cold path gets the
-memo found (or None), so a tracked read does not look it up a second time.
+runtime's list of hit tables, so the spec is never hashed), one dict lookup,
+one identity test, no lock, no allocation beyond the ``*key`` tuple Python
+builds for any call, and no field of any record read (``_engine/hits.py``
+says why that matters, and why the table never serves a stale value).
+Inside a query, ``db`` is a frame whose ``_hits`` is None: a tracked read
+must reach ``_fetch_cold``, which records the dependency.
+
+A query with ``lru`` has an entry point of its own, which checks the memo
+itself and moves it in the ring on a hit.
 """
 
 from __future__ import annotations
@@ -105,18 +109,24 @@ def query(
     return decorate
 
 
+_MISS: Any = object()
+"""What the memo hit's ``get`` returns for a key the hit table lacks."""
+
+
 def _entry_point(spec: QuerySpec[Any]) -> Any:
     index = spec.index
     if spec.lru is None:
 
         def entry(db: Any, *key: Any) -> Any:
-            try:
-                memo = db._tables[index].get(key)
-            except (TypeError, IndexError):  # an unhashable key, or a query this
-                memo = None  # runtime has not used yet: the cold path handles both
-            if memo is not None and memo.hit_at == db._revision:
-                return memo.value
-            return db._fetch_cold(spec, key, memo)
+            hits = db._hits
+            if hits is not None:
+                try:
+                    value = hits[index].get(key, _MISS)
+                except (TypeError, IndexError):  # an unhashable key, or a query with
+                    value = _MISS  # no hit yet: the cold path handles both
+                if value is not _MISS:
+                    return value
+            return db._fetch_cold(spec, key, None)
 
     else:
 

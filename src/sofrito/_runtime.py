@@ -88,6 +88,7 @@ class Runtime:
         """
         self._engine = Engine(self)
         self._engine.error_eq = error_eq
+        self._hits = self._engine.hits
         self._tables = self._engine.tables_by_index
         self._revision = 0
         self._fetch_cold: Callable[[QuerySpec[Any], tuple[Any, ...], Memo | None], Any] = (

@@ -300,10 +300,10 @@ def test_runtimes_are_independent() -> None:
 
 
 def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> None:
-    # The memo hit indexes the runtime's list of tables by QuerySpec.index:
-    # a query declared after the list was made lies past its end, one the
-    # runtime skipped sits in a hole; both must fall to the cold path once,
-    # then hit.
+    # The memo hit indexes the runtime's lists of hit tables and memo tables
+    # by QuerySpec.index: a query declared after a list was made lies past
+    # its end, one the runtime skipped sits in a hole; both must fall to the
+    # cold path, then hit.
     rt = _site()
     words(rt, "a")
     executions: Counter[int] = Counter()
@@ -321,7 +321,8 @@ def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> N
     assert skipped(rt, "a") == skipped(rt, "a") == 2
     assert executions == {0: 1, 1: 1}
     for query in (skipped, used):
-        assert list(rt._tables[query.spec.index]) == [("a",)], "the hit path sees it"
+        assert list(rt._tables[query.spec.index]) == [("a",)]
+        assert list(rt._hits[query.spec.index]) == [("a",)], "the hit path sees it"
 
     rt.clear_cache()
     assert used(rt, "a") == used(rt, "a") == 3
@@ -330,9 +331,10 @@ def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> N
 
 
 def test_a_memo_found_just_before_a_clear_is_not_computed_into() -> None:
-    # The entry point looks the memo up before its call enters the write gate,
-    # so rt.clear_cache() can drop it in between; the call must then use the
-    # memo now in the table, or what it computes is lost to the next reads.
+    # An lru query's entry point looks the memo up before its call enters the
+    # write gate, so rt.clear_cache() can drop it in between; the call must
+    # then use the memo now in the table, or what it computes is lost to the
+    # next reads.
     # The race, made deterministic: the cold path is handed the dropped memo.
     rt = _site()
     assert words(rt, "a") == 2

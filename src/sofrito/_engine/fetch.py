@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from sofrito._engine import execute, lru, verify, write
+from sofrito._engine import execute, hits, lru, verify, write
 from sofrito._engine.frames import Task
 from sofrito._engine.memo import (
     ALWAYS_DIRTY,
@@ -60,8 +60,12 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
     generated entry point's call then passes no keyword, which a compiled
     engine would have to parse on every top-level miss.
 
-    ``seen`` is the memo the entry point found before this call entered the
-    write gate, if any. A write in between (``rt.clear_cache()``) may have
+    A second call of a key in one revision, its memo already verified with a
+    plain value, leaves the value where the generated entry point finds it
+    (``hits.py``): the calls after it do not come here.
+
+    ``seen`` is the memo an ``lru`` query's entry point found before this
+    call entered the write gate, if any. A write in between (``rt.clear_cache()``) may have
     dropped it with its table, and marked it so: then the key is looked up
     again, inside the gate. Otherwise it is still the memo of its key (memos
     leave their tables only all together), and the lookup is saved.
@@ -105,12 +109,17 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
                     if task.pending:
                         task.pending = {}
                 if seen is not None and seen.verified_at != DROPPED:
-                    memo = seen
+                    memo: Memo = seen
                 else:
                     try:
-                        memo = engine.tables_by_index[spec.index][key]
-                    except (KeyError, TypeError, IndexError):  # a first call, or a bad
-                        memo = engine.memo_for(spec, key)  # key: memo_for explains it
+                        found = engine.tables_by_index[spec.index].get(key)
+                    except (TypeError, IndexError):  # a bad key, or a first call of
+                        found = None  # the query: memo_for explains the first
+                    memo = engine.memo_for(spec, key) if found is None else found
+                if memo.hit_at == engine.revisions.current and spec.lru is None:
+                    value = memo.value  # a second call in this revision: from now
+                    hits.remember(engine, spec, key, value)  # on, a hit (hits.py)
+                    return value
                 try:
                     return ensure(engine, memo, parent, task)
                 except Suspend as exc:

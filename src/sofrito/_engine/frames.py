@@ -47,10 +47,11 @@ class Frame:
     One object plays both parts because a query reads through its ``db``
     thousands of times and every read must land on the frame: a separate
     handle would cost an allocation per execution and a hop per read. Reads
-    through the frame are recorded in read order. Its ``_revision`` can never
-    equal a real revision, so the hot path that ``@sf.query`` generates
-    always falls through to ``_fetch_cold``, which records the read. Keep it
-    only while the body runs: after the query returns, it refuses further use.
+    through the frame are recorded in read order. It has no hit table
+    (``_hits`` is None) and its ``_revision`` can never equal a real
+    revision, so the entry points that ``@sf.query`` generates always fall
+    through to ``_fetch_cold``, which records the read. Keep it only while
+    the body runs: after the query returns, it refuses further use.
     """
 
     __slots__ = (
@@ -70,7 +71,8 @@ class Frame:
         "task",
     )
 
-    _revision = -2  # never a real revision: the hot path always falls through
+    _hits = None  # no hit table: a tracked read always reaches _fetch_cold
+    _revision = -2  # never a real revision: the lru entry point falls through too
 
     def __init__(
         self,
@@ -128,19 +130,19 @@ class Frame:
         # The common reads inlined, one call each instead of about ten: a
         # tracked hit; a memo that no write reached since its last verification
         # (verify.py's shallow check: clean, so valid now); a first read.
-        # ``memo`` is what the entry point found in ``_tables`` (the tables
-        # cannot change while this frame's body runs: its task holds the gate).
+        # ``memo`` is what an lru entry point found in ``_tables``; the others
+        # pass None (the tables cannot change while this frame's body runs:
+        # its task holds the gate).
         engine = self._engine
         if engine.gate.cancel_requested or self.finished or spec.lru is not None:
             return _fetch.fetch_tracked(engine, self, spec, key)
         if memo is None:
-            table = engine.tables[spec]
             try:
-                memo = table.get(key)
-            except TypeError:  # unhashable: fetch_tracked explains
-                return _fetch.fetch_tracked(engine, self, spec, key)
+                memo = engine.tables_by_index[spec.index].get(key)
+            except (TypeError, IndexError):  # a bad key, or a query's first read:
+                memo = None  # memo_for explains the first, registers the second
             if memo is None:
-                return _fetch.read_tracked(engine, self, table.setdefault(key, Memo(spec, key)))
+                return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
         revisions = engine.revisions
         hit_at = memo.hit_at
         if hit_at != revisions.current:

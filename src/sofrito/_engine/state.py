@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sofrito._engine import hits
 from sofrito._engine.cancel import WriteGate
 from sofrito._engine.memo import DROPPED, NOT_HITTABLE, Memo
 from sofrito._engine.revision import Revisions
@@ -54,6 +55,7 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         if len(by_index) <= spec.index:
             by_index.extend([_NOT_USED] * (spec.index + 1 - len(by_index)))
         by_index[spec.index] = table
+        hits.make_room(self._engine, spec)
         return table
 
     def clear(self) -> None:
@@ -63,6 +65,7 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
                 memo.hit_at = NOT_HITTABLE
         super().clear()
         self.by_index.clear()  # in place: runtimes and frames hold this list
+        hits.forget_all(self._engine)
 
 
 _NOT_USED: dict[tuple[Any, ...], Memo] = {}
@@ -79,6 +82,8 @@ class Engine:
         self.tables_by_index = self.tables.by_index
         """``tables.by_index``, the same list: ``MemoTables`` subclasses ``dict``,
         so the compiled engine reads its attributes by name, and this one by offset."""
+        self.hits: list[dict[tuple[Any, ...], Any]] = []
+        """What a top-level call can return without entering the engine (``hits.py``)."""
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
         self.local = threading.local()

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sofrito._durability import Durability
-from sofrito._engine import rdeps
+from sofrito._engine import hits, rdeps
 from sofrito._engine.inputs import cell_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._engine.refs import cell_ref
@@ -203,6 +203,7 @@ def _bump(engine: Engine) -> None:
 
 
 def _move_to(engine: Engine, revision: int) -> None:
+    hits.forget_all(engine)
     engine.revisions.current = revision
     engine.runtime._revision = revision
     watch = engine.revision_watch

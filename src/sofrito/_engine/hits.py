@@ -1,0 +1,69 @@
+"""The values a top-level call can return without entering the engine.
+
+The memo hit that ``@sf.query`` generates serves a call ``q(rt, *key)`` from
+``Engine.hits``: a list, by ``QuerySpec.index``, of dicts from key to value.
+The hit is then a list index and one dict lookup; it reads no field of any
+record. That matters most to the compiled engine: Python reads a compiled
+``Memo``'s fields through descriptors that the interpreter does not
+specialize, and reading two of them (``hit_at`` and ``value``) made the
+compiled hit slower than the pure-Python one.
+
+What is in the table: the value of a memo that top-level calls read twice
+in the current revision, verified in it, holding a plain value (not an
+error), with no ``lru`` (its hit must move it in the ring). The second call
+puts it there (``remember``): a key called twice is likely called again,
+while most keys are read once per revision (W5 reads each of 10,000
+queries once). So a revision that reads each key once pays nothing for the
+table, and memos verified along the way never go in.
+
+Why no lock: ``fetch_top`` adds an entry while its read holds the write gate
+open, and the table is emptied (``forget_all``) only while a write holds the
+gate (a revision move, a cache clear). So no entry outlives the revision it
+was read in. The hit itself reads without the gate, like the memo hit
+before it: it sees a value of the revision just ending, or a miss.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from sofrito._engine.spec import QuerySpec
+    from sofrito._engine.state import Engine
+
+__all__ = ["forget_all", "make_room", "remember"]
+
+_UNUSED: Final[dict[tuple[Any, ...], Any]] = {}
+"""A hole in the list, for a query with no entry yet: empty, never written."""
+
+
+def make_room(engine: Engine, spec: QuerySpec[Any]) -> None:
+    """Give ``spec`` a slot, when the runtime first uses it (``MemoTables``).
+
+    The list only grows, so the hit of a query this runtime uses never
+    raises ``IndexError``: a raise and catch per call would cost 20 times a
+    dict lookup, and the first call of every key in a revision would pay it.
+    """
+    hits = engine.hits
+    if len(hits) <= spec.index:
+        hits.extend([_UNUSED] * (spec.index + 1 - len(hits)))
+
+
+def remember(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], value: Any) -> None:
+    """Serve ``spec(*key)`` from the hit path until the revision moves.
+
+    Two threads racing on one slot can lose one's entry; a lost entry only
+    sends the next call through the cold path, which puts it back.
+    """
+    hits = engine.hits
+    table = hits[spec.index]
+    if table is _UNUSED:
+        table = {}
+        hits[spec.index] = table
+    table[key] = value
+
+
+def forget_all(engine: Engine) -> None:
+    """Empty every slot, in place: runtimes hold this list (``Runtime._hits``)."""
+    hits = engine.hits
+    hits[:] = [_UNUSED] * len(hits)
