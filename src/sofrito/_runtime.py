@@ -222,6 +222,11 @@ class Runtime:
         spec = spec_of(q)
         if retry:
             return q(self, *key)
+        if spec.arity is not None and len(key) != spec.arity:  # as q(self, *key) would
+            raise TypeError(
+                f"{spec.label}() takes a key of {spec.arity} part(s), "
+                f"{len(key)} were given: {spec.describe(key)}"
+            )
         return fetch.fetch_top(self._engine, spec, key, retry=False)  # type: ignore[no-any-return]
 
     def poll(self, q: Query[..., T], *key: Any, since: int | None = None) -> Polled[T]:

@@ -322,7 +322,7 @@ def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> N
     assert executions == {0: 1, 1: 1}
     for query in (skipped, used):
         assert list(rt._tables[query.spec.index]) == [("a",)]
-        assert list(rt._hits[query.spec.index]) == [("a",)], "the hit path sees it"
+        assert list(rt._hits[query.spec.index]) == ["a"], "the hit path sees it"
 
     rt.clear_cache()
     assert used(rt, "a") == used(rt, "a") == 3

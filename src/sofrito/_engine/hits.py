@@ -60,7 +60,10 @@ def remember(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], value: 
     if table is _UNUSED:
         table = {}
         hits[spec.index] = table
-    table[key] = value
+    if spec.arity == 1:
+        table[key[0]] = value  # as the entry point looks it up (_entry_points.py)
+    else:
+        table[key] = value
 
 
 def forget_all(engine: Engine) -> None:

@@ -33,6 +33,7 @@ class QuerySpec(Generic[R]):
 
     __slots__ = (
         "_fingerprint",
+        "arity",
         "error_eq",
         "fn",
         "index",
@@ -55,6 +56,7 @@ class QuerySpec(Generic[R]):
         lru: int | None,
         version: str | None,
         persist: bool,
+        arity: int | None = None,
     ) -> None:
         if lru is not None and (not isinstance(lru, int) or lru < 1):
             raise ValueError(f"lru must be a positive int or None, got {lru!r}")
@@ -71,6 +73,10 @@ class QuerySpec(Generic[R]):
         self.version = version
         self.persist = persist
         self._fingerprint: bytes | None = None
+        self.arity = arity
+        """How many parts every key has, when the entry point fixes it (its
+        body's signature does, and no ``lru``); None when it varies per call.
+        The hit table keys a query of one part by the part (``hits.py``)."""
         self.index = next(_indexes)
         """This query's place in every runtime's list of memo tables
         (``MemoTables.by_index``), which the memo hit indexes: a list index

@@ -1,0 +1,126 @@
+"""The entry points ``@sf.query`` generates: one per shape of key."""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import sofrito as sf
+
+source = sf.Input("tests.entry_points.source")
+runs: Counter[str] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def _reset_runs() -> None:
+    runs.clear()
+
+
+@sf.query
+def length(db: Any, path: str) -> int:
+    runs[f"length:{path!r}"] += 1
+    return len(source(db, path))
+
+
+@sf.query
+def joined(db: Any, first: str, second: str) -> str:
+    runs["joined"] += 1
+    return f"{source(db, first)}+{source(db, second)}"
+
+
+@sf.query
+def everything(db: Any) -> int:
+    runs["everything"] += 1
+    return int(length(db, "a")) + int(length(db, "b"))
+
+
+@sf.query
+def scaled(db: Any, path: str, factor: int = 10) -> int:
+    runs[f"scaled:{factor}"] += 1
+    return factor * int(length(db, path))
+
+
+@sf.query
+def clashing(db: Any, value: int, index: int, spec: int, hits: int) -> tuple[int, ...]:
+    return (value, index, spec, hits)
+
+
+@sf.query
+def described(db: Any, part: object) -> str:
+    runs["described"] += 1
+    return f"{type(part).__name__} {part!r}"
+
+
+@sf.query
+def broken(db: Any, path: str) -> int:
+    raise ValueError(f"no {path}")
+
+
+def _runtime() -> sf.Runtime:
+    rt = sf.Runtime()
+    rt.set(source["a"], "abc")
+    rt.set(source["b"], "de")
+    return rt
+
+
+def test_keys_of_each_shape_are_memoized_and_follow_writes() -> None:
+    rt = _runtime()
+    for _ in range(3):
+        assert everything(rt) == 5
+        assert joined(rt, "a", "b") == "abc+de"
+        assert length(rt, "b") == 2
+    assert runs == {"everything": 1, "joined": 1, "length:'a'": 1, "length:'b'": 1}
+    rt.set(source["b"], "xyz")
+    assert (everything(rt), joined(rt, "a", "b"), length(rt, "b")) == (6, "abc+xyz", 3)
+    assert runs["length:'b'"] == 2
+
+
+def test_a_tuple_key_part_is_not_confused_with_its_contents() -> None:
+    # A one-part key is looked up as the part itself: (1,) and 1 stay apart.
+    rt = _runtime()
+    for _ in range(2):
+        assert described(rt, 1) == "int 1"
+        assert described(rt, (1,)) == "tuple (1,)"
+    assert runs == {"described": 2}
+
+
+def test_a_call_with_the_wrong_number_of_key_parts_is_refused_before_any_work() -> None:
+    rt = _runtime()
+    with pytest.raises(TypeError, match=r"length\(\) missing 1 required positional"):
+        length(rt)
+    with pytest.raises(TypeError, match=r"length\(\) takes 2 positional arguments but 3"):
+        length(rt, "a", "b")
+    with pytest.raises(TypeError, match=r"length\(\) got some positional-only"):
+        length(rt, path="a")
+    with pytest.raises(TypeError, match=r"length\(\) takes a key of 1 part\(s\), 2 were given"):
+        rt.query(length, "a", "b", retry=False)
+    assert runs == {}
+    assert rt.query(length, "a", retry=False) == length(rt, "a") == 3
+
+
+def test_a_body_with_defaults_keeps_a_key_per_call_shape() -> None:
+    rt = _runtime()
+    for _ in range(2):
+        assert scaled(rt, "a") == 30
+        assert scaled(rt, "a", 2) == 6
+    assert runs["scaled:10"] == 1
+    assert runs["scaled:2"] == 1
+
+
+def test_key_parts_named_like_the_entry_points_own_variables_work() -> None:
+    rt = _runtime()
+    for _ in range(2):
+        assert clashing(rt, 1, 2, 3, 4) == (1, 2, 3, 4)
+    assert clashing(rt, 4, 3, 2, 1) == (4, 3, 2, 1)
+
+
+def test_a_traceback_through_an_entry_point_shows_its_source() -> None:
+    rt = _runtime()
+    with pytest.raises(ValueError, match="no a") as raised:
+        broken(rt, "a")
+    text = "".join(traceback.format_exception(raised.value))
+    assert "<sofrito entry point of tests.test_entry_points.broken>" in text
+    assert "return db._fetch_cold(spec, (path,), None)" in text
