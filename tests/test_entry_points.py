@@ -38,6 +38,12 @@ def everything(db: Any) -> int:
 
 
 @sf.query
+def settings(db: Any) -> dict[str, str]:
+    runs["settings"] += 1
+    return {"a": source(db, "a")}
+
+
+@sf.query
 def scaled(db: Any, path: str, factor: int = 10) -> int:
     runs[f"scaled:{factor}"] += 1
     return factor * int(length(db, path))
@@ -76,6 +82,21 @@ def test_keys_of_each_shape_are_memoized_and_follow_writes() -> None:
     rt.set(source["b"], "xyz")
     assert (everything(rt), joined(rt, "a", "b"), length(rt, "b")) == (6, "abc+xyz", 3)
     assert runs["length:'b'"] == 2
+
+
+def test_a_query_without_key_parts_is_served_its_own_value() -> None:
+    # Its hit-table slot holds the value itself; a dict value must not be
+    # taken for a table of values.
+    rt = _runtime()
+    first = settings(rt)
+    assert settings(rt) is first
+    assert settings(rt) is first
+    rt.set(source["a"], "new")
+    second = settings(rt)
+    assert second == {"a": "new"}
+    assert settings(rt) is second
+    assert settings(rt) is second
+    assert runs["settings"] == 2
 
 
 def test_a_tuple_key_part_is_not_confused_with_its_contents() -> None:

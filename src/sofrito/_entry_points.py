@@ -19,7 +19,9 @@ one identity test: no lock, no allocation, no field of any record read
 (``_engine/hits.py`` says why that matters, and why the table never serves a
 stale value). A key of one part is looked up as itself: a ``*key`` entry
 point would build a tuple per call and hash it, which cost a third of the
-hit. Keys of two or more parts are looked up as tuples.
+hit. Keys of two or more parts are looked up as tuples. A query whose key
+has no parts (``def site(db)``) has its value in the slot itself, and its
+hit is a list index and an identity test.
 
 Inside a query, ``db`` is a frame whose ``_hits`` is None: a tracked read
 must reach ``_fetch_cold``, which records the dependency.
@@ -41,6 +43,7 @@ import linecache
 from collections.abc import Callable
 from typing import Any
 
+from sofrito._engine import hits
 from sofrito._engine.spec import QuerySpec
 
 __all__ = ["entry_point", "key_names"]
@@ -54,7 +57,7 @@ def make(spec, index, _MISS):
         hits = db._hits
         if hits is not None:
             try:
-                value = hits[index].get({hit_key}, _MISS)
+                value = {lookup}
             except (TypeError, IndexError):  # an unhashable key, or a query with
                 value = _MISS  # no hit yet: the cold path handles both
             if value is not _MISS:
@@ -95,20 +98,30 @@ def entry_point(spec: QuerySpec[Any], names: list[str] | None) -> Callable[..., 
 
 
 def _generated(spec: QuerySpec[Any], names: list[str] | None) -> Callable[..., Any]:
+    missing = _MISS
     if names is None:
-        source = _TEMPLATE.format(parameters="/, *key", hit_key="key", key="key")
+        source = _TEMPLATE.format(
+            parameters="/, *key", lookup="hits[index].get(key, _MISS)", key="key"
+        )
+    elif not names:  # the slot holds the value, or is empty (hits.py)
+        source = _TEMPLATE.format(parameters="/", lookup="hits[index]", key="()")
+        missing = hits.EMPTY
     else:
         if _TEMPLATE_NAMES.intersection(names):  # keep the template's own names
             names = [f"part{i}" for i in range(len(names))]
-        key = f"({', '.join(names)},)" if names else "()"
+        key = f"({', '.join(names)},)"
         hit_key = names[0] if len(names) == 1 else key
-        source = _TEMPLATE.format(parameters=", ".join([*names, "/"]), hit_key=hit_key, key=key)
+        source = _TEMPLATE.format(
+            parameters=", ".join([*names, "/"]),
+            lookup=f"hits[index].get({hit_key}, _MISS)",
+            key=key,
+        )
     filename = f"<sofrito entry point of {spec.name}>"
     namespace: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), namespace)  # our template, and identifiers
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     make: Callable[..., Callable[..., Any]] = namespace["make"]
-    return make(spec, spec.index, _MISS)
+    return make(spec, spec.index, missing)
 
 
 def _lru_entry_point(spec: QuerySpec[Any]) -> Callable[..., Any]:

@@ -1,12 +1,13 @@
 """The values a top-level call can return without entering the engine.
 
 The memo hit that ``@sf.query`` generates serves a call ``q(rt, *key)`` from
-``Engine.hits``: a list, by ``QuerySpec.index``, of dicts from key to value.
-The hit is then a list index and one dict lookup; it reads no field of any
-record. That matters most to the compiled engine: Python reads a compiled
-``Memo``'s fields through descriptors that the interpreter does not
-specialize, and reading two of them (``hit_at`` and ``value``) made the
-compiled hit slower than the pure-Python one.
+``Engine.hits``: a list, by ``QuerySpec.index``, of dicts from key to value
+(for a query whose key has no parts, the value itself). The hit is then a
+list index and one dict lookup; it reads no field of any record. That
+matters most to the compiled engine: Python reads a compiled ``Memo``'s
+fields through descriptors that the interpreter does not specialize, and
+reading two of them (``hit_at`` and ``value``) made the compiled hit slower
+than the pure-Python one.
 
 What is in the table: the value of a memo that top-level calls read twice
 in the current revision, verified in it, holding a plain value (not an
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
 
-__all__ = ["forget_all", "make_room", "remember"]
+__all__ = ["EMPTY", "forget_all", "make_room", "remember"]
 
-_UNUSED: Final[dict[tuple[Any, ...], Any]] = {}
-"""A hole in the list, for a query with no entry yet: empty, never written."""
+EMPTY: Final[dict[Any, Any]] = {}
+"""A slot with nothing held: empty and never written, so a lookup in it
+misses. The slot of a query whose key has no parts holds its one value
+itself, not a dict of one entry; its entry point compares the slot with this."""
 
 
 def make_room(engine: Engine, spec: QuerySpec[Any]) -> None:
@@ -46,7 +49,7 @@ def make_room(engine: Engine, spec: QuerySpec[Any]) -> None:
     """
     hits = engine.hits
     if len(hits) <= spec.index:
-        hits.extend([_UNUSED] * (spec.index + 1 - len(hits)))
+        hits.extend([EMPTY] * (spec.index + 1 - len(hits)))
 
 
 def remember(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], value: Any) -> None:
@@ -56,8 +59,11 @@ def remember(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], value: 
     sends the next call through the cold path, which puts it back.
     """
     hits = engine.hits
+    if spec.arity == 0:
+        hits[spec.index] = value
+        return
     table = hits[spec.index]
-    if table is _UNUSED:
+    if table is EMPTY:
         table = {}
         hits[spec.index] = table
     if spec.arity == 1:
@@ -69,4 +75,4 @@ def remember(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], value: 
 def forget_all(engine: Engine) -> None:
     """Empty every slot, in place: runtimes hold this list (``Runtime._hits``)."""
     hits = engine.hits
-    hits[:] = [_UNUSED] * len(hits)
+    hits[:] = [EMPTY] * len(hits)

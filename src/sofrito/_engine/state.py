@@ -82,7 +82,7 @@ class Engine:
         self.tables_by_index = self.tables.by_index
         """``tables.by_index``, the same list: ``MemoTables`` subclasses ``dict``,
         so the compiled engine reads its attributes by name, and this one by offset."""
-        self.hits: list[dict[tuple[Any, ...], Any]] = []
+        self.hits: list[Any] = []
         """What a top-level call can return without entering the engine (``hits.py``)."""
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
