@@ -55,6 +55,11 @@ def clashing(db: Any, value: int, index: int, spec: int, hits: int) -> tuple[int
 
 
 @sf.query
+def shadowing(db: Any, TypeError: object) -> object:  # named like a builtin on purpose
+    return TypeError
+
+
+@sf.query
 def described(db: Any, part: object) -> str:
     runs["described"] += 1
     return f"{type(part).__name__} {part!r}"
@@ -135,7 +140,10 @@ def test_key_parts_named_like_the_entry_points_own_variables_work() -> None:
     rt = _runtime()
     for _ in range(2):
         assert clashing(rt, 1, 2, 3, 4) == (1, 2, 3, 4)
+        assert shadowing(rt, 1) == 1
     assert clashing(rt, 4, 3, 2, 1) == (4, 3, 2, 1)
+    with pytest.raises(TypeError, match=r"key part 0 .* not hashable"):  # caught, explained
+        shadowing(rt, [1])
 
 
 def test_a_traceback_through_an_entry_point_shows_its_source() -> None:

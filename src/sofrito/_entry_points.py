@@ -66,7 +66,10 @@ def make(spec, index, _MISS):
     return entry
 """
 
-_TEMPLATE_NAMES = frozenset({"db", "entry", "hits", "index", "make", "spec", "value", "_MISS"})
+_TEMPLATE_NAMES = frozenset(
+    {"db", "entry", "hits", "index", "make", "spec", "value", "_MISS", "IndexError", "TypeError"}
+)
+"""Names the template uses: a key part named like one of them is renamed."""
 
 
 def key_names(fn: Callable[..., Any]) -> list[str] | None:

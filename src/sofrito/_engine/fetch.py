@@ -65,10 +65,11 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
     (``hits.py``): the calls after it do not come here.
 
     ``seen`` is the memo an ``lru`` query's entry point found before this
-    call entered the write gate, if any. A write in between (``rt.clear_cache()``) may have
-    dropped it with its table, and marked it so: then the key is looked up
-    again, inside the gate. Otherwise it is still the memo of its key (memos
-    leave their tables only all together), and the lookup is saved.
+    call entered the write gate, if any. A write in between
+    (``rt.clear_cache()``) may have dropped it with its table, and marked it
+    so: then the key is looked up again, inside the gate. Otherwise it is
+    still the memo of its key (memos leave their tables only all together),
+    and the lookup is saved.
 
     The call's task: a call made while this thread runs a computation (a
     locator's ``rt.query``) joins that computation's task, so re-entering it
