@@ -130,19 +130,17 @@ class Frame:
         # The common reads inlined, one call each instead of about ten: a
         # tracked hit; a memo that no write reached since its last verification
         # (verify.py's shallow check: clean, so valid now); a first read.
-        # ``memo`` is what an lru entry point found in ``_tables``; the others
-        # pass None (the tables cannot change while this frame's body runs:
-        # its task holds the gate).
+        # ``memo`` is unused: only an lru entry point passes one, and an lru
+        # read goes to fetch_tracked (the signature is the runtime's too).
         engine = self._engine
         if engine.gate.cancel_requested or self.finished or spec.lru is not None:
             return _fetch.fetch_tracked(engine, self, spec, key)
+        try:
+            memo = engine.tables_by_index[spec.index].get(key)
+        except (TypeError, IndexError):  # a bad key, or a query's first read:
+            memo = None  # memo_for explains the first, registers the second
         if memo is None:
-            try:
-                memo = engine.tables_by_index[spec.index].get(key)
-            except (TypeError, IndexError):  # a bad key, or a query's first read:
-                memo = None  # memo_for explains the first, registers the second
-            if memo is None:
-                return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
+            return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
         revisions = engine.revisions
         hit_at = memo.hit_at
         if hit_at != revisions.current:
