@@ -110,6 +110,8 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
                 reads_pending = True
             if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call)
                 lowest = dep.durability
+    if lowest < memo.durability:  # frontier.py: a cut revision must not hide it from readers
+        memo.lowered_at = revision
     memo.durability = lowest
     if reads_pending:
         memo.dirty_at = ALWAYS_DIRTY

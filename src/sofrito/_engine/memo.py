@@ -78,6 +78,7 @@ class Memo:
         "has_value",
         "hit_at",
         "key",
+        "lowered_at",
         "rdeps",
         "ref_cache",
         "spec",
@@ -97,6 +98,8 @@ class Memo:
         self.verified_at = NEVER
         self.hit_at = NOT_HITTABLE
         self.durability = 0
+        self.lowered_at = NEVER
+        """The last revision in which an execution lowered ``durability`` (``frontier.py``)."""
         self.deps: list[Node] = []
         self.rdeps: set[Memo] | None = None
         self.dirty_at = NEVER

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import hits
+from sofrito._engine import frontier, hits
 from sofrito._engine.cancel import WriteGate
 from sofrito._engine.memo import DROPPED, NOT_HITTABLE, Memo
 from sofrito._engine.revision import Revisions
@@ -66,6 +66,7 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         super().clear()
         self.by_index.clear()  # in place: runtimes and frames hold this list
         hits.forget_all(self._engine)
+        frontier.forget_all(self._engine)
 
 
 _NOT_USED: dict[tuple[Any, ...], Memo] = {}
@@ -84,6 +85,8 @@ class Engine:
         so the compiled engine reads its attributes by name, and this one by offset."""
         self.hits: list[Any] = []
         """What a top-level call can return without entering the engine (``hits.py``)."""
+        self.frontiers = frontier.Frontiers()
+        """Which revisions' changes stopped at the memos that read them (``frontier.py``)."""
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
         self.local = threading.local()

@@ -4,7 +4,9 @@
    was verified.
 2. Dirty marks: no write reached this memo through the reverse-dependency
    graph since it was verified (``rdeps.py`` pushes the marks on write).
-3. Deep verify: walk the dependencies in the order they were read; a cell
+3. Cut revisions: every write since it was verified stopped at the memos
+   that read the written cell, which came out equal (``frontier.py``).
+4. Deep verify: walk the dependencies in the order they were read; a cell
    changed if its ``changed_at`` is after the memo's ``verified_at``; a memo
    dependency is first brought up to date (verified, or re-executed with early
    cutoff) and then compared the same way.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from sofrito._engine import execute, inputs, stack
+from sofrito._engine import execute, frontier, inputs, stack
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 
@@ -35,8 +37,13 @@ def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> boo
     """Whether ``memo`` (computed, unclaimed) is valid now; marks it verified if so."""
     verified_at = memo.verified_at
     dirty_at = memo.dirty_at
-    if dirty_at <= verified_at or (  # _shallow_valid, inlined: one call per check
-        dirty_at != ALWAYS_DIRTY and engine.revisions.last_changed[memo.durability] <= verified_at
+    if (
+        dirty_at <= verified_at  # _shallow_valid, inlined: one call per check
+        or (
+            dirty_at != ALWAYS_DIRTY
+            and engine.revisions.last_changed[memo.durability] <= verified_at
+        )
+        or frontier.covers(engine, verified_at, dirty_at)
     ):
         mark_verified(memo, engine.revisions.current)
         return True
@@ -50,7 +57,7 @@ def _shallow_valid(engine: Engine, memo: Memo) -> bool:
         return True
     return (
         dirty_at != ALWAYS_DIRTY and engine.revisions.last_changed[memo.durability] <= verified_at
-    )
+    ) or frontier.covers(engine, verified_at, dirty_at)
 
 
 def mark_verified(memo: Memo, revision: int) -> None:
@@ -107,6 +114,16 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
                     clean = dirty_at <= dep_verified or (
                         dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified
                     )
+                    if (
+                        not clean
+                        and not dep_verified < engine.frontiers.blocked <= dirty_at
+                        and frontier.covers(engine, dep_verified, dirty_at)
+                    ):
+                        # Every write since it was verified was cut (frontier.py).
+                        # Marked verified, unlike a clean read: its other readers
+                        # then find it so, without asking again.
+                        mark_verified(dep, revision)
+                        clean = True
                 # A clean read is valid now and its changed_at answers the question.
                 # It is not marked verified here: a later read of it does that
                 # lazily, so a wide memo's check costs no write per dependency.

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sofrito._durability import Durability
-from sofrito._engine import hits, rdeps
+from sofrito._engine import frontier, hits, rdeps
 from sofrito._engine.inputs import cell_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._engine.refs import cell_ref
@@ -175,6 +175,7 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
             engine.pending_cells.setdefault(cell, None)
     else:
         engine.pending_cells.pop(cell, None)
+    frontier.record(engine, cell, revision)
     if engine.listening:
         try:
             _report_write(engine, cell, change, revision)
@@ -198,6 +199,7 @@ def _report_write(engine: Engine, cell: Cell, change: CellWrite, revision: int) 
 
 def _bump(engine: Engine) -> None:
     _move_to(engine, engine.revisions.current + 1)
+    frontier.open_revision(engine, engine.revisions.current)
     if engine.listening:
         engine.events.publish(RevisionBumped(engine.revisions.current))
 
@@ -232,6 +234,7 @@ def set_current_revision(engine: Engine, revision: int, *, force: bool = False) 
         )
     with engine.gate.write() if force else _writing(engine):
         _move_to(engine, revision)
+        frontier.jump(engine, revision)
         if engine.listening:
             engine.events.publish(RevisionSet(revision))
 
