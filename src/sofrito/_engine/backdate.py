@@ -90,9 +90,9 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         for dep in deps:
             readers = dep.rdeps
             if readers is None:
-                dep.rdeps = {memo}
+                dep.rdeps = {memo: None}
             else:
-                readers.add(memo)
+                readers[memo] = None
     elif old_deps != deps:  # nodes compare by identity: unequal unless the same reads
         rdeps.relink(memo, old_deps, deps)
     memo.deps = deps

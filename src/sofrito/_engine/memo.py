@@ -101,7 +101,8 @@ class Memo:
         self.lowered_at = NEVER
         """The last revision in which an execution lowered ``durability`` (``frontier.py``)."""
         self.deps: list[Node] = []
-        self.rdeps: set[Memo] | None = None
+        self.rdeps: dict[Memo, None] | None = None
+        """Who read this memo: a dict used as an ordered set (``rdeps.py``)."""
         self.dirty_at = NEVER
         self.claim: Frame | None = None
         self.ref_cache: QueryRef | None = None
@@ -148,7 +149,8 @@ class Cell:
         self.status = CellStatus.PENDING
         self.durability = durability
         self.changed_at = 0
-        self.rdeps: set[Memo] | None = None
+        self.rdeps: dict[Memo, None] | None = None
+        """Who read this cell: a dict used as an ordered set (``rdeps.py``)."""
         self.locator_asked_at = NEVER
         self.seen_loading = False
         self.ref_cache: QueryRef | None = None
