@@ -77,6 +77,23 @@ def test_write_reports_bump_set_then_every_transitive_dependent(rt: sf.Runtime) 
     ]
 
 
+@sf.query(name="ev.shout")
+def shout(db: Any, path: str, times: int) -> str:
+    return str(source(db, path)) * times
+
+
+def test_readers_of_one_node_are_reported_in_the_order_they_started_reading() -> None:
+    runtime = sf.Runtime()
+    runtime.set(source["a"], "x")
+    order = [7, 2, 19, 0, 11, 5, 16, 3, 13, 8, 1, 18, 9, 14, 4, 17, 6, 12, 10, 15]
+    for times in order:
+        shout(runtime, "a", times)
+    events = runtime.subscribe_events()
+    runtime.set(source["a"], "y")
+    invalidated = [e.ref for e in drain(events) if isinstance(e, QueryInvalidated)]
+    assert invalidated == [ref("ev.shout", "a", times) for times in order]
+
+
 def test_changed_only_when_a_re_execution_changes_the_value(rt: sf.Runtime) -> None:
     events = rt.subscribe_events()
     rt.set(source["a"], "xxxx")  # length 2 -> 4, parity stays even: cutoff
