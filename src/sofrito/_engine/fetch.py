@@ -199,10 +199,9 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
     (``hit_at`` says so), that no other thread is computing and that has no
     ``lru``. It is valid if no write reached it, or only writes whose change
     stopped early (the shallow checks of ``verify.py``), or if the deep walk
-    finds nothing changed; otherwise it
-    executes, skipping the walk when the first thing it read is a cell that
-    changed. That is three calls fewer per memo than ``settle``'s general
-    loop, which handles everything else.
+    finds nothing changed; otherwise it executes, skipping the walk when the
+    first thing it read is a cell that changed. That is three calls fewer
+    per memo than ``settle``'s general loop, which handles everything else.
     """
     hit_at = memo.hit_at
     if hit_at != NOT_HITTABLE and memo.claim is None and memo.spec.lru is None:

@@ -31,7 +31,7 @@ the last ``WINDOW`` revisions), a revision that a restore or
 What a check costs: the revisions not shown cut are kept in a sorted list,
 pruned of the cut ones on every write, so a check looks at the newest of
 them at or before the memo's mark, and usually finds it older than the
-memo's verification. Nothing is hashed or allocated on the way.
+memo's verification. Nothing is hashed on the way.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ reports every transitive dependent once, so each walk keeps its own record of
 the memos it reached.
 
 Each node keeps its readers in a dict used as an ordered set (values are
-None). Pushing the marks copies every reader list into the walk's queue,
-and that copy is most of a write's cost: on Python 3.13, ``list += dict``
-runs a C loop over the filled entries only, where ``list += set`` scans
-every slot of the set's table. It cut the write walk of W4 by about a
-fifth (``benchmarks.instructions``, compiled), for 8 bytes more per node;
-and the order of the walk, and of the events it reports, follows the order
-in which readers first read, not hashing.
+None). Pushing the marks copies every node's readers into the walk's
+queue, and that copy is most of a write's cost: on Python 3.13, extending
+a list with a dict runs a C loop over the filled entries only, where a set
+has every slot of its table scanned. It cut the write walk of W4 by about
+a fifth (``benchmarks.instructions``, compiled), for 8 bytes more per
+node; and the order of the walk, and of the events it reports, follows the
+order in which readers started reading, not hashing.
 
 A memo that read a pending cell carries ``ALWAYS_DIRTY`` instead of a
 revision: it is verified in every revision, which is how a cached "loading"
