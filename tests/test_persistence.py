@@ -216,6 +216,45 @@ def test_clear_cache_makes_the_next_commit_replace_the_stored_memos(tmp_path: Pa
     assert runs == {"b": 1, "c": 1}  # dropped by the clear, not resurrected by the restart
 
 
+@sf.query(name="persist.tens")
+def tens(db: Any, key: str) -> int:
+    return int(source(db, key)) // 10
+
+
+@sf.query(name="persist.above_tens")
+def above_tens(db: Any, key: str) -> int:
+    return int(tens(db, key)) + 1
+
+
+@sf.query(name="persist.parity")
+def parity(db: Any, key: str) -> int:
+    return int(source(db, key)) % 2
+
+
+@sf.query(name="persist.above_parity")
+def above_parity(db: Any, key: str) -> int:
+    runs["above_parity"] = runs.get("above_parity", 0) + 1
+    return int(parity(db, key)) + 10
+
+
+def test_a_memo_left_dirty_in_the_store_is_verified_after_a_restart(tmp_path: Path) -> None:
+    """A restart jumps to the stored revision: no revision before it can count as
+    cut, so a memo stored dirty is walked, never taken as valid (frontier.py)."""
+    db = tmp_path / "dirty.db"
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="dirty")
+    rt.set(source["n"], "11")
+    assert above_tens(rt, "n") == 2
+    assert above_parity(rt, "n") == 11
+    rt.set(source["n"], "12")  # same tens, other parity; nobody reads the parity
+    assert above_tens(rt, "n") == 2
+    rt.commit()  # above_parity is stored verified before the write
+    reopened = sf.Runtime(store=SqliteStore(db), runtime_id="dirty")
+    reopened.set(source["unrelated"], "1")  # a revision of its own, cut at once
+    runs.clear()
+    assert above_parity(reopened, "n") == 10
+    assert runs == {"above_parity": 1}
+
+
 @sf.query(name="persist.lock")
 def holds_a_lock(db: Any, key: str) -> Any:
     source(db, key)
