@@ -45,9 +45,11 @@ reset): a top-level call that found it just before looks its key up again."""
 NOT_HITTABLE: Final = -1
 """``hit_at`` of a memo whose value cannot be served by the hot path."""
 
-ALWAYS_DIRTY: Final = 1 << 62
+ALWAYS_DIRTY: Final = 1 << 61
 """``dirty_at`` of a memo that read a pending cell: verified in every revision,
-so that the cell's locator is asked again."""
+so that the cell's locator is asked again. Above any revision, and inside the
+compiled engine's unboxed integers (below 2**62), so comparing with it stays a
+word compare."""
 
 
 class Encoded:
