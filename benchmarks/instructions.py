@@ -14,7 +14,8 @@ seed: the set-up's count depends on it (the order of sets and dicts), and
 with a seed each, W4's figure moved by a third from one invocation to the
 next; with one seed, it is the same to the instruction on every run. The graph is
 smaller than the harness's (callgrind runs about 50x slower): 2,000 fan-out
-queries, and the harness's W3 and W4 edits on a graph of 100 nodes per layer.
+queries, and the harness's W1 (a new runtime, its leaves set and the root
+read), W3 and W4 edits on a graph of 100 nodes per layer.
 ``hit`` is the harness's memo hit, ``q(rt, 1)`` in a ``for`` loop, whose
 own few instructions per call are counted with it.
 
@@ -73,6 +74,11 @@ def child(workload: str, operations: int) -> None:
     leaves = graph.initial_leaves()
     adapter.build(graph)
     adapter.read_root()
+    if workload == "W1":
+        for _ in range(operations):
+            adapter.build(graph)
+            adapter.read_root()
+        return
     edit = graph.change_edit if workload == "W3" else graph.cutoff_edit
     for step in range(operations):
         leaf, value = edit(leaves, step)
@@ -114,7 +120,9 @@ def main() -> None:
 
     build = "compiled" if getattr(sofrito._engine, "COMPILED", False) else "pure Python"
     print(f"sofrito ({build}), {OPERATIONS} operations each, instructions per operation:")
+    nodes = Graph(leaves=2 * WIDTH, width=WIDTH).derived + 1
     for workload, unit, per in (
+        ("W1", "per node", nodes),
         ("W3", "per change", 1),
         ("W4", "per change", 1),
         ("W5", "per query", FANOUT),

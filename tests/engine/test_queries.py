@@ -299,6 +299,28 @@ def test_runtimes_are_independent() -> None:
     assert words(second, "a") == 3
 
 
+def test_a_query_first_read_inside_another_keeps_its_memos_in_its_own_runtime() -> None:
+    # ``inner`` is declared first and only ever read inside ``outer``: the
+    # runtime's table for ``inner`` is a hole when that first read comes. Its
+    # memo must land in this runtime's table, never in the hole, which every
+    # runtime shares.
+    @sf.query(name="tests.queries.inner")
+    def inner(db: Any, path: str) -> str:
+        return str(source(db, path))
+
+    @sf.query(name="tests.queries.outer")
+    def outer(db: Any, path: str) -> str:
+        return str(inner(db, path)).upper()
+
+    first, second = sf.Runtime(), sf.Runtime()
+    first.set(source["a"], "one")
+    second.set(source["a"], "two")
+    assert outer(first, "a") == "ONE"
+    assert outer(second, "a") == "TWO"
+    assert inner(second, "a") == "two"
+    assert inner(first, "a") == "one"
+
+
 def test_queries_declared_after_the_runtime_or_skipped_by_it_are_memoized() -> None:
     # The memo hit indexes the runtime's lists of hit tables and memo tables
     # by QuerySpec.index: a query declared after a list was made lies past

@@ -138,11 +138,15 @@ class Frame:
         if engine.gate.cancel_requested or self.finished or spec.lru is not None:
             return _fetch.fetch_tracked(engine, self, spec, key)
         try:
-            memo = engine.tables_by_index[spec.index].get(key)
+            table = engine.tables_by_index[spec.index]
+            memo = table.get(key)
         except (TypeError, IndexError):  # a bad key, or a query's first read:
-            memo = None  # memo_for explains the first, registers the second
+            memo = table = None  # memo_for explains the first, registers the second
         if memo is None:
-            return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
+            if table is None or table is NOT_USED:  # (the shared hole: never written)
+                return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
+            # A first read of this key: memo_for's lookup inlined (W1: every read).
+            return _fetch.read_tracked(engine, self, table.setdefault(key, Memo(spec, key)))
         revisions = engine.revisions
         hit_at = memo.hit_at
         if hit_at != revisions.current:
@@ -196,3 +200,4 @@ Handle = Frame
 # recursive), so they are bound once all of them exist.
 from sofrito._engine import fetch as _fetch  # noqa: E402
 from sofrito._engine import inputs as _inputs  # noqa: E402
+from sofrito._engine.state import NOT_USED  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sofrito._engine import frontier, hits
 from sofrito._engine.cancel import WriteGate
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sofrito._events.watch import RevisionWatch
     from sofrito._inputs import Input
 
-__all__ = ["Engine", "MemoTables"]
+__all__ = ["NOT_USED", "Engine", "MemoTables"]
 
 
 class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
@@ -41,7 +41,7 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         self._engine = engine
         self.by_index: list[dict[tuple[Any, ...], Memo]] = []
         """The same tables, at ``QuerySpec.index``: what the memo hit reads. A
-        query this runtime has not used has ``_NOT_USED`` there, or lies past
+        query this runtime has not used has ``NOT_USED`` there, or lies past
         the end; both send the hit to the cold path, which lands here. Indexes
         are never reused: a program that declares queries without end (in a
         loop) makes this list one slot (8 bytes) longer per query declared
@@ -53,7 +53,7 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         self[spec] = table
         by_index = self.by_index
         if len(by_index) <= spec.index:
-            by_index.extend([_NOT_USED] * (spec.index + 1 - len(by_index)))
+            by_index.extend([NOT_USED] * (spec.index + 1 - len(by_index)))
         by_index[spec.index] = table
         hits.make_room(self._engine, spec)
         return table
@@ -69,7 +69,7 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
         frontier.forget_all(self._engine)
 
 
-_NOT_USED: dict[tuple[Any, ...], Memo] = {}
+NOT_USED: Final[dict[tuple[Any, ...], Memo]] = {}
 """The hole in ``MemoTables.by_index`` for a query a runtime has not used:
 empty, and never written (memos are stored through ``MemoTables[spec]``)."""
 
