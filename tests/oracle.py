@@ -13,6 +13,10 @@ bodies are pure). It also records what a correct incremental runtime is
 - ``outcomes``: the value (or ``Failure``) of every node whose body finished.
   After the read, the runtime's last result for each of them must be equal.
 
+An input cell holds a value, or a ``Failure`` (``rt.resolve_error``): a
+plain read raises it, as the runtime re-raises a cell's error, and a "state"
+node (``sf.state``) sees it without raising, as it sees a pending cell.
+
 The bodies themselves (``apply``) are shared with the queries under test, so
 both sides read the same dependencies in the same order; what the oracle does
 not share is everything the runtime adds on top: memos, verification,
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 Ref = tuple[str, int]
 """("i", k) for input cell k, ("q", k) for derived node k."""
 
-OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch")
+OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch", "state")
 """What a node's body does with the values it reads (see ``apply``)."""
 
 
@@ -36,7 +40,8 @@ class Node:
     """One derived node: ``op`` over ``deps`` (read in this order), with ``param``.
 
     ``param`` is the modulus (mod, fail), the divisor (div), the constant
-    (const), the threshold (cond) or the stand-in for a failed read (catch).
+    (const), the threshold (cond), the stand-in for a failed read (catch) or
+    for a pending cell (state).
     """
 
     op: str
@@ -75,21 +80,32 @@ class Missing(Exception):
 
 Value = int | float
 Read = Callable[[Ref], Value]
+Peek = Callable[[int], "Value | Failure | None"]
+"""What ``sf.state`` says of input cell k: its value, its error, or None (pending)."""
+
+FAILED_STATE = 10
+"""What a "state" node adds, on top of its ``param``, for a cell that holds an error."""
 
 
-def apply(node: Node, read: Read) -> Value:
+def apply(node: Node, read: Read, peek: Peek | None = None) -> Value:
     """One node's body: read ``node.deps`` through ``read`` and combine them.
 
     Shared by the oracle and by the query under test. ``read`` raises
     ``Failure`` for a dependency that failed (propagated unless the op is
     "catch") and whatever it likes for a missing input (never caught here).
+    A "state" node reads its input cells through ``peek`` instead, which
+    never raises: a pending cell counts as ``param``, a failed one as
+    ``param + FAILED_STATE``.
     """
     deps, param, op = node.deps, node.param, node.op
+    if op == "state":
+        assert peek is not None, "a state node needs peek"
+        return _state(node, read, peek)
     if op == "cond":  # the dependency set depends on a value
         first = read(deps[0])
         return read(deps[1]) if first > param else read(deps[-1])
     if op == "catch":
-        total: Value = 0
+        total = 0
         for dep in deps:
             try:
                 total += read(dep)
@@ -97,30 +113,45 @@ def apply(node: Node, read: Read) -> Value:
                 total += param
         return total % 100
     values = [read(dep) for dep in deps]
-    if op == "sum":
-        return sum(values) % 1000
-    if op == "mod":
-        return sum(values) % param
-    if op == "max":
-        return max(values, default=0)
-    if op == "min":
-        return min(values, default=0)
-    if op == "div":
-        return sum(values) // param
-    if op == "const":
-        return param
     if op == "fail":
         total = sum(values)
         if total % param == 0:
             raise Failure(f"fail at {total}")
         return total % 100
-    raise AssertionError(f"unknown op {op!r}")
+    return _COMBINE[op](values, param)
+
+
+_COMBINE: dict[str, Callable[[list[Value], int], Value]] = {
+    "sum": lambda values, _: sum(values) % 1000,
+    "mod": lambda values, param: sum(values) % param,
+    "max": lambda values, _: max(values, default=0),
+    "min": lambda values, _: min(values, default=0),
+    "div": lambda values, param: sum(values) // param,
+    "const": lambda _, param: param,
+}
+"""The ops that read every dependency, in order, and combine the values."""
+
+
+def _state(node: Node, read: Read, peek: Peek) -> Value:
+    total: Value = 0
+    for kind, index in node.deps:
+        if kind == "q":
+            total += read((kind, index))
+            continue
+        seen = peek(index)
+        if seen is None:
+            total += node.param
+        elif isinstance(seen, Failure):
+            total += node.param + FAILED_STATE
+        else:
+            total += seen
+    return total % 1000
 
 
 class Evaluation:
     """A from-scratch evaluation of a graph at fixed input values."""
 
-    def __init__(self, graph: Graph, inputs: Mapping[int, Value]) -> None:
+    def __init__(self, graph: Graph, inputs: Mapping[int, Value | Failure]) -> None:
         self.graph = graph
         self.inputs = inputs
         self.started: list[int] = []
@@ -142,11 +173,14 @@ class Evaluation:
         if kind == "i":
             if index not in self.inputs:
                 raise Missing(index)
-            return self.inputs[index]
+            value = self.inputs[index]
+            if isinstance(value, Failure):  # a cell resolved to an error
+                raise value
+            return value
         if index not in self.outcomes:
             self.started.append(index)
             try:
-                outcome: Value | Failure = apply(self.graph.nodes[index], self._read)
+                outcome: Value | Failure = apply(self.graph.nodes[index], self._read, self._peek)
             except Failure as exc:
                 outcome = exc
             self.outcomes[index] = outcome  # a Missing propagates: no outcome
@@ -154,3 +188,6 @@ class Evaluation:
         if isinstance(outcome, Failure):
             raise outcome
         return outcome
+
+    def _peek(self, index: int) -> Value | Failure | None:
+        return self.inputs.get(index)

@@ -16,6 +16,8 @@ A step is a tuple:
   (a no-op unless the durability differs, or the cell has no value, in which
   case it is set to 0);
 - ``("remove", cell)``;
+- ``("fail", cell)``: ``rt.resolve_error`` with a new error, and
+  ``("invalidate", cell)``: back to pending (only with ``suspense``);
 - ``("batch", [set | same | remove, ...])``: several writes in one
   ``rt.batch()``;
 - ``("read", [node, ...])``: read these nodes, in this order;
@@ -36,6 +38,8 @@ FAMILIES = 3
 CUTOFF_OPS = ("mod", "mod", "div", "div", "cond", "cond", "const", "min", "max")
 """Ops that often compute an equal value from changed inputs."""
 WEIGHTED_OPS = (*CUTOFF_OPS, "sum", "fail", "catch")
+STATE_OPS = (*WEIGHTED_OPS, "state", "state", "state", "state")
+"""With nodes that read their cells through ``sf.state``: pending and failed cells are values."""
 
 Step = tuple[Any, ...]
 
@@ -103,9 +107,11 @@ def durabilities() -> st.SearchStrategy[int | str | None]:
 
 
 @st.composite
-def writes(draw: st.DrawFn, graph: Graph, removals: bool = True) -> Step:
-    """One write: mostly a new value, sometimes the same value, or a removal."""
+def writes(draw: st.DrawFn, graph: Graph, removals: bool = True, suspense: bool = False) -> Step:
+    """One write: mostly a new value, sometimes the same value, or a removal
+    (``suspense``: or an error, or back to pending)."""
     kinds = ("set",) * 6 + ("same",) * 2 + ("remove",) * removals
+    kinds += ("fail", "fail", "invalidate", "invalidate") * suspense
     kind = draw(st.sampled_from(kinds))
     cell = draw(st.integers(0, graph.inputs - 1))
     if kind == "set":
@@ -124,23 +130,29 @@ def reads(draw: st.DrawFn, graph: Graph) -> Step:
 
 
 @st.composite
-def step(draw: st.DrawFn, graph: Graph, *, clear: bool, removals: bool) -> Step:
+def step(draw: st.DrawFn, graph: Graph, *, clear: bool, removals: bool, suspense: bool) -> Step:
     kinds = ("read",) * 4 + ("write",) * 3 + ("batch",) + ("clear",) * clear
     kind = draw(st.sampled_from(kinds))
     if kind == "read":
         return draw(reads(graph))
+    write = writes(graph, removals, suspense)
     if kind == "write":
-        return draw(writes(graph, removals))
+        return draw(write)
     if kind == "batch":
-        return ("batch", draw(st.lists(writes(graph, removals), min_size=1, max_size=4)))
+        return ("batch", draw(st.lists(write, min_size=1, max_size=4)))
     return ("clear",)
 
 
 def steps(
-    graph: Graph, *, max_steps: int = 30, clear: bool = True, removals: bool = True
+    graph: Graph,
+    *,
+    max_steps: int = 30,
+    clear: bool = True,
+    removals: bool = True,
+    suspense: bool = False,
 ) -> st.SearchStrategy[list[Step]]:
     """A random sequence of writes, batches, reads (and ``clear_cache`` calls)."""
-    one = step(graph, clear=clear, removals=removals)
+    one = step(graph, clear=clear, removals=removals, suspense=suspense)
     return st.lists(one, min_size=max_steps // 3, max_size=max_steps)
 
 
@@ -155,16 +167,29 @@ def scenarios(
     max_nodes: int = 18,
     max_steps: int = 30,
     durable: bool = False,
+    suspense: bool = False,
     ops: tuple[str, ...] | None = None,
 ) -> Scenario:
     """A graph, the first value of each cell, and the steps to run on it.
 
     ``durable``: a graph of ``graphs(durable=True)``, all cells set at first,
     no removals and no ``clear_cache``: only values and durabilities change.
+    ``suspense``: ``STATE_OPS`` (unless ``ops`` says otherwise), and writes
+    that resolve cells to errors or put them back to pending.
     """
+    if suspense and ops is None:
+        ops = STATE_OPS
     graph = draw(graphs(max_inputs, max_nodes, durable=durable, ops=ops))
     first = draw(initial_values(graph))
     if durable:
         first = [0 if value is None else value for value in first]
-    plan = draw(steps(graph, max_steps=max_steps, clear=not durable, removals=not durable))
+    plan = draw(
+        steps(
+            graph,
+            max_steps=max_steps,
+            clear=not durable,
+            removals=not durable,
+            suspense=suspense,
+        )
+    )
     return graph, first, plan

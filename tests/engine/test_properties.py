@@ -211,8 +211,20 @@ def _body(db: Any, index: int, reader: Callable[..., Any]) -> Value:
         execution.reads.append((ref, value))
         return value  # type: ignore[no-any-return]
 
+    def peek(cell: int) -> Value | Failure | None:
+        state = sf.state(db, cell_ref(graph, cell))
+        seen = (
+            state.value
+            if isinstance(state, sf.Ready)
+            else state.error
+            if isinstance(state, sf.Failed)
+            else None
+        )
+        execution.reads.append((("i", cell), seen))
+        return seen  # type: ignore[no-any-return]
+
     try:
-        outcome = apply(graph.nodes[index], read)
+        outcome = apply(graph.nodes[index], read, peek)
     except Failure as exc:
         execution.outcome, execution.end = Raised(exc), world.tick()
         raise
@@ -238,7 +250,8 @@ world = World(node)
 
 @dataclass
 class Model:
-    values: dict[int, Value] = field(default_factory=dict)
+    values: dict[int, Value | Failure] = field(default_factory=dict)
+    """A cell's value or error; a pending cell has no entry."""
     durability: dict[int, int] = field(default_factory=dict)
     changed_at: dict[int, int] = field(default_factory=dict)
 
@@ -295,16 +308,29 @@ class Harness:
         """Apply one write to the runtime and the model; True if it is effective."""
         model, ref = self.model, cell_ref(self.graph, write[1])
         cell = write[1]
-        if write[0] == "remove":
+        if write[0] in ("remove", "invalidate"):  # back to pending
             effective = cell in model.values
             model.values.pop(cell, None)
-            self.rt.remove(ref)
+            if write[0] == "remove":
+                self.rt.remove(ref)
+            else:
+                self.rt.invalidate(ref)
+        elif write[0] == "fail":  # a new error object: never equal to the one before
+            error = Failure(f"cell {cell} failed at revision {revision}")
+            effective, model.values[cell] = True, error
+            self.rt.resolve_error(ref, error)
         else:
             if write[0] == "same":
                 durability = write[2]
                 old = model.values.get(cell)
                 # An equal value of another type: equality, not identity, decides.
-                value: Value = 0 if old is None else float(old) if type(old) is int else int(old)
+                value: Value = (
+                    0
+                    if old is None or isinstance(old, Failure)
+                    else float(old)
+                    if type(old) is int
+                    else int(old)
+                )
             else:
                 _, _, value, durability = write
             if durability == "keep":
@@ -330,6 +356,9 @@ class Harness:
             assert got.pending == [ref]
             return
         want = self.model.values[cell]
+        if isinstance(want, Failure):
+            assert got is want, f"{ref}: got {got!r}, expected the error {want!r}"
+            return
         assert got == want, (ref, got, want)
         assert type(got) is type(want), f"{ref}: a no-op write replaced {want!r} by {got!r}"
 
@@ -484,6 +513,16 @@ def test_durability_shortcuts_never_hide_a_change(scenario: Scenario) -> None:
 @given(scenarios(max_inputs=3, ops=ERROR_OPS))
 def test_cached_errors_are_values_that_never_compare_equal(scenario: Scenario) -> None:
     """Nodes that fail for some inputs, and nodes that propagate or catch the error."""
+    run_scenario(scenario)
+
+
+@examples(100)
+@given(scenarios(max_inputs=3, suspense=True))
+def test_cells_read_through_state_follow_their_pending_ready_and_failed_states(
+    scenario: Scenario,
+) -> None:
+    """Nodes that read cells through ``sf.state``, never suspending; cells that
+    go pending (``remove``, ``invalidate``), resolve to errors and back."""
     run_scenario(scenario)
 
 
