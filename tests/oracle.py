@@ -95,7 +95,7 @@ def apply(node: Node, read: Read, peek: Peek | None = None) -> Value:
     "catch") and whatever it likes for a missing input (never caught here).
     A "state" node reads its input cells through ``peek`` instead, which
     never raises: a pending cell counts as ``param``, a failed one as
-    ``param + FAILED_STATE``.
+    ``param + FAILED_STATE``; an odd ``param`` keeps the total modulo 3.
     """
     deps, param, op = node.deps, node.param, node.op
     if op == "state":
@@ -145,15 +145,25 @@ def _state(node: Node, read: Read, peek: Peek) -> Value:
             total += node.param + FAILED_STATE
         else:
             total += seen
-    return total % 1000
+    return total % (3 if node.param % 2 else 1000)  # odd: often equal (early cutoff)
 
 
 class Evaluation:
     """A from-scratch evaluation of a graph at fixed input values."""
 
-    def __init__(self, graph: Graph, inputs: Mapping[int, Value | Failure]) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        inputs: Mapping[int, Value | Failure],
+        locate: Callable[[int, bool], object] | None = None,
+    ) -> None:
         self.graph = graph
         self.inputs = inputs
+        """Read live: ``locate`` may resolve a pending cell on the spot."""
+        self.locate = locate
+        """Called before every read of input cell k, ``locate(k, False)``, or
+        ``locate(k, True)`` through ``peek`` (``sf.state``): what a runtime does
+        with the cell's locator when a read finds it pending."""
         self.started: list[int] = []
         self.outcomes: dict[int, Value | Failure] = {}
 
@@ -171,6 +181,8 @@ class Evaluation:
     def _read(self, ref: Ref) -> Value:
         kind, index = ref
         if kind == "i":
+            if self.locate is not None:
+                self.locate(index, False)
             if index not in self.inputs:
                 raise Missing(index)
             value = self.inputs[index]
@@ -190,4 +202,6 @@ class Evaluation:
         return outcome
 
     def _peek(self, index: int) -> Value | Failure | None:
+        if self.locate is not None:
+            self.locate(index, True)
         return self.inputs.get(index)

@@ -21,7 +21,11 @@ A step is a tuple:
 - ``("batch", [set | same | remove, ...])``: several writes in one
   ``rt.batch()``;
 - ``("read", [node, ...])``: read these nodes, in this order;
-- ``("clear",)``: ``rt.clear_cache()``.
+- ``("clear",)``: ``rt.clear_cache()``;
+- with ``suspense``, what the locator of family ``LOCATED`` finds, which is
+  not a write: ``("publish", cell, value)`` (it finds ``value``),
+  ``("withdraw", cell)`` (it finds nothing: ``PENDING``), and
+  ``("get", cell)``: ``rt.get``, an untracked read that may ask it.
 """
 
 from __future__ import annotations
@@ -32,13 +36,15 @@ from hypothesis import strategies as st
 
 from tests.oracle import Graph, Node, Ref
 
-FAMILIES = 3
-"""Input families: 0 volatile (key (k,)), 1 stable (key (k, "s")), 2 static (key (str(k),))."""
+FAMILIES = 4
+"""Input families: 0 volatile (key (k,)), 1 stable (key (k, "s")), 2 static (key
+(str(k),)), 3 volatile with a locator (key (k,); only with ``suspense``)."""
+LOCATED = 3
 
 CUTOFF_OPS = ("mod", "mod", "div", "div", "cond", "cond", "const", "min", "max")
 """Ops that often compute an equal value from changed inputs."""
 WEIGHTED_OPS = (*CUTOFF_OPS, "sum", "fail", "catch")
-STATE_OPS = (*WEIGHTED_OPS, "state", "state", "state", "state")
+STATE_OPS = (*WEIGHTED_OPS, *("state",) * 8)
 """With nodes that read their cells through ``sf.state``: pending and failed cells are values."""
 
 Step = tuple[Any, ...]
@@ -77,17 +83,22 @@ def graphs(
     max_nodes: int = 18,
     *,
     durable: bool = False,
+    located: bool = False,
     ops: tuple[str, ...] | None = None,
 ) -> Graph:
     """A random DAG: 1..max_inputs input cells and 1..max_nodes derived nodes.
 
     ``durable``: only stable and static cells, and only cutoff ops, so that
     durability levels (and their shortcuts) decide what is re-verified.
+    ``located``: half of the cells or so have a locator, and at least one.
     """
     n_inputs = draw(st.integers(1, max_inputs))
     n_nodes = draw(st.integers(1, max_nodes))
-    family = st.sampled_from((1, 2) if durable else (0, 1, 1, 2))
+    kinds = (1, 2) if durable else (0, 1, 2, LOCATED, LOCATED, LOCATED) if located else (0, 1, 1, 2)
+    family = st.sampled_from(kinds)
     families = tuple(draw(st.lists(family, min_size=n_inputs, max_size=n_inputs)))
+    if located and LOCATED not in families:
+        families = (LOCATED, *families[1:])
     ops = ops or (CUTOFF_OPS if durable else WEIGHTED_OPS)
     built = tuple(draw(nodes(index, n_inputs, ops)) for index in range(n_nodes))
     return Graph(families, built)
@@ -130,11 +141,23 @@ def reads(draw: st.DrawFn, graph: Graph) -> Step:
 
 
 @st.composite
+def locator_steps(draw: st.DrawFn, graph: Graph) -> Step:
+    """What a locator finds changes, or an untracked read asks it."""
+    kind = draw(st.sampled_from(("publish", "publish", "publish", "withdraw", "get")))
+    located = [cell for cell, family in enumerate(graph.families) if family == LOCATED]
+    cell = draw(st.sampled_from(located))
+    return (kind, cell, draw(values())) if kind == "publish" else (kind, cell)
+
+
+@st.composite
 def step(draw: st.DrawFn, graph: Graph, *, clear: bool, removals: bool, suspense: bool) -> Step:
     kinds = ("read",) * 4 + ("write",) * 3 + ("batch",) + ("clear",) * clear
+    kinds += ("locator",) * 3 * (suspense and LOCATED in graph.families)
     kind = draw(st.sampled_from(kinds))
     if kind == "read":
         return draw(reads(graph))
+    if kind == "locator":
+        return draw(locator_steps(graph))
     write = writes(graph, removals, suspense)
     if kind == "write":
         return draw(write)
@@ -174,13 +197,20 @@ def scenarios(
 
     ``durable``: a graph of ``graphs(durable=True)``, all cells set at first,
     no removals and no ``clear_cache``: only values and durabilities change.
-    ``suspense``: ``STATE_OPS`` (unless ``ops`` says otherwise), and writes
-    that resolve cells to errors or put them back to pending.
+    ``suspense``: ``STATE_OPS`` (unless ``ops`` says otherwise), cells with
+    a locator, writes that resolve cells to errors or put them back to
+    pending, and the locator steps.
     """
     if suspense and ops is None:
         ops = STATE_OPS
-    graph = draw(graphs(max_inputs, max_nodes, durable=durable, ops=ops))
+    graph = draw(graphs(max_inputs, max_nodes, durable=durable, located=suspense, ops=ops))
     first = draw(initial_values(graph))
+    if suspense:  # a located cell is often left to its locator
+        unset = draw(st.lists(st.booleans(), min_size=graph.inputs, max_size=graph.inputs))
+        first = [
+            None if family == LOCATED and leave else value
+            for family, leave, value in zip(graph.families, unset, first, strict=True)
+        ]
     if durable:
         first = [0 if value is None else value for value in first]
     plan = draw(

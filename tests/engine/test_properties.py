@@ -1,7 +1,8 @@
 """Property tests: the runtime agrees with a from-scratch oracle and does no needless work.
 
 Random graphs (``tests/strategies.py``) of input cells in three families
-(volatile, stable, static; plain and multi-part keys) and derived nodes that
+(volatile, stable, static; plain and multi-part keys; a fourth with a
+locator) and derived nodes that
 read inputs and earlier nodes in a random order, with bodies that lose
 information (mod, div, min, max, const), read conditionally (the dependency
 set changes between executions), fail (cached user errors) or catch failures.
@@ -41,6 +42,20 @@ After every edit: ``rt.revision`` moved by exactly one per effective write or
 batch and not at all for a no-op, and every cell reads back (``rt.get``) as
 the model says, keeping the old value object when the write was a no-op.
 
+With ``suspense`` (DESIGN §2), some nodes read their cells through
+``sf.state`` (a pending or failed cell is a value to them, not a
+suspension), writes also resolve cells to errors (``rt.resolve_error``) or
+put them back to pending (``rt.invalidate``), and some cells have a locator
+that finds what the example has "published" for them. The model predicts
+every call of that locator: a read (tracked, untracked, or a verification
+that walks past the cell) that finds the cell pending asks it, at most once
+per revision; a value resolves the cell on the spot, unless a query saw it
+loading, and then it is one write when the top-level call ends. The calls
+made must be exactly the calls predicted, and the read's result is the
+oracle's as of before that write. A query that read a pending cell, or read
+a memo that did, must be verified in every revision, whatever cut revisions
+say (``_engine/frontier.py``); a stale one shows as a locator not asked.
+
 With ``lru=2`` on every node, checks 1, 2, 5 and 6 still hold; 3, 4 and 7 do
 not apply (an evicted value is recomputed on demand, and compared with
 nothing). For check 5, a re-execution that read exactly what the one before
@@ -58,15 +73,24 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 import sofrito as sf
+from sofrito._engine.memo import CellStatus
 from tests.oracle import Evaluation, Failure, Graph, Missing, Node, Ref, Value, apply
-from tests.strategies import Scenario, Step, scenarios
+from tests.strategies import LOCATED, Scenario, Step, scenarios
 
 ERROR_OPS = ("fail", "fail", "catch", "catch", "mod", "cond", "sum")
 
 volatile_cells = sf.Input("prop.volatile")
 stable_cells = sf.Input("prop.stable", durability=sf.Durability.STABLE)
 static_cells = sf.Input("prop.static", durability=sf.Durability.STATIC)
-FAMILY_INPUTS = (volatile_cells, stable_cells, static_cells)
+
+
+def _locate(cell: int) -> Any:
+    """The locator of ``located_cells``: what the example's "remote" holds for the cell."""
+    world.asks.append((cell, world.runtime.revision))
+    return world.remote.get(cell, sf.PENDING)
+
+
+located_cells = sf.Input("prop.located", locator=_locate)
 graph_cell = sf.Input("prop.graph", durability=sf.Durability.STATIC)
 """The current example's graph: every body reads it (it never changes)."""
 
@@ -87,6 +111,8 @@ def cell_ref(graph: Graph, cell: int) -> sf.InputRef:
         return volatile_cells[cell]
     if family == 1:
         return stable_cells[cell, "s"]
+    if family == LOCATED:
+        return located_cells[cell]
     return static_cells[str(cell)]
 
 
@@ -96,6 +122,8 @@ def read_cell(db: Any, graph: Graph, cell: int) -> Value:
         return volatile_cells(db, cell)  # type: ignore[no-any-return]
     if family == 1:
         return stable_cells(db, cell, "s")  # type: ignore[no-any-return]
+    if family == LOCATED:
+        return located_cells(db, cell)  # type: ignore[no-any-return]
     return static_cells(db, str(cell))  # type: ignore[no-any-return]
 
 
@@ -137,6 +165,10 @@ class World:
         self.log: list[Execution] = []
         self.epoch = 0
         self._seq = 0
+        self.remote: dict[int, Value] = {}
+        """What the locator of ``located_cells`` finds: a value, or PENDING if absent."""
+        self.asks: list[tuple[int, int]] = []
+        """Every call of that locator: the cell, and the revision it was asked in."""
 
     def reset(self, graph: Graph, reader: Callable[..., Any], *, restores: bool = False) -> None:
         self.__init__(reader, restores=restores)  # type: ignore[misc]
@@ -254,6 +286,21 @@ class Model:
     """A cell's value or error; a pending cell has no entry."""
     durability: dict[int, int] = field(default_factory=dict)
     changed_at: dict[int, int] = field(default_factory=dict)
+    # What DESIGN §2 says a runtime does with a locator (see Harness.locate):
+    asked_at: dict[int, int] = field(default_factory=dict)
+    """A pending located cell whose locator was asked: the revision (once per revision)."""
+    seen_loading: set[int] = field(default_factory=set)
+    """Pending cells a query read through ``sf.state``: a locator's value for
+    them must come as a write, or that query would stay stale."""
+    deferred: dict[int, Value] = field(default_factory=dict)
+    """Locator values for such cells, written when the top-level call ends."""
+    asks: list[tuple[int, int]] = field(default_factory=list)
+    """The locator calls the runtime must make, in order (``World.asks``)."""
+
+    def forget_locator(self, cell: int) -> None:
+        """A write to ``cell`` starts its locator's story afresh."""
+        self.asked_at.pop(cell, None)
+        self.seen_loading.discard(cell)
 
 
 def _outcome(call: Callable[[], Any]) -> Any:
@@ -302,7 +349,11 @@ class Harness:
             "(one per effective write or batch, none for a no-op)"
         )
         for cell in range(self.graph.inputs):
-            self._check_cell(cell)
+            if self.graph.families[cell] == LOCATED:
+                self._check_located(cell)  # not rt.get: reads are what ask the locator
+            else:
+                self._check_cell(cell)
+        self._check_asks(f"{step}")
 
     def _write(self, write: Step, revision: int) -> bool:
         """Apply one write to the runtime and the model; True if it is effective."""
@@ -346,15 +397,24 @@ class Harness:
             self.rt.set(ref, value, durability=None if durability is None else sf.Durability(level))
         if effective:
             model.changed_at[cell] = revision
+            model.forget_locator(cell)
         return effective
 
     def _check_cell(self, cell: int) -> None:
-        ref = cell_ref(self.graph, cell)
+        """``rt.get``, which asks a pending cell's locator like any read, agrees with the model."""
+        ref, before = cell_ref(self.graph, cell), self.rt.revision
+        self.locate(cell, state=False)
         got = _outcome(lambda: self.rt.get(ref))
-        if cell not in self.model.values:
-            assert isinstance(got, sf.Suspend), (ref, got)
+        self._check_value(cell, got)
+        self._check_deferred(before, f"rt.get({ref})")
+
+    def _check_value(self, cell: int, got: object) -> None:
+        ref = cell_ref(self.graph, cell)
+        if isinstance(got, sf.Suspend):
+            assert cell not in self.model.values, (ref, got, self.model.values.get(cell))
             assert got.pending == [ref]
             return
+        assert cell in self.model.values, f"{ref}: got {got!r}, expected a suspension"
         want = self.model.values[cell]
         if isinstance(want, Failure):
             assert got is want, f"{ref}: got {got!r}, expected the error {want!r}"
@@ -362,15 +422,94 @@ class Harness:
         assert got == want, (ref, got, want)
         assert type(got) is type(want), f"{ref}: a no-op write replaced {want!r} by {got!r}"
 
+    def _check_located(self, cell: int) -> None:
+        """The runtime's cell agrees with the model, looked at without asking its
+        locator (as ``rt.get`` would): white-box, through the engine's cell table."""
+        ref = cell_ref(self.graph, cell)
+        found = self.rt._engine.cells.get(located_cells, {}).get(ref.key)
+        if found is None or found.status == CellStatus.PENDING:
+            assert cell not in self.model.values, (ref, "pending", self.model.values[cell])
+            return
+        want = self.model.values.get(cell)
+        got = found.error if found.status == CellStatus.FAILED else found.value
+        assert cell in self.model.values, (ref, got, "expected pending")
+        assert got is want or got == want, (ref, got, want)
+
+    def _check_asks(self, where: str) -> None:
+        """The locator was asked exactly when the model says: on a read that found
+        the cell pending, at most once per revision."""
+        assert world.asks == self.model.asks, (
+            f"{where}: the locator was asked {world.asks}, expected {self.model.asks} "
+            "(cell, revision)"
+        )
+
     def clear(self) -> None:
         self.rt.clear_cache()
         world.epoch += 1
+
+    # -- locators (DESIGN §2) ------------------------------------------------
+
+    def locate(self, cell: int, *, state: bool) -> None:
+        """What a read of ``cell`` does with its locator, if it has one (``inputs.locate``).
+
+        A pending cell's locator is asked, at most once per revision. A value
+        resolves the cell on the spot, as if it had always been there, unless a
+        query has seen the cell loading (``state``): then the value is a write,
+        made when the top-level call ends (``_check_deferred``).
+        """
+        model, revision = self.model, self.rt.revision
+        if (
+            self.graph.families[cell] == LOCATED
+            and cell not in model.values
+            and cell not in model.deferred
+            and model.asked_at.get(cell) != revision
+        ):
+            model.asks.append((cell, revision))
+            model.asked_at[cell] = revision
+            if cell in world.remote:
+                if cell in model.seen_loading:
+                    model.deferred[cell] = world.remote[cell]
+                else:
+                    model.values[cell], model.changed_at[cell] = world.remote[cell], revision
+                    model.durability.setdefault(cell, int(located_cells.durability))
+                    model.asked_at.pop(cell)
+        if state and cell not in model.values:
+            model.seen_loading.add(cell)
+
+    def _check_deferred(self, before: int, where: str) -> bool:
+        """A top-level call ended: its deferred locator values are one write."""
+        model = self.model
+        if not model.deferred:
+            assert self.rt.revision == before, f"{where}: a read moved the revision"
+            return False
+        assert self.rt.revision == before + 1, (
+            f"{where}: locator values {model.deferred} for cells seen loading must be one "
+            f"write: revision {before} -> {self.rt.revision}"
+        )
+        for cell, value in model.deferred.items():
+            model.values[cell], model.changed_at[cell] = value, before + 1
+            model.durability.setdefault(cell, int(located_cells.durability))
+            model.forget_locator(cell)
+        model.deferred.clear()
+        return True
+
+    def locator_step(self, step: Step) -> None:
+        kind, cell = step[0], step[1]
+        if kind == "publish":
+            world.remote[cell] = step[2]
+        elif kind == "withdraw":
+            world.remote.pop(cell, None)
+        else:
+            self._check_cell(cell)
+        self._check_asks(f"{step}")
 
     # -- reads ---------------------------------------------------------------
 
     def read(self, target: int) -> None:
         rt, graph = self.rt, self.graph
-        evaluation = Evaluation(graph, dict(self.model.values))
+        evaluation = Evaluation(
+            graph, self.model.values, lambda k, state: self.locate(k, state=state)
+        )
         expected = evaluation.result(target)
         entered = set(evaluation.started)
         had_memo = {ex.node for ex in world.log if ex.epoch == world.epoch}
@@ -387,7 +526,10 @@ class Harness:
         else:
             assert not isinstance(got, BaseException), f"{where}: got {got!r}, not {expected!r}"
             assert got == expected, f"{where}: got {got!r}, expected {expected!r}"
-        assert rt.revision == revision, f"{where}: a read moved the revision"
+        deferred = dict(self.model.deferred)
+        assert rt.revision == revision + bool(deferred), (
+            f"{where}: revision {revision} -> {rt.revision}; deferred locator values: {deferred}"
+        )
 
         ran = world.log[first:]
         for execution in ran:
@@ -404,8 +546,11 @@ class Harness:
         if self.strict:
             for execution in ran:
                 self._check_justified(execution, where)
-            if not isinstance(got, BaseException):
-                self._check_changed_at(target, where)
+        self._check_asks(where)
+        if self._check_deferred(revision, where):
+            return  # a new revision: the checks below would read (and execute) again
+        if self.strict and not isinstance(got, BaseException):
+            self._check_changed_at(target, where)
         if isinstance(got, Failure):
             self._check_cached_error(target, where)
 
@@ -483,6 +628,8 @@ class Harness:
                     self.read(target)
             elif step[0] == "clear":
                 self.clear()
+            elif step[0] in ("publish", "withdraw", "get"):
+                self.locator_step(step)
             else:
                 self.edit(step)
 
@@ -522,7 +669,8 @@ def test_cells_read_through_state_follow_their_pending_ready_and_failed_states(
     scenario: Scenario,
 ) -> None:
     """Nodes that read cells through ``sf.state``, never suspending; cells that
-    go pending (``remove``, ``invalidate``), resolve to errors and back."""
+    go pending (``remove``, ``invalidate``), resolve to errors and back, or
+    are resolved by their locator, quietly or as a write."""
     run_scenario(scenario)
 
 
@@ -651,3 +799,30 @@ def test_clear_cache_recomputes_everything_once() -> None:
     harness.start([1, 2])
     harness.run([("read", [2]), ("clear",), ("read", [2])])
     assert [_runs_of(index) for index in range(3)] == [2, 2, 2]
+
+
+def test_readers_of_a_memo_that_now_reads_a_pending_cell_keep_asking_its_locator() -> None:
+    graph = Graph(
+        (LOCATED, 0),  # cell 0 has a locator; cell 1 is read by nobody
+        (
+            Node("state", (_i(0),), 3),  # 0: cell 0 modulo 3, or 3 (so 0) while it is pending
+            Node("sum", (_q(0),), 0),  # 1
+            Node("sum", (_q(0),), 0),  # 2
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([0, 0])
+    harness.run(
+        [
+            ("read", [1, 2]),
+            ("invalidate", 0),  # node 0 comes out equal, and now reads a pending cell
+            ("read", [1]),  # node 0 re-executes here, so node 2 finds the write's change stopped
+            ("read", [2]),  # but it must still be verified in every revision
+            ("publish", 0, 5),
+            ("set", 1, 1, None),  # a new revision: the next read asks the locator again
+            ("read", [2]),  # it finds 5: a write, made when this read ends
+            ("read", [2, 1]),
+        ]
+    )
+    assert world.asks == [(0, 3), (0, 4)]  # revisions: the graph, the start, invalidate, set
+    assert (_runs_of(0), _runs_of(2)) == (3, 2)
