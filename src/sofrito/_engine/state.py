@@ -63,6 +63,10 @@ class MemoTables(dict["QuerySpec[Any]", dict[tuple[Any, ...], "Memo"]]):
             for memo in table.values():
                 memo.verified_at = DROPPED  # see fetch_top's ``seen``
                 memo.hit_at = NOT_HITTABLE
+                # Readers and reads link memos both ways: without the readers'
+                # side, the dropped graph has no cycle, and reference counting
+                # frees it now, not some collection later.
+                memo.rdeps = None
         super().clear()
         self.by_index.clear()  # in place: runtimes and frames hold this list
         hits.forget_all(self._engine)
