@@ -145,7 +145,7 @@ class Frame:
         if memo is None:
             if table is None or table is NOT_USED:  # (the shared hole: never written)
                 return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
-            # A first read of this key: memo_for's lookup inlined (W1: every read).
+            # A first read of this key: memo_for's lookup inlined (W1: every node).
             return _fetch.read_tracked(engine, self, table.setdefault(key, Memo(spec, key)))
         revisions = engine.revisions
         hit_at = memo.hit_at
