@@ -52,7 +52,8 @@ that walks past the cell) that finds the cell pending asks it, at most once
 per revision; a value resolves the cell on the spot, unless a query saw it
 loading, and then it is one write when the top-level call ends. The calls
 made must be exactly the calls predicted, and the read's result is the
-oracle's as of before that write. A query that read a pending cell, or read
+oracle's as of before that write; ``rt.pending()`` lists every cell read
+while pending that is still pending. A query that read a pending cell, or read
 a memo that did, must be verified in every revision, whatever cut revisions
 say (``_engine/frontier.py``); a stale one shows as a locator not asked.
 
@@ -296,11 +297,14 @@ class Model:
     """Locator values for such cells, written when the top-level call ends."""
     asks: list[tuple[int, int]] = field(default_factory=list)
     """The locator calls the runtime must make, in order (``World.asks``)."""
+    read_pending: set[int] = field(default_factory=set)
+    """Cells read while pending since they last had a value: ``rt.pending()`` lists them."""
 
     def forget_locator(self, cell: int) -> None:
         """A write to ``cell`` starts its locator's story afresh."""
         self.asked_at.pop(cell, None)
         self.seen_loading.discard(cell)
+        self.read_pending.discard(cell)
 
 
 def _outcome(call: Callable[[], Any]) -> Any:
@@ -437,11 +441,20 @@ class Harness:
 
     def _check_asks(self, where: str) -> None:
         """The locator was asked exactly when the model says: on a read that found
-        the cell pending, at most once per revision."""
+        the cell pending, at most once per revision. And ``rt.pending()`` lists
+        every cell read while pending that is pending still (it may list more:
+        a cell that went pending while queries read it)."""
         assert world.asks == self.model.asks, (
             f"{where}: the locator was asked {world.asks}, expected {self.model.asks} "
             "(cell, revision)"
         )
+        listed = set(self.rt.pending())
+        unlisted = [
+            cell_ref(self.graph, cell)
+            for cell in sorted(self.model.read_pending)
+            if cell_ref(self.graph, cell) not in listed
+        ]
+        assert not unlisted, f"{where}: rt.pending() leaves out {unlisted}, read while pending"
 
     def clear(self) -> None:
         self.rt.clear_cache()
@@ -473,8 +486,12 @@ class Harness:
                     model.values[cell], model.changed_at[cell] = world.remote[cell], revision
                     model.durability.setdefault(cell, int(located_cells.durability))
                     model.asked_at.pop(cell)
-        if state and cell not in model.values:
-            model.seen_loading.add(cell)
+        if cell not in model.values:
+            model.read_pending.add(cell)
+            if state:
+                model.seen_loading.add(cell)
+        else:
+            model.read_pending.discard(cell)  # resolved quietly
 
     def _check_deferred(self, before: int, where: str) -> bool:
         """A top-level call ended: its deferred locator values are one write."""
@@ -546,8 +563,9 @@ class Harness:
         if self.strict:
             for execution in ran:
                 self._check_justified(execution, where)
+        written = self._check_deferred(revision, where)
         self._check_asks(where)
-        if self._check_deferred(revision, where):
+        if written:
             return  # a new revision: the checks below would read (and execute) again
         if self.strict and not isinstance(got, BaseException):
             self._check_changed_at(target, where)
