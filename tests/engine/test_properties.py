@@ -357,7 +357,7 @@ class Harness:
                 self._check_located(cell)  # not rt.get: reads are what ask the locator
             else:
                 self._check_cell(cell)
-        self._check_asks(f"{step}")
+        self._check_suspense(f"{step}")
 
     def _write(self, write: Step, revision: int) -> bool:
         """Apply one write to the runtime and the model; True if it is effective."""
@@ -439,11 +439,11 @@ class Harness:
         assert cell in self.model.values, (ref, got, "expected pending")
         assert got is want or got == want, (ref, got, want)
 
-    def _check_asks(self, where: str) -> None:
-        """The locator was asked exactly when the model says: on a read that found
-        the cell pending, at most once per revision. And ``rt.pending()`` lists
-        every cell read while pending that is pending still (it may list more:
-        a cell that went pending while queries read it)."""
+    def _check_suspense(self, where: str) -> None:
+        """The locator was asked exactly when the model says (on a read that
+        found the cell pending, at most once per revision), and ``rt.pending()``
+        lists every cell read while pending that is pending still (it may list
+        more: a cell that went pending while queries read it)."""
         assert world.asks == self.model.asks, (
             f"{where}: the locator was asked {world.asks}, expected {self.model.asks} "
             "(cell, revision)"
@@ -518,7 +518,7 @@ class Harness:
             world.remote.pop(cell, None)
         else:
             self._check_cell(cell)
-        self._check_asks(f"{step}")
+        self._check_suspense(f"{step}")
 
     # -- reads ---------------------------------------------------------------
 
@@ -564,7 +564,7 @@ class Harness:
             for execution in ran:
                 self._check_justified(execution, where)
         written = self._check_deferred(revision, where)
-        self._check_asks(where)
+        self._check_suspense(where)
         if written:
             return  # a new revision: the checks below would read (and execute) again
         if self.strict and not isinstance(got, BaseException):
