@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 import sofrito as sf
 from tests.oracle import Evaluation, Failure, Graph, Missing, Ref, Value, apply
-from tests.strategies import graphs
+from tests.strategies import STATE_OPS, graphs
 
 source = sf.Input("threads.source")
 values = sf.Input("threads.values")
@@ -782,7 +782,11 @@ def _graph_body(db: Any, index: int, reader: Any) -> Value:
             return cells(db, position)  # type: ignore[no-any-return]
         return reader(db, position)  # type: ignore[no-any-return]
 
-    return apply(graph.nodes[index], read)
+    def peek(cell: int) -> Value | None:
+        state = sf.state(db, cells[cell])
+        return state.value if isinstance(state, sf.Ready) else None  # type: ignore[no-any-return]
+
+    return apply(graph.nodes[index], read, peek)
 
 
 @sf.query(name="threads.node")
@@ -795,7 +799,7 @@ def graph_node_lru(db: Any, index: int) -> Value:
     return _graph_body(db, index, graph_node_lru)
 
 
-def _expected(graph: Graph, inputs: dict[int, Value], index: int) -> object:
+def _expected(graph: Graph, inputs: dict[int, Value | Failure], index: int) -> object:
     result = Evaluation(graph, inputs).result(index)
     return type(result) if isinstance(result, Failure | Missing) else result
 
@@ -817,18 +821,24 @@ def _observed(call: Callable[[], Value]) -> object:
 @pytest.mark.parametrize("query", [graph_node, graph_node_lru], ids=["plain", "lru"])
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    graph=graphs(max_inputs=4, max_nodes=12),
-    edits=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9)), min_size=20, max_size=40),
+    graph=graphs(max_inputs=4, max_nodes=12, ops=STATE_OPS),
+    edits=st.lists(
+        st.tuples(st.integers(0, 3), st.one_of(st.integers(0, 9), st.none())),
+        min_size=20,
+        max_size=40,
+    ),
     seed=st.integers(0, 2**16),
 )
 def test_concurrent_readers_agree_with_the_oracle_at_a_revision_of_their_call(
-    query: Any, graph: Graph, edits: list[tuple[int, int]], seed: int
+    query: Any, graph: Graph, edits: list[tuple[int, int | None]], seed: int
 ) -> None:
-    """Readers on three threads read random nodes while a writer edits; every
-    result equals the oracle's at some revision between the call's start and end."""
+    """Readers on three threads read random nodes while a writer edits (sets and
+    removes cells, which nodes reading through ``sf.state`` see as pending);
+    every result equals the oracle's at some revision between the call's start
+    and end."""
     rt = sf.Runtime()
     rt.set(graph_cell, graph)
-    inputs: dict[int, Value] = {cell: cell for cell in range(graph.inputs)}
+    inputs: dict[int, Value | Failure] = {cell: cell for cell in range(graph.inputs)}
     with rt.batch():
         for cell, value in inputs.items():
             rt.set(cells[cell], value)
@@ -852,8 +862,13 @@ def test_concurrent_readers_agree_with_the_oracle_at_a_revision_of_their_call(
 
     def write() -> None:
         for step, (cell, value) in enumerate(edits):
-            rt.set(cells[cell % graph.inputs], value)
-            inputs[cell % graph.inputs] = value
+            ref = cells[cell % graph.inputs]
+            if value is None:
+                rt.remove(ref)
+                inputs.pop(cell % graph.inputs, None)
+            else:
+                rt.set(ref, value)
+                inputs[cell % graph.inputs] = value
             states[rt.revision] = dict(inputs)
             if step % 2:
                 with progress.cond:
