@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sofrito import _canonical, stores
-from sofrito.stores import Receipt, SnapshotDelta, _encoding, compute_digest
+from sofrito.stores import Receipt, SnapshotDelta, _encoding, _integrity, compute_digest
 
 GOLDEN_DELTA = SnapshotDelta(7, b"meta", {b"q:b": b"row-b", b"q:a": b"row-a"}, frozenset({b"q:z"}))
 GOLDEN_DELTA_BYTES = (
@@ -111,6 +111,19 @@ def test_the_store_encoding_is_the_plain_part_of_the_key_encoding(value: _encodi
     (receipts depend on it); update the claim in ``_encoding``'s docstring instead."""
     policy = _canonical.Policy(mutable_containers=False, objects=False)
     assert _encoding.encode(value) == _canonical.encode(value, policy)
+
+
+@given(st.text(), st.lists(_PLAIN, max_size=8).map(tuple), st.binary(), st.binary())
+def test_the_checksummers_of_a_load_sum_what_checksum_sums(
+    runtime_id: str, fields: tuple[_encoding.Plain, ...], memo_id: bytes, row: bytes
+) -> None:
+    """A load hashes the runtime id once for all its rows: the sums must stay those
+    of ``checksum``, which every stored row carries."""
+    assert _integrity.RowSums(runtime_id, len(fields))(*fields) == _integrity.checksum(
+        runtime_id, *fields
+    )
+    memo_sums = _integrity.memo_checksummer(runtime_id)
+    assert memo_sums(memo_id, row) == _integrity.checksum(runtime_id, memo_id, row)
 
 
 @given(st.lists(st.text(), max_size=5).map(tuple))

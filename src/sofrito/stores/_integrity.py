@@ -25,7 +25,15 @@ from collections.abc import Iterable
 
 from sofrito.stores import _encoding
 
-__all__ = ["EMPTY_SEAL", "SUM_SIZE", "checksum", "fold", "memo_checksummer"]
+__all__ = [
+    "EMPTY_SEAL",
+    "SUM_SIZE",
+    "RowSums",
+    "checksum",
+    "fold",
+    "input_checksummer",
+    "memo_checksummer",
+]
 
 SUM_SIZE = 16
 EMPTY_SEAL = bytes(SUM_SIZE)
@@ -42,13 +50,44 @@ def memo_checksummer(runtime_id: str) -> _MemoSums:
     return _MemoSums(runtime_id)
 
 
+def input_checksummer(runtime_id: str) -> RowSums:
+    """``checksum(runtime_id, *fields)`` of an input state row (seven fields), the
+    runtime id encoded once: a load verifies every input row too."""
+    return RowSums(runtime_id, 7)
+
+
+def _hashed_prefix(runtime_id: str, fields: int) -> hashlib.blake2b:
+    """The hasher state after the start of ``encode((runtime_id, *fields))``: the
+    tuple's tag and count, then the runtime id, which every row of a load shares."""
+    head = bytearray([_encoding.TUPLE]) + (fields + 1).to_bytes(4, "big")
+    _encoding.encode_into(head, runtime_id)
+    return hashlib.blake2b(bytes(head), digest_size=SUM_SIZE)
+
+
+class RowSums:
+    """``checksum(runtime_id, *fields)`` for rows of one runtime with ``fields`` more fields."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, runtime_id: str, fields: int) -> None:
+        self._prefix = _hashed_prefix(runtime_id, fields)
+
+    def __call__(self, *fields: _encoding.Plain) -> bytes:
+        out = bytearray()
+        for field in fields:
+            _encoding.encode_into(out, field)
+        hasher = self._prefix.copy()
+        hasher.update(out)
+        return hasher.digest()
+
+
 class _MemoSums:
+    """A memo row's two fields are bytes: their encoding is written out, no encoder call."""
+
     __slots__ = ("_prefix",)
 
     def __init__(self, runtime_id: str) -> None:
-        head = bytearray([_encoding.TUPLE]) + (3).to_bytes(4, "big")
-        _encoding.encode_into(head, runtime_id)
-        self._prefix = hashlib.blake2b(bytes(head), digest_size=SUM_SIZE)
+        self._prefix = _hashed_prefix(runtime_id, 2)
 
     def __call__(self, memo_id: bytes, row: bytes) -> bytes:
         hasher = self._prefix.copy()

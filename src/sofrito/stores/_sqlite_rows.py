@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sofrito.stores import _encoding
-from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, checksum
+from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, RowSums, checksum
 from sofrito.stores.protocol import InputState, InputStatus, Receipt, RuntimeState
 
 __all__ = [
@@ -165,9 +165,10 @@ def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> N
 INPUT_COLUMNS = "input_id, kind, key, value, durability, changed_at, status, sum"
 
 
-def input_params(runtime_id: str, state: InputState) -> tuple[Any, ...]:
-    """The row for ``state``, its checksum last. Int-like fields (an ``IntEnum``
-    durability) are stored as plain ints; anything else is a ``TypeError``."""
+def input_params(runtime_id: str, state: InputState, sums: RowSums) -> tuple[Any, ...]:
+    """The row for ``state``, its checksum last (``sums``: ``input_checksummer(runtime_id)``).
+    Int-like fields (an ``IntEnum`` durability) are stored as plain ints; anything
+    else is a ``TypeError``."""
     fields = (
         state.input_id,
         state.kind,
@@ -177,11 +178,12 @@ def input_params(runtime_id: str, state: InputState) -> tuple[Any, ...]:
         operator.index(state.changed_at),
         InputStatus(state.status).value,
     )
-    return (runtime_id, *fields, checksum(runtime_id, *fields))
+    return (runtime_id, *fields, sums(*fields))
 
 
-def read_input(runtime_id: str, row: Any) -> tuple[InputState, bytes]:
-    """The checked state and its checksum (for the seal)."""
+def read_input(sums: RowSums, row: Any) -> tuple[InputState, bytes]:
+    """The checked state and its checksum (for the seal); ``sums`` is the runtime's
+    ``input_checksummer``."""
     input_id, kind, key, value, durability, changed_at, status, stored = row
     what = f"input state {input_id!r}"
     fields = (
@@ -194,7 +196,7 @@ def read_input(runtime_id: str, row: Any) -> tuple[InputState, bytes]:
         text(status, what),
     )
     stored = a_sum(stored, what)
-    if checksum(runtime_id, *fields) != stored:
+    if sums(*fields) != stored:
         raise Malformed(what)
     try:
         status = InputStatus(status)

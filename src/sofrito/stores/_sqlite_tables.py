@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sofrito.stores._integrity import EMPTY_SEAL, fold, memo_checksummer
+from sofrito.stores._integrity import EMPTY_SEAL, fold, input_checksummer, memo_checksummer
 from sofrito.stores._sqlite_rows import (
     Header,
     Malformed,
@@ -99,7 +99,8 @@ def write_inputs(
     """Write input states (the last of one id wins); return the new input seal."""
     if not states:
         return seal
-    latest = {state.input_id: input_params(runtime_id, state) for state in states}
+    sums = input_checksummer(runtime_id)
+    latest = {state.input_id: input_params(runtime_id, state, sums) for state in states}
     old = _old_sums(conn, "inputs", "input_id", runtime_id, list(latest))
     conn.executemany(
         "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(latest.values())

@@ -38,7 +38,7 @@ from typing import Literal
 
 from sofrito.stores import receipt as receipts
 from sofrito.stores._checks import check_drop, check_foreign_receipt
-from sofrito.stores._integrity import EMPTY_SEAL, fold
+from sofrito.stores._integrity import EMPTY_SEAL, fold, input_checksummer
 from sofrito.stores._sqlite_rows import (
     INPUT_COLUMNS,
     RECEIPT_COLUMNS,
@@ -255,8 +255,9 @@ class SqliteStore:
     def load_input_states(self, runtime_id: str) -> list[InputState]:
         with self._transaction(runtime_id, "read") as conn:
             header = read_header(conn, runtime_id) or Header()
+            sums = input_checksummer(runtime_id)
             found = [
-                read_input(runtime_id, row)
+                read_input(sums, row)
                 for row in conn.execute(
                     f"SELECT {INPUT_COLUMNS} FROM inputs WHERE runtime_id = ? ORDER BY input_id",
                     (runtime_id,),
@@ -274,7 +275,7 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 return None
-            state = read_input(runtime_id, row)[0]
+            state = read_input(input_checksummer(runtime_id), row)[0]
             if state.input_id != input_id:  # a damaged b-tree can lead a lookup astray
                 raise Malformed(f"input state {input_id!r}", _ASTRAY)
             return state
