@@ -17,17 +17,11 @@ from typing import Any
 
 import sofrito as sf
 from sofrito._engine import frontier
+from tests.boxes import Box
 
 leaf = sf.Input("tests.frontier.leaf")
 other = sf.Input("tests.frontier.other")
 runs: Counter[str] = Counter()
-
-
-class Box:
-    """A value that can be weakly referenced."""
-
-    def __init__(self, number: int) -> None:
-        self.number = number
 
 
 @sf.query
@@ -72,7 +66,7 @@ def with_parity(db: Any, name: str) -> int:
 
 
 @sf.query
-def boxed(db: Any, name: str) -> Box:
+def boxed(db: Any, name: str) -> Box[int]:
     return Box(int(leaf(db, name)))
 
 
@@ -265,4 +259,4 @@ def test_clearing_the_cache_lets_the_frontier_go() -> None:
     rt.clear_cache()
     gc.collect()
     assert ref() is None
-    assert boxed(rt, "a").number == 12
+    assert boxed(rt, "a").content == 12

@@ -15,16 +15,10 @@ from typing import Any
 import pytest
 
 import sofrito as sf
+from tests.boxes import Box
 
 source = sf.Input("tests.hits.source")
 runs: Counter[str] = Counter()
-
-
-class Box:
-    """A value that can be weakly referenced, to see who keeps it alive."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
 
 
 @sf.query
@@ -40,7 +34,7 @@ def doubled(db: Any, path: str) -> int:
 
 
 @sf.query
-def boxed(db: Any, path: str) -> Box:
+def boxed(db: Any, path: str) -> Box[str]:
     return Box(source(db, path))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import sofrito as sf
+from tests.boxes import Box
 
 source = sf.Input("tests.queries.source")
 runs: Counter[str] = Counter()
@@ -257,21 +258,14 @@ def test_clear_cache_recomputes_and_keeps_inputs() -> None:
     assert total(rt, "a", "b") == 2
 
 
-class _Box:
-    """A value that a weak reference can watch."""
-
-    def __init__(self, content: object) -> None:
-        self.content = content
-
-
 @sf.query(name="tests.queries.boxed_words")
-def boxed_words(db: Any, path: str) -> _Box:
-    return _Box(words(db, path))
+def boxed_words(db: Any, path: str) -> Box[int]:
+    return Box(words(db, path))
 
 
 @sf.query(name="tests.queries.boxed_pair")
-def boxed_pair(db: Any, first: str, second: str) -> _Box:
-    return _Box((boxed_words(db, first), boxed_words(db, second)))
+def boxed_pair(db: Any, first: str, second: str) -> Box[tuple[Box[int], Box[int]]]:
+    return Box((boxed_words(db, first), boxed_words(db, second)))
 
 
 def test_clear_cache_frees_what_it_drops_without_the_cyclic_collector() -> None:
