@@ -26,7 +26,10 @@ TARGET_GROWTH = 1.5
 TARGET_NATIVE_RATIO = 0.5
 """peer / sofrito at or above this means "within 2x" of a Rust-backed peer."""
 
-OURS = {"sofrito": "pure Python", "sofrito-compiled": "the compiled engine"}
+OURS = {
+    "sofrito": "pure Python (editable installs, and wheels built without a C compiler)",
+    "sofrito-compiled": "the compiled engine (what a wheel installs)",
+}
 """sofrito's two columns: each is judged against the targets on its own."""
 
 

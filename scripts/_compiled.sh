@@ -3,15 +3,16 @@
 # install_compiled PYTHON [PIP-INSTALL-ARGUMENTS...] builds from a copy of the
 # tree, not from the tree itself: while it runs, the mypyc build writes
 # compiled modules into src/ and renames pyproject.toml, and a build that is
-# interrupted, or a commit made meanwhile, would keep them.
+# interrupted, or a commit made meanwhile, would keep them. SOFRITO_BUILD=compiled
+# (hatch_build.py) makes a failed compile an error instead of a pure-Python wheel.
 install_compiled() {
     local python="$1"
     shift
     local copy status=0
     copy="$(mktemp -d)"
-    cp -r pyproject.toml README.md src "$copy/"
+    cp -r pyproject.toml README.md hatch_build.py src "$copy/"
     find "$copy/src" -name __pycache__ -prune -exec rm -rf {} +
-    HATCH_BUILD_HOOK_ENABLE_MYPYC=1 "$python" -m pip install "$@" "$copy" || status=$?
+    SOFRITO_BUILD=compiled "$python" -m pip install "$@" "$copy" || status=$?
     rm -rf "$copy"
     return "$status"
 }

@@ -7,7 +7,7 @@
 # build it must find (tests/test_build.py), so that neither run can
 # silently test the other build.
 source "$(dirname "$0")/_venv.sh"
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check hatch_build.py src tests benchmarks
 .venv/bin/mypy
 echo "== pure Python"
 SOFRITO_EXPECT_COMPILED=0 .venv/bin/python -m pytest "$@"
