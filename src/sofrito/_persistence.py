@@ -253,7 +253,7 @@ class Persistence:
 
     def _restore_meta(self, snapshot: StoredSnapshot) -> None:
         meta = _SAFE.decode(
-            self._open(snapshot.meta, "the snapshot header", self._context("meta", ""))
+            self._open(snapshot.meta, self._context("meta", ""), "the snapshot header")
         )
         format_, codec_name, last_changed = meta
         if format_ != _META_FORMAT or codec_name != self.codec.name:
@@ -263,11 +263,18 @@ class Persistence:
             )
         self.engine.revisions.last_changed[:] = last_changed
 
-    def _open(self, sealed: bytes, what: str, context: bytes) -> bytes:
+    def _open(self, sealed: bytes, context: bytes, what: str, name: str | None = None) -> bytes:
+        """``what`` and ``name`` ("input", its id) name the row in the error; a load
+        opens every row, so the name is formatted only for one that fails."""
         try:
-            return self.sealer.open(sealed, f"{what} of runtime {self.runtime_id!r}", context)
+            return self.sealer.open(sealed, context)
         except IntegrityError as exc:
-            raise CorruptSnapshot(f"{self.store.location}: {exc}") from None
+            raise self._corrupt(what if name is None else f"{what} {name!r}", exc) from None
+
+    def _corrupt(self, what: str, exc: Exception) -> CorruptSnapshot:
+        return CorruptSnapshot(
+            f"{self.store.location}: {what} of runtime {self.runtime_id!r}: {exc}"
+        )
 
     def _restore_cell(self, state: InputState) -> Cell | None:
         input = _registry.input_named(state.kind)
@@ -278,7 +285,7 @@ class Persistence:
         except ValueError:
             return None
         context = self._context("input", state.input_id)
-        value = self.codec.decode(self._open(state.value, f"input {state.input_id!r}", context))
+        value = self.codec.decode(self._open(state.value, context, "input", state.input_id))
         cell = Cell(input, key, state.durability)
         cell.status, cell.value, cell.changed_at = CellStatus.READY, value, state.changed_at
         self.engine.cells.setdefault(input, {})[key] = cell
@@ -316,11 +323,10 @@ class Persistence:
     def _decode_row(self, mid: bytes, sealed: bytes) -> MemoRow:
         """A row whose seal fails, or that is not a row, is damage: ``CorruptSnapshot``
         (so ``on_corrupt="cold"`` applies), never a value."""
-        what = f"memo row {mid.hex()} of runtime {self.runtime_id!r}"
         try:
-            return decode_memo_row(sealed, self.sealer, what, self._context("memo", mid))
+            return decode_memo_row(sealed, self.sealer, self._context("memo", mid))
         except (IntegrityError, CodecError) as exc:
-            raise CorruptSnapshot(f"{self.store.location}: {exc}") from None
+            raise self._corrupt(f"memo row {mid.hex()}", exc) from None
 
     def _memo_for_row(self, mid: bytes, row: MemoRow | None) -> Memo | None:
         name, key_bytes = split_memo_id(mid)

@@ -78,13 +78,14 @@ def encode_memo_row(row: MemoRow, sealer: Sealer, context: bytes) -> bytes:
     return sealer.seal(b"".join(parts), context)
 
 
-def decode_memo_row(data: bytes, sealer: Sealer, what: str, context: bytes) -> MemoRow:
-    """Check the seal and read the header; raises ``IntegrityError`` or ``CodecError``."""
-    raw = sealer.open(data, what, context)
+def decode_memo_row(data: bytes, sealer: Sealer, context: bytes) -> MemoRow:
+    """Check the seal and read the header; raises ``IntegrityError`` or ``CodecError``,
+    whose message the caller prefixes with the row's name."""
+    raw = sealer.open(data, context)
     try:
         form, fingerprint, changed_at, verified_at, durability, count = _HEAD.unpack_from(raw)
         if form != FORMAT:
-            raise CodecError(f"{what}: row format {form}, this sofrito reads {FORMAT}")
+            raise CodecError(f"row format {form}, this sofrito reads {FORMAT}")
         at = _HEAD.size
         deps: list[NodeId] = []
         for _ in range(count):
@@ -97,5 +98,5 @@ def decode_memo_row(data: bytes, sealer: Sealer, what: str, context: bytes) -> M
             deps.append((kind, name, raw[at : at + key_size]))
             at += key_size
     except (struct.error, UnicodeDecodeError) as exc:
-        raise CodecError(f"{what}: not a memo row ({exc})") from None
+        raise CodecError(f"not a memo row ({exc})") from None
     return MemoRow(fingerprint, changed_at, verified_at, durability, deps, raw[at:])

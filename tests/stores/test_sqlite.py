@@ -408,6 +408,21 @@ _ALPHA = "WHERE runtime_id = 'alpha'"
             "input state 'src:2' of runtime 'alpha' fails its checksum",
         ),
         (
+            f"UPDATE inputs SET value = 'text' {_ALPHA} AND input_id = 'src:2'",
+            "inputs",
+            "input state 'src:2' of runtime 'alpha' holds str where bytes belong",
+        ),
+        (
+            f"UPDATE inputs SET durability = 'high' {_ALPHA} AND input_id = 'src:2'",
+            "inputs",
+            "input state 'src:2' of runtime 'alpha' holds str where an int belongs",
+        ),
+        (
+            f"UPDATE inputs SET sum = x'00' {_ALPHA} AND input_id = 'src:2'",
+            "inputs",
+            "input state 'src:2' of runtime 'alpha' has a checksum of the wrong size",
+        ),
+        (
             f"DELETE FROM inputs {_ALPHA} AND input_id = 'src:3'",
             "inputs",
             "the input states of runtime 'alpha' do not match the seal",

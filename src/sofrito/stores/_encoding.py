@@ -35,12 +35,12 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-__all__ = ["Plain", "decode_str_tuple", "encode", "encode_into"]
+__all__ = ["MAX_LENGTH", "Plain", "decode_str_tuple", "encode", "encode_into"]
 
 Plain: TypeAlias = "bool | int | str | bytes | tuple[Plain, ...] | None"
 
 NONE, TRUE, FALSE, INT, STR, BYTES, TUPLE = 0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07
-_MAX_LENGTH = 0xFFFF_FFFF
+MAX_LENGTH = 0xFFFF_FFFF
 
 
 def encode(value: Plain) -> bytes:
@@ -87,7 +87,7 @@ def _encode_scalar(out: bytearray, value: Plain) -> None:
             f"not {kind.__qualname__}: {value!r:.80}"
         )
     size = len(raw)
-    if size > _MAX_LENGTH:
+    if size > MAX_LENGTH:
         raise ValueError(f"{size} bytes or items do not fit the store encoding (at most 4 GiB)")
     out.append(tag)
     out += size.to_bytes(4, "big")
@@ -95,7 +95,7 @@ def _encode_scalar(out: bytearray, value: Plain) -> None:
 
 
 def _length(size: int) -> bytes:
-    if size > _MAX_LENGTH:
+    if size > MAX_LENGTH:
         raise ValueError(f"{size} bytes or items do not fit the store encoding (at most 4 GiB)")
     return size.to_bytes(4, "big")
 

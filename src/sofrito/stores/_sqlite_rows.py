@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sofrito.stores import _encoding
-from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, RowSums, checksum
+from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, InputSums, checksum
 from sofrito.stores.protocol import InputState, InputStatus, Receipt, RuntimeState
 
 __all__ = [
@@ -165,7 +165,7 @@ def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> N
 INPUT_COLUMNS = "input_id, kind, key, value, durability, changed_at, status, sum"
 
 
-def input_params(runtime_id: str, state: InputState, sums: RowSums) -> tuple[Any, ...]:
+def input_params(runtime_id: str, state: InputState, sums: InputSums) -> tuple[Any, ...]:
     """The row for ``state``, its checksum last (``sums``: ``input_checksummer(runtime_id)``).
     Int-like fields (an ``IntEnum`` durability) are stored as plain ints; anything
     else is a ``TypeError``."""
@@ -181,28 +181,48 @@ def input_params(runtime_id: str, state: InputState, sums: RowSums) -> tuple[Any
     return (runtime_id, *fields, sums(*fields))
 
 
-def read_input(sums: RowSums, row: Any) -> tuple[InputState, bytes]:
+_STATUSES = {status.value: status for status in InputStatus}
+
+
+def read_input(sums: InputSums, row: Any) -> tuple[InputState, bytes]:
     """The checked state and its checksum (for the seal); ``sums`` is the runtime's
-    ``input_checksummer``."""
+    ``input_checksummer``. A load reads every input row, so the columns are
+    type-checked in one expression, and the checks that name the damaged column
+    run only when it fails."""
+    input_id, kind, key, value, durability, changed_at, status, stored = row
+    if not (
+        type(input_id) is str
+        and type(kind) is str
+        and type(key) is bytes
+        and type(value) is bytes
+        and type(durability) is int
+        and type(changed_at) is int
+        and type(status) is str
+        and type(stored) is bytes
+        and len(stored) == SUM_SIZE
+    ):
+        _name_the_damaged_column(row)
+    if sums(input_id, kind, key, value, durability, changed_at, status) != stored:
+        raise Malformed(f"input state {input_id!r}")
+    known = _STATUSES.get(status)
+    if known is None:
+        raise Malformed(
+            f"input state {input_id!r}", f"holds an unknown status {status!r} (damaged)"
+        )
+    return InputState(input_id, kind, key, value, durability, changed_at, known), stored
+
+
+def _name_the_damaged_column(row: Any) -> None:
     input_id, kind, key, value, durability, changed_at, status, stored = row
     what = f"input state {input_id!r}"
-    fields = (
-        text(input_id, what),
-        text(kind, what),
-        blob(key, what),
-        blob(value, what),
-        integer(durability, what),
-        integer(changed_at, what),
-        text(status, what),
-    )
-    stored = a_sum(stored, what)
-    if sums(*fields) != stored:
-        raise Malformed(what)
-    try:
-        status = InputStatus(status)
-    except ValueError:
-        raise Malformed(what, f"holds an unknown status {status!r} (damaged)") from None
-    return InputState(*fields[:6], status), stored
+    text(input_id, what)
+    text(kind, what)
+    blob(key, what)
+    blob(value, what)
+    integer(durability, what)
+    integer(changed_at, what)
+    text(status, what)
+    a_sum(stored, what)
 
 
 # -- receipts --------------------------------------------------------------------------
