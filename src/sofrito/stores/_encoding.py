@@ -33,14 +33,21 @@ encoded as something they only resemble.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 __all__ = ["MAX_LENGTH", "Plain", "decode_str_tuple", "encode", "encode_into"]
 
 Plain: TypeAlias = "bool | int | str | bytes | tuple[Plain, ...] | None"
 
-NONE, TRUE, FALSE, INT, STR, BYTES, TUPLE = 0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07
-MAX_LENGTH = 0xFFFF_FFFF
+# The tag byte of each kind of value (0x04 is the key encoding's float).
+NONE: Final = 0x00
+TRUE: Final = 0x01
+FALSE: Final = 0x02
+INT: Final = 0x03
+STR: Final = 0x05
+BYTES: Final = 0x06
+TUPLE: Final = 0x07
+MAX_LENGTH: Final = 0xFFFF_FFFF
 
 
 def encode(value: Plain) -> bytes:
