@@ -16,7 +16,9 @@ if [ "${SOFRITO_COMPILE:-0}" = 1 ]; then
     if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml src -newer "$stamp" \( -name '*.py' -o -name '*.toml' \) -print -quit)" ]; then
         echo "compiling the engine with mypyc into $VENV (about a minute)"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet ".[test,postgres]"  # the dependencies
+        # The dependencies, from a pure-Python build (SOFRITO_BUILD=pure): a default
+        # build would compile the engine a first time, in the tree itself.
+        SOFRITO_BUILD=pure "$VENV/bin/python" -m pip install --quiet ".[test,postgres]"
         source scripts/_compiled.sh
         install_compiled "$VENV/bin/python" --quiet --force-reinstall --no-deps
         touch "$stamp"
