@@ -10,6 +10,7 @@ Layout: the public names below come from private modules, one idea each;
 """
 
 from sofrito._durability import Durability
+from sofrito._engine import COMPILED
 from sofrito._errors import (
     Cancelled,
     CycleError,
@@ -71,4 +72,6 @@ __all__ = [
     "MissingDependency",
     "NotFound",
     "Lagged",
+    # the build: True where the engine was compiled (docs/concepts.md, "A compiled engine")
+    "COMPILED",
 ]
