@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 import sofrito as sf
+from sofrito import _snapshot
+from sofrito._codec import Sealer
 from sofrito._engine.memo import Encoded
 from sofrito.stores import (
     CorruptSnapshot,
@@ -398,6 +400,28 @@ def test_a_forged_row_with_a_valid_store_checksum_is_corrupt_not_a_crash(
     assert cold.revision == 0
     with pytest.raises(sf.Suspend):
         joined(cold, "a", "b")
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (
+            _snapshot._HEAD.pack(_snapshot.FORMAT + 1, bytes(16), 1, 1, 0, 0),
+            f"row format {_snapshot.FORMAT + 1}",
+        ),
+        (b"\x02\x01", "not a memo row"),
+    ],
+    ids=["from a newer sofrito", "not a row at all"],
+)
+def test_a_sealed_row_that_does_not_read_as_a_row_is_corrupt_and_named(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    """Its seal verifies (no secret: anyone can seal), so only reading it finds the damage."""
+    db = _committed_db(tmp_path)
+    first = next(iter(_upper_rows(db)))
+    _forge(db, rows={first: Sealer(None).seal(content)})
+    with pytest.raises(CorruptSnapshot, match=rf"memo row {first.hex()} of runtime 'c': {why}"):
+        sf.Runtime(store=SqliteStore(db), runtime_id="c")
 
 
 def test_with_a_secret_rows_swapped_between_keys_are_refused(tmp_path: Path) -> None:
