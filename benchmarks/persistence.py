@@ -69,7 +69,8 @@ def main() -> None:
         site(warm)
         noop = _ms(started)
         size = sum(p.stat().st_size for p in Path(folder).iterdir()) / 1e6
-    print(f"{PAGES:,} memos + 1 root, SQLite, Python {sys.version.split()[0]}")
+    engine = "compiled engine" if sf.COMPILED else "pure Python"
+    print(f"{PAGES:,} memos + 1 root, SQLite, Python {sys.version.split()[0]}, sofrito {engine}")
     rows = [
         (f"first commit (all {PAGES + 1:,} memos and {PAGES:,} inputs)", first_commit, "ms"),
         ("commit after a one-input change (median of 10)", statistics.median(commits), "ms"),

@@ -126,7 +126,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         generate(root / "src")
-        print(f"Site: {PAGES:,} pages, a new process per build, Python {sys.version.split()[0]}")
+        engine = "compiled engine" if sf.COMPILED else "pure Python"
+        print(
+            f"Site: {PAGES:,} pages, a new process per build, Python {sys.version.split()[0]}, "
+            f"sofrito {engine}"
+        )
         runs = [("cold build", None), ("no-op rebuild", None)]
         runs.append(("one-page edit", "# Page 1234\n\nAn edited paragraph."))
         runs.append(("one-page edit, new title", "# Renamed\n\nAn edited paragraph."))

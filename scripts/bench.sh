@@ -97,11 +97,17 @@ if [ ! -f "$compiled/.built" ] || [ -n "$(find pyproject.toml src -newer "$compi
 fi
 
 "$venv/bin/python" -m benchmarks --install-status "$status" --compiled "$compiled" "$@"
-echo
-echo "Persistence (sofrito only):"
-"$venv/bin/python" -m benchmarks.persistence
-echo
-"$venv/bin/python" -m benchmarks.site
+# Persistence and Site, sofrito only: on the compiled engine, which a wheel
+# installs, when it was built, then on pure Python.
+builds=("")
+[ -d "$compiled" ] && builds=("$compiled:." "")
+for path in "${builds[@]}"; do
+    echo
+    echo "Persistence (sofrito only):"
+    PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.persistence
+    echo
+    PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.site
+done
 echo
 echo "Calls per operation (sofrito only; cProfile counts, machine-independent):"
 "$venv/bin/python" -m benchmarks.calls
