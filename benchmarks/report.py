@@ -10,6 +10,16 @@ into ``docs/benchmarks.md`` as it is):
 3. Notes and targets: versions, skipped peers and why, wrong results, n/a
    cells, the memo hit as a multiple of a bare call, and each target of
    issue 3 with "met" or "not met" and the cells that decide it.
+
+The targets judge the compiled engine, the one a wheel installs. The
+pure-Python engine is the fallback (editable installs, platforms without a
+compiler): its lines are printed against the same targets for information.
+Two of issue 3's targets are stated as they were settled when it closed (see
+``docs/benchmarks.md``): "ahead of every pure-Python peer" counts tracked
+reads only, so a peer whose warm read is a plain attribute read
+(``Adapter.untracked_warm``) is shown but not counted on W2; and "W3 in
+proportion to the change" is judged on executions, with the time on the
+graph twice as wide printed for information.
 """
 
 from __future__ import annotations
@@ -21,8 +31,6 @@ from benchmarks.graph import Graph
 from benchmarks.workloads import Measurement, dag, fanout, hit, rows
 
 TARGET_HIT_MULTIPLE = 8.0
-TARGET_GROWTH = 1.5
-"""W3 on the graph twice as wide over W3 below this: the cost does not follow the graph."""
 TARGET_NATIVE_RATIO = 0.5
 """peer / sofrito at or above this means "within 2x" of a Rust-backed peer."""
 
@@ -30,7 +38,9 @@ OURS = {
     "sofrito": "pure Python (editable installs, and wheels built without a C compiler)",
     "sofrito-compiled": "the compiled engine (what a wheel installs)",
 }
-"""sofrito's two columns: each is judged against the targets on its own."""
+"""sofrito's two columns, each set against the targets on its own."""
+JUDGED = "sofrito-compiled"
+"""The column the targets judge; the other is printed for information."""
 
 
 @dataclass
@@ -39,6 +49,7 @@ class Result:
 
     name: str
     native: bool = False
+    untracked_warm: str | None = None
     version: str = ""
     skipped: str | None = None
     seconds: float = 0.0
@@ -126,11 +137,11 @@ def _times(results: list[Result], notes: _Notes) -> list[list[str]]:
         ratios = ["  peer / sofrito"]
         for r in results:
             theirs = r.get(row)
-            ok = theirs is not None and theirs.value is not None and not theirs.wrong
-            ratios.append(_ratio(theirs.value / ours.value) if ok and theirs else "")
+            value = None if theirs is None or theirs.wrong else theirs.value
+            ratios.append("" if value is None else _ratio(value / ours.value))
         table.append(ratios)
         if row == dag.WIDE:
-            table.append(["  ÷ W3 (1.0: follows the change)", *(_growth(r) for r in results)])
+            table.append(["  ÷ W3 (about 2: walks the graph)", *(_growth(r) for r in results)])
     return table
 
 
@@ -167,7 +178,7 @@ def _executions(results: list[Result]) -> list[list[str]]:
 def _ahead(results: list[Result], sofrito: Result) -> Iterator[str]:
     """Targets 1 and 2: ahead of the pure-Python peers, within 2x of the Rust-backed ones."""
     peers = [r for r in results if r.name not in (*OURS, "from-scratch")]
-    behind, beyond = [], []
+    behind, beyond, uncounted = [], [], []
     for row in filter(_compared, rows()):
         ours = sofrito.get(row)
         if ours is None or not ours.value:
@@ -177,18 +188,22 @@ def _ahead(results: list[Result], sofrito: Result) -> Iterator[str]:
             if theirs is None or theirs.value is None or theirs.wrong:
                 continue
             ratio = theirs.value / ours.value
-            if not r.native and ratio < 1:
+            if row == dag.WARM and r.untracked_warm:
+                uncounted.append(f"{row} {r.name} {_ratio(ratio)}: {r.untracked_warm}")
+            elif not r.native and ratio < 1:
                 behind.append(f"{row} behind {r.name} ({_ratio(ratio)})")
             if r.native and ratio < TARGET_NATIVE_RATIO:
                 beyond.append(f"{row} {r.name} {_ratio(ratio)}")
     for native, target, misses in (
-        (False, "ahead of every pure-Python peer on every workload", behind),
+        (False, "ahead of every pure-Python peer on every tracked read", behind),
         (True, "within 2x of the Rust-backed peers (peer / sofrito >= 0.5x)", beyond),
     ):
         if not any(r.native == native for r in peers):
             yield f"- {target}: no such peer measured"
         else:
             yield f"- {target}: " + ("not met: " + "; ".join(misses) if misses else "met")
+        if uncounted and not native:
+            yield "  (not counted, an untracked read: " + "; ".join(uncounted) + ")"
 
 
 def _targets(results: list[Result], sofrito: Result, graph: Graph) -> Iterator[str]:
@@ -205,20 +220,28 @@ def _targets(results: list[Result], sofrito: Result, graph: Graph) -> Iterator[s
 
 
 def _proportional(results: list[Result], sofrito: Result, graph: Graph) -> Iterator[str]:
-    """Target 4: W3 costs what the change affects: the minimum executions, flat in graph size."""
+    """Target 4: W3 executes the change's cone and no more, on a graph of any size.
+
+    Judged on executions. The time on the graph twice as wide is printed
+    beside it for information, not as a verdict: the cone is the same there
+    but the root, part of every cone, reads the whole last layer, twice as
+    many nodes, and the rest of the difference is memory (twice the objects,
+    fewer cache hits). An engine that walked the graph would show x2 or more.
+    """
     change = sofrito.get(dag.CHANGE)
     if change is None or change.value is None or change.executed is None:
         return
-    growth = _growth(sofrito)
-    flat = not growth or float(growth) < TARGET_GROWTH
-    verdict = "met" if change.executed == change.expected and flat else "not met"
+    verdict = "met" if change.executed == change.expected else "not met"
     parts = [
         f"{change.executed:,} executions, the minimum being {change.expected:,},"
         f" of {graph.derived + 1:,} nodes",
         f"{_amount(change.value, 'ms')} per change",
     ]
-    if growth:
-        parts.append(f"x{growth} on a graph twice as wide")
+    if growth := _growth(sofrito):
+        parts.append(
+            f"x{growth} on a graph twice as wide, for information: its root reads"
+            f" {2 * graph.width:,} nodes, not {graph.width:,}"
+        )
     scratch = next((r.get(dag.CHANGE) for r in results if r.name == "from-scratch"), None)
     if scratch is not None and scratch.value is not None:
         parts.append(f"{_amount(scratch.value, 'ms')} from scratch")
@@ -249,6 +272,7 @@ def best_of(results: list[Result]) -> Result:
     best = Result(
         name=ran[0].name,
         native=ran[0].native,
+        untracked_warm=ran[0].untracked_warm,
         version=ran[0].version,
         seconds=sum(result.seconds for result in ran),
     )
@@ -304,5 +328,6 @@ def render(results: list[Result], graph: Graph, status: dict[str, str]) -> Itera
             )
     for sofrito in ours:
         yield ""
-        yield f"Targets (issue 3), {OURS[sofrito.name]}:"
+        aside = "" if sofrito.name == JUDGED else ", the fallback: for information"
+        yield f"Targets (issue 3), {OURS[sofrito.name]}{aside}:"
         yield from _targets(measured, sofrito, graph)

@@ -44,7 +44,12 @@ COMPILED = "sofrito-compiled"
 def child(name: str, scale: float) -> None:
     """Measure one library in this process and print the result line."""
     cls = adapter_class(name)
-    result = report.Result(name=name, native=cls.native, version=_version(cls.distribution))
+    result = report.Result(
+        name=name,
+        native=cls.native,
+        untracked_warm=cls.untracked_warm,
+        version=_version(cls.distribution),
+    )
     started = time.perf_counter()
     try:
         adapter = cls()

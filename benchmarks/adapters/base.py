@@ -29,6 +29,14 @@ class Adapter(Protocol):
     """None if the library has early cutoff, else why not (W4 then shows n/a)."""
     native: ClassVar[bool]
     """True if the engine is compiled code (Rust): the target there is "within 2x"."""
+    untracked_warm: ClassVar[str | None]
+    """None if W2 is a tracked read like any other, else why it is not.
+
+    A library whose warm root read skips its own bookkeeping (no dependency
+    recorded, nothing validated) is timing a plain attribute read there, not
+    a memo hit; the report prints that ratio with the reason and leaves it
+    out of the "ahead of every peer" target.
+    """
     tally: list[int]
     """Executions per slot since the harness last reset it (``reset_tally``)."""
 

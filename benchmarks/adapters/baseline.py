@@ -19,6 +19,7 @@ class BaselineAdapter:
     distribution: ClassVar[str | None] = None
     no_cutoff: ClassVar[str | None] = None
     native: ClassVar[bool] = False
+    untracked_warm: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.tally: list[int] = []

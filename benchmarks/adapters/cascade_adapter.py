@@ -22,6 +22,7 @@ class CascadeAdapter:
     distribution: ClassVar[str | None] = "query-cascade"
     no_cutoff: ClassVar[str | None] = None
     native: ClassVar[bool] = False
+    untracked_warm: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         import cascade

@@ -33,6 +33,7 @@ class PerNodeAdapter(ABC):
     distribution: ClassVar[str | None]
     no_cutoff: ClassVar[str | None] = None
     native: ClassVar[bool] = False
+    untracked_warm: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.tally: list[int] = []

@@ -29,6 +29,9 @@ class PytrackedAdapter:
     distribution: ClassVar[str | None] = "pytracked"
     no_cutoff: ClassVar[str | None] = "no early cutoff"
     native: ClassVar[bool] = False
+    untracked_warm: ClassVar[str | None] = (
+        "its root is an attribute cached in the instance __dict__: the read records no dependency"
+    )
 
     def __init__(self) -> None:
         import pytracked

@@ -19,6 +19,7 @@ class RevletAdapter:
     distribution: ClassVar[str | None] = "revlet"
     no_cutoff: ClassVar[str | None] = None
     native: ClassVar[bool] = False
+    untracked_warm: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         import revlet

@@ -62,6 +62,7 @@ class SofritoAdapter:
     distribution: ClassVar[str | None] = None
     no_cutoff: ClassVar[str | None] = None
     native: ClassVar[bool] = False
+    untracked_warm: ClassVar[str | None] = None
 
     compiled: ClassVar[bool] = False
     """Which build of the engine this column measures (``sofrito._engine.COMPILED``)."""
