@@ -141,7 +141,7 @@ def _times(results: list[Result], notes: _Notes) -> list[list[str]]:
             ratios.append("" if value is None else _ratio(value / ours.value))
         table.append(ratios)
         if row == dag.WIDE:
-            table.append(["  ÷ W3 (about 2: walks the graph)", *(_growth(r) for r in results)])
+            table.append(["  ÷ W3 (for information)", *(_growth(r) for r in results)])
     return table
 
 

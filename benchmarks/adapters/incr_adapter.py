@@ -15,7 +15,6 @@ from benchmarks.adapters.per_node import Body, PerNodeAdapter
 class IncrAdapter(PerNodeAdapter):
     name: ClassVar[str] = "incr-compute"
     native: ClassVar[bool] = True
-    untracked_warm: ClassVar[str | None] = None
     distribution: ClassVar[str | None] = "incr-compute"
 
     def __init__(self) -> None:

@@ -14,7 +14,6 @@ from benchmarks.adapters.per_node import Body, PerNodeAdapter
 class SignifiedAdapter(PerNodeAdapter):
     name: ClassVar[str] = "signified"
     native: ClassVar[bool] = True
-    untracked_warm: ClassVar[str | None] = None
     distribution: ClassVar[str | None] = "signified"
 
     def __init__(self) -> None:
