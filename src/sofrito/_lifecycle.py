@@ -9,24 +9,60 @@ that names it.
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import write
+from sofrito._engine import fetch, write
 from sofrito.stores import CorruptSnapshot, RuntimeState
 
 if TYPE_CHECKING:
+    from sofrito._engine.spec import QuerySpec
+    from sofrito._engine.state import Engine
     from sofrito._persistence import Persistence
     from sofrito._runtime import Runtime
 
-__all__ = ["open_runtime", "reset", "transition"]
+__all__ = [
+    "defer_open",
+    "open_deferred",
+    "open_runtime",
+    "reset",
+    "transition",
+]
 
 log = logging.getLogger("sofrito.persistence")
 
 
+def defer_open(rt: Runtime) -> None:
+    """``load=False``: the runtime waits, ``initializing``, for ``rt.load()``.
+
+    Until then every read and write is refused, so nothing computed from an
+    empty runtime is mixed with what the store holds. A query's miss goes
+    through ``rt._fetch_cold``, so refusing there costs the hit path nothing.
+    """
+    rt._engine.lifecycle = RuntimeState.INITIALIZING
+    rt._fetch_cold = functools.partial(_refuse_query, rt._engine)
+
+
+def open_deferred(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
+    engine = rt._engine
+    if engine.lifecycle is not RuntimeState.INITIALIZING:
+        raise RuntimeError(f"runtime {engine.runtime_id!r} is already loaded")
+    engine.lifecycle = RuntimeState.IDLE
+    rt._fetch_cold = functools.partial(fetch.fetch_top, engine)
+    try:
+        open_runtime(rt, persistence, cold=cold)
+    except BaseException:
+        defer_open(rt)  # nothing was restored: the runtime can be loaded again
+        raise
+
+
+def _refuse_query(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *_: Any) -> Any:
+    write.refuse_until_loaded(engine, f"compute {spec.describe(key)} on")
+
+
 def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
     engine = rt._engine
-    engine.runtime_id = persistence.runtime_id
     store = persistence.store
     try:
         stored_state = store.load_runtime_state(persistence.runtime_id)

@@ -288,6 +288,9 @@ class Persistence:
         value = self.codec.decode(self._open(state.value, context, "input", state.input_id))
         cell = Cell(input, key, state.durability)
         cell.status, cell.value, cell.changed_at = CellStatus.READY, value, state.changed_at
+        if input not in self.engine.cells:
+            # Restoring into an input is using it: its name is taken for this runtime.
+            self.engine.register_name(input.name, input)
         self.engine.cells.setdefault(input, {})[key] = cell
         self._restored[(_INPUT, input.name, state.key)] = cell
         return cell

@@ -70,6 +70,7 @@ class Runtime:
         secret: bytes | str | None = None,
         codec: Literal["pickle", "safe"] = "pickle",
         error_eq: ErrorEq | None = None,
+        load: bool = True,
     ) -> None:
         """Options:
 
@@ -85,6 +86,10 @@ class Runtime:
           (plain data; never runs code). See docs/persistence.md.
         - ``error_eq``: the default equality of cached errors for queries that
           set none (by default errors never compare equal).
+        - ``load``: ``False`` creates the runtime without reading its store,
+          so that receivers can subscribe first; ``rt.load()`` then restores
+          (and they see its ``RevisionSet``). Until then the runtime refuses
+          reads and writes.
         """
         self._engine = Engine(self)
         self._engine.error_eq = error_eq
@@ -98,11 +103,25 @@ class Runtime:
         self._persistence: Persistence | None = None
         if on_corrupt not in ("fail", "cold"):
             raise ValueError(f"on_corrupt must be 'fail' or 'cold', got {on_corrupt!r}")
-        if store is not None:
-            self._persistence = Persistence(
-                self._engine, store, runtime_id, codec_named(codec), secret
-            )
-            lifecycle.open_runtime(self, self._persistence, cold=on_corrupt == "cold")
+        self._cold = on_corrupt == "cold"
+        if store is None:
+            if not load:
+                raise ValueError("load=False needs a store: without one there is nothing to load")
+            return
+        self._persistence = Persistence(self._engine, store, runtime_id, codec_named(codec), secret)
+        self._engine.runtime_id = runtime_id
+        if load:
+            lifecycle.open_runtime(self, self._persistence, cold=self._cold)
+        else:
+            lifecycle.defer_open(self)
+
+    def load(self) -> None:
+        """Restore the runtime from its store, for a runtime made with ``load=False``.
+
+        Subscribe first (``subscribe_events``, ``subscribe_revisions``), then
+        load: the receivers see the ``RevisionSet`` of the stored revision.
+        """
+        lifecycle.open_deferred(self, self._require_store("load"), cold=self._cold)
 
     # -- revisions -------------------------------------------------------------
 
@@ -172,6 +191,7 @@ class Runtime:
     def get(self, target: Input | InputRef) -> Any:
         """Read a cell without recording a dependency; ``Suspend`` if it has no value."""
         ref = ref_of(target)
+        write.refuse_until_loaded(self._engine, "read")
         gate = self._engine.gate
         gate.enter_read()
         try:
@@ -222,6 +242,7 @@ class Runtime:
         spec = spec_of(q)
         if retry:
             return q(self, *key)
+        write.refuse_until_loaded(self._engine, "read")
         if spec.arity is not None and len(key) != spec.arity:  # as q(self, *key) would
             raise TypeError(
                 f"{spec.label}() takes a key of {spec.arity} part(s), "

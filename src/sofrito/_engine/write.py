@@ -100,7 +100,17 @@ def batch(engine: Engine) -> Iterator[None]:
 _REFUSING = frozenset({RuntimeState.RETIRED, RuntimeState.STOPPED, RuntimeState.DESTROYED})
 
 
+def refuse_until_loaded(engine: Engine, action: str) -> None:
+    """A runtime made with ``load=False`` neither reads nor writes before ``rt.load()``."""
+    if engine.lifecycle is RuntimeState.INITIALIZING:
+        raise RuntimeError(
+            f"cannot {action} runtime {engine.runtime_id!r}: it is not loaded yet "
+            "(made with load=False); call rt.load() first"
+        )
+
+
 def refuse_if_closed(engine: Engine, action: str = "write to") -> None:
+    refuse_until_loaded(engine, action)
     if engine.lifecycle in _REFUSING:
         raise RuntimeError(
             f"cannot {action} runtime {engine.runtime_id!r}: it is {engine.lifecycle.value} "
