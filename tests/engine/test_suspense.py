@@ -671,3 +671,67 @@ def test_a_reader_of_a_loading_query_that_cut_off_learns_of_the_locators_value()
     rt.set(unrelated, 1)
     page(rt)  # asks the locator; the value is written as this call ends
     assert page(rt) == "Y"
+
+
+def test_a_cycle_between_locators_is_not_cached_on_either_cell() -> None:
+    """A locator that reads a cell whose locator reads back raises CycleError, a
+    system error: the next read asks the locators again, and once one cell is
+    resolved by hand, the other's locator sees it."""
+    rt = sf.Runtime()
+
+    def locate_a(key: str) -> str:
+        calls["a"] += 1
+        return f"a+{rt.get(b[key])}"
+
+    def locate_b(key: str) -> str:
+        calls["b"] += 1
+        return f"b+{rt.get(a[key])}"
+
+    a = sf.Input("cycle_a", locator=locate_a)
+    b = sf.Input("cycle_b", locator=locate_b)
+
+    @sf.query
+    def show(db: Any, key: str) -> str:
+        return a(db, key)  # type: ignore[no-any-return]
+
+    with pytest.raises(sf.CycleError):
+        show(rt, "k")
+    with pytest.raises(sf.CycleError):
+        rt.get(a["k"])
+    assert calls["a"] == 2  # asked again: the cycle was not cached on a["k"]
+    rt.resolve(b["k"], "base")
+    assert show(rt, "k") == "a+base"
+    assert rt.get(a["k"]) == "a+base"
+
+
+def test_a_locator_reading_its_own_cell_is_asked_again_on_the_next_read() -> None:
+    rt = sf.Runtime()
+
+    def loop(key: str) -> str:
+        calls["loop"] += 1
+        if calls["loop"] > 1:
+            return "settled"
+        return str(rt.get(selfref[key]))
+
+    selfref = sf.Input("selfref_again", locator=loop)
+    with pytest.raises(sf.CycleError):
+        rt.get(selfref["k"])
+    assert rt.get(selfref["k"]) == "settled"
+
+
+def test_a_locator_that_reads_a_pending_cell_suspends_and_is_not_cached() -> None:
+    """``Suspend`` from inside a locator is a system error too: the cell stays
+    unresolved and its locator runs again once what it waited for is set."""
+    rt = sf.Runtime()
+    base = sf.Input("pending_base")
+    derived = sf.Input("derived_of_pending", locator=lambda key: rt.get(base[key]) + "!")
+
+    @sf.query
+    def show(db: Any, key: str) -> str:
+        return derived(db, key)  # type: ignore[no-any-return]
+
+    with pytest.raises(sf.Suspend):
+        show(rt, "k")
+    rt.set(base["k"], "ready")
+    assert show(rt, "k") == "ready!"
+    assert sf.state(rt, derived["k"]) == sf.Ready("ready!")

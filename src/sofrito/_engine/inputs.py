@@ -6,6 +6,12 @@ a revision bump, as if it had always been there; ``PENDING`` leaves it
 pending until the next revision; ``NotFound`` becomes ``MissingDependency``
 (asked again next time); any other exception is cached on the cell, like
 ``rt.resolve_error``. A read of a pending cell suspends the reading query.
+
+A system error that escapes a locator (``CycleError`` from a locator that
+reads its own cell, ``Suspend`` from one that reads a pending cell,
+``Cancelled``, ``MissingDependency``) is never cached: it says nothing about
+the cell's value, only about the moment the locator ran, so the cell stays
+unresolved and the locator is asked again on the next read.
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine.memo import NEVER, Cell, CellStatus
-from sofrito._errors import Cancelled, CycleError, MissingDependency, NotFound, Suspend
+from sofrito._errors import (
+    Cancelled,
+    CycleError,
+    MissingDependency,
+    NotFound,
+    QueryError,
+    Suspend,
+)
 from sofrito._inputs import PENDING
 
 if TYPE_CHECKING:
@@ -69,7 +82,7 @@ def _record_read(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...
     if cell.status != CellStatus.READY:
         try:
             locate(engine, cell)
-        except (MissingDependency, CycleError) as exc:
+        except QueryError as exc:  # whatever the locator met: this frame's result is void
             raise frame.fail(exc) from None
     frame.record(cell)
     return cell
@@ -117,6 +130,8 @@ def locate(engine: Engine, cell: Cell) -> None:
         result = locator(*cell.key)
     except NotFound as exc:
         raise MissingDependency(cell_ref_public(cell), exc) from None
+    except QueryError:
+        raise  # a system error: about this attempt, not the cell (module docstring)
     except Exception as exc:
         _settle_quietly(engine, cell, CellStatus.FAILED, None, exc)
         return
