@@ -1,13 +1,16 @@
-"""Every: ticks, dedupe by interval, explicit ids, prompt stop."""
+"""Every: ticks, dedupe by interval, explicit ids, prompt stop, both kinds of factory."""
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
+from typing import Any
 
 import pytest
 
-from sofrito.subscriptions import Closed, Every, Reconciler, StopSignal
+import sofrito as sf
+from sofrito.subscriptions import Closed, Driver, Every, Reconciler, StopSignal, Subscription
 
 from .helpers import new_threads, thread_snapshot
 
@@ -68,3 +71,89 @@ def test_closed_ends_the_timer() -> None:
 
     with pytest.raises(Closed):
         Every(0.001, str).run(send, StopSignal())
+
+
+# -- make_msg() with no argument, as the subscription model has it ------------------------
+
+ticked = sf.Input("every.ticked")
+
+
+@sf.query(name="every.zero_argument_timer", persist=False)
+def zero_argument_timer(db: Any) -> list[Subscription[str]]:
+    return [Every(0.01, lambda: "tick")]
+
+
+@pytest.mark.timeout(30)
+def test_a_zero_argument_factory_ticks_a_driver() -> None:
+    before = thread_snapshot()
+    rt = sf.Runtime()
+    rt.set(ticked, 0)
+    drivers: list[Driver[str]] = []
+    failures: list[BaseException] = []
+
+    def update(rt: sf.Runtime, message: str) -> None:
+        assert message == "tick"
+        rt.set(ticked, rt.get(ticked) + 1)
+        if rt.get(ticked) == 3:
+            drivers[0].stop()
+
+    def on_error(exc: BaseException) -> None:
+        failures.append(exc)
+        drivers[0].stop()
+
+    driver: Driver[str] = Driver(
+        rt, subscriptions=zero_argument_timer, update=update, on_error=on_error
+    )
+    drivers.append(driver)
+    driver.run()
+    assert failures == []
+    assert rt.get(ticked) == 3
+    assert driver.reconciler.stats.panics == 0
+    assert new_threads(before) == []
+
+
+@pytest.mark.timeout(30)
+def test_factories_get_the_tick_only_when_they_take_an_argument() -> None:
+    class Beat:
+        """A message class whose constructor takes nothing."""
+
+    def counted(tick: int) -> str:
+        return f"tick {tick}"
+
+    def optional(tick: int = 0) -> str:  # can take the count: gets it
+        return f"optional {tick}"
+
+    messages: queue.SimpleQueue[object] = queue.SimpleQueue()
+    for make_msg in (lambda: "bare", Beat, counted, optional, functools.partial(counted)):
+        reconciler: Reconciler[object] = Reconciler(messages.put)
+        reconciler.reconcile([Every(0.01, make_msg)])
+        first, second = messages.get(timeout=5), messages.get(timeout=5)
+        reconciler.stop_all()
+        while not messages.empty():
+            messages.get()
+        if make_msg is Beat:
+            assert isinstance(first, Beat)
+            assert isinstance(second, Beat)
+        else:
+            assert (first, second) in {
+                ("bare", "bare"),
+                ("tick 1", "tick 2"),
+                ("optional 1", "optional 2"),
+            }, make_msg
+
+
+def test_a_type_error_inside_the_factory_is_not_hidden() -> None:
+    def broken() -> str:
+        return len(3)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="has no len"):
+        Every(0.001, broken).run(lambda _: None, StopSignal())
+
+
+def test_a_factory_that_needs_two_arguments_is_refused_at_declaration() -> None:
+    def two(a: int, b: int) -> str:
+        return f"{a}{b}"
+
+    refused = r"no argument or one \(the tick count\); .*two\(a.*, b.*\).* takes neither"
+    with pytest.raises(TypeError, match=refused):
+        Every(1.0, two)  # type: ignore[call-overload]
