@@ -218,6 +218,38 @@ def test_db_handle_kept_after_return_is_refused() -> None:
         words(kept[0], "a")
 
 
+@pytest.mark.parametrize("read", ["ready input", "unset input", "state", "query"])
+def test_a_kept_db_handle_refuses_every_read_naming_the_query_and_key(read: str) -> None:
+    """Every path through a kept handle raises, and none adds to the finished
+    memo's dependencies (which would make it re-execute on unrelated writes)."""
+    kept: list[Any] = []
+    other = sf.Input("tests.queries.kept_other")
+
+    @sf.query
+    def leaks(db: Any, path: str) -> int:
+        kept.append(db)
+        return 1
+
+    rt = _site()
+    leaks(rt, "x")
+    reads = {
+        "ready input": lambda db: source(db, "a"),
+        "unset input": lambda db: other(db, "never"),
+        "state": lambda db: sf.state(db, other["never"]),
+        "query": lambda db: words(db, "a"),
+    }
+    with pytest.raises(RuntimeError) as info:
+        reads[read](kept[0])
+    message = str(info.value)
+    assert "leaks('x')" in message
+    assert "used after that query returned" in message
+    assert info.value.__context__ is None
+    rt.set(source["a"], "changed words here")
+    rt.set(other["never"], 1)
+    assert leaks(rt, "x") == 1
+    assert len(kept) == 1  # it read nothing, so no write re-executed it
+
+
 def test_query_without_dependencies_is_static_and_computed_once() -> None:
     cell = sf.Input("cell")
 

@@ -151,10 +151,7 @@ def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple
     if engine.gate.cancel_requested:
         raise frame.fail(Cancelled())
     if frame.finished:
-        raise RuntimeError(
-            f"the db handle of {frame.memo!r} was used after that query returned; "
-            "a query must not keep its db"
-        )
+        raise frame.kept()
     memo = engine.memo_for(spec, key)
     value = memo.value  # before the check: see the lru entry point in _queries
     if memo.hit_at == engine.revisions.current:

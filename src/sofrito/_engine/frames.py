@@ -114,6 +114,18 @@ class Frame:
             self.failure = error
         return error
 
+    def kept(self) -> RuntimeError:
+        """The error for a read through this handle after its query returned.
+
+        Every read path checks ``finished`` and raises this, so a kept handle
+        never adds a dependency to a memo that is already stored.
+        """
+        return RuntimeError(
+            f"the db handle of {self.memo!r} was used after that query returned; "
+            "a query must not keep its db: read what later code needs inside the "
+            "body and return it, or read through the runtime (rt) outside queries"
+        )
+
     def chain_from(self, ancestor: Frame) -> list[Frame]:
         """The frames from ``ancestor`` down to this one, in call order."""
         chain: list[Frame] = []
@@ -168,7 +180,7 @@ class Frame:
         # Subscripts, not dict.get: a cell that is missing (never set, or an
         # unhashable key) is the slow path anyway.
         engine = self._engine
-        if not engine.gate.cancel_requested:
+        if not engine.gate.cancel_requested and not self.finished:
             try:
                 cell = engine.cells[input][key]
             except (KeyError, TypeError):

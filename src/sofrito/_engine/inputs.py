@@ -78,6 +78,8 @@ def _record_read(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...
     """The cell ``frame`` reads, located if unresolved, recorded as a dependency."""
     if engine.gate.cancel_requested:
         raise frame.fail(Cancelled())
+    if frame.finished:
+        raise frame.kept()
     cell = cell_for(engine, input, key)
     if cell.status != CellStatus.READY:
         try:
