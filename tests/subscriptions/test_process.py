@@ -96,6 +96,55 @@ def test_lines_then_exit_code() -> None:
     assert child_pids() == set()
 
 
+def describe(event: ProcessEvent) -> str:
+    """A handler written the way the subscription model spells the variants."""
+    match event:
+        case ProcessEvent.Stdout(line):
+            return f"out {line}"
+        case ProcessEvent.Stderr(line):
+            return f"err {line}"
+        case ProcessEvent.Exited(code):
+            return f"exit {code}"
+        case ProcessEvent.Signaled(sig):
+            return f"signal {sig}"
+        case ProcessEvent.Killed():
+            return "killed"
+        case ProcessEvent.Error(message):
+            return f"error {message}"
+        case _:
+            raise AssertionError(f"not a process event: {event!r}")
+
+
+@pytest.mark.timeout(30)
+def test_the_variants_are_reached_through_process_event_and_match() -> None:
+    script = "import sys; print('hello'); print('oops', file=sys.stderr); sys.exit(3)"
+    events = events_of(python(script), ProcessEvent.Exited)
+    assert sorted(map(describe, events[:-1])) == ["err oops", "out hello"]
+    assert describe(events[-1]) == "exit 3"
+    assert ProcessEvent.Stdout("hello") in events
+    assert events[-1] == ProcessEvent.Exited(3) == Exited(3)
+    assert all(isinstance(event, ProcessEvent) for event in events)
+    [missing] = events_of(Process("/nonexistent/program", describe), str)
+    assert missing.startswith("error cannot start '/nonexistent/program'")
+
+
+def test_each_variant_is_one_class_under_two_names() -> None:
+    named = {
+        "Stdout": Stdout,
+        "Stderr": Stderr,
+        "Exited": Exited,
+        "Signaled": Signaled,
+        "Killed": Killed,
+        "Error": Error,
+    }
+    for name, variant in named.items():
+        assert getattr(ProcessEvent, name) is variant
+        assert issubclass(variant, ProcessEvent)
+        assert variant.__module__ == "sofrito.subscriptions"
+    assert ProcessEvent.Stdout("hello") == Stdout("hello")
+    assert not isinstance("hello", ProcessEvent)
+
+
 @pytest.mark.timeout(30)
 def test_environment_reaches_the_child() -> None:
     script = "import os; print(os.environ['SOFRITO_TEST'])"

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Generic, TypeVar
+from typing import IO, ClassVar, Generic, TypeVar
 
 from sofrito.subscriptions._ids import stable_id
 from sofrito.subscriptions.protocol import Closed, StopSignal
@@ -57,52 +57,82 @@ _READER_JOIN = 2.0
 """How long to wait for the readers once the group is dead (pipes closed)."""
 
 
+class ProcessEvent:
+    """What ``make_msg`` receives: lines, then at most one ending.
+
+    The variants are reachable through this class (``ProcessEvent.Stdout``)
+    and by their own names (``Stdout``); both are the same class. They
+    subclass it, so ``isinstance(event, ProcessEvent)`` holds and a ``match``
+    reads like the subscription model sofrito follows::
+
+        match event:
+            case ProcessEvent.Stdout(line): ...
+            case ProcessEvent.Exited(code): ...
+
+    A base class rather than a ``Union``, because a union cannot carry the
+    variants as attributes. What that costs: mypy does not know the set is
+    closed, so a ``match`` over it needs a ``case _`` to be exhaustive.
+
+    A stop sends no ending: the subscription was not declared any more, so
+    nobody is waiting for one.
+    """
+
+    __slots__ = ()
+
+    Stdout: ClassVar[type[Stdout]]
+    Stderr: ClassVar[type[Stderr]]
+    Exited: ClassVar[type[Exited]]
+    Signaled: ClassVar[type[Signaled]]
+    Killed: ClassVar[type[Killed]]
+    Error: ClassVar[type[Error]]
+
+
 @dataclass(frozen=True)
-class Stdout:
+class Stdout(ProcessEvent):
     """One line the child wrote to stdout, without its line ending."""
 
     line: str
 
 
 @dataclass(frozen=True)
-class Stderr:
+class Stderr(ProcessEvent):
     """One line the child wrote to stderr, without its line ending."""
 
     line: str
 
 
 @dataclass(frozen=True)
-class Exited:
+class Exited(ProcessEvent):
     """The child exited by itself with ``code`` (0 is success)."""
 
     code: int
 
 
 @dataclass(frozen=True)
-class Signaled:
+class Signaled(ProcessEvent):
     """The child was ended by ``signal``, which the subscription did not send."""
 
     signal: int
 
 
 @dataclass(frozen=True)
-class Killed:
+class Killed(ProcessEvent):
     """The subscription killed the child because it ran past its ``timeout``."""
 
 
 @dataclass(frozen=True)
-class Error:
+class Error(ProcessEvent):
     """The child could not be started; ``message`` says why."""
 
     message: str
 
 
-ProcessEvent = Stdout | Stderr | Exited | Signaled | Killed | Error
-"""What ``make_msg`` receives: lines, then at most one ending.
-
-A stop sends no ending: the subscription was not declared any more, so
-nobody is waiting for one.
-"""
+ProcessEvent.Stdout = Stdout
+ProcessEvent.Stderr = Stderr
+ProcessEvent.Exited = Exited
+ProcessEvent.Signaled = Signaled
+ProcessEvent.Killed = Killed
+ProcessEvent.Error = Error
 
 
 @dataclass(frozen=True, repr=False)
