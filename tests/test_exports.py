@@ -41,6 +41,21 @@ def test_public_classes_say_sofrito_in_tracebacks() -> None:
             assert obj.__module__ == "sofrito", name
 
 
+def test_every_public_exception_lives_in_errors() -> None:
+    """One module holds the exception tree (sofrito/_errors.py says so)."""
+    from sofrito import _errors
+
+    exceptions = [
+        name
+        for name in sf.__all__
+        if isinstance(getattr(sf, name), type) and issubclass(getattr(sf, name), BaseException)
+    ]
+    assert "ReceiverClosed" in exceptions
+    for name in exceptions:
+        assert getattr(_errors, name, None) is getattr(sf, name), name
+        assert name in _errors.__all__, name
+
+
 EVENTS_API = {
     "QueryRef",
     "RevisionBumped",
@@ -59,7 +74,8 @@ STORES_API = {
     "StoreError",
     "WriteFailed",
     "ReadFailed",
-    "NotFound",
+    "RecordNotFound",
+    "Conflict",
     "CorruptSnapshot",
     "MemoryStore",
     "SqliteStore",

@@ -18,9 +18,10 @@ from sofrito._errors import (
     MissingDependency,
     NotFound,
     QueryError,
+    ReceiverClosed,
     Suspend,
 )
-from sofrito._events.broadcast import EventReceiver, ReceiverClosed
+from sofrito._events.broadcast import EventReceiver
 from sofrito._events.kinds import (
     Event,
     InputRemoved,

@@ -9,6 +9,7 @@ The tree::
     │   ├── Cancelled           a write happened while the computation ran
     │   └── MissingDependency   a locator said the input does not exist
     ├── Lagged                  an event receiver fell behind and lost events
+    ├── ReceiverClosed          ``recv`` on an event receiver you closed, once drained
     └── NotFound                raised *by a locator* to say "no such input"
     RuntimeError
     └── WriteInsideComputation  a query body or a locator tried to write (a bug
@@ -36,6 +37,7 @@ __all__ = [
     "MissingDependency",
     "NotFound",
     "QueryError",
+    "ReceiverClosed",
     "Suspend",
 ]
 
@@ -135,6 +137,14 @@ class Lagged(Exception):
 
     def __str__(self) -> str:
         return f"receiver lagged behind and missed {self.missed} events"
+
+
+class ReceiverClosed(Exception):
+    """``recv`` on an event receiver that was closed, once the events it held are read.
+
+    You closed it (``close()`` or leaving its ``with`` block); subscribe again
+    for new events. ``async for`` ends quietly instead of raising this.
+    """
 
 
 class WriteInsideComputation(RuntimeError):

@@ -10,7 +10,8 @@ import weakref
 import pytest
 
 import sofrito as sf
-from sofrito._events.broadcast import EventHub, EventReceiver, ReceiverClosed
+from sofrito import ReceiverClosed
+from sofrito._events.broadcast import EventHub, EventReceiver
 
 
 def _listening(hub: EventHub[int]) -> bool:

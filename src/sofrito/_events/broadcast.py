@@ -33,22 +33,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from sofrito._errors import Lagged
+from sofrito._errors import Lagged, ReceiverClosed
 from sofrito._events import AsyncWaiters
 
-__all__ = ["EventHub", "EventReceiver", "ReceiverClosed"]
+__all__ = ["EventHub", "EventReceiver"]
 
 T = TypeVar("T")
 
 _EMPTY: Any = object()
-
-
-class ReceiverClosed(Exception):
-    """``recv`` on a receiver that was closed, once the events it held are read.
-
-    You closed it (``close()`` or leaving its ``with`` block); subscribe again
-    for new events. ``async for`` ends quietly instead of raising this.
-    """
 
 
 class EventHub(Generic[T]):
@@ -309,4 +301,3 @@ class EventReceiver(Generic[T]):
 
 
 EventReceiver.__module__ = "sofrito"
-ReceiverClosed.__module__ = "sofrito"
