@@ -125,3 +125,44 @@ def test_core_import_stays_light() -> None:
     code = f"import sys, sofrito; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_sofrito_does_not_import_asyncio() -> None:
+    """A sync program does not pay for asyncio: it comes in with the first ``await``."""
+    import subprocess
+    import sys
+
+    code = "import sofrito, sys; print('asyncio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_async_paths_work_once_asyncio_comes_in_late() -> None:
+    """The receivers and ``aquery`` import asyncio when first awaited, in a fresh process."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import sys, threading
+        import sofrito as sf
+        assert "asyncio" not in sys.modules
+        src = sf.Input("late.src")
+        rt = sf.Runtime()
+        events, revisions = rt.subscribe_events(), rt.subscribe_revisions()
+
+        @sf.query(name="late.upper")
+        def upper(db):
+            return src(db).upper()
+
+        import asyncio
+
+        async def main():
+            threading.Timer(0.05, lambda: rt.set(src, "hi")).start()
+            await asyncio.wait_for(revisions.achanged(), 10)
+            event = await asyncio.wait_for(events.arecv(), 10)
+            return type(event).__name__, await rt.aquery(upper)
+
+        print(asyncio.run(main()))
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "('RevisionBumped', 'HI')"

@@ -15,7 +15,6 @@ was after the last complete round.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +22,8 @@ from sofrito._errors import MissingDependency, NotFound, Suspend
 from sofrito._inputs import PENDING, InputRef
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sofrito._queries import Query
     from sofrito._runtime import Runtime
 
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 
 async def drive(rt: Runtime, q: Query[..., T], key: tuple[Any, ...], concurrency: int) -> T:
+    import asyncio  # noqa: PLC0415 (imported on use: a sync program never pays for it)
+
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     limit = asyncio.Semaphore(concurrency)

@@ -23,7 +23,6 @@ tidies up before letting go.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 import time
@@ -251,6 +250,8 @@ class EventReceiver(Generic[T]):
         Cancelling the awaiting task loses no event and leaves nothing
         registered. For a timeout, wrap it: ``await asyncio.wait_for(ev.arecv(), 5)``.
         """
+        import asyncio  # noqa: PLC0415 (imported on use: a sync program never pays for it)
+
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:

@@ -17,7 +17,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -107,6 +106,8 @@ class RevisionReceiver:
         Cancelling the awaiting task leaves nothing registered. For a timeout,
         wrap it: ``await asyncio.wait_for(rev.achanged(), 5)``.
         """
+        import asyncio  # noqa: PLC0415 (imported on use: a sync program never pays for it)
+
         watch = self._watch
         loop = asyncio.get_running_loop()
         while True:
