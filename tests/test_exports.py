@@ -41,6 +41,13 @@ def test_public_classes_say_sofrito_in_tracebacks() -> None:
             assert obj.__module__ == "sofrito", name
 
 
+def test_version_is_the_installed_distributions() -> None:
+    import importlib.metadata
+
+    assert sf.__version__ == importlib.metadata.version("sofrito")
+    assert "__version__" in sf.__all__
+
+
 def test_every_public_exception_lives_in_errors() -> None:
     """One module holds the exception tree (sofrito/_errors.py says so)."""
     from sofrito import _errors

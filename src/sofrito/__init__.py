@@ -36,6 +36,7 @@ from sofrito._events.watch import RevisionReceiver
 from sofrito._inputs import PENDING, Failed, Input, InputRef, Loading, Ready, state
 from sofrito._queries import Query, query
 from sofrito._runtime import Polled, Runtime
+from sofrito._version import __version__
 
 __all__ = [
     # declaring
@@ -75,4 +76,5 @@ __all__ = [
     "Lagged",
     # the build: True where the engine was compiled (docs/concepts.md, "A compiled engine")
     "COMPILED",
+    "__version__",
 ]
