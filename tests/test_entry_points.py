@@ -153,3 +153,101 @@ def test_a_traceback_through_an_entry_point_shows_its_source() -> None:
     text = "".join(traceback.format_exception(raised.value))
     assert "<sofrito entry point of tests.test_entry_points.broken>" in text
     assert "return db._fetch_cold(spec, (path,), None)" in text
+
+
+# -- keys=: the key is some of the parameters -----------------------------------
+
+
+@sf.query(keys=("path",))
+def rendered(db: Any, path: str, style: str = "plain", *, loud: bool = False) -> str:
+    runs[f"rendered:{path}:{style}:{loud}"] += 1
+    text = source(db, path)
+    return text.upper() if loud else f"{style}:{text}"
+
+
+@sf.query(keys=("second", "first"))  # in any order: the key follows the signature
+def ordered(db: Any, first: str, options: object, second: str) -> str:
+    runs["ordered"] += 1
+    return f"{source(db, first)}/{source(db, second)}"
+
+
+def test_keys_makes_only_the_named_parameters_the_key_and_serves_the_first_call() -> None:
+    rt = _runtime()
+    assert rendered(rt, "a", "fancy") == "fancy:abc"
+    # Other arguments, by position or keyword, do not make a new key: the
+    # first call's value is served (the documented hazard).
+    assert rendered(rt, "a", "plain") == "fancy:abc"
+    assert rendered(rt, "a", style="other", loud=True) == "fancy:abc"
+    assert rendered(rt, path="a") == "fancy:abc"
+    assert runs == {"rendered:a:fancy:False": 1}
+    # A re-execution after a write gives the body the first call's arguments.
+    rt.set(source["a"], "xyz")
+    assert rendered(rt, "a", "ignored", loud=True) == "fancy:xyz"
+    assert runs == {"rendered:a:fancy:False": 2}
+    assert rendered(rt, "b", loud=True) == "DE"  # another key: its own first call
+
+
+def test_keys_parts_follow_the_declaration_order_and_others_may_be_unhashable() -> None:
+    rt = _runtime()
+    assert ordered.spec.keys == ("first", "second")
+    assert ordered(rt, "a", ["not", "hashable"], "b") == "abc/de"
+    assert ordered(rt, second="b", first="a", options={}) == "abc/de"
+    assert runs["ordered"] == 1
+    assert rt.poll(ordered, "a", None, "b").value == "abc/de"
+    assert rt.query(ordered, "b", None, "a", retry=False) == "de/abc"
+    assert runs["ordered"] == 2
+
+
+def test_a_keys_query_read_inside_a_query_is_tracked() -> None:
+    @sf.query
+    def page(db: Any, path: str) -> str:
+        runs["page"] += 1
+        return str(rendered(db, path, "inner"))
+
+    rt = _runtime()
+    assert page(rt, "b") == "inner:de"
+    rt.set(source["a"], "new")  # not read by page("b")
+    assert page(rt, "b") == "inner:de"
+    rt.set(source["b"], "fresh")
+    assert page(rt, "b") == "inner:fresh"
+    assert runs == {"page": 2, "rendered:b:inner:False": 2}
+
+
+def test_a_keys_hit_is_served_from_the_hit_table_by_the_key_alone() -> None:
+    rt = _runtime()
+    rendered(rt, "a", "x")
+    rendered(rt, "a", "y")  # the second call of the key in a revision: remembered
+    assert rt._hits[rendered.spec.index] == {"a": "x:abc"}
+    source_text = "".join(
+        __import__("linecache").getlines(f"<sofrito entry point of {rendered.spec.name}>")
+    )
+    assert ".get(path, _sf_MISS)" in source_text
+
+
+@pytest.mark.parametrize(
+    ("keys", "error", "message"),
+    [
+        (("nope",), ValueError, r"keys=\('nope',\) must name distinct parameters"),
+        (("path", "path"), ValueError, "must name distinct parameters"),
+        (("db",), ValueError, "its parameters are \\('path', 'style'\\)"),
+        ("path", TypeError, "keys= takes a tuple of parameter names"),
+    ],
+)
+def test_keys_naming_no_parameter_is_refused_at_decoration_naming_the_query(
+    keys: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message) as info:
+
+        @sf.query(keys=keys, name="tests.entry_points.badly_keyed")
+        def badly_keyed(db: Any, path: str, style: str) -> str:
+            return path
+
+    assert "tests.entry_points.badly_keyed" in str(info.value)
+
+
+def test_keys_refuses_a_body_with_star_args() -> None:
+    with pytest.raises(TypeError, match=r"variadic"):
+
+        @sf.query(keys=("path",))
+        def starry(db: Any, path: str, *rest: str) -> str:
+            return path

@@ -22,6 +22,7 @@ from sofrito._engine import fetch, inputs, lru, suspense, write
 from sofrito._engine.memo import Cell, CellStatus, Memo
 from sofrito._engine.state import Engine
 from sofrito._engine.write import CellWrite
+from sofrito._entry_points import keyed_call, keyed_split
 from sofrito._events.broadcast import EventReceiver
 from sofrito._events.kinds import Event
 from sofrito._events.watch import RevisionReceiver, RevisionWatch
@@ -242,6 +243,8 @@ class Runtime:
         spec = spec_of(q)
         if retry:
             return q(self, *key)
+        if spec.keys is not None:  # the key is some of the arguments
+            return keyed_call(self, spec, key, retry=False)  # type: ignore[no-any-return]
         write.refuse_until_loaded(self._engine, "read")
         if spec.arity is not None and len(key) != spec.arity:  # as q(self, *key) would
             raise TypeError(
@@ -254,6 +257,8 @@ class Runtime:
         """Compute ``q(*key)`` and say whether it changed after revision ``since``."""
         spec = spec_of(q)
         value = q(self, *key)
+        if spec.keys is not None:  # the key is some of the arguments
+            key = keyed_split(spec, key)[0]
         memo = self._engine.memo_for(spec, key)
         return Polled(value, memo.changed_at, since)
 

@@ -79,11 +79,11 @@ def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
             key = memo.key  # _call written out: in pure Python, a call costs a frame
             size = len(key)
             if size == 1:
-                value = memo.spec.fn(frame, key[0])
+                value = memo.spec.run(frame, key[0])
             elif size == 2:
-                value = memo.spec.fn(frame, key[0], key[1])
+                value = memo.spec.run(frame, key[0], key[1])
             else:
-                value = memo.spec.fn(frame, *key)
+                value = memo.spec.run(frame, *key)
     except QueryError as exc:
         _abandon(engine, frame, reader, outer, exc)
     except Exception as exc:
@@ -139,7 +139,7 @@ def _call_body(engine: Engine, frame: Frame) -> Any:
     frame.reader = reader  # the body's reads run on this thread
     try:
         memo = frame.memo
-        return _call(memo.spec.fn, frame, memo.key)
+        return _call(memo.spec.run, frame, memo.key)
     finally:
         reader.frame = outer
         frame.reader = caller

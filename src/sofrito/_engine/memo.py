@@ -71,6 +71,7 @@ class Memo:
     """
 
     __slots__ = (
+        "args",
         "changed_at",
         "claim",
         "deps",
@@ -108,6 +109,8 @@ class Memo:
         self.dirty_at = NEVER
         self.claim: Frame | None = None
         self.ref_cache: QueryRef | None = None
+        self.args: dict[str, Any] | None = None
+        """A ``keys=`` query's other arguments, from the first call of its key."""
 
     @property
     def computed(self) -> bool:
