@@ -40,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-import pathlib
 import struct
 from collections.abc import Mapping
 from typing import Any, cast
@@ -319,6 +318,8 @@ def _hint(value: object) -> str:
         return hint
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return "declare it @dataclass(frozen=True)"
+    import pathlib  # noqa: PLC0415 (only for this hint: `import sofrito` stays light)
+
     if isinstance(value, pathlib.PurePath):
         return "use str(path) or path.as_posix()"
     if isinstance(value, tuple) and hasattr(kind, "_fields"):
