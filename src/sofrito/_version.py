@@ -9,3 +9,4 @@ than the one imported.
 """
 
 __version__ = "0.1.0.dev0"
+"""The version of this sofrito, as its distribution's metadata says it (PEP 440)."""

@@ -121,6 +121,7 @@ class QueryChanged:
 Event: TypeAlias = (
     RevisionBumped | RevisionSet | InputSet | InputRemoved | QueryInvalidated | QueryChanged
 )
+"""Any of the six events a receiver gets, for annotations: ``def apply(event: sf.Event)``."""
 
 for _cls in (
     QueryRef,
