@@ -8,9 +8,7 @@ name registry holds the query's entry point weakly, not the spec
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import types
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -37,14 +35,12 @@ class QuerySpec(Generic[R]):
         "error_eq",
         "fn",
         "index",
-        "keys",
         "label",
         "lru",
         "name",
         "output_eq",
         "persist",
         "plain_eq",
-        "run",
         "version",
     )
 
@@ -59,8 +55,6 @@ class QuerySpec(Generic[R]):
         version: str | None,
         persist: bool,
         arity: int | None = None,
-        keys: tuple[str, ...] | None = None,
-        run: Callable[..., R] | None = None,
     ) -> None:
         if lru is not None and (not isinstance(lru, int) or lru < 1):
             raise ValueError(f"lru must be a positive int or None, got {lru!r}")
@@ -81,12 +75,6 @@ class QuerySpec(Generic[R]):
         """How many parts every key has, when the entry point fixes it (its
         body's signature does, and no ``lru``); None when it varies per call.
         The hit table keys a query of one part by the part (``hits.py``)."""
-        self.keys = keys
-        """``keys=``: the parameters that form the key, in declaration order; the
-        others reach the body but not the key (``_entry_points.keyed_runner``)."""
-        self.run: Callable[..., R] = fn if run is None else run
-        """What an execution calls as ``run(db, *key)``: ``fn``, or for ``keys=``
-        the body given its other arguments too."""
         self.index = next(_indexes)
         """This query's place in every runtime's list of memo tables
         (``MemoTables.by_index``), which the memo hit indexes: a list index
@@ -98,25 +86,19 @@ class QuerySpec(Generic[R]):
 
     @property
     def fingerprint(self) -> bytes:
-        """A digest of the query's code and ``version``: memos of other code are stale."""
+        """A digest of the code the query reaches and its ``version``: memos of
+        other code are stale (``_fingerprint.py`` says what it covers).
+
+        Computed on first use, when a memo row is committed or restored, not at
+        declaration: a helper the body calls may be defined below it. Declaring
+        a query never imports the walk.
+        """
         if self._fingerprint is None:
-            digest = hashlib.blake2b(digest_size=16)
-            digest.update(repr(self.version).encode())
-            _digest_code(digest, getattr(self.fn, "__code__", None))
-            self._fingerprint = digest.digest()
+            from sofrito._fingerprint import fingerprint
+
+            self._fingerprint = fingerprint(self.fn, self.version)
         return self._fingerprint
 
     def __repr__(self) -> str:
         return f"<sofrito query {self.name}>"
 
-
-def _digest_code(digest: Any, code: types.CodeType | None) -> None:
-    if code is None:
-        return
-    digest.update(code.co_code)
-    digest.update(repr(code.co_names).encode())
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _digest_code(digest, const)
-        else:
-            digest.update(repr(const).encode())
