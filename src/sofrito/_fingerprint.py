@@ -77,6 +77,7 @@ import hashlib
 import os
 import sys
 import types
+import weakref
 from typing import Any, Final
 
 from sofrito import _canonical
@@ -118,6 +119,9 @@ _PYTHON: Final = f"python {sys.implementation.cache_tag}"
 _STDLIB: Final = os.path.dirname(os.__file__)
 _origins: dict[tuple[str, str | None], str | None] = {}
 _versions: dict[str, str] = {}
+_codes: weakref.WeakKeyDictionary[types.CodeType, tuple[bytes, tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def fingerprint(fn: Any, version: str | None, trace: list[tuple[str, str]] | None = None) -> bytes:
@@ -130,7 +134,7 @@ def fingerprint(fn: Any, version: str | None, trace: list[tuple[str, str]] | Non
     walk.put(b"version", repr(version).encode())
     walk.ref(fn)
     walk.run()
-    return walk.digest.digest()
+    return hashlib.blake2b(walk.out, digest_size=16).digest()
 
 
 class _Walk:
@@ -138,7 +142,7 @@ class _Walk:
 
     def __init__(self, trace: list[tuple[str, str]] | None) -> None:
         self.trace = trace
-        self.digest = hashlib.blake2b(FORMAT, digest_size=16)
+        self.out = bytearray(FORMAT)
         self.numbers: dict[int, int] = {}
         self.queue: list[Any] = []
         """Objects to expand, in discovery order; also keeps them alive, so
@@ -146,9 +150,10 @@ class _Walk:
 
     def put(self, tag: bytes, data: bytes) -> None:
         """Fold one record; length-prefixed, so records never run together."""
-        self.digest.update(tag)
-        self.digest.update(len(data).to_bytes(4, "big"))
-        self.digest.update(data)
+        out = self.out
+        out += tag
+        out += len(data).to_bytes(4, "big")
+        out += data
         if self.trace is not None:
             self.trace.append((tag.decode(), data.decode("utf-8", "backslashreplace")))
 
@@ -231,28 +236,11 @@ class _Walk:
                 self.ref(contents)
 
     def _code(self, code: types.CodeType, namespace: dict[str, Any]) -> None:
-        """Fold one code object and what its names reach in ``namespace``."""
-        for tag, part in (
-            (b"code", code.co_code),
-            (b"exceptions", getattr(code, "co_exceptiontable", b"")),
-            (
-                b"shape",
-                _ints(
-                    code.co_flags, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
-                ),
-            ),
-            (b"names", _strings(code.co_names)),
-            (b"locals", _strings(code.co_varnames)),
-            (b"cells", _strings(code.co_cellvars + code.co_freevars)),
-        ):
-            self.put(tag, part)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                self.put(b"nested", b"")
-                self._code(const, namespace)
-            else:
-                self.put(b"const", _constant(const))
-        self._globals(code.co_names, namespace)
+        """Fold one code object, its nested code, and what their names reach in
+        ``namespace`` (nested code shares its function's globals)."""
+        digest, names = _code_parts(code)
+        self.put(b"code", digest)
+        self._globals(names, namespace)
 
     def _globals(self, names: tuple[str, ...], namespace: dict[str, Any]) -> None:
         modules: list[types.ModuleType] = []
@@ -299,8 +287,44 @@ class _Walk:
             self.ref(mapping[name])  # type: ignore[index]
 
 
+def _code_parts(code: types.CodeType) -> tuple[bytes, tuple[str, ...]]:
+    """A code object's own digest (nested code included) and every name it and
+    its nested code use, in order; cached, since code objects never change and
+    queries share their helpers."""
+    parts = _codes.get(code)
+    if parts is None:
+        out = bytearray()
+        names: dict[str, None] = {}
+        _serialize_code(out, names, code)
+        parts = _codes[code] = (hashlib.blake2b(out, digest_size=16).digest(), tuple(names))
+    return parts
+
+
+def _serialize_code(out: bytearray, names: dict[str, None], code: types.CodeType) -> None:
+    for part in (
+        code.co_code,
+        getattr(code, "co_exceptiontable", b""),
+        _ints(code.co_flags, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount),
+        _strings(code.co_names),
+        _strings(code.co_varnames),
+        _strings(code.co_cellvars + code.co_freevars),
+    ):
+        out += _sized(part)
+    names.update(dict.fromkeys(code.co_names))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out += b"nested"
+            _serialize_code(out, names, const)
+        else:
+            out += b"const"
+            out += _sized(_constant(const))
+    out += b"end"
+
+
 def _leaf(obj: Any) -> bytes | None:
     """What ``obj`` folds as when it needs no expanding; None when it does."""
+    if obj is None:  # defaults and closures of most functions
+        return b"plain none"
     kind = type(obj)
     if kind in _PLAIN_TYPES:
         try:
@@ -423,17 +447,41 @@ def _classify(module_name: str, file: str | None) -> str | None:
 
 def _distribution_version(top: str) -> str:
     """The version of the distribution that installs the top-level package
-    ``top``, cached: an upgrade of it changes the fingerprints that reach it."""
-    if top not in _versions:
-        from importlib import metadata  # noqa: PLC0415 (only when a package is reached)
+    ``top``, cached: an upgrade of it changes the fingerprints that reach it.
 
-        try:
-            found = metadata.version(top)
-        except metadata.PackageNotFoundError:  # import name and distribution differ (yaml)
+    Read from the ``NAME-VERSION.dist-info`` folders on ``sys.path`` first:
+    importing ``importlib.metadata`` costs more (15 ms) than a warm start may
+    spend, and is only needed when the import name is not the distribution's
+    (``yaml`` from PyYAML).
+    """
+    if top not in _versions:
+        found = _dist_infos().get(_normalized(top))
+        if found is None:
+            from importlib import metadata  # noqa: PLC0415 (rarely: see above)
+
             names = metadata.packages_distributions().get(top, [])
             found = ",".join(sorted(f"{name}=={metadata.version(name)}" for name in names))
         if not found:
-            module = sys.modules.get(top)
-            found = str(getattr(module, "__version__", "unknown"))
+            found = str(getattr(sys.modules.get(top), "__version__", "unknown"))
         _versions[top] = found
     return _versions[top]
+
+
+@functools.cache
+def _dist_infos() -> dict[str, str]:
+    """Distribution name (normalized) to version, the first on ``sys.path`` winning."""
+    found: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            entries = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info"):
+                name, _, version = entry[: -len(".dist-info")].partition("-")
+                found.setdefault(_normalized(name), version)
+    return found
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")

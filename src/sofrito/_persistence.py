@@ -12,6 +12,19 @@ input cells, and every memo whose query is defined in this process with the
 same fingerprint (code and ``version=``). Values stay encoded until read.
 Reverse dependencies are rebuilt from the stored dependency lists.
 
+**One head, compare-and-swap.** Every write this runtime makes to its store
+(a commit, a ``durable=True`` input, a lifecycle change) is based on the
+runtime's head as this process knows it: read at open, before anything is
+restored, and one more per write since. The store compares it inside the
+write's transaction, so a process that lost a race gets ``Conflict`` with
+nothing written, never a boundary that mixes its work with another's.
+
+**A value that cannot be encoded** is left out of the store, with one
+warning per query and key: its row is deleted, so after a restart the memo
+has no row, and its readers are verified as for a discarded memo. Only
+``commit(strict=True)`` keeps the all-or-nothing ``StoreError``. Input values
+are the source of truth: one that cannot be encoded is always an error.
+
 **What is never trusted.** A memo row whose fingerprint differs, whose query
 or key cannot be resolved, or that read a cell that is gone is *discarded*. It
 counts as changed: every memo that transitively read it is pushed back before
@@ -24,6 +37,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -44,6 +58,7 @@ from sofrito._snapshot import (
 )
 from sofrito.stores import (
     CorruptSnapshot,
+    Drop,
     InputState,
     InputStatus,
     Receipt,
@@ -52,6 +67,7 @@ from sofrito.stores import (
     SnapshotDelta,
     StoredSnapshot,
     StoreError,
+    UnstoredValueWarning,
     _encoding,
 )
 
@@ -85,6 +101,11 @@ class Persistence:
         self.run_id = uuid.uuid4().hex
         self.full = False
         """The next commit replaces every stored memo (``rt.clear_cache()`` ran)."""
+        self.head = 0
+        """The store's head for this runtime as of this process's last write (or its
+        open): every write is based on it (compare-and-swap) and advances it by one."""
+        self._unstorable: set[bytes] = set()
+        """Memo ids already warned about: one warning per query and key."""
         self._restored: dict[NodeId, Memo | Cell] = {}
         """While restoring: nodes by their stored id, so dependencies resolve
         without decoding their keys again."""
@@ -108,11 +129,11 @@ class Persistence:
 
     # -- commit ----------------------------------------------------------------
 
-    def commit(self, boundary: str) -> Receipt:
+    def commit(self, boundary: str, *, strict: bool = False) -> Receipt:
         engine = self.engine
         refuse_if_closed(engine, "commit")
         with engine.gate.write():
-            delta = self._delta()
+            delta = self._delta(strict)
             states = [self.input_state(cell) for cell in _sorted_cells(engine.unsaved_cells)]
             receipt = self.store.commit_boundary(
                 self.runtime_id,
@@ -121,7 +142,9 @@ class Persistence:
                 boundary,
                 [state.input_id for state in states],
                 states,
+                base_head=self.head,
             )
+            self.head += 1
             assert engine.unsaved_memos is not None
             assert engine.unsaved_cells is not None
             engine.unsaved_memos.clear()
@@ -129,17 +152,22 @@ class Persistence:
             self.full = False
             return receipt
 
-    def _delta(self) -> SnapshotDelta:
+    def _delta(self, strict: bool) -> SnapshotDelta:
         engine = self.engine
         upserts: dict[bytes, bytes] = {}
         deletes: set[bytes] = set()
         for memo in engine.unsaved_memos or ():
             mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
+            row = None
             if memo.has_value and memo.error is None and memo.computed:
-                upserts[mid] = self._row(memo, mid)
+                row = self._row(memo, mid, strict)
+            if row is not None:
+                upserts[mid] = row
                 deletes.discard(mid)
             else:
-                deletes.add(mid)  # errors and evicted values are recomputed, not stored
+                # Errors, evicted values and values that cannot be encoded are
+                # recomputed, not stored; an older row of the memo goes.
+                deletes.add(mid)
         return SnapshotDelta(
             engine.revisions.current, self._meta(), upserts, frozenset(deletes), self.full
         )
@@ -155,7 +183,9 @@ class Persistence:
         self.engine.unsaved_memos.clear()
         self.full = True
 
-    def _row(self, memo: Memo, mid: bytes) -> bytes:
+    def _row(self, memo: Memo, mid: bytes, strict: bool) -> bytes | None:
+        """The memo's sealed row, or None for a value the codec cannot encode
+        (``StoreError`` instead with ``strict``)."""
         value = memo.value
         if type(value) is Encoded:
             encoded = value.data
@@ -163,15 +193,34 @@ class Persistence:
             try:
                 encoded = self.codec.encode(value)
             except CodecError as exc:
-                raise StoreError(
-                    f"cannot store the value of {memo!r} in {self.store.location} "
-                    f"(runtime {self.runtime_id!r}): {exc}; nothing was written"
-                ) from None
+                if strict:
+                    raise StoreError(
+                        f"cannot store the value of {memo!r} in {self.store.location} "
+                        f"(runtime {self.runtime_id!r}): {exc}; nothing was written "
+                        "(commit(strict=False) leaves such a value out instead)"
+                    ) from None
+                self._warn_unstorable(memo, mid, exc)
+                return None
         deps = [self._node_id(dep) for dep in memo.deps]
         row = MemoRow(
             memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, deps, encoded
         )
         return encode_memo_row(row, self.sealer, self._context("memo", mid))
+
+    def _warn_unstorable(self, memo: Memo, mid: bytes, exc: CodecError) -> None:
+        """Once per query and key: a cache that cannot hold one value is still a
+        cache, but the user should know which value it is and how to quiet it."""
+        if mid in self._unstorable:
+            return
+        self._unstorable.add(mid)
+        warnings.warn(
+            f"{memo!r} is not stored in {self.store.location} (runtime {self.runtime_id!r}): "
+            f"{exc}; it will be recomputed after a restart, and what read it verified "
+            f"again. Declare {memo.spec.name} with persist=False if it is not meant to be "
+            "stored, or commit(strict=True) to make this an error",
+            UnstoredValueWarning,
+            stacklevel=6,  # the caller of rt.commit()
+        )
 
     def _context(self, kind: str, name: bytes | str) -> bytes:
         """Where sealed bytes belong; with ``secret=`` the MAC covers it, so an
@@ -394,17 +443,29 @@ class Persistence:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def lifecycle(self, state: RuntimeState, drop: str = "nothing") -> None:
+    def lifecycle(self, state: RuntimeState, drop: Drop = "nothing") -> None:
+        """A lifecycle change, with the input states written since the last commit,
+        based on this runtime's head like a commit: a process that lost the race
+        cannot retire, reset or destroy what it has not seen."""
         states = [self.input_state(c) for c in _sorted_cells(self.engine.unsaved_cells)]
         if drop != "nothing":
             states = []
-        self.store.atomic_lifecycle_commit(self.runtime_id, state, states, drop)  # type: ignore[arg-type]
+        self.store.atomic_lifecycle_commit(
+            self.runtime_id, state, states, drop, base_head=self.head
+        )
+        self.head += 1
         if self.engine.unsaved_cells is not None:
             self.engine.unsaved_cells.clear()
 
     def persist_now(self, cell: Cell) -> None:
-        """``durable=True``: this cell's state is in the store before ``set`` returns."""
-        self.store.persist_input_state(self.runtime_id, self.input_state(cell))
+        """``durable=True``: this cell's state is in the store before ``set`` returns.
+
+        It advances the head like a commit: it changes what a restart restores
+        (the catch-up above), so another process's later commit, which did
+        not see it, must not pass as based on the same state."""
+        state = self.input_state(cell)
+        self.store.persist_input_state(self.runtime_id, state, base_head=self.head)
+        self.head += 1
 
 
 def _sorted_cells(cells: Iterable[Cell] | None) -> list[Cell]:

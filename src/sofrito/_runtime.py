@@ -316,10 +316,17 @@ class Runtime:
 
     # -- durable state ---------------------------------------------------------
 
-    def commit(self, boundary: str = "commit") -> Receipt:
+    def commit(self, boundary: str = "commit", *, strict: bool = False) -> Receipt:
         """End a run: write what executed and what was set since the last commit,
-        with a receipt, in one atomic boundary; return the receipt."""
-        return self._require_store("commit").commit(boundary)
+        with a receipt, in one atomic boundary; return the receipt.
+
+        A memo whose value cannot be encoded is left out, with one
+        ``sofrito.stores.UnstoredValueWarning`` per query and key; ``strict=True``
+        raises ``StoreError`` instead and writes nothing. ``sofrito.stores.Conflict``
+        (nothing written) if another process or runtime object wrote this
+        runtime since this one opened or last wrote: open it again and rerun.
+        """
+        return self._require_store("commit").commit(boundary, strict=strict)
 
     @property
     def state(self) -> RuntimeState:
