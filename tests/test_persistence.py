@@ -23,6 +23,7 @@ from sofrito import _snapshot
 from sofrito._codec import Sealer
 from sofrito._engine.memo import Encoded
 from sofrito.stores import (
+    Conflict,
     CorruptSnapshot,
     InputState,
     MemoryStore,
@@ -30,11 +31,13 @@ from sofrito.stores import (
     SnapshotDelta,
     SqliteStore,
     StoreError,
+    UnstoredValueWarning,
     WriteFailed,
 )
 
 FLOW = Path(__file__).with_name("persist_flow.py")
 LOCK_CHILD = Path(__file__).parent / "stores" / "lock_child.py"
+CONFLICT_FLOW = Path(__file__).with_name("conflict_flow.py")
 ROOT = FLOW.parent.parent
 
 
@@ -138,9 +141,11 @@ class RecordingStore(MemoryStore):
         super().__init__()
         self.deltas: list[SnapshotDelta] = []
 
-    def commit_boundary(self, runtime_id: str, snapshot: SnapshotDelta, *rest: Any) -> Any:
+    def commit_boundary(
+        self, runtime_id: str, snapshot: SnapshotDelta, *rest: Any, **options: Any
+    ) -> Any:
         self.deltas.append(snapshot)
-        return super().commit_boundary(runtime_id, snapshot, *rest)
+        return super().commit_boundary(runtime_id, snapshot, *rest, **options)
 
 
 def test_commit_after_a_small_change_writes_only_what_executed() -> None:
@@ -272,7 +277,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtim
     store.close()
 
 
-def test_unserializable_value_fails_commit_naming_query_and_key_and_writes_nothing(
+def test_unserializable_value_fails_a_strict_commit_naming_query_and_key_and_writes_nothing(
     any_store: RuntimeStore,
 ) -> None:
     rt = sf.Runtime(store=any_store, runtime_id="bad")
@@ -284,14 +289,81 @@ def test_unserializable_value_fails_commit_naming_query_and_key_and_writes_nothi
     holds_a_lock(rt, "x")
     with pytest.raises(
         StoreError, match=r"persist\.lock\('x'\).*cannot pickle.*nothing was written"
-    ):
-        rt.commit()
+    ) as caught:
+        rt.commit(strict=True)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
     assert any_store.load_receipts("bad") == [first]
     snapshot = any_store.load_snapshot("bad")
     assert snapshot is not None
     assert len(snapshot.rows) == 1  # upper('x') as first committed; neither new row
     (stored,) = any_store.load_input_states("bad")
     assert stored.changed_at == committed_at  # the new value of x was not written either
+
+
+def test_an_unencodable_value_is_left_out_with_one_warning_and_commits_go_on(
+    any_store: RuntimeStore,
+) -> None:
+    rt = sf.Runtime(store=any_store, runtime_id="bad")
+    rt.set(source["x"], "fine")
+    upper(rt, "x")
+    holds_a_lock(rt, "x")
+    with pytest.warns(UnstoredValueWarning) as warned:
+        first = rt.commit()
+    (warning,) = warned
+    message = str(warning.message)
+    assert "persist.lock('x') is not stored" in message
+    assert "persist=False" in message
+    assert any_store.location in message
+    assert warning.filename == __file__  # it points at the rt.commit() call
+    snapshot = any_store.load_snapshot("bad")
+    assert snapshot is not None
+    assert [mid for mid in snapshot.rows if b"persist.lock" in mid] == []
+    assert len(snapshot.rows) == 1  # upper('x')
+    rt.set(source["x"], "again")
+    holds_a_lock(rt, "x")  # the same query and key: no second warning
+    second = rt.commit()
+    assert second.sequence == first.sequence + 1
+
+
+@sf.query(name="persist.lock_len")
+def lock_len(db: Any, key: str) -> tuple[Any, int]:
+    runs["lock_len"] = runs.get("lock_len", 0) + 1
+    text = str(source(db, key))
+    return (threading.Lock() if "lock" in text else None, len(text))
+
+
+@sf.query(name="persist.reads_lock_len")
+def reads_lock_len(db: Any, key: str) -> int:
+    runs["reads_lock_len"] = runs.get("reads_lock_len", 0) + 1
+    return lock_len(db, key)[1] * 10
+
+
+def test_a_reader_of_an_unstored_memo_is_verified_after_a_restart(tmp_path: Path) -> None:
+    """The skipped memo has no row (its older, encodable row is deleted too), so
+    after a restart its readers are verified like a discarded memo's, never served."""
+    db = tmp_path / "skip.db"
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="skip")
+    rt.set(source["x"], "abc")
+    assert reads_lock_len(rt, "x") == 30
+    rt.commit()  # both stored: no lock yet
+    rt.set(source["x"], "a lock")
+    assert reads_lock_len(rt, "x") == 60
+    with pytest.warns(UnstoredValueWarning, match=r"persist\.lock_len\('x'\)"):
+        rt.commit()
+    with SqliteStore(db) as store:
+        snapshot = store.load_snapshot("skip")
+    assert snapshot is not None
+    assert [mid for mid in snapshot.rows if b"persist.lock_len" in mid] == []
+    reopened = sf.Runtime(store=SqliteStore(db), runtime_id="skip")
+    runs.clear()
+    assert reads_lock_len(reopened, "x") == 60
+    # Verified, not served from its row: the memo it read has no row, so it ran
+    # (a first computation, nothing to compare with), and so did the reader.
+    assert runs == {"lock_len": 1, "reads_lock_len": 1}
+    reopened.set(source["x"], "no l0ck here")
+    assert reads_lock_len(reopened, "x") == 120
+    assert runs == {"lock_len": 2, "reads_lock_len": 2}
 
 
 def test_safe_codec_refuses_non_plain_values() -> None:
@@ -337,14 +409,20 @@ def test_on_corrupt_cold_drops_the_damaged_state_and_recomputes(
         joined(rt, "a", "b")  # the inputs went with the damaged state: nothing stale
 
 
-def test_file_that_is_not_a_store_is_moved_aside_in_cold_mode(tmp_path: Path) -> None:
+def test_file_that_is_not_a_store_is_moved_aside_in_cold_mode_and_says_where(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     db = tmp_path / "c.db"
     db.write_bytes(b"definitely not sqlite" * 200)
     with pytest.raises(CorruptSnapshot):
         sf.Runtime(store=SqliteStore(db), runtime_id="c")
-    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
+    with caplog.at_level(logging.WARNING, logger="sofrito.persistence"):
+        rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
     assert rt.revision == 0
-    assert [p.name.startswith("c.db.corrupt-") for p in tmp_path.iterdir()].count(True) == 1
+    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("c.db.corrupt-")]
+    (record,) = caplog.records
+    assert f"moved the damaged file aside to {moved}" in record.getMessage()
+    assert "starting runtime 'c' cold" in record.getMessage()
     rt.set(source["a"], "x")
     rt.commit()
 
@@ -498,8 +576,10 @@ def test_a_commit_blocked_by_another_process_fails_clearly_and_can_be_retried(
     assert holder.stdout is not None
     try:
         assert holder.stdout.readline() == b"locked\n"
-        with pytest.raises(WriteFailed, match=rf"{db} is locked by another process"):
+        with pytest.raises(WriteFailed, match=rf"{db} is locked by another process") as caught:
             rt.commit()
+        assert caught.value.__cause__ is None  # restated by sofrito, not chained
+        assert caught.value.__suppress_context__
     finally:
         holder.stdin.write(b"go\n")
         holder.stdin.close()
@@ -565,3 +645,154 @@ def _open_and_read(path: Path, **options: Any) -> str | StoreError:
 
 def _a_refusal(error: StoreError) -> bool:
     return isinstance(error, CorruptSnapshot) or "written by a newer sofrito" in str(error)
+
+
+# -- one head per runtime: compare-and-swap ---------------------------------------
+
+
+def test_two_runtime_objects_on_one_id_the_second_commit_is_a_conflict(
+    any_store: RuntimeStore,
+) -> None:
+    first = sf.Runtime(store=any_store, runtime_id="two")
+    second = sf.Runtime(store=any_store, runtime_id="two")  # opened before first commits
+    first.set(source["a"], "alpha")
+    assert upper(first, "a") == "ALPHA"
+    won = first.commit()
+    second.set(source["a"], "beta")
+    with pytest.raises(Conflict, match=r"based on head 0, the head is now 1") as caught:
+        second.commit()
+    assert "'two'" in str(caught.value)
+    assert "Open the runtime again" in str(caught.value)
+    assert any_store.load_receipts("two") == [won]
+    third = sf.Runtime(store=any_store, runtime_id="two")  # the way on: reopen, rerun
+    assert third.get(source["a"]) == "alpha"
+    third.set(source["a"], "beta")
+    assert upper(third, "a") == "BETA"
+    assert third.commit().sequence == 2
+    with pytest.raises(Conflict):  # the first is now behind the third
+        first.commit()
+
+
+def test_a_stale_runtime_cannot_retire_or_reset_what_it_has_not_seen(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    ahead = sf.Runtime(store=SqliteStore(db), runtime_id="c")
+    behind = sf.Runtime(store=SqliteStore(db), runtime_id="c")
+    ahead.set(source["a"], "alpha")
+    ahead.commit()
+    with pytest.raises(Conflict):
+        behind.reset()
+    with pytest.raises(Conflict):
+        behind.retire()
+    reopened = sf.Runtime(store=SqliteStore(db), runtime_id="c")
+    assert reopened.get(source["a"]) == "alpha"
+    assert reopened.state is sf.stores.RuntimeState.IDLE
+    reopened.retire()  # one that is up to date can
+
+
+class Child:
+    """``tests/conflict_flow.py`` in a real process, driven one command at a time."""
+
+    def __init__(self, db: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(CONFLICT_FLOW), str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self.opened = self._answer()["opened"]
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the child died"
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def __call__(self, command: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        assert self.process.wait(timeout=30) == 0
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def _reopened_race(db: Path) -> tuple[str, int]:
+    child = Child(db)
+    try:
+        return child("f")["f"], child.opened
+    finally:
+        child.close()
+
+
+def test_two_processes_on_one_runtime_id_never_lose_a_write(tmp_path: Path) -> None:
+    """The issue's repro: B opened before A's commit, sets x without reading f, and
+    commits. B's commit is refused whole, so the store never says f = 10 with len(x) 2."""
+    db = tmp_path / "race.db"
+    a, b = Child(db), Child(db)
+    try:
+        assert a.opened == b.opened == 0
+        assert a("set aaaaaaaaaa") == {"ok": True}
+        assert a("f") == {"f": 10}
+        assert a("commit") == {"sequence": 1}
+        assert b("set bb") == {"ok": True}
+        lost = b("commit")
+        assert lost["error"] == "Conflict"
+        assert "based on head 0, the head is now 1" in lost["message"]
+        assert str(db) in lost["message"]
+        assert b("commit")["error"] == "Conflict"  # and stays refused: reopen to go on
+    finally:
+        a.close()
+        b.close()
+    with SqliteStore(db) as store:
+        assert [r.sequence for r in store.load_receipts("race")] == [1]
+    c = Child(db)  # the way on: open again, and run again
+    try:
+        assert c.opened == 1
+        assert c("f") == {"f": 10}
+        assert c("set bb") == {"ok": True}
+        assert c("f") == {"f": 2}
+        assert c("commit") == {"sequence": 2}
+    finally:
+        c.close()
+    assert _reopened_race(db) == (2, 2)
+
+
+def test_a_durable_write_by_one_process_refuses_a_commit_based_on_what_it_replaced(
+    tmp_path: Path,
+) -> None:
+    """A ``durable=True`` write advances the head too: B, which computed g from the
+    y it restored, must not commit that g over A's new y."""
+    db = tmp_path / "race.db"
+    setup = Child(db)
+    try:
+        assert setup("durable old") == {"ok": True}
+        assert setup("g") == {"g": "OLD"}
+        assert setup("set abc") == {"ok": True}
+        assert setup("f") == {"f": 3}
+        assert setup("commit") == {"sequence": 1}
+    finally:
+        setup.close()
+    a, b = Child(db), Child(db)
+    try:
+        assert a.opened == b.opened == 2
+        assert b("g") == {"g": "OLD"}
+        assert a("durable new") == {"ok": True}  # in the store before set returns
+        assert b("set abcd") == {"ok": True}
+        assert b("f") == {"f": 4}
+        assert b("commit")["error"] == "Conflict"
+        assert b("durable newer")["error"] == "Conflict"  # B is behind for every write
+    finally:
+        a.close()
+        b.close()
+    c = Child(db)
+    try:
+        assert c("g") == {"g": "NEW"}
+        assert c("f") == {"f": 3}
+    finally:
+        c.close()

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import fetch, write
-from sofrito.stores import CorruptSnapshot, RuntimeState
+from sofrito.stores import CorruptSnapshot, Drop, RuntimeState
 
 if TYPE_CHECKING:
     from sofrito._engine.spec import QuerySpec
@@ -62,22 +62,19 @@ def _refuse_query(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], *_
 
 
 def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
+    """Restore, or start cold. The head is read first: whatever another process
+    commits while this one restores makes this one's first write a ``Conflict``."""
     engine = rt._engine
     store = persistence.store
+    runtime_id = persistence.runtime_id
     try:
-        stored_state = store.load_runtime_state(persistence.runtime_id)
+        persistence.head = store.load_head(runtime_id)
+        stored_state = store.load_runtime_state(runtime_id)
         revision = persistence.restore()
     except CorruptSnapshot as exc:
         if not cold:
             raise
-        log.warning("%s; starting runtime %r cold", exc, persistence.runtime_id)
-        _forget_everything(rt)
-        # The damage may be found after the snapshot header was restored.
-        engine.revisions.last_changed[:] = [0] * len(engine.revisions.last_changed)
-        recover = getattr(store, "recover", None)
-        if callable(recover):
-            recover()
-        store.atomic_lifecycle_commit(persistence.runtime_id, RuntimeState.IDLE, [], "cache")
+        _start_cold(rt, persistence, exc)
         stored_state, revision = RuntimeState.IDLE, None
     if stored_state in (RuntimeState.RETIRED, RuntimeState.STOPPED):
         engine.lifecycle = stored_state
@@ -85,6 +82,36 @@ def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
         store.persist_runtime_state(persistence.runtime_id, RuntimeState.IDLE)
     if revision:
         write.set_current_revision(engine, revision, force=True)
+
+
+def _start_cold(rt: Runtime, persistence: Persistence, damage: CorruptSnapshot) -> None:
+    """``on_corrupt="cold"``: drop the runtime's stored state, moving a file that
+    is not a store aside, and say where it went."""
+    engine = rt._engine
+    store = persistence.store
+    runtime_id = persistence.runtime_id
+    _forget_everything(rt)
+    # The damage may be found after the snapshot header was restored.
+    engine.revisions.last_changed[:] = [0] * len(engine.revisions.last_changed)
+    recover = getattr(store, "recover", None)
+    moved = recover() if callable(recover) else None
+    if moved is not None:
+        log.warning(
+            "%s; moved the damaged file aside to %s; starting runtime %r cold in a new store",
+            damage,
+            moved,
+            runtime_id,
+        )
+    else:
+        log.warning("%s; starting runtime %r cold", damage, runtime_id)
+    # The drop is based on the head like any write, unless the header holding
+    # it is the damage: then it is based on nothing, and the head is read after.
+    try:
+        base: int | None = store.load_head(runtime_id)
+    except CorruptSnapshot:
+        base = None
+    store.atomic_lifecycle_commit(runtime_id, RuntimeState.IDLE, [], "cache", base_head=base)
+    persistence.head = store.load_head(runtime_id) if base is None else base + 1
 
 
 _VERBS = {
@@ -99,7 +126,7 @@ def transition(rt: Runtime, state: RuntimeState) -> None:
     write.refuse_if_closed(engine, _VERBS[state])
     with engine.gate.write():
         if rt._persistence is not None:
-            drop = "everything" if state is RuntimeState.DESTROYED else "nothing"
+            drop: Drop = "everything" if state is RuntimeState.DESTROYED else "nothing"
             rt._persistence.lifecycle(state, drop)
         if state is RuntimeState.DESTROYED:
             _forget_everything(rt)

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sofrito.stores import (
+    Conflict,
     InputState,
     InputStatus,
     Receipt,
@@ -265,6 +266,74 @@ class StoreContract:
             store.atomic_lifecycle_commit("rt", RuntimeState.IDLE, [], drop="all")  # type: ignore[arg-type]
         assert store.load_snapshot("rt") is not None
 
+    # -- the head: compare-and-swap ----------------------------------------------------
+
+    def test_every_write_to_a_runtime_advances_its_head_by_one(self, store: RuntimeStore) -> None:
+        assert store.load_head("rt") == 0
+        store.persist_runtime_state("rt", RuntimeState.IDLE)  # a label, not state
+        assert store.load_head("rt") == 0
+        store.commit_boundary("rt", delta(1, a=b"1"), "r", "c", [], [], base_head=0)
+        store.persist_input_state("rt", state("src:a"), base_head=1)
+        store.atomic_lifecycle_commit("rt", RuntimeState.RETIRED, [], base_head=2)
+        snapshot = delta(2)
+        store.atomic_apply("rt", snapshot, foreign_receipt("rt", 2, snapshot), [])
+        store.commit_boundary("rt", delta(3), "r", "c", [], [])  # no base: still a write
+        assert store.load_head("rt") == 5
+        assert store.load_head("other") == 0
+
+    @pytest.mark.parametrize("write", ["commit", "durable input", "lifecycle", "reset"])
+    def test_a_write_based_on_an_old_head_is_a_conflict_and_writes_nothing(
+        self, store: RuntimeStore, write: str
+    ) -> None:
+        first = store.commit_boundary("rt", delta(1, a=b"1"), "a", "c", [], [state("src:a")])
+        store.persist_runtime_state("rt", RuntimeState.IDLE)
+        writes: dict[str, Callable[[], object]] = {
+            "commit": lambda: store.commit_boundary(
+                "rt", delta(2, a=b"2"), "b", "c", [], [], base_head=0
+            ),
+            "durable input": lambda: store.persist_input_state(
+                "rt", state("src:a", b"new"), base_head=0
+            ),
+            "lifecycle": lambda: store.atomic_lifecycle_commit(
+                "rt", RuntimeState.RETIRED, [state("src:b")], base_head=0
+            ),
+            "reset": lambda: store.atomic_lifecycle_commit(
+                "rt", RuntimeState.IDLE, [state("src:b")], "cache", base_head=0
+            ),
+        }
+        with pytest.raises(Conflict, match=r"based on head 0, the head is now 1") as caught:
+            writes[write]()
+        conflict = caught.value
+        assert isinstance(conflict, StoreError)
+        assert (conflict.runtime_id, conflict.base, conflict.head) == ("rt", 0, 1)
+        assert "'rt'" in str(conflict)
+        assert store.location in str(conflict)
+        assert "nothing was written" in str(conflict)
+        assert store.load_head("rt") == 1
+        assert store.load_receipts("rt") == [first]
+        snapshot = store.load_snapshot("rt")
+        assert snapshot is not None
+        assert (snapshot.revision, dict(snapshot.rows)) == (1, {b"a": b"1"})
+        assert store.load_input_states("rt") == [state("src:a")]
+        assert store.load_runtime_state("rt") is RuntimeState.IDLE
+
+    def test_the_head_survives_reset_and_destroy(self, store: RuntimeStore) -> None:
+        """It never goes back, so a base taken before a destroy can never match again."""
+        store.commit_boundary("rt", delta(1, a=b"1"), "r", "c", [], [], base_head=0)
+        store.atomic_lifecycle_commit("rt", RuntimeState.IDLE, [], "cache", base_head=1)
+        assert store.load_head("rt") == 2
+        store.atomic_lifecycle_commit("rt", RuntimeState.DESTROYED, [], "everything", base_head=2)
+        assert store.load_head("rt") == 3
+        assert store.load_receipts("rt") == []
+        assert store.commit_boundary("rt", delta(1), "r", "c", [], [], base_head=3).sequence == 1
+        with pytest.raises(Conflict):
+            store.commit_boundary("rt", delta(2), "r", "c", [], [], base_head=1)
+
+    def test_runtimes_have_their_own_heads(self, store: RuntimeStore) -> None:
+        store.commit_boundary("one", delta(1), "r", "c", [], [], base_head=0)
+        store.commit_boundary("two", delta(1), "r", "c", [], [], base_head=0)
+        assert (store.load_head("one"), store.load_head("two")) == (1, 1)
+
     # -- sharing and closing ------------------------------------------------------------
 
     def test_threads_share_one_store(self, store: RuntimeStore) -> None:
@@ -395,3 +464,28 @@ class DurableStoreContract(StoreContract):
             assert [r.run_id for r in store.load_receipts("rt")] == ["there", "here"]
         finally:
             other.close()
+
+    def test_two_handles_race_for_one_head_and_one_loses(
+        self, store: RuntimeStore, reopen: Reopen
+    ) -> None:
+        other = reopen()
+        try:
+            base = store.load_head("rt")
+            assert other.load_head("rt") == base
+            store.commit_boundary("rt", delta(1, a=b"1"), "here", "c", [], [], base_head=base)
+            with pytest.raises(Conflict, match=rf"based on head {base}, the head is now 1"):
+                other.commit_boundary("rt", delta(1, a=b"2"), "there", "c", [], [], base_head=base)
+            assert other.load_head("rt") == 1
+            assert [r.run_id for r in other.load_receipts("rt")] == ["here"]
+        finally:
+            other.close()
+
+    def test_the_head_survives_reopening(self, store: RuntimeStore, reopen: Reopen) -> None:
+        store.commit_boundary("rt", delta(1), "r", "c", [], [], base_head=0)
+        store.persist_input_state("rt", state("src:a"), base_head=1)
+        store.close()
+        again = reopen()
+        try:
+            assert again.load_head("rt") == 2
+        finally:
+            again.close()

@@ -7,6 +7,7 @@ verifying. Change the format only with a new version tag.
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import sofrito as sf
 from sofrito import _canonical, stores
 from sofrito.stores import Receipt, SnapshotDelta, _encoding, _integrity, compute_digest
 
@@ -162,11 +164,37 @@ def test_public_names_are_exported_once_and_say_sofrito_stores() -> None:
         obj = getattr(stores, name)
         if isinstance(obj, type):
             assert obj.__module__ == "sofrito.stores", name
-    assert {"StoreError", "WriteFailed", "ReadFailed", "NotFound", "CorruptSnapshot"} <= set(
-        stores.__all__
-    )
-    for error in (stores.WriteFailed, stores.ReadFailed, stores.NotFound, stores.CorruptSnapshot):
+    errors = {"StoreError", "WriteFailed", "ReadFailed", "RecordNotFound", "Conflict"}
+    assert errors | {"CorruptSnapshot"} <= set(stores.__all__)
+    for error in (
+        stores.WriteFailed,
+        stores.ReadFailed,
+        stores.RecordNotFound,
+        stores.Conflict,
+        stores.CorruptSnapshot,
+    ):
         assert issubclass(error, stores.StoreError)
+
+
+def test_the_old_name_not_found_still_imports_with_a_deprecation_warning() -> None:
+    """``sofrito.stores.NotFound`` shared its name with ``sofrito.NotFound`` (a
+    locator's answer); it is ``RecordNotFound`` now, and the old name still works."""
+    with pytest.warns(DeprecationWarning, match=r"renamed sofrito\.stores\.RecordNotFound"):
+        from sofrito.stores import NotFound
+    assert NotFound is stores.RecordNotFound
+    with pytest.warns(DeprecationWarning, match="RecordNotFound"):
+        assert stores.NotFound is stores.RecordNotFound  # type: ignore[attr-defined]
+    assert "NotFound" not in stores.__all__
+    assert stores.RecordNotFound is not sf.NotFound
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        stores.Nothing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_conflict_names_both_heads_and_survives_pickling() -> None:
+    conflict = stores.Conflict("lost", "rt", 3, 5)
+    again = pickle.loads(pickle.dumps(conflict))
+    assert (type(again), str(again)) == (stores.Conflict, "lost")
+    assert (again.runtime_id, again.base, again.head) == ("rt", 3, 5)
 
 
 def test_the_reference_implementation_in_the_docs_recomputes_the_digest() -> None:

@@ -72,6 +72,29 @@ def test_the_file_and_its_directory_are_created(tmp_path: Path) -> None:
         assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
+def test_a_folder_that_cannot_be_created_is_a_store_error_naming_the_path(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    path = blocker / "cache" / "store.db"
+    with pytest.raises(StoreError, match="cannot create the store's folder") as caught:
+        SqliteStore(path)
+    assert str(path) in str(caught.value)
+    assert str(blocker / "cache") in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__  # sofrito says it; no OSError chained above
+
+
+def test_a_folder_in_place_of_the_file_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    path.mkdir()
+    with pytest.raises(WriteFailed, match=rf"{path}: could not open") as caught:
+        SqliteStore(path)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
 def test_a_negative_busy_timeout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="busy_timeout must be >= 0"):
         SqliteStore(tmp_path / "s.db", busy_timeout=-1)
@@ -222,6 +245,56 @@ def test_a_damaged_version_1_store_is_not_upgraded_into_a_clean_one(tmp_path: Pa
     assert store.recover() is not None
     assert store.load_snapshot("rt") is None
     store.close()
+
+
+def _make_version_2(path: Path) -> None:
+    """Turn a store into what schema 2 wrote: no head column, headers checksummed
+    over their fields without it (computed here the way schema 2 did)."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        rows = conn.execute(
+            "SELECT runtime_id, state, revision, meta, sequence, memo_seal, input_seal "
+            "FROM runtimes"
+        ).fetchall()
+        for runtime_id, *fields in rows:
+            conn.execute(
+                "UPDATE runtimes SET sum = ? WHERE runtime_id = ?",
+                (checksum("sofrito.header", runtime_id, *fields), runtime_id),
+            )
+        conn.execute("ALTER TABLE runtimes DROP COLUMN head")
+        conn.execute("UPDATE sofrito_schema SET version = 2")
+
+
+def test_a_version_2_store_is_upgraded_in_place_with_its_heads_at_0(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    with SqliteStore(path) as store:
+        receipt = store.commit_boundary("rt", delta(4, a=b"A"), "run", "c", [], [state("src:a")])
+        store.persist_runtime_state("rt", RuntimeState.RETIRED)
+    _make_version_2(path)
+    with SqliteStore(path) as store:
+        loaded = store.load_snapshot("rt")
+        assert loaded is not None
+        assert (loaded.revision, dict(loaded.rows)) == (4, {b"a": b"A"})
+        assert store.load_receipts("rt") == [receipt]
+        assert store.load_input_states("rt") == [state("src:a")]
+        assert store.load_runtime_state("rt") is RuntimeState.RETIRED
+        assert store.load_head("rt") == 0
+        store.commit_boundary("rt", delta(5), "run", "c", [], [], base_head=0)
+        assert store.load_head("rt") == 1
+    with closing(sqlite3.connect(path)) as conn, conn:
+        assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
+    with SqliteStore(path) as store:
+        assert store.load_head("rt") == 1
+
+
+def test_a_damaged_head_is_caught_by_the_header_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", delta(1), "run", "c", [], [], base_head=0)
+    for head in (0, 2):
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute("UPDATE runtimes SET head = ?", (head,))
+        with SqliteStore(path) as store, pytest.raises(CorruptSnapshot, match="the header"):
+            store.load_head("rt")
 
 
 # -- damage ---------------------------------------------------------------------------------
@@ -526,9 +599,12 @@ def test_a_locked_file_waits_then_fails_naming_the_file(tmp_path: Path) -> None:
                 WriteFailed,
                 match=rf"{path} is locked by another process; waited 0.3 s to write "
                 r"\(runtime 'rt'\); nothing was changed",
-            ):
+            ) as caught:
                 store.commit_boundary("rt", delta(1, a=b"1"), "r", "c", [], [])
             assert time.monotonic() - started >= 0.25  # it did wait, then gave up
+            # sofrito restates SQLite's error, so it does not arrive chained under it
+            assert caught.value.__cause__ is None
+            assert caught.value.__suppress_context__
             with pytest.raises(WriteFailed, match="is locked by another process"):
                 store.persist_input_state("rt", state("src:a"))
             assert store.load_snapshot("rt") is None  # readers still read beside a writer

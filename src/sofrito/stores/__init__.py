@@ -19,7 +19,17 @@ Layout, one idea per module:
 See docs/persistence.md for the model, the digest encoding and the guarantees.
 """
 
-from sofrito.stores.errors import CorruptSnapshot, NotFound, ReadFailed, StoreError, WriteFailed
+import warnings
+
+from sofrito.stores.errors import (
+    Conflict,
+    CorruptSnapshot,
+    ReadFailed,
+    RecordNotFound,
+    StoreError,
+    UnstoredValueWarning,
+    WriteFailed,
+)
 from sofrito.stores.memory import MemoryStore
 from sofrito.stores.protocol import (
     Drop,
@@ -49,6 +59,23 @@ __all__ = [
     "StoreError",
     "WriteFailed",
     "ReadFailed",
-    "NotFound",
+    "RecordNotFound",
+    "Conflict",
     "CorruptSnapshot",
+    "UnstoredValueWarning",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``NotFound`` is the old name of ``RecordNotFound``, kept importable (with a
+    ``DeprecationWarning``) because it shared its name with ``sofrito.NotFound``,
+    a locator's answer, which is another thing."""
+    if name == "NotFound":
+        warnings.warn(
+            "sofrito.stores.NotFound is renamed sofrito.stores.RecordNotFound "
+            "(sofrito.NotFound is the locator's answer, another exception)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return RecordNotFound
+    raise AttributeError(f"module 'sofrito.stores' has no attribute {name!r}")

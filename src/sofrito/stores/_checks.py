@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import get_args
 
-from sofrito.stores.errors import WriteFailed
+from sofrito.stores.errors import Conflict, WriteFailed
 from sofrito.stores.protocol import Drop, Receipt, SnapshotDelta
 
-__all__ = ["check_drop", "check_foreign_receipt"]
+__all__ = ["check_base", "check_drop", "check_foreign_receipt"]
 
 _DROPS = frozenset(get_args(Drop))
 
@@ -40,3 +40,18 @@ def check_foreign_receipt(
             f"{location}: the digest of receipt {receipt.sequence} of runtime {runtime_id!r} "
             "does not match the snapshot it came with; nothing was written"
         )
+
+
+def check_base(location: str, runtime_id: str, base_head: int | None, head: int) -> None:
+    """The compare of compare-and-swap: refuse a write based on a head that moved."""
+    if base_head is None or base_head == head:
+        return
+    raise Conflict(
+        f"{location}: runtime {runtime_id!r} was written by another process or runtime "
+        f"object since this one read it (this write was based on head {base_head}, the "
+        f"head is now {head}); nothing was written. Open the runtime again "
+        "(sf.Runtime(store=..., runtime_id=...)) to load what the other wrote, and run again",
+        runtime_id,
+        base_head,
+        head,
+    )

@@ -8,8 +8,9 @@ any failure raises ``Malformed``, which the store reports as
 
 The runtime's header row (``runtimes``) is the anchor of everything else: its
 checksum covers the lifecycle state, the snapshot revision and ``meta``, the
-last receipt's sequence number and the seals of the memo and input tables
-(``_integrity``), so every row of a runtime is accounted for by one checked row.
+last receipt's sequence number, the seals of the memo and input tables
+(``_integrity``) and the head (the count of writes that compare-and-swap
+checks), so every row of a runtime is accounted for by one checked row.
 """
 
 from __future__ import annotations
@@ -89,9 +90,13 @@ class Header:
     sequence: int = 0
     memo_seal: bytes = EMPTY_SEAL
     input_seal: bytes = EMPTY_SEAL
+    head: int = 0
 
     def checksum(self, runtime_id: str) -> bytes:
         state = None if self.state is None else self.state.value
+        # The head (schema 3) joins the checksum once it is not 0, so a header
+        # written by schema 2 (no head: 0) verifies unchanged after the upgrade.
+        head = (self.head,) if self.head else ()
         return checksum(
             "sofrito.header",
             runtime_id,
@@ -101,14 +106,19 @@ class Header:
             self.sequence,
             self.memo_seal,
             self.input_seal,
+            *head,
         )
 
+    def advanced(self) -> Header:
+        """The header after one more write to the runtime's state."""
+        return replace(self, head=self.head + 1)
+
     def without_cache(self) -> Header:
-        """What a reset leaves: the state and the receipt count."""
+        """What a reset leaves: the state, the receipt count and the head."""
         return replace(self, revision=0, meta=None, memo_seal=EMPTY_SEAL, input_seal=EMPTY_SEAL)
 
 
-_HEADER_COLUMNS = "state, revision, meta, sequence, memo_seal, input_seal, sum"
+_HEADER_COLUMNS = "state, revision, meta, sequence, memo_seal, input_seal, head, sum"
 
 
 def read_header(conn: sqlite3.Connection, runtime_id: str) -> Header | None:
@@ -120,7 +130,7 @@ def read_header(conn: sqlite3.Connection, runtime_id: str) -> Header | None:
 
 def _header(runtime_id: str, row: Any) -> Header:
     what = "the header"
-    state, revision, meta, sequence, memo_seal, input_seal, stored = row
+    state, revision, meta, sequence, memo_seal, input_seal, head, stored = row
     header = Header(
         lifecycle_state(state, what),
         integer(revision, what),
@@ -128,6 +138,7 @@ def _header(runtime_id: str, row: Any) -> Header:
         integer(sequence, what),
         a_sum(memo_seal, what),
         a_sum(input_seal, what),
+        integer(head, what),
     )
     if header.checksum(runtime_id) != a_sum(stored, what):
         raise Malformed(what)
@@ -146,7 +157,7 @@ def lifecycle_state(value: object, what: str) -> RuntimeState | None:
 def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO runtimes (runtime_id, {_HEADER_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             runtime_id,
             None if header.state is None else header.state.value,
@@ -155,6 +166,7 @@ def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> N
             header.sequence,
             header.memo_seal,
             header.input_seal,
+            header.head,
             header.checksum(runtime_id),
         ),
     )

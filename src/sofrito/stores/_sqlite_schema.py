@@ -14,7 +14,9 @@
 - with a version that is not a known number: the file is damaged.
 
 Version history: 1 had no receipt checksums and no seals; 2 adds both (the
-header row anchors every row of its runtime, see ``_sqlite_rows``).
+header row anchors every row of its runtime, see ``_sqlite_rows``); 3 adds the
+header's ``head``, the write count that compare-and-swap checks (a column
+added in place: a version 2 header reads as head 0 and its checksum holds).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from sofrito.stores.protocol import Receipt
 
 __all__ = ["SCHEMA_VERSION", "prepare"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS sofrito_schema (version INTEGER NOT NULL);
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS runtimes (
     sequence INTEGER NOT NULL,
     memo_seal BLOB NOT NULL,
     input_seal BLOB NOT NULL,
-    sum BLOB NOT NULL
+    sum BLOB NOT NULL,
+    head INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memos (
     runtime_id TEXT NOT NULL,
@@ -112,6 +115,8 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("INSERT INTO sofrito_schema VALUES (?)", (SCHEMA_VERSION,))
     elif version == 1:
         _upgrade_from_1(conn)
+    elif version == 2:
+        _upgrade_from_2(conn)
     elif version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer sofrito (store schema {version}; "
@@ -196,6 +201,12 @@ def _upgrade_from_1(conn: sqlite3.Connection) -> None:
         heads.setdefault(str(runtime_id), Header())
     for runtime_id, header in heads.items():
         write_header(conn, runtime_id, _sealed(conn, runtime_id, header))
+    conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
+
+
+def _upgrade_from_2(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: the header's head, 0 for every runtime (its checksum holds)."""
+    conn.execute("ALTER TABLE runtimes ADD COLUMN head INTEGER NOT NULL DEFAULT 0")
     conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
 
 

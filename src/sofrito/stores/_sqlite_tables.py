@@ -58,7 +58,7 @@ def apply_boundary(
     input_seal = write_inputs(conn, runtime_id, header.input_seal, input_updates)
     conn.execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?)", receipt_params(receipt))
     header = replace(
-        header,
+        header.advanced(),
         revision=operator.index(snapshot.revision),
         meta=snapshot.meta,
         sequence=receipt.sequence,
@@ -123,23 +123,32 @@ def _old_sums(
 
 
 def header_before_drop(conn: sqlite3.Connection, runtime_id: str, drop: Drop) -> Header:
-    """The header a lifecycle commit starts from. A reset must work on a damaged
-    header (it is how a runtime recovers), so then only the receipt count is kept,
-    recounted from the receipts themselves."""
-    if drop == "everything":
-        return Header()
+    """The header a lifecycle commit starts from. A reset or destroy must work on a
+    damaged header (it is how a runtime recovers), so then only the receipt count
+    is kept, recounted from the receipts themselves, and the head, read unchecked
+    (a damaged head can only make another process's next write a ``Conflict``).
+    A destroy keeps the head too: it never goes back, so no old base matches again."""
     if drop == "nothing":
         return read_header(conn, runtime_id) or Header()
     try:
         header = read_header(conn, runtime_id) or Header()
     except Malformed:
-        (last,) = conn.execute(
-            "SELECT MAX(sequence) FROM receipts "
-            "WHERE runtime_id = ? AND typeof(sequence) = 'integer'",
-            (runtime_id,),
-        ).fetchone()
-        header = Header(sequence=last or 0)
+        header = _salvaged_header(conn, runtime_id)
+    if drop == "everything":
+        return Header(head=header.head)
     return header.without_cache()
+
+
+def _salvaged_header(conn: sqlite3.Connection, runtime_id: str) -> Header:
+    (last,) = conn.execute(
+        "SELECT MAX(sequence) FROM receipts WHERE runtime_id = ? AND typeof(sequence) = 'integer'",
+        (runtime_id,),
+    ).fetchone()
+    (head,) = conn.execute(
+        "SELECT MAX(head, 0) FROM runtimes WHERE runtime_id = ? AND typeof(head) = 'integer'",
+        (runtime_id,),
+    ).fetchone() or (0,)
+    return Header(sequence=last or 0, head=head)
 
 
 # -- reads --------------------------------------------------------------------------------

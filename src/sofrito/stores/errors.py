@@ -6,17 +6,30 @@
     ├── WriteFailed       a write did not happen (locked too long, disk full, read-only,
     │                     a receipt that does not fit); the store is as it was
     ├── ReadFailed        a read did not complete (locked too long, I/O error)
-    ├── NotFound          the runtime, receipt or row asked for does not exist
+    ├── RecordNotFound    the runtime, receipt or row asked for does not exist
+    ├── Conflict          a write lost the race for the runtime's head: another
+    │                     process (or runtime object) wrote first; nothing written
     └── CorruptSnapshot   stored bytes fail their checksum or seal, or the file is
                           not a (readable) store at all
 
 ``StoreError`` itself is raised for what fits none of them: a closed store, a
 file written by a newer sofrito, a database that belongs to something else.
+
+Beside the tree, ``UnstoredValueWarning`` (a ``UserWarning``) says that a
+commit left a memo out because its value cannot be encoded.
 """
 
 from __future__ import annotations
 
-__all__ = ["CorruptSnapshot", "NotFound", "ReadFailed", "StoreError", "WriteFailed"]
+__all__ = [
+    "Conflict",
+    "CorruptSnapshot",
+    "ReadFailed",
+    "RecordNotFound",
+    "StoreError",
+    "UnstoredValueWarning",
+    "WriteFailed",
+]
 
 
 class StoreError(Exception):
@@ -43,9 +56,39 @@ class ReadFailed(StoreError):
     Retry once whatever held the store has finished."""
 
 
-class NotFound(StoreError):
+class RecordNotFound(StoreError):
     """What was asked for is not in the store. (The ``load_*`` methods return
-    ``None`` for a missing item instead; this is for operations that need it.)"""
+    ``None`` for a missing item instead; this is for operations that need it.)
+
+    Named apart from ``sofrito.NotFound``, a locator's answer that an input does
+    not exist. ``sofrito.stores.NotFound`` still works, with a
+    ``DeprecationWarning``."""
+
+
+class Conflict(StoreError):
+    """A write lost the race for the runtime's head; nothing was written.
+
+    Every write to a runtime's state advances its *head* by one, and a runtime
+    bases each write on the head it opened at (or last wrote): the store
+    compares the two inside the write's transaction. A mismatch means another
+    process, or another ``sf.Runtime`` on the same ``runtime_id``, wrote in
+    between, and what this one would write was computed from a state that is
+    no longer there. Mixing the two would serve wrong values after a restart.
+
+    What to do: open the runtime again (``sf.Runtime(store=..., runtime_id=...)``),
+    which restores what the winner wrote, and run again. ``base`` is the head
+    this write was based on, ``head`` the one it lost to.
+    """
+
+    def __init__(self, message: str, runtime_id: str, base: int, head: int) -> None:
+        super().__init__(message)
+        self.runtime_id = runtime_id
+        self.base = base
+        self.head = head
+
+    def __reduce__(self) -> tuple[type[Conflict], tuple[str, str, int, int]]:
+        # Rebuilt whole on the other side of a process pool.
+        return (type(self), (str(self), self.runtime_id, self.base, self.head))
 
 
 class CorruptSnapshot(StoreError):
@@ -63,5 +106,25 @@ class CorruptSnapshot(StoreError):
     """
 
 
-for _cls in (StoreError, WriteFailed, ReadFailed, NotFound, CorruptSnapshot):
+class UnstoredValueWarning(UserWarning):
+    """``rt.commit()`` left a memo out of the store: its value cannot be encoded.
+
+    Issued once per query and key. The commit went on without that memo (any
+    older row of it is deleted), so after a restart it is recomputed, and what
+    read it is verified again, never served stale. To stop it: declare the
+    query with ``persist=False`` if its values are not meant to be stored, or
+    make them encodable. ``rt.commit(strict=True)`` raises ``StoreError``
+    instead, writing nothing.
+    """
+
+
+for _cls in (
+    StoreError,
+    WriteFailed,
+    ReadFailed,
+    RecordNotFound,
+    Conflict,
+    CorruptSnapshot,
+    UnstoredValueWarning,
+):
     _cls.__module__ = "sofrito.stores"

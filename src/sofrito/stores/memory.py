@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sofrito.stores import receipt as receipts
-from sofrito.stores._checks import check_drop, check_foreign_receipt
+from sofrito.stores._checks import check_base, check_drop, check_foreign_receipt
 from sofrito.stores.errors import StoreError
 from sofrito.stores.protocol import (
     Drop,
@@ -38,6 +38,7 @@ class _Runtime:
     inputs: dict[str, InputState] = field(default_factory=dict)
     receipts: list[Receipt] = field(default_factory=list)
     sequence: int = 0
+    head: int = 0
 
 
 class MemoryStore:
@@ -73,9 +74,12 @@ class MemoryStore:
         boundary: str,
         contributing_inputs: Sequence[str],
         input_updates: Sequence[InputState],
+        *,
+        base_head: int | None = None,
     ) -> Receipt:
         with self._lock:
             runtime = self._runtime(runtime_id)
+            check_base(self.location, runtime_id, base_head, runtime.head)
             receipt = receipts.mint(
                 runtime_id, run_id, runtime.sequence + 1, boundary, contributing_inputs, snapshot
             )
@@ -112,6 +116,7 @@ class MemoryStore:
         runtime.has_snapshot = True
         runtime.receipts.append(receipt)
         runtime.sequence = receipt.sequence
+        runtime.head += 1
 
     def load_input_states(self, runtime_id: str) -> list[InputState]:
         with self._lock:
@@ -123,9 +128,19 @@ class MemoryStore:
             runtime = self._existing(runtime_id)
             return runtime.inputs.get(input_id) if runtime else None
 
-    def persist_input_state(self, runtime_id: str, state: InputState) -> None:
+    def persist_input_state(
+        self, runtime_id: str, state: InputState, *, base_head: int | None = None
+    ) -> None:
         with self._lock:
-            self._runtime(runtime_id).inputs[state.input_id] = state
+            runtime = self._runtime(runtime_id)
+            check_base(self.location, runtime_id, base_head, runtime.head)
+            runtime.inputs[state.input_id] = state
+            runtime.head += 1
+
+    def load_head(self, runtime_id: str) -> int:
+        with self._lock:
+            runtime = self._existing(runtime_id)
+            return runtime.head if runtime else 0
 
     def load_receipt(self, runtime_id: str, run_id: str, sequence: int) -> Receipt | None:
         for receipt in self.load_receipts(runtime_id):
@@ -160,14 +175,18 @@ class MemoryStore:
         runtime_state: RuntimeState,
         input_states: Sequence[InputState],
         drop: Drop = "nothing",
+        *,
+        base_head: int | None = None,
     ) -> None:
         check_drop(drop)
         lifecycle = RuntimeState(runtime_state)  # before anything changes
         with self._lock:
-            self._check_open()
+            head = self._runtime(runtime_id).head
+            check_base(self.location, runtime_id, base_head, head)
             if drop == "everything":
-                self._runtimes.pop(runtime_id, None)
+                self._runtimes[runtime_id] = _Runtime(head=head)  # the head never goes back
             runtime = self._runtime(runtime_id)
+            runtime.head += 1
             inputs = {} if drop == "cache" else dict(runtime.inputs)
             inputs.update((state.input_id, state) for state in input_states)
             if drop == "cache":

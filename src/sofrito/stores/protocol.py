@@ -92,6 +92,16 @@ class RuntimeStore(Protocol):
     Errors are the ``StoreError`` family (``sofrito.stores.errors``); a method
     that raises has written nothing. Implementations are safe to share between
     the threads of one process.
+
+    **The head.** Each runtime has a head, a count of the writes to its state:
+    every ``commit_boundary``, ``atomic_apply``, ``persist_input_state`` and
+    ``atomic_lifecycle_commit`` advances it by exactly one (``destroy`` too: it
+    never goes back, so an old base can never match again). The writes that
+    take ``base_head`` compare it with the head inside their transaction and
+    raise ``Conflict``, writing nothing, when they differ; ``None`` skips the
+    comparison (replication and repair tools). A runtime passes the head it
+    opened at, plus one per write it has made since. ``persist_runtime_state``
+    stores a label, not state, and leaves the head alone.
     """
 
     def commit_boundary(
@@ -102,10 +112,12 @@ class RuntimeStore(Protocol):
         boundary: str,
         contributing_inputs: Sequence[str],
         input_updates: Sequence[InputState],
+        *,
+        base_head: int | None = None,
     ) -> Receipt:
         """Write the delta, the input states and a receipt minted here (the next
         sequence number, the digest), in one transaction. The returned receipt is
-        exactly what was stored."""
+        exactly what was stored. ``Conflict`` if ``base_head`` is not the head."""
         ...
 
     def atomic_apply(
@@ -126,8 +138,17 @@ class RuntimeStore(Protocol):
 
     def load_input_state(self, runtime_id: str, input_id: str) -> InputState | None: ...
 
-    def persist_input_state(self, runtime_id: str, state: InputState) -> None:
-        """Write one input state outside a boundary; durable before it returns."""
+    def persist_input_state(
+        self, runtime_id: str, state: InputState, *, base_head: int | None = None
+    ) -> None:
+        """Write one input state outside a boundary; durable before it returns.
+        ``Conflict`` if ``base_head`` is not the head."""
+        ...
+
+    def load_head(self, runtime_id: str) -> int:
+        """The runtime's head (0 for a runtime never written). A runtime reads it
+        *before* it restores, so a write that lands in between makes its first
+        write a ``Conflict``, never a mix."""
         ...
 
     def load_receipt(self, runtime_id: str, run_id: str, sequence: int) -> Receipt | None:
@@ -153,9 +174,11 @@ class RuntimeStore(Protocol):
         runtime_state: RuntimeState,
         input_states: Sequence[InputState],
         drop: Drop = "nothing",
+        *,
+        base_head: int | None = None,
     ) -> None:
         """A lifecycle change plus input states, after dropping what ``drop`` says
-        (``Drop``), in one transaction."""
+        (``Drop``), in one transaction. ``Conflict`` if ``base_head`` is not the head."""
         ...
 
     @property

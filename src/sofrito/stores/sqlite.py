@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Literal
 
 from sofrito.stores import receipt as receipts
-from sofrito.stores._checks import check_drop, check_foreign_receipt
+from sofrito.stores._checks import check_base, check_drop, check_foreign_receipt
 from sofrito.stores._integrity import EMPTY_SEAL, fold, input_checksummer
 from sofrito.stores._sqlite_rows import (
     INPUT_COLUMNS,
@@ -110,7 +110,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._damage: str | None = None  # why the file is unusable, until recover()
         self._closed = False
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(self._path)
         # A damaged file is kept in self._damage, not raised: every call reports it,
         # and recover() moves the file aside (what on_corrupt="cold" does).
         with contextlib.suppress(CorruptSnapshot):
@@ -131,12 +131,15 @@ class SqliteStore:
     # -- connection and transactions --------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,  # guarded by self._lock instead
-        )
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,  # guarded by self._lock instead
+            )
+        except sqlite3.Error as exc:  # a folder in its place, no permission
+            raise self._translate(exc, "open", None) from None  # it quotes SQLite
         try:
             for pragma in _PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
@@ -144,7 +147,7 @@ class SqliteStore:
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
-                raise self._translate(exc, "open", None) from exc
+                raise self._translate(exc, "open", None) from None  # it quotes SQLite
             if isinstance(exc, Malformed):
                 raise self._damaged(f"{self._path}: {exc.what} {exc.why}") from None
             if isinstance(exc, UnicodeDecodeError):  # SQLite's message quotes damaged bytes
@@ -179,7 +182,7 @@ class SqliteStore:
                     _rollback(conn)
                     raise
             except sqlite3.Error as exc:
-                raise self._translate(exc, action, runtime_id) from exc
+                raise self._translate(exc, action, runtime_id) from None  # it quotes SQLite
             except Malformed as exc:
                 raise self._corrupt(runtime_id, exc, action) from None
             except UnicodeDecodeError:  # SQLite's message quotes damaged bytes
@@ -219,9 +222,12 @@ class SqliteStore:
         boundary: str,
         contributing_inputs: Sequence[str],
         input_updates: Sequence[InputState],
+        *,
+        base_head: int | None = None,
     ) -> Receipt:
         with self._transaction(runtime_id, "write") as conn:
             header = read_header(conn, runtime_id) or Header()
+            check_base(self.location, runtime_id, base_head, header.head)
             receipt = receipts.mint(
                 runtime_id, run_id, header.sequence + 1, boundary, contributing_inputs, snapshot
             )
@@ -317,11 +323,18 @@ class SqliteStore:
 
     # -- input states and lifecycle -----------------------------------------------------
 
-    def persist_input_state(self, runtime_id: str, state: InputState) -> None:
+    def persist_input_state(
+        self, runtime_id: str, state: InputState, *, base_head: int | None = None
+    ) -> None:
         with self._transaction(runtime_id, "write") as conn:
             header = read_header(conn, runtime_id) or Header()
+            check_base(self.location, runtime_id, base_head, header.head)
             seal = write_inputs(conn, runtime_id, header.input_seal, [state])
-            write_header(conn, runtime_id, replace(header, input_seal=seal))
+            write_header(conn, runtime_id, replace(header.advanced(), input_seal=seal))
+
+    def load_head(self, runtime_id: str) -> int:
+        with self._transaction(runtime_id, "read") as conn:
+            return (read_header(conn, runtime_id) or Header()).head
 
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None:
         with self._transaction(runtime_id, "write") as conn:
@@ -339,10 +352,14 @@ class SqliteStore:
         runtime_state: RuntimeState,
         input_states: Sequence[InputState],
         drop: Drop = "nothing",
+        *,
+        base_head: int | None = None,
     ) -> None:
         check_drop(drop)
         with self._transaction(runtime_id, "write") as conn:
             header = header_before_drop(conn, runtime_id, drop)
+            check_base(self.location, runtime_id, base_head, header.head)
+            header = header.advanced()
             if drop != "nothing":
                 conn.execute("DELETE FROM memos WHERE runtime_id = ?", (runtime_id,))
                 conn.execute("DELETE FROM inputs WHERE runtime_id = ?", (runtime_id,))
@@ -416,6 +433,23 @@ class SqliteStore:
 SqliteStore.__module__ = "sofrito.stores"
 
 _ASTRAY = "was looked up, but another row came back (damaged index)"
+
+
+def _make_folder(path: Path) -> None:
+    """Create the store's folder, or say which file could not get one and why."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise StoreError(
+            f"{path}: cannot create the store's folder: {path.parent} or a folder above "
+            "it is a file; choose another store path"
+        ) from None
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: cannot create the store's folder {exc.filename or path.parent} "
+            f"({exc.strerror or type(exc).__name__}); create it, or choose a store path "
+            "in a folder you can write"
+        ) from None
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
