@@ -82,6 +82,7 @@ from typing import Any, Final
 
 from sofrito import _canonical
 from sofrito._engine.spec import QuerySpec
+from sofrito._version import __version__
 
 __all__ = ["fingerprint"]
 
@@ -161,7 +162,10 @@ class _Walk:
         at = 0
         while at < len(self.queue):
             self.put(b"node", at.to_bytes(4, "big"))
-            self._expand(self.queue[at])
+            try:
+                self._expand(self.queue[at])
+            except Exception as exc:  # an object that resists reading: never fail a commit
+                self.put(b"unreadable", type(exc).__name__.encode())
             at += 1
 
     def ref(self, obj: Any) -> None:
@@ -419,10 +423,12 @@ def _strings(names: tuple[str, ...]) -> bytes:
 def _origin(module_name: str | None) -> str | None:
     """Where a module's code comes from: None for the program's own modules,
     else the version it counts by (Python's, sofrito's, a distribution's)."""
-    if not module_name:
+    if not module_name or not isinstance(module_name, str):
         return _PYTHON
     module = sys.modules.get(module_name)
     file = getattr(module, "__file__", None)
+    if not isinstance(file, str):
+        file = None
     key = (module_name, file)
     if key not in _origins:
         _origins[key] = _classify(module_name, file)
@@ -431,8 +437,8 @@ def _origin(module_name: str | None) -> str | None:
 
 def _classify(module_name: str, file: str | None) -> str | None:
     top = module_name.partition(".")[0]
-    if top == "sofrito":
-        return f"sofrito {_distribution_version('sofrito')}"
+    if top == "sofrito":  # the sofrito imported, whatever is installed
+        return f"sofrito {__version__}"
     if file is None:  # built into the interpreter, or a namespace package
         stdlib = top in sys.stdlib_module_names or module_name in sys.builtin_module_names
         return _PYTHON if stdlib else None
