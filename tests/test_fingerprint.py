@@ -405,6 +405,40 @@ def test_a_stdlib_call_folds_python_s_version_not_the_stdlib_source() -> None:
     assert f"{python} module os" in leaves
 
 
+class Unreadable:
+    """An object whose ``__dict__`` raises: the walk reads ``__dict__`` for
+    ``__wrapped__``, and must not fail a commit over it."""
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        raise RuntimeError("no attributes here")
+
+
+UNREADABLE = Unreadable()
+
+
+def test_an_object_that_cannot_be_read_does_not_fail_the_fingerprint() -> None:
+    def body(db: Any) -> object:
+        return UNREADABLE
+
+    trace: list[tuple[str, str]] = []
+    digest = fingerprint(body, None, trace)
+    assert digest == fingerprint(body, None)
+    assert ("unreadable", "RuntimeError") in trace
+
+
+def test_sofrito_counts_by_the_version_imported() -> None:
+    text = sf.Input("fingerprint.text")
+
+    def body(db: Any) -> object:
+        return text(db)
+
+    trace: list[tuple[str, str]] = []
+    fingerprint(body, None, trace)
+    assert ("leaf", f"value of sofrito {sf.__version__} sofrito.Input") in trace
+    assert [tag for tag, _ in trace].count("node") == 1  # sofrito's code is not walked
+
+
 def test_declaring_a_query_does_not_import_the_fingerprint_walk() -> None:
     code = textwrap.dedent(
         """

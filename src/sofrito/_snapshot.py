@@ -9,7 +9,7 @@ Opening a cache reads every row's header, so the header is a fixed binary
 layout read with ``struct``, not a general decoder::
 
     B   format (1)
-    16s fingerprint (blake2b of the query's code and version)
+    16s fingerprint (blake2b of the code the query reaches, and its version: _fingerprint.py)
     q   changed_at        q verified_at        B durability
     I   number of dependencies, then for each, in read order:
         c kind (b"q" query, b"i" input)   H name length, name   I key length, key
