@@ -139,7 +139,8 @@ def fingerprint(fn: Any, version: str | None, trace: list[tuple[str, str]] | Non
 
 
 class _Walk:
-    """One traversal: the digest, and the objects numbered so far."""
+    """One traversal: the records folded so far (hashed once, at the end: one
+    ``update`` per record cost more than the walk), and the objects numbered."""
 
     def __init__(self, trace: list[tuple[str, str]] | None) -> None:
         self.trace = trace
