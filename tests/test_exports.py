@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sofrito as sf
 
 CORE_API = {
@@ -142,6 +144,39 @@ def test_import_sofrito_does_not_import_asyncio() -> None:
     code = "import sofrito, sys; print('asyncio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_import_sofrito_leaves_sqlite_and_pathlib_to_the_sqlite_store(tmp_path: Path) -> None:
+    """A runtime without a store, or on MemoryStore, does not import the SQLite store.
+
+    ``sf.stores.SqliteStore`` and ``from sofrito.stores import SqliteStore`` import it
+    on first use, in a fresh process each.
+    """
+    import subprocess
+    import sys
+
+    light = "('sqlite3', 'pathlib', 'sofrito.stores.sqlite')"
+    cache = str(tmp_path / "cache.db")
+    scripts = {
+        f"import sofrito, sys; print(sorted(m for m in {light} if m in sys.modules))": "[]",
+        f"""if True:
+            import sofrito as sf
+            src = sf.Input("light.src")
+            store = sf.stores.SqliteStore({cache!r})
+            rt = sf.Runtime(store=store, runtime_id="light")
+            rt.set(src, "x")
+            rt.commit()
+            again = sf.Runtime(store=sf.stores.SqliteStore({cache!r}), runtime_id="light")
+            print(type(store).__module__, type(store).__name__, again.get(src))
+        """: "sofrito.stores SqliteStore x",
+        "from sofrito.stores import SqliteStore; print(SqliteStore.__name__)": "SqliteStore",
+        "import sofrito.stores as s; print(s.SqliteStore is s.sqlite.SqliteStore)": "True",
+    }
+    for code, expected in scripts.items():
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expected, code
 
 
 def test_the_async_paths_work_once_asyncio_comes_in_late() -> None:

@@ -20,6 +20,7 @@ See docs/persistence.md for the model, the digest encoding and the guarantees.
 """
 
 import warnings
+from typing import TYPE_CHECKING
 
 from sofrito.stores.errors import (
     Conflict,
@@ -42,7 +43,9 @@ from sofrito.stores.protocol import (
     StoredSnapshot,
 )
 from sofrito.stores.receipt import compute_digest
-from sofrito.stores.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from sofrito.stores.sqlite import SqliteStore
 
 __all__ = [
     "RuntimeStore",
@@ -67,9 +70,22 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``NotFound`` is the old name of ``RecordNotFound``, kept importable (with a
-    ``DeprecationWarning``) because it shared its name with ``sofrito.NotFound``,
-    a locator's answer, which is another thing."""
+    """``SqliteStore`` on first use, and ``NotFound``, the old name of ``RecordNotFound``.
+
+    ``SqliteStore`` is imported when first asked for: sqlite3, pathlib and the
+    SQLite store's own modules are a sixth of ``import sofrito``, which a
+    runtime without a store, or on ``MemoryStore``, never needs. Once imported
+    it is an ordinary attribute.
+
+    ``NotFound`` stays importable (with a ``DeprecationWarning``) because it
+    shared its name with ``sofrito.NotFound``, a locator's answer, which is
+    another thing.
+    """
+    if name == "SqliteStore":
+        from sofrito.stores.sqlite import SqliteStore  # noqa: PLC0415 (see the docstring)
+
+        globals()[name] = SqliteStore
+        return SqliteStore
     if name == "NotFound":
         warnings.warn(
             "sofrito.stores.NotFound is renamed sofrito.stores.RecordNotFound "
