@@ -109,6 +109,17 @@ def variable_docstrings(module: types.ModuleType) -> dict[str, str]:
     return found
 
 
+def resolve_lazy_names(module: types.ModuleType) -> None:
+    """Import the names of ``__all__`` that the module imports on first use.
+
+    pdoc documents what is in the module's ``__dict__``, and a name served by
+    a module ``__getattr__`` (``sofrito.stores.SqliteStore``, which keeps
+    sqlite3 out of ``import sofrito``) is not there until someone asks for it.
+    """
+    for public in getattr(module, "__all__", ()):
+        getattr(module, public)
+
+
 def build(out: Path, modules: Sequence[str] = MODULES) -> list[str]:
     """Write the pages into ``out``; return pdoc's fatal warnings."""
     pdoc.render.configure(docformat="restructuredtext", search=True, show_source=False)
@@ -116,6 +127,7 @@ def build(out: Path, modules: Sequence[str] = MODULES) -> list[str]:
         warnings.simplefilter("always")
         for name in modules:
             try:
+                resolve_lazy_names(importlib.import_module(name))
                 borrow_variable_docstrings(pdoc.doc.Module.from_name(name))
             except Exception as exc:  # pdoc reports the import error below
                 warnings.warn(f"Error importing {name}: {exc!r}", stacklevel=1)
