@@ -13,6 +13,14 @@ bodies are pure). It also records what a correct incremental runtime is
 - ``outcomes``: the value (or ``Failure``) of every node whose body finished.
   After the read, the runtime's last result for each of them must be equal.
 
+A "keys" node reads the listing of an input family (``input.keys(db)``):
+the cells of that family a write gave a value or an error, and that no
+removal or invalidation took back since (``Evaluation.listed``). Its only
+read is the listing, so a runtime must re-execute it when a key joins or
+leaves the family, and never for a value edit alone (the property tests
+check that every re-execution had a reason, and a listing changes only on
+an add or a remove).
+
 An input cell holds a value, or a ``Failure`` (``rt.resolve_error``): a
 plain read raises it, as the runtime re-raises a cell's error, and a "state"
 node (``sf.state``) sees it without raising, as it sees a pending cell.
@@ -25,13 +33,14 @@ backdating, durability, eviction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 Ref = tuple[str, int]
-"""("i", k) for input cell k, ("q", k) for derived node k."""
+"""("i", k) for input cell k, ("q", k) for derived node k, ("k", f) for the
+listing of input family f."""
 
-OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch", "state")
+OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch", "state", "keys")
 """What a node's body does with the values it reads (see ``apply``)."""
 
 
@@ -41,7 +50,7 @@ class Node:
 
     ``param`` is the modulus (mod, fail), the divisor (div), the constant
     (const), the threshold (cond), the stand-in for a failed read (catch) or
-    for a pending cell (state).
+    for a pending cell (state), the family whose listing it reads (keys).
     """
 
     op: str
@@ -82,12 +91,14 @@ Value = int | float
 Read = Callable[[Ref], Value]
 Peek = Callable[[int], "Value | Failure | None"]
 """What ``sf.state`` says of input cell k: its value, its error, or None (pending)."""
+Keys = Callable[[int], tuple[int, ...]]
+"""The listing of input family f: its listed cells, ascending."""
 
 FAILED_STATE = 10
 """What a "state" node adds, on top of its ``param``, for a cell that holds an error."""
 
 
-def apply(node: Node, read: Read, peek: Peek | None = None) -> Value:
+def apply(node: Node, read: Read, peek: Peek | None = None, keys: Keys | None = None) -> Value:
     """One node's body: read ``node.deps`` through ``read`` and combine them.
 
     Shared by the oracle and by the query under test. ``read`` raises
@@ -98,6 +109,9 @@ def apply(node: Node, read: Read, peek: Peek | None = None) -> Value:
     ``param + FAILED_STATE``; an odd ``param`` keeps the total modulo 3.
     """
     deps, param, op = node.deps, node.param, node.op
+    if op == "keys":  # the listing only: its cells, not their values
+        assert keys is not None, "a keys node needs keys"
+        return sum(cell + 1 for cell in keys(param)) % 7  # often equal (early cutoff)
     if op == "state":
         assert peek is not None, "a state node needs peek"
         return _state(node, read, peek)
@@ -156,9 +170,13 @@ class Evaluation:
         graph: Graph,
         inputs: Mapping[int, Value | Failure],
         locate: Callable[[int, bool], object] | None = None,
+        listed: Collection[int] = (),
     ) -> None:
         self.graph = graph
         self.inputs = inputs
+        self.listed = listed
+        """The cells a write gave a value or an error, not taken back since: what
+        a family's listing holds (a cell a locator resolved is not listed)."""
         """Read live: ``locate`` may resolve a pending cell on the spot."""
         self.locate = locate
         """Called before every read of input cell k, ``locate(k, False)``, or
@@ -192,7 +210,9 @@ class Evaluation:
         if index not in self.outcomes:
             self.started.append(index)
             try:
-                outcome: Value | Failure = apply(self.graph.nodes[index], self._read, self._peek)
+                outcome: Value | Failure = apply(
+                    self.graph.nodes[index], self._read, self._peek, self._keys
+                )
             except Failure as exc:
                 outcome = exc
             self.outcomes[index] = outcome  # a Missing propagates: no outcome
@@ -205,3 +225,7 @@ class Evaluation:
         if self.locate is not None:
             self.locate(index, True)
         return self.inputs.get(index)
+
+    def _keys(self, family: int) -> tuple[int, ...]:
+        families = self.graph.families
+        return tuple(sorted(cell for cell in self.listed if families[cell] == family))

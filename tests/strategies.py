@@ -41,8 +41,9 @@ FAMILIES = 4
 (str(k),)), 3 volatile with a locator (key (k,); only with ``suspense``)."""
 LOCATED = 3
 
-CUTOFF_OPS = ("mod", "mod", "div", "div", "cond", "cond", "const", "min", "max")
-"""Ops that often compute an equal value from changed inputs."""
+CUTOFF_OPS = ("mod", "mod", "div", "div", "cond", "cond", "const", "min", "max", "keys")
+"""Ops that often compute an equal value from changed inputs ("keys" reads only
+a family's listing, which a value edit does not change)."""
 WEIGHTED_OPS = (*CUTOFF_OPS, "sum", "fail", "catch")
 STATE_OPS = (*WEIGHTED_OPS, *("state",) * 8)
 """With nodes that read their cells through ``sf.state``: pending and failed cells are values."""
@@ -63,6 +64,8 @@ def nodes(draw: st.DrawFn, index: int, inputs: int, ops: tuple[str, ...] = WEIGH
     available: list[Ref] = [("i", k) for k in range(inputs)]
     available += [("q", k) for k in range(index)]
     op = draw(st.sampled_from(ops))
+    if op == "keys":  # reads the listing of one family, nothing else
+        return Node(op, (), draw(st.integers(0, FAMILIES - 1)))
     lowest = 0 if op == "const" else 1
     if op == "cond":
         lowest = min(3, len(available))

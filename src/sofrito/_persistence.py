@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from sofrito import _registry
 from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
 from sofrito._engine import rdeps
+from sofrito._engine.listing import LISTING_KEY, key_set, listing_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
@@ -80,6 +81,10 @@ log = logging.getLogger("sofrito.persistence")
 _SAFE = SafeCodec()
 _META_FORMAT = 1
 _QUERY, _INPUT = b"q", b"i"
+_LISTING = b"k"
+"""The NodeId kind of a family's key listing (``input.keys(db)``), keyed by
+the family's name with empty key bytes. Its ``changed_at`` is recorded in
+the snapshot header with the listing's digest (``_engine/listing.py``)."""
 
 
 class Persistence:
@@ -106,6 +111,8 @@ class Persistence:
         open): every write is based on it (compare-and-swap) and advances it by one."""
         self._unstorable: set[bytes] = set()
         """Memo ids already warned about: one warning per query and key."""
+        self._stored_listings: dict[str, tuple[int, tuple[int, int]]] = {}
+        """While restoring: the header's listings (``_listings``), by family name."""
         self._restored: dict[NodeId, Memo | Cell] = {}
         """While restoring: nodes by their stored id, so dependencies resolve
         without decoding their keys again."""
@@ -232,12 +239,35 @@ class Persistence:
 
     def _node_id(self, node: Memo | Cell) -> NodeId:
         if isinstance(node, Cell):
+            if node.key is LISTING_KEY:
+                return (_LISTING, node.input.name, b"")
             return (_INPUT, node.input.name, self._key_bytes(repr(node), node.key))
         return (_QUERY, node.spec.name, self._key_bytes(repr(node), node.key))
 
     def _meta(self) -> bytes:
-        meta = (_META_FORMAT, self.codec.name, list(self.engine.revisions.last_changed))
+        meta = (
+            _META_FORMAT,
+            self.codec.name,
+            list(self.engine.revisions.last_changed),
+            self._listings(),
+        )
         return self.sealer.seal(_SAFE.encode(meta), self._context("meta", ""))
+
+    def _listings(self) -> list[tuple[str, int, int, int]]:
+        """Per family with a listing node: (name, changed_at, count, xor of key
+        hashes). A restore serves a stored reader of the listing only if the
+        cells it restored list the same keys; then it takes this ``changed_at``."""
+        recorded = []
+        for table in self.engine.cells.values():
+            node = table.get(LISTING_KEY)
+            if node is None or not node.rdeps:
+                continue
+            try:
+                count, mixed = key_set(node).digest()
+            except TypeError:
+                continue  # a key with no encoding: its readers cannot be stored either
+            recorded.append((node.input.name, node.changed_at, count, mixed))
+        return sorted(recorded)
 
     def input_state(self, cell: Cell) -> InputState:
         input_id = self.input_id(cell)
@@ -304,7 +334,10 @@ class Persistence:
         meta = _SAFE.decode(
             self._open(snapshot.meta, self._context("meta", ""), "the snapshot header")
         )
-        format_, codec_name, last_changed = meta
+        format_, codec_name, last_changed, *rest = meta
+        self._stored_listings = {
+            name: (changed_at, (count, mixed)) for name, changed_at, count, mixed in rest[0]
+        } if rest else {}
         if format_ != _META_FORMAT or codec_name != self.codec.name:
             raise CorruptSnapshot(
                 f"{self.store.location}: runtime {self.runtime_id!r} was stored with codec "
@@ -406,12 +439,36 @@ class Persistence:
                 kind, name, key_bytes = node_id
                 if kind == _INPUT:
                     return None  # it read a cell that is gone
+                if kind == _LISTING:
+                    node = self._restore_listing(name)
+                    if node is None:
+                        return None  # the family lists other keys than it did
+                    restored[node_id] = node
+                    deps.append(node)
+                    continue
                 node = self._memo_named(name, key_bytes)  # a query with no row of its own
                 if node is None:
                     return None
                 restored[node_id] = node
             deps.append(node)
         return deps
+
+    def _restore_listing(self, name: str) -> Cell | None:
+        """The listing node of the family ``name``, with its recorded ``changed_at``,
+        if the restored cells list what it listed at commit; else None."""
+        input = _registry.input_named(name)
+        recorded = self._stored_listings.get(name)
+        if input is None or recorded is None:
+            return None
+        node = listing_for(self.engine, input)
+        try:
+            same = key_set(node).digest() == recorded[1]
+        except TypeError:
+            return None
+        if not same:
+            return None
+        node.changed_at = recorded[0]
+        return node
 
     def _fill(self, memo: Memo, row: MemoRow, deps: list[Memo | Cell], revision: int) -> None:
         memo.value = Encoded(row.value, self.codec.decode)

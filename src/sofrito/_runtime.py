@@ -204,6 +204,14 @@ class Runtime:
     def _read_input(self, input: Input, key: tuple[Any, ...]) -> Any:
         return self.get(input.ref(key))
 
+    def _read_keys(self, input: Input) -> tuple[tuple[Any, ...], ...]:
+        gate = self._engine.gate
+        gate.enter_read()
+        try:
+            return inputs.keys_untracked(self._engine, input)
+        finally:
+            gate.exit_read()
+
     def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
         engine = self._engine
         engine.gate.enter_read()

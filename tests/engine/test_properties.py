@@ -117,6 +117,16 @@ def cell_ref(graph: Graph, cell: int) -> sf.InputRef:
     return static_cells[str(cell)]
 
 
+FAMILY_INPUTS = (volatile_cells, stable_cells, static_cells, located_cells)
+"""By family number (``tests.strategies.FAMILIES``)."""
+
+
+def read_keys(db: Any, family: int) -> tuple[int, ...]:
+    """``input.keys(db)`` of ``family``, as cell numbers (each family keys cells its own way)."""
+    listed = FAMILY_INPUTS[family].keys(db)
+    return tuple(sorted(int(key[0]) for key in listed))
+
+
 def read_cell(db: Any, graph: Graph, cell: int) -> Value:
     family = graph.families[cell]
     if family == 0:
@@ -196,6 +206,8 @@ class World:
         kind, index = ref
         if kind == "i":
             return model.changed_at.get(index, 0)
+        if kind == "k":  # a family's listing: only an add or a remove changes it
+            return model.listing_changed_at.get(index, 0)
         runs = self.completed(index, before)
         for at in range(len(runs) - 1, -1, -1):
             if at == 0 or self._changed(runs[at - 1], runs[at]):
@@ -256,8 +268,13 @@ def _body(db: Any, index: int, reader: Callable[..., Any]) -> Value:
         execution.reads.append((("i", cell), seen))
         return seen  # type: ignore[no-any-return]
 
+    def keys(family: int) -> tuple[int, ...]:
+        cells = read_keys(db, family)
+        execution.reads.append((("k", family), cells))
+        return cells
+
     try:
-        outcome = apply(graph.nodes[index], read, peek)
+        outcome = apply(graph.nodes[index], read, peek, keys)
     except Failure as exc:
         execution.outcome, execution.end = Raised(exc), world.tick()
         raise
@@ -299,6 +316,11 @@ class Model:
     """The locator calls the runtime must make, in order (``World.asks``)."""
     read_pending: set[int] = field(default_factory=set)
     """Cells read while pending since they last had a value: ``rt.pending()`` lists them."""
+    listed: set[int] = field(default_factory=set)
+    """Cells an effective write gave a value or error, not taken back since: the listing."""
+    listing_changed_at: dict[int, int] = field(default_factory=dict)
+    """By family: the revision of the last write that added a key to its listing or
+    removed one. A value edit leaves it: a "keys" node must not re-execute for one."""
 
     def forget_locator(self, cell: int) -> None:
         """A write to ``cell`` starts its locator's story afresh."""
@@ -402,6 +424,10 @@ class Harness:
         if effective:
             model.changed_at[cell] = revision
             model.forget_locator(cell)
+            listed = write[0] not in ("remove", "invalidate")
+            if listed != (cell in model.listed):
+                (model.listed.add if listed else model.listed.discard)(cell)
+                model.listing_changed_at[self.graph.families[cell]] = revision
         return effective
 
     def _check_cell(self, cell: int) -> None:
@@ -525,7 +551,10 @@ class Harness:
     def read(self, target: int) -> None:
         rt, graph = self.rt, self.graph
         evaluation = Evaluation(
-            graph, self.model.values, lambda k, state: self.locate(k, state=state)
+            graph,
+            self.model.values,
+            lambda k, state: self.locate(k, state=state),
+            self.model.listed,
         )
         expected = evaluation.result(target)
         entered = set(evaluation.started)
@@ -844,3 +873,20 @@ def test_readers_of_a_memo_that_now_reads_a_pending_cell_keep_asking_its_locator
     )
     assert world.asks == [(0, 3), (0, 4)]  # revisions: the graph, the start, invalidate, set
     assert (_runs_of(0), _runs_of(2)) == (3, 2)
+
+
+def test_a_listing_reader_re_executes_on_an_added_or_removed_key_not_on_a_value_edit() -> None:
+    graph = Graph(
+        (0, 0, 1),
+        (
+            Node("keys", (), 0),  # 0: the volatile family's listing
+            Node("sum", (_q(0), _i(2)), 0),  # 1
+        ),
+    )
+    harness = Harness(graph)
+    harness.start([1, None, 3])
+    harness.run([("read", [1]), ("set", 0, 5, None), ("set", 0, 6, 1), ("read", [1])])
+    assert _runs_of(0) == 1  # value and durability edits: the listing is the same
+    harness.run([("set", 1, 2, None), ("read", [1])])  # cell 1 added
+    harness.run([("remove", 0), ("read", [1]), ("set", 1, 9, None), ("read", [1])])
+    assert _runs_of(0) == 3

@@ -786,7 +786,11 @@ def _graph_body(db: Any, index: int, reader: Any) -> Value:
         state = sf.state(db, cells[cell])
         return state.value if isinstance(state, sf.Ready) else None  # type: ignore[no-any-return]
 
-    return apply(graph.nodes[index], read, peek)
+    def keys(family: int) -> tuple[int, ...]:  # the listing, filtered as the oracle does
+        listed = (int(key[0]) for key in cells.keys(db))
+        return tuple(sorted(cell for cell in listed if graph.families[cell] == family))
+
+    return apply(graph.nodes[index], read, peek, keys)
 
 
 @sf.query(name="threads.node")
@@ -800,7 +804,7 @@ def graph_node_lru(db: Any, index: int) -> Value:
 
 
 def _expected(graph: Graph, inputs: dict[int, Value | Failure], index: int) -> object:
-    result = Evaluation(graph, inputs).result(index)
+    result = Evaluation(graph, inputs, listed=list(inputs)).result(index)
     return type(result) if isinstance(result, Failure | Missing) else result
 
 

@@ -75,6 +75,16 @@ class Input:
         """Read the cell ``self[key]``; inside a query this records the dependency."""
         return db._read_input(self, key)
 
+    def keys(self, db: Runtime | Handle) -> tuple[tuple[Any, ...], ...]:
+        """The keys of the cells currently set, sorted (docs/concepts.md, "Listing keys").
+
+        Inside a query this is a tracked read that changes only when a key is
+        added or removed, not when a value changes: a report over all files
+        re-runs on an added file, not on every edit. ``source.keys(rt)`` reads
+        it untracked. Each key is a tuple, as in ``source[key]``.
+        """
+        return db._read_keys(self)
+
     def describe(self, key: tuple[Any, ...]) -> str:
         return f"{self.name}[{', '.join(map(repr, key))}]"
 

@@ -193,6 +193,9 @@ class Frame:
                     return cell.value
         return _inputs.read_tracked(engine, self, input, key)
 
+    def _read_keys(self, input: Input) -> tuple[tuple[Any, ...], ...]:
+        return _inputs.keys_tracked(self._engine, self, input)
+
     def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
         return _inputs.state_tracked(self._engine, self, input, key)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from sofrito._engine import listing
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._errors import (
     Cancelled,
@@ -35,7 +36,15 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._inputs import Input
 
-__all__ = ["cell_for", "locate", "read_tracked", "read_untracked", "state_tracked"]
+__all__ = [
+    "cell_for",
+    "keys_tracked",
+    "keys_untracked",
+    "locate",
+    "read_tracked",
+    "read_untracked",
+    "state_tracked",
+]
 
 _locating = threading.local()
 
@@ -44,7 +53,7 @@ def cell_for(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
     table = engine.cells.get(input)
     if table is None:
         engine.register_name(input.name, input)
-        table = engine.cells.setdefault(input, {})
+        table = engine.cells.setdefault(input, listing.new_table(input))
     try:
         cell = table.get(key)
     except TypeError:
@@ -88,6 +97,22 @@ def _record_read(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ...
             raise frame.fail(exc) from None
     frame.record(cell)
     return cell
+
+
+def keys_tracked(engine: Engine, frame: Frame, input: Input) -> tuple[tuple[Any, ...], ...]:
+    """``input.keys(db)`` inside a query: a read of the family's listing node."""
+    if engine.gate.cancel_requested:
+        raise frame.fail(Cancelled())
+    if frame.finished:
+        raise frame.kept()
+    node = listing.listing_for(engine, input)
+    frame.record(node)
+    return listing.key_set(node).listed()
+
+
+def keys_untracked(engine: Engine, input: Input) -> tuple[tuple[Any, ...], ...]:
+    """``input.keys(rt)``: the listing now, recorded nowhere."""
+    return listing.key_set(listing.listing_for(engine, input)).listed()
 
 
 def read_untracked(engine: Engine, input: Input, key: tuple[Any, ...]) -> Any:

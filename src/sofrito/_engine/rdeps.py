@@ -37,7 +37,7 @@ from sofrito._engine.refs import memo_ref, node_ref
 from sofrito._events.kinds import QueryChanged, QueryInvalidated
 
 if TYPE_CHECKING:
-    from sofrito._engine.memo import Memo, Node
+    from sofrito._engine.memo import Cell, Memo, Node
     from sofrito._engine.state import Engine
 
 __all__ = ["emit_changed", "invalidate_dependents", "mark_dependents", "relink"]
@@ -60,21 +60,32 @@ def relink(memo: Memo, old: list[Node], new: list[Node]) -> None:
             readers[memo] = None
 
 
-def invalidate_dependents(engine: Engine, node: Node, revision: int) -> None:
-    """Mark every transitive dependent of ``node`` dirty at ``revision``."""
-    if not node.rdeps:
+def invalidate_dependents(
+    engine: Engine, node: Node, revision: int, listing: Cell | None = None
+) -> None:
+    """Mark every transitive dependent of ``node`` dirty at ``revision``.
+
+    ``listing``: the written cell's family listing, when the write added or
+    removed its key (``listing.py``): its readers are walked in the same
+    walk, so each dependent is reported once, ``by`` the written cell.
+    """
+    if not node.rdeps and (listing is None or not listing.rdeps):
         return
     if engine.listening:
-        _walk_reporting(engine, node, revision)
+        _walk_reporting(engine, node, revision, listing)
         return
-    mark_dependents(engine, node, revision)
+    mark_dependents(engine, node, revision, listing)
 
 
-def mark_dependents(engine: Engine, node: Node, revision: int) -> None:
+def mark_dependents(
+    engine: Engine, node: Node, revision: int, listing: Cell | None = None
+) -> None:
     """The silent walk: push the dirty marks, report nothing."""
-    if not node.rdeps:
+    queue = list(node.rdeps or ())  # grows while the loop runs: no pop per memo
+    if listing is not None and listing.rdeps:
+        queue.extend(listing.rdeps)
+    if not queue:
         return
-    queue = list(node.rdeps)  # grows while the loop runs: no pop per memo
     always_dirty: set[Memo] | None = None  # walked already, in this walk
     for memo in queue:
         dirty_at = memo.dirty_at
@@ -93,7 +104,7 @@ def mark_dependents(engine: Engine, node: Node, revision: int) -> None:
             queue.extend(readers)  # compiled, a direct call; ``+=`` goes through two more
 
 
-def _walk_reporting(engine: Engine, node: Node, revision: int) -> None:
+def _walk_reporting(engine: Engine, node: Node, revision: int, listing: Cell | None) -> None:
     """Mark like the silent walk, then report each dependent once for this write.
 
     The marks are all pushed before any event is built: a key that cannot be
@@ -102,6 +113,8 @@ def _walk_reporting(engine: Engine, node: Node, revision: int) -> None:
     """
     reached: dict[Memo, None] = {}  # insertion-ordered: the order of the reports
     queue = list(node.rdeps or ())
+    if listing is not None and listing.rdeps:
+        queue += listing.rdeps
     for memo in queue:  # breadth first: nearer dependents are reported first
         if memo in reached:
             continue

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sofrito._durability import Durability
-from sofrito._engine import frontier, hits, rdeps
+from sofrito._engine import frontier, hits, listing, rdeps
 from sofrito._engine.inputs import cell_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._engine.refs import cell_ref
@@ -42,15 +42,22 @@ __all__ = [
 class CellWrite:
     """The new state of one cell."""
 
-    __slots__ = ("durability", "error", "status", "value")
+    __slots__ = ("by_locator", "durability", "error", "status", "value")
 
     def __init__(
-        self, status: int, value: Any, error: BaseException | None, durability: int
+        self,
+        status: int,
+        value: Any,
+        error: BaseException | None,
+        durability: int,
+        by_locator: bool = False,
     ) -> None:
         self.status = status
         self.value = value
         self.error = error
         self.durability = durability
+        self.by_locator = by_locator
+        """A locator's result (``apply_deferred``): it does not list the key (``listing.py``)."""
 
     def changes(self, cell: Cell) -> bool:
         if self.status != cell.status or self.durability != cell.durability:
@@ -179,6 +186,11 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     cell.seen_loading = False
     if engine.unsaved_cells is not None:
         engine.unsaved_cells.add(cell)
+    listing_node = (
+        None
+        if change.by_locator
+        else listing.changed(engine, cell, change.status != CellStatus.PENDING)
+    )
     engine.deferred_writes.pop(cell, None)
     if change.status == CellStatus.PENDING:
         if cell.rdeps:
@@ -186,6 +198,8 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     else:
         engine.pending_cells.pop(cell, None)
     frontier.record(engine, cell, revision)
+    if listing_node is not None:  # a key joined or left: the listing's readers too
+        frontier.record(engine, listing_node, revision)
     if engine.listening:
         try:
             _report_write(engine, cell, change, revision)
@@ -193,9 +207,9 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
             # The cell's key has no canonical encoding, so no event can name it.
             # The write is done: its dependents must still be marked, or they
             # would be served stale. Then the error names the cell.
-            rdeps.mark_dependents(engine, cell, revision)
+            rdeps.mark_dependents(engine, cell, revision, listing_node)
             raise
-    rdeps.invalidate_dependents(engine, cell, revision)
+    rdeps.invalidate_dependents(engine, cell, revision, listing_node)
 
 
 def _report_write(engine: Engine, cell: Cell, change: CellWrite, revision: int) -> None:
@@ -260,5 +274,5 @@ def apply_deferred(engine: Engine) -> None:
                 cell, (status, value, error) = deferred.popitem()
             except KeyError:
                 break
-            change = CellWrite(status, value, error, cell.durability)
+            change = CellWrite(status, value, error, cell.durability, by_locator=True)
             write_cell(engine, cell.input, cell.key, change)
