@@ -107,3 +107,42 @@ def test_a_batch_that_retires_the_runtime_takes_no_further_write() -> None:
     assert rt.get(cell["a"]) == 1
     with pytest.raises(sf.Suspend):
         rt.get(cell["b"])
+
+
+def test_the_documented_sequence_retire_stop_reset_destroy_runs_in_order(tmp_path: Path) -> None:
+    """Retiring comes before stopping, and a shut-down runtime can still be
+    reset or destroyed: cleanup must not need a second runtime object."""
+    rt = _runtime(tmp_path)
+    rt.retire()
+    rt.stop()
+    assert _reopen(tmp_path).state is RuntimeState.STOPPED
+    rt.reset()  # start over: the runtime takes writes again
+    assert rt.state is RuntimeState.IDLE
+    rt.set(cell, 3)
+    assert double(rt) == 6
+    rt.commit()
+    rt.stop()
+    rt.destroy()
+    assert rt.state is RuntimeState.DESTROYED
+    assert SqliteStore(tmp_path / "life.db").load_snapshot("life") is None
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "state"),
+    [("stop", "retire", "stopped"), ("retire", "retire", "retired"), ("stop", "stop", "stopped")],
+)
+def test_a_transition_that_goes_back_or_repeats_is_refused_naming_the_state(
+    tmp_path: Path, first: str, then: str, state: str
+) -> None:
+    rt = _runtime(tmp_path)
+    getattr(rt, first)()
+    with pytest.raises(RuntimeError, match=rf"cannot {then} runtime 'life': it is {state}"):
+        getattr(rt, then)()
+    assert rt.state.value == state
+
+
+def test_a_destroyed_runtime_cannot_be_reset() -> None:
+    rt = sf.Runtime()
+    rt.destroy()
+    with pytest.raises(RuntimeError, match="cannot reset runtime 'default': it is destroyed"):
+        rt.reset()

@@ -120,10 +120,29 @@ _VERBS = {
     RuntimeState.DESTROYED: "destroy",
 }
 
+_LIVE = frozenset({RuntimeState.IDLE, RuntimeState.RUNNING})
+_FROM: dict[str, frozenset[RuntimeState]] = {
+    "retire": _LIVE,
+    "stop": _LIVE | {RuntimeState.RETIRED},
+    "reset": _LIVE | {RuntimeState.RETIRED, RuntimeState.STOPPED},
+    "destroy": _LIVE | {RuntimeState.RETIRED, RuntimeState.STOPPED},
+}
+"""Which states each operation leaves from. The lifecycle only goes forward
+(idle, retired, stopped, destroyed) except through ``reset``, which starts
+over; cleanup (``reset``, ``destroy``) works on a runtime that takes no
+writes, so that it never needs a second runtime object."""
+
+
+def _refuse_unless_allowed(rt: Runtime, verb: str) -> None:
+    engine = rt._engine
+    write.refuse_until_loaded(engine, verb)
+    if engine.lifecycle not in _FROM[verb]:
+        raise RuntimeError(f"cannot {verb} runtime {engine.runtime_id!r}: it is {engine.lifecycle}")
+
 
 def transition(rt: Runtime, state: RuntimeState) -> None:
     engine = rt._engine
-    write.refuse_if_closed(engine, _VERBS[state])
+    _refuse_unless_allowed(rt, _VERBS[state])
     with engine.gate.write():
         if rt._persistence is not None:
             drop: Drop = "everything" if state is RuntimeState.DESTROYED else "nothing"
@@ -134,12 +153,14 @@ def transition(rt: Runtime, state: RuntimeState) -> None:
 
 
 def reset(rt: Runtime) -> None:
+    """Drop every memo and input and start over, idle, under the same identity."""
     engine = rt._engine
-    write.refuse_if_closed(engine, "reset")
+    _refuse_unless_allowed(rt, "reset")
     with engine.gate.write():
         if rt._persistence is not None:
             rt._persistence.lifecycle(RuntimeState.IDLE, "cache")
         _forget_everything(rt)
+        engine.lifecycle = RuntimeState.IDLE
     rt.bump_revision()
 
 

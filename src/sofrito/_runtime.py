@@ -346,15 +346,19 @@ class Runtime:
         lifecycle.transition(self, RuntimeState.RETIRED)
 
     def stop(self) -> None:
-        """Take no new writes: the runtime is shut down (its store state is kept)."""
+        """Take no new writes: the runtime is shut down (its store state is kept).
+        Works on an idle or a retired runtime."""
         lifecycle.transition(self, RuntimeState.STOPPED)
 
     def reset(self) -> None:
-        """Drop every memo and input, here and in the store; keep the identity."""
+        """Drop every memo and input, here and in the store; keep the identity.
+
+        Starts over: a retired or stopped runtime is idle again after it."""
         lifecycle.reset(self)
 
     def destroy(self) -> None:
-        """Remove everything of this runtime from its store; no further writes."""
+        """Remove everything of this runtime from its store; no further writes.
+        Works in any state but destroyed."""
         lifecycle.transition(self, RuntimeState.DESTROYED)
 
     def _require_store(self, action: str) -> Persistence:
