@@ -9,7 +9,8 @@ large the cache.
 
 **What opening restores.** The revision, the per-durability revisions, the
 input cells, and every memo whose query is defined in this process with the
-same fingerprint (code and ``version=``). Values stay encoded until read.
+same fingerprint (the code it reaches and ``version=``: ``_fingerprint.py``).
+Values stay encoded until read.
 Reverse dependencies are rebuilt from the stored dependency lists.
 
 **One head, compare-and-swap.** Every write this runtime makes to its store

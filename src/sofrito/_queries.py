@@ -68,7 +68,7 @@ def query(
     cutoff, default ``==``), ``error_eq`` (the same for cached errors; by
     default errors never compare equal), ``lru`` (keep at most this many
     values), ``version`` (bump it to invalidate persisted memos when the
-    query's meaning changes outside its own code), ``persist`` (include in
+    query's meaning changes outside the code it reaches: data files, say), ``persist`` (include in
     snapshots), ``keys`` (the names of the parameters that form the key; the
     others reach the body but are ignored for identity, so the first call of
     a key decides them: docs/concepts.md, "Keys from some parameters").
