@@ -159,16 +159,23 @@ def key_set(node: Cell) -> KeySet:
 
 def changed(engine: Engine, cell: Cell, listed: bool) -> Cell | None:
     """Note that ``cell`` (just written) is now ``listed`` or not; the family's
-    listing node if that changed the listing, else None."""
-    node = listing_for(engine, cell.input)
-    keys = key_set(node)
+    listing node if that changed the listing, else None.
+
+    Every write passes here, so the common case (a value edit: the key is
+    listed and stays so) costs no call: subscripts, not ``listing_for``.
+    """
+    try:
+        node = engine.cells[cell.input][LISTING_KEY]
+    except KeyError:  # a table a restore filled: its listing is made on first use
+        node = listing_for(engine, cell.input)
+    keys: KeySet = node.value
     if (cell.key in keys.keys) == listed:
         return None
     if listed:
         keys.add(cell.key)
     else:
         keys.discard(cell.key)
-    revision = engine.revisions.current
-    node.changed_at = revision
-    engine.revisions.record_change(node.durability)
+    node.changed_at = engine.revisions.current
+    if node.durability > cell.durability:  # else the write recorded it already
+        engine.revisions.record_change(node.durability)
     return node

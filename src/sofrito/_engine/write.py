@@ -198,7 +198,7 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     else:
         engine.pending_cells.pop(cell, None)
     frontier.record(engine, cell, revision)
-    if listing_node is not None:  # a key joined or left: the listing's readers too
+    if listing_node is not None and listing_node.rdeps:  # a key joined or left: its readers
         frontier.record(engine, listing_node, revision)
     if engine.listening:
         try:
