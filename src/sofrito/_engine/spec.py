@@ -35,12 +35,14 @@ class QuerySpec(Generic[R]):
         "error_eq",
         "fn",
         "index",
+        "keys",
         "label",
         "lru",
         "name",
         "output_eq",
         "persist",
         "plain_eq",
+        "run",
         "version",
     )
 
@@ -55,6 +57,8 @@ class QuerySpec(Generic[R]):
         version: str | None,
         persist: bool,
         arity: int | None = None,
+        keys: tuple[str, ...] | None = None,
+        run: Callable[..., R] | None = None,
     ) -> None:
         if lru is not None and (not isinstance(lru, int) or lru < 1):
             raise ValueError(f"lru must be a positive int or None, got {lru!r}")
@@ -75,6 +79,12 @@ class QuerySpec(Generic[R]):
         """How many parts every key has, when the entry point fixes it (its
         body's signature does, and no ``lru``); None when it varies per call.
         The hit table keys a query of one part by the part (``hits.py``)."""
+        self.keys = keys
+        """``keys=``: the parameters that form the key, in declaration order; the
+        others reach the body but not the key (``_entry_points.keyed_runner``)."""
+        self.run: Callable[..., R] = fn if run is None else run
+        """What an execution calls as ``run(db, *key)``: ``fn``, or for ``keys=``
+        the body given its other arguments too."""
         self.index = next(_indexes)
         """This query's place in every runtime's list of memo tables
         (``MemoTables.by_index``), which the memo hit indexes: a list index
