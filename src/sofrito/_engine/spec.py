@@ -104,7 +104,7 @@ class QuerySpec(Generic[R]):
         a query never imports the walk.
         """
         if self._fingerprint is None:
-            from sofrito._fingerprint import fingerprint
+            from sofrito._fingerprint import fingerprint  # noqa: PLC0415 (declaring stays cheap)
 
             self._fingerprint = fingerprint(self.fn, self.version)
         return self._fingerprint
