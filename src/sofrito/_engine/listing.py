@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._inputs import Input
 
-__all__ = ["LISTING_KEY", "KeySet", "changed", "listing_for", "new_table"]
+__all__ = ["LISTING_KEY", "KeySet", "changed", "is_listing", "listing_for", "new_table"]
 
 
 class _Listing:
@@ -49,6 +49,13 @@ class _Listing:
 
 LISTING_KEY: Final[tuple[Any, ...]] = (_Listing(),)
 """The key of a family's listing node in its table: no program can write it."""
+
+
+def is_listing(cell: Cell) -> bool:
+    """Whether ``cell`` is a family's listing node. By the type of its key's part,
+    not ``cell.key is LISTING_KEY``: compiled, a ``Final`` tuple may be a copy."""
+    key = cell.key
+    return len(key) == 1 and type(key[0]) is _Listing
 
 
 class KeySet:
