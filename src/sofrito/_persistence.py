@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from sofrito import _registry
 from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
 from sofrito._engine import rdeps
-from sofrito._engine.listing import LISTING_KEY, key_set, listing_for
+from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
@@ -240,7 +240,7 @@ class Persistence:
 
     def _node_id(self, node: Memo | Cell) -> NodeId:
         if isinstance(node, Cell):
-            if node.key is LISTING_KEY:
+            if is_listing(node):
                 return (_LISTING, node.input.name, b"")
             return (_INPUT, node.input.name, self._key_bytes(repr(node), node.key))
         return (_QUERY, node.spec.name, self._key_bytes(repr(node), node.key))
