@@ -5,8 +5,8 @@
 # so that one peer that cannot install blocks nothing; a peer already there is
 # not reinstalled; builds sofrito a second time with its engine compiled. Then
 # runs the harness (arguments are passed on: --only, --scale, --rounds) and the
-# persistence, Site and call-count benchmarks. Runs on Python 3.13 because on
-# older Pythons pip silently picks years-old releases of some peers.
+# persistence, Site, warm-start and call-count benchmarks. Runs on Python 3.13
+# because on older Pythons pip silently picks years-old releases of some peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${BENCH_VENV:-.venv-bench}"
@@ -97,8 +97,8 @@ if [ ! -f "$compiled/.built" ] || [ -n "$(find pyproject.toml src -newer "$compi
 fi
 
 "$venv/bin/python" -m benchmarks --install-status "$status" --compiled "$compiled" "$@"
-# Persistence and Site, sofrito only: on the compiled engine, which a wheel
-# installs, when it was built, then on pure Python.
+# Persistence, Site and warm start, sofrito only: on the compiled engine,
+# which a wheel installs, when it was built, then on pure Python.
 builds=("")
 [ -d "$compiled" ] && builds=("$compiled:." "")
 for path in "${builds[@]}"; do
@@ -107,6 +107,8 @@ for path in "${builds[@]}"; do
     PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.persistence
     echo
     PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.site
+    echo
+    PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.warm_start
 done
 echo
 echo "Calls per operation (sofrito only; cProfile counts, machine-independent):"

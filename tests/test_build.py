@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sofrito
 import sofrito._engine
-from sofrito._engine import family, fetch, lifetime, reader, spec, suspense, verify
+from sofrito._engine import family, fetch, lifetime, local, spec, suspense, verify
 
 
 def test_the_engine_is_the_build_this_run_expects() -> None:
@@ -26,13 +26,13 @@ def test_the_engine_is_the_build_this_run_expects() -> None:
 def test_the_compiled_build_compiles_the_engine_but_keeps_python_classes_python() -> None:
     compiled = {
         module.__name__: not module.__file__.endswith(".py")
-        for module in (fetch, verify, reader, spec, family, lifetime, suspense)
+        for module in (fetch, verify, local, spec, family, lifetime, suspense)
     }
     engine = sofrito._engine.COMPILED
     assert compiled == {
         "sofrito._engine.fetch": engine,
         "sofrito._engine.verify": engine,
-        "sofrito._engine.reader": engine,
+        "sofrito._engine.local": engine,
         "sofrito._engine.spec": engine,
         "sofrito._engine.family": engine,
         "sofrito._engine.lifetime": False,  # weakly referenced by the gate

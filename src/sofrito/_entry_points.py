@@ -48,7 +48,7 @@ import linecache
 from collections.abc import Callable
 from typing import Any
 
-from sofrito._engine import hits
+from sofrito._engine import fetch, hits
 from sofrito._engine.spec import QuerySpec
 
 __all__ = [
@@ -157,7 +157,7 @@ def _lru_entry_point(spec: QuerySpec[Any]) -> Callable[..., Any]:
             # hit_at before the value, so a value read before a passing check
             # is one that was still valid.
             value = memo.value
-            if memo.hit_at == db._revision:
+            if memo.hit_at == db._revisions.current:
                 db._lru_touch(memo)
                 return value
         return db._fetch_cold(spec, key, memo)
@@ -267,9 +267,7 @@ def keyed_cold(db: Any, spec: QuerySpec[Any], key: tuple[Any, ...], extra: dict[
     """A ``keys=`` query's miss: keep the call's other arguments on the memo, if
     it has none yet (the first call's are the ones its body always gets), then
     the usual cold path."""
-    memo = db._engine.memo_for(spec, key)
-    if memo.args is None:
-        memo.args = extra
+    fetch.keep_arguments(db._engine, spec, key, extra)
     return db._fetch_cold(spec, key, None)
 
 
@@ -289,13 +287,9 @@ def keyed_split(
 
 def keyed_call(db: Any, spec: QuerySpec[Any], args: tuple[Any, ...], retry: bool) -> Any:
     """``rt.query(q, *args, retry=False)`` of a ``keys=`` query."""
-    from sofrito._engine import fetch  # noqa: PLC0415 (fetch imports the whole engine)
-
     key, others = keyed_split(spec, args)
-    memo = db._engine.memo_for(spec, key)
-    if memo.args is None:
-        memo.args = others
-    return fetch.fetch_top(db._engine, spec, key, None, retry)
+    fetch.keep_arguments(db._engine, spec, key, others)
+    return fetch.fetch_top(db._engine, db, spec, key, None, retry)
 
 
 def keyed_runner(fn: Callable[..., Any], keys: tuple[str, ...], label: str) -> Callable[..., Any]:

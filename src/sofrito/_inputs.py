@@ -20,8 +20,7 @@ from sofrito._engine.family import Input, InputRef, key_of, ref_of
 from sofrito._engine.memo import CellStatus
 
 if TYPE_CHECKING:
-    from sofrito._engine.frames import Handle
-    from sofrito._runtime import Runtime
+    from sofrito._engine.handle import Db
 
 __all__ = [
     "PENDING",
@@ -78,7 +77,7 @@ class Failed:
     error: BaseException
 
 
-def state(db: Runtime | Handle, target: Input | InputRef) -> Loading | Ready[Any] | Failed:
+def state(db: Db, target: Input | InputRef) -> Loading | Ready[Any] | Failed:
     """The loading state of a cell, without suspending the query that asks.
 
     The read is recorded like any other, so the query re-executes when the

@@ -5,6 +5,10 @@ the input states written since the last commit, so a crash never leaves a
 runtime half-retired. Without a store the same transitions happen in memory
 only. A retired, stopped or destroyed runtime refuses writes with an error
 that names it.
+
+This module decides and stores the transitions; the engine's records change
+only through its own calls (``write.set_lifecycle``, ``restore.forget_everything``,
+``restore.set_durability_revisions``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import fetch, write
+from sofrito._engine import fetch, restore, write
 from sofrito.stores import CorruptSnapshot, Drop, RuntimeState
 
 if TYPE_CHECKING:
@@ -40,7 +44,7 @@ def defer_open(rt: Runtime) -> None:
     empty runtime is mixed with what the store holds. A query's miss goes
     through ``rt._fetch_cold``, so refusing there costs the hit path nothing.
     """
-    rt._engine.lifecycle = RuntimeState.INITIALIZING
+    write.set_lifecycle(rt._engine, RuntimeState.INITIALIZING)
     rt._fetch_cold = functools.partial(_refuse_query, rt._engine)
 
 
@@ -48,8 +52,8 @@ def open_deferred(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
     engine = rt._engine
     if engine.lifecycle is not RuntimeState.INITIALIZING:
         raise RuntimeError(f"runtime {engine.runtime_id!r} is already loaded")
-    engine.lifecycle = RuntimeState.IDLE
-    rt._fetch_cold = functools.partial(fetch.fetch_top, engine)
+    write.set_lifecycle(engine, RuntimeState.IDLE)
+    rt._fetch_cold = functools.partial(fetch.fetch_top, engine, rt)
     try:
         open_runtime(rt, persistence, cold=cold)
     except BaseException:
@@ -77,7 +81,7 @@ def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
         _start_cold(rt, persistence, exc)
         stored_state, revision = RuntimeState.IDLE, None
     if stored_state in (RuntimeState.RETIRED, RuntimeState.STOPPED):
-        engine.lifecycle = stored_state
+        write.set_lifecycle(engine, stored_state)
     elif stored_state is None or stored_state is RuntimeState.DESTROYED:
         store.persist_runtime_state(persistence.runtime_id, RuntimeState.IDLE)
     if revision:
@@ -90,9 +94,9 @@ def _start_cold(rt: Runtime, persistence: Persistence, damage: CorruptSnapshot) 
     engine = rt._engine
     store = persistence.store
     runtime_id = persistence.runtime_id
-    _forget_everything(rt)
+    restore.forget_everything(engine)
     # The damage may be found after the snapshot header was restored.
-    engine.revisions.last_changed[:] = [0] * len(engine.revisions.last_changed)
+    restore.set_durability_revisions(engine, [0] * len(engine.revisions.last_changed))
     recover = getattr(store, "recover", None)
     moved = recover() if callable(recover) else None
     if moved is not None:
@@ -148,8 +152,8 @@ def transition(rt: Runtime, state: RuntimeState) -> None:
             drop: Drop = "everything" if state is RuntimeState.DESTROYED else "nothing"
             rt._persistence.lifecycle(state, drop)
         if state is RuntimeState.DESTROYED:
-            _forget_everything(rt)
-        engine.lifecycle = state
+            restore.forget_everything(engine)
+        write.set_lifecycle(engine, state)
 
 
 def reset(rt: Runtime) -> None:
@@ -159,19 +163,6 @@ def reset(rt: Runtime) -> None:
     with engine.gate.write():
         if rt._persistence is not None:
             rt._persistence.lifecycle(RuntimeState.IDLE, "cache")
-        _forget_everything(rt)
-        engine.lifecycle = RuntimeState.IDLE
+        restore.forget_everything(engine)
+        write.set_lifecycle(engine, RuntimeState.IDLE)
     rt.bump_revision()
-
-
-def _forget_everything(rt: Runtime) -> None:
-    engine = rt._engine
-    engine.tables.clear()
-    engine.cells.clear()
-    engine.lrus.clear()
-    engine.pending_cells.clear()
-    engine.deferred_writes.clear()
-    if engine.unsaved_memos is not None:
-        engine.unsaved_memos.clear()
-    if engine.unsaved_cells is not None:
-        engine.unsaved_cells.clear()

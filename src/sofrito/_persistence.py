@@ -1,7 +1,7 @@
 """The runtime on a store: restore at open, commit at run boundaries, lifecycle.
 
 **What a commit writes.** The engine notes every memo that executed and every
-cell that was written (``engine.unsaved_*``). ``commit()`` turns exactly those
+cell that was written (its journal, ``_engine/journal.py``). ``commit()`` turns exactly those
 into one ``SnapshotDelta`` plus input states, and the store writes them with a
 receipt in one transaction. Verification alone changes nothing that is
 stored, so a commit after a one-page edit writes a handful of rows, however
@@ -12,6 +12,8 @@ input cells, and every memo whose query is defined in this process with the
 same fingerprint (the code it reaches and ``version=``: ``_fingerprint.py``).
 Values stay encoded until read.
 Reverse dependencies are rebuilt from the stored dependency lists.
+This module decodes and checks what the store holds; the engine installs it
+(``_engine/restore.py``): nothing here writes an engine record.
 
 **One head, compare-and-swap.** Every write this runtime makes to its store
 (a commit, a ``durable=True`` input, a lifecycle change) is based on the
@@ -45,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito import _registry
 from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
-from sofrito._engine import rdeps
+from sofrito._engine import restore
 from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_for
-from sofrito._engine.memo import NEVER, Cell, CellStatus, Encoded, Memo
+from sofrito._engine.memo import Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
 from sofrito._snapshot import (
@@ -105,8 +107,9 @@ class Persistence:
         self.codec = codec
         self.sealer = Sealer(secret)
         self.run_id = uuid.uuid4().hex
-        self.full = False
-        """The next commit replaces every stored memo (``rt.clear_cache()`` ran)."""
+        assert engine.journal is not None, "an engine on a store keeps a journal"
+        self.journal = engine.journal
+        """What changed since the last commit: read here, acknowledged after a write."""
         self.head = 0
         """The store's head for this runtime as of this process's last write (or its
         open): every write is based on it (compare-and-swap) and advances it by one."""
@@ -117,8 +120,6 @@ class Persistence:
         self._restored: dict[NodeId, Memo | Cell] = {}
         """While restoring: nodes by their stored id, so dependencies resolve
         without decoding their keys again."""
-        engine.unsaved_memos = set()
-        engine.unsaved_cells = set()
 
     # -- ids -------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ class Persistence:
         refuse_if_closed(engine, "commit")
         with engine.gate.write():
             delta = self._delta(strict)
-            states = [self.input_state(cell) for cell in _sorted_cells(engine.unsaved_cells)]
+            states = [self.input_state(cell) for cell in _sorted_cells(self.journal.cells)]
             receipt = self.store.commit_boundary(
                 self.runtime_id,
                 delta,
@@ -153,18 +154,14 @@ class Persistence:
                 base_head=self.head,
             )
             self.head += 1
-            assert engine.unsaved_memos is not None
-            assert engine.unsaved_cells is not None
-            engine.unsaved_memos.clear()
-            engine.unsaved_cells.clear()
-            self.full = False
+            self.journal.acknowledge()
             return receipt
 
     def _delta(self, strict: bool) -> SnapshotDelta:
         engine = self.engine
         upserts: dict[bytes, bytes] = {}
         deletes: set[bytes] = set()
-        for memo in engine.unsaved_memos or ():
+        for memo in self.journal.memos:
             mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
             row = None
             if memo.has_value and memo.error is None and memo.computed:
@@ -177,19 +174,8 @@ class Persistence:
                 # recomputed, not stored; an older row of the memo goes.
                 deletes.add(mid)
         return SnapshotDelta(
-            engine.revisions.current, self._meta(), upserts, frozenset(deletes), self.full
+            engine.revisions.current, self._meta(), upserts, frozenset(deletes), self.journal.full
         )
-
-    def cache_cleared(self) -> None:
-        """The runtime dropped every memo: so will the store, at the next commit.
-
-        The next delta is ``full``: it holds only what was computed since, and
-        replaces every stored memo row, so a restart does not resurrect a
-        cache the program chose to throw away.
-        """
-        assert self.engine.unsaved_memos is not None
-        self.engine.unsaved_memos.clear()
-        self.full = True
 
     def _row(self, memo: Memo, mid: bytes, strict: bool) -> bytes | None:
         """The memo's sealed row, or None for a value the codec cannot encode
@@ -315,36 +301,26 @@ class Persistence:
         if snapshot is not None:
             self._restore_memos(snapshot, revision)
         self._restored.clear()
-        return self._catch_up(cells, revision)
-
-    def _catch_up(self, cells: list[Cell], revision: int) -> int:
-        """Inputs persisted after the last commit (``durable=True``) are newer than
-        the snapshot: the runtime opens at their revision, their readers marked."""
-        late = [cell for cell in cells if cell.changed_at > revision]
-        if not late:
-            return revision
-        latest = max(cell.changed_at for cell in late)
-        revisions = self.engine.revisions
-        for cell in late:
-            for level in range(cell.durability + 1):
-                revisions.last_changed[level] = max(revisions.last_changed[level], cell.changed_at)
-            rdeps.invalidate_dependents(self.engine, cell, latest)
-        return latest
+        # Inputs persisted after the last commit (``durable=True``) are newer than
+        # the snapshot: the runtime opens at their revision, their readers marked.
+        return restore.catch_up(self.engine, cells, revision)
 
     def _restore_meta(self, snapshot: StoredSnapshot) -> None:
         meta = _SAFE.decode(
             self._open(snapshot.meta, self._context("meta", ""), "the snapshot header")
         )
         format_, codec_name, last_changed, *rest = meta
-        self._stored_listings = {
-            name: (changed_at, (count, mixed)) for name, changed_at, count, mixed in rest[0]
-        } if rest else {}
+        self._stored_listings = (
+            {name: (changed_at, (count, mixed)) for name, changed_at, count, mixed in rest[0]}
+            if rest
+            else {}
+        )
         if format_ != _META_FORMAT or codec_name != self.codec.name:
             raise CorruptSnapshot(
                 f"{self.store.location}: runtime {self.runtime_id!r} was stored with codec "
                 f"{codec_name!r} (format {format_}), this runtime uses {self.codec.name!r}"
             )
-        self.engine.revisions.last_changed[:] = last_changed
+        restore.set_durability_revisions(self.engine, last_changed)
 
     def _open(self, sealed: bytes, context: bytes, what: str, name: str | None = None) -> bytes:
         """``what`` and ``name`` ("input", its id) name the row in the error; a load
@@ -369,12 +345,9 @@ class Persistence:
             return None
         context = self._context("input", state.input_id)
         value = self.codec.decode(self._open(state.value, context, "input", state.input_id))
-        cell = Cell(input, key, state.durability)
-        cell.status, cell.value, cell.changed_at = CellStatus.READY, value, state.changed_at
-        if input not in self.engine.cells:
-            # Restoring into an input is using it: its name is taken for this runtime.
-            self.engine.register_name(input.name, input)
-        self.engine.cells.setdefault(input, {})[key] = cell
+        cell = restore.install_cell(
+            self.engine, input, key, value, state.durability, state.changed_at
+        )
         self._restored[(_INPUT, input.name, state.key)] = cell
         return cell
 
@@ -395,7 +368,17 @@ class Persistence:
             if deps is None:
                 discarded.append(memo)
                 continue
-            self._fill(memo, row, deps, revision)
+            restore.install_memo(
+                self.engine,
+                memo,
+                row.value,
+                self.codec.decode,
+                changed_at=row.changed_at,
+                verified_at=row.verified_at,
+                durability=row.durability,
+                deps=deps,
+                revision=revision,
+            )
         # A dependency with no row at all (never committed, persist=False) is as
         # unknown as a discarded one.
         missing = {
@@ -404,7 +387,8 @@ class Persistence:
             for dep in memo.deps
             if isinstance(dep, Memo) and not dep.computed
         }
-        self._push_back_dependents([*discarded, *missing], revision)
+        # Discarded memos count as changed: whatever read them must be verified.
+        restore.discard(self.engine, [*discarded, *missing], revision)
 
     def _decode_row(self, mid: bytes, sealed: bytes) -> MemoRow:
         """A row whose seal fails, or that is not a row, is damage: ``CorruptSnapshot``
@@ -468,36 +452,8 @@ class Persistence:
             return None
         if not same:
             return None
-        node.changed_at = recorded[0]
+        restore.date_listing(node, recorded[0])
         return node
-
-    def _fill(self, memo: Memo, row: MemoRow, deps: list[Memo | Cell], revision: int) -> None:
-        memo.value = Encoded(row.value, self.codec.decode)
-        memo.has_value = True
-        memo.changed_at = row.changed_at
-        memo.verified_at = row.verified_at
-        memo.durability = row.durability
-        memo.dirty_at = revision  # valid if verified at the loaded revision, else verify once
-        rdeps.relink(memo, [], deps)
-        memo.deps = deps
-
-    def _push_back_dependents(self, discarded: list[Memo], revision: int) -> None:
-        """Discarded memos count as changed: whatever read them must be verified."""
-        for memo in discarded:
-            memo.value, memo.has_value, memo.verified_at, memo.changed_at = (
-                None,
-                False,
-                NEVER,
-                NEVER,
-            )
-            memo.deps = []
-        stack = [reader for memo in discarded for reader in (memo.rdeps or ())]
-        while stack:
-            reader = stack.pop()
-            if reader.verified_at >= revision:
-                reader.verified_at = revision - 1
-                reader.dirty_at = revision
-                stack.extend(reader.rdeps or ())
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -505,15 +461,14 @@ class Persistence:
         """A lifecycle change, with the input states written since the last commit,
         based on this runtime's head like a commit: a process that lost the race
         cannot retire, reset or destroy what it has not seen."""
-        states = [self.input_state(c) for c in _sorted_cells(self.engine.unsaved_cells)]
+        states = [self.input_state(c) for c in _sorted_cells(self.journal.cells)]
         if drop != "nothing":
             states = []
         self.store.atomic_lifecycle_commit(
             self.runtime_id, state, states, drop, base_head=self.head
         )
         self.head += 1
-        if self.engine.unsaved_cells is not None:
-            self.engine.unsaved_cells.clear()
+        self.journal.cells_stored()
 
     def persist_now(self, cell: Cell) -> None:
         """``durable=True``: this cell's state is in the store before ``set`` returns.

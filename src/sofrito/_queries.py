@@ -14,8 +14,7 @@ from sofrito._entry_points import entry_point, key_names, keyed_parameters, keye
 from sofrito._registry import register_query
 
 if TYPE_CHECKING:
-    from sofrito._engine.frames import Handle
-    from sofrito._runtime import Runtime
+    from sofrito._engine.handle import Db
 
 __all__ = ["Query", "QuerySpec", "query"]
 
@@ -29,7 +28,7 @@ class Query(Protocol[P, R_co]):
 
     spec: QuerySpec[Any]
 
-    def __call__(self, db: Runtime | Handle, /, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+    def __call__(self, db: Db, /, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
 
 
 @overload

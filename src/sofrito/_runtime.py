@@ -2,9 +2,13 @@
 
 The runtime is a thin shell over the engine (``sofrito._engine``): each method
 checks its arguments, names what is wrong when they are wrong, and calls one
-engine step. Two attributes are read by the hot path that ``@sf.query``
-generates and are kept as plain attributes for that reason: ``_tables`` (the
-memo tables, as a list by ``QuerySpec.index``) and ``_revision`` (the current revision).
+engine step. What the entry points that ``@sf.query`` generates read from a
+runtime (``_hits``, ``_tables``, ``_revisions``, ``_fetch_cold``) is
+declared once, by ``sofrito._engine.handle.Db``, which a query's ``db`` also
+follows; they are plain attributes holding the engine's own records, so the
+hit reads them without a call. The runtime owns none of the engine's state
+and writes none of it: it calls the engine's steps (``write``, ``restore``,
+``fetch``).
 """
 
 from __future__ import annotations
@@ -18,20 +22,21 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from sofrito import _lifecycle as lifecycle
 from sofrito._codec import codec_named
 from sofrito._durability import Durability
-from sofrito._engine import fetch, inputs, lru, suspense, write
+from sofrito._engine import fetch, inputs, lru, restore, suspense, write
 from sofrito._engine.memo import Cell, CellStatus, Memo
 from sofrito._engine.state import Engine
 from sofrito._engine.write import CellWrite
 from sofrito._entry_points import keyed_call, keyed_split
 from sofrito._events.broadcast import EventReceiver
 from sofrito._events.kinds import Event
-from sofrito._events.watch import RevisionReceiver, RevisionWatch
+from sofrito._events.watch import RevisionReceiver
 from sofrito._inputs import Input, InputRef, ref_of
 from sofrito._persistence import Persistence
 from sofrito._queries import spec_of
 from sofrito.stores import Receipt, RuntimeState, RuntimeStore
 
 if TYPE_CHECKING:
+    from sofrito._engine.handle import Db
     from sofrito._queries import Query, QuerySpec
 
 __all__ = ["Polled", "Runtime"]
@@ -92,13 +97,13 @@ class Runtime:
           (and they see its ``RevisionSet``). Until then the runtime refuses
           reads and writes.
         """
-        self._engine = Engine(self)
-        self._engine.error_eq = error_eq
+        self._engine = Engine(runtime_id=runtime_id, error_eq=error_eq, journaled=store is not None)
         self._hits = self._engine.hits
         self._tables = self._engine.tables_by_index
-        self._revision = 0
+        self._revisions = self._engine.revisions
+        """The engine's revision record: ``revision`` reads it, so does an ``lru`` entry point."""
         self._fetch_cold: Callable[[QuerySpec[Any], tuple[Any, ...], Memo | None], Any] = (
-            functools.partial(fetch.fetch_top, self._engine)
+            functools.partial(fetch.fetch_top, self._engine, self)
         )
         """What the generated entry point calls on a miss (a C-level partial: no frame)."""
         self._persistence: Persistence | None = None
@@ -110,7 +115,6 @@ class Runtime:
                 raise ValueError("load=False needs a store: without one there is nothing to load")
             return
         self._persistence = Persistence(self._engine, store, runtime_id, codec_named(codec), secret)
-        self._engine.runtime_id = runtime_id
         if load:
             lifecycle.open_runtime(self, self._persistence, cold=self._cold)
         else:
@@ -129,7 +133,7 @@ class Runtime:
     @property
     def revision(self) -> int:
         """The current revision: 0 at first, one more per effective write or batch."""
-        return self._revision
+        return self._revisions.current
 
     def bump_revision(self) -> None:
         """Start a new revision without changing any input."""
@@ -213,16 +217,12 @@ class Runtime:
             gate.exit_read()
 
     def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
-        engine = self._engine
-        engine.gate.enter_read()
+        gate = self._engine.gate
+        gate.enter_read()
         try:
-            cell = inputs.cell_for(engine, input, key)
-            inputs.locate(engine, cell)
-            if cell.status == CellStatus.PENDING:
-                engine.pending_cells[cell] = None
-            return cell
+            return inputs.state_untracked(self._engine, input, key)
         finally:
-            engine.gate.exit_read()
+            gate.exit_read()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -259,7 +259,7 @@ class Runtime:
                 f"{spec.label}() takes a key of {spec.arity} part(s), "
                 f"{len(key)} were given: {spec.describe(key)}"
             )
-        return fetch.fetch_top(self._engine, spec, key, retry=False)  # type: ignore[no-any-return]
+        return fetch.fetch_top(self._engine, self, spec, key, retry=False)  # type: ignore[no-any-return]
 
     def poll(self, q: Query[..., T], *key: Any, since: int | None = None) -> Polled[T]:
         """Compute ``q(*key)`` and say whether it changed after revision ``since``."""
@@ -293,30 +293,14 @@ class Runtime:
         On a store, the next ``commit()`` replaces the stored memos with what
         was computed since (docs/persistence.md).
         """
-        engine = self._engine
-        with engine.gate.write():
-            engine.tables.clear()
-            engine.lrus.clear()
-            for table in engine.cells.values():
-                for cell in table.values():
-                    cell.rdeps = None
-            if self._persistence is not None:
-                self._persistence.cache_cleared()
+        with self._engine.gate.write():
+            restore.clear_memos(self._engine)
 
     # -- events ----------------------------------------------------------------
 
     def subscribe_revisions(self) -> RevisionReceiver:
         """A watch on the revision: ``.current``, ``.changed(timeout)``, ``await .achanged()``."""
-        engine = self._engine
-        with engine.lock:
-            watch = engine.revision_watch
-            if watch is None:
-                watch = engine.revision_watch = RevisionWatch(self._revision)
-        # A write on another thread may have moved the revision after the watch
-        # read it but before the write looked for a watch: publish the revision
-        # again (publishing never goes back, so a late one undoes nothing).
-        watch.publish(self._revision)
-        return watch.subscribe()
+        return write.revision_watch(self._engine).subscribe()
 
     def subscribe_events(self, capacity: int = 1024) -> EventReceiver[Event]:
         """A receiver of every event from now on, holding at most ``capacity`` unread."""
@@ -370,8 +354,11 @@ class Runtime:
         return self._persistence
 
     def __repr__(self) -> str:
-        return f"<sofrito.Runtime revision={self._revision}>"
+        return f"<sofrito.Runtime revision={self._revisions.current}>"
 
+
+if TYPE_CHECKING:
+    _a_runtime_is_a_db: type[Db] = Runtime  # what the entry points read (handle.py)
 
 Runtime.__module__ = "sofrito"
 Polled.__module__ = "sofrito"

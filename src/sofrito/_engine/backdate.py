@@ -117,9 +117,9 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.dirty_at = ALWAYS_DIRTY
     elif memo.dirty_at == ALWAYS_DIRTY:
         memo.dirty_at = revision
-    unsaved = engine.unsaved_memos
-    if unsaved is not None and memo.spec.persist:
-        unsaved.add(memo)
+    journal = engine.journal
+    if journal is not None and memo.spec.persist:
+        journal.memos.add(memo)
     memo.verified_at = revision
     memo.hit_at = revision if error is None else NOT_HITTABLE
     if memo.spec.lru is not None:

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sofrito._engine.lifetime import ThreadMark
-from sofrito._engine.reader import Reader
+from sofrito._engine.local import Reader, inside_computation
 from sofrito._errors import WriteInsideComputation
 
 __all__ = ["Reader", "WriteGate"]
@@ -53,7 +53,7 @@ class WriteGate:
         self._writer: int | None = None
         self._write_depth = 0
         self._local = local
-        """Per thread: ``reader``."""
+        """Per thread: ``reader`` and ``mark`` (``local.py``)."""
         self.cancel_requested = False
         """Set while a write waits or runs. Read without a lock by every ``db`` access
         (to unwind) and by every reader that enters (to step back and wait)."""
@@ -75,8 +75,9 @@ class WriteGate:
         """A thread ended (its mark died): drop its record."""
         self._readers.pop(mark, None)
 
-    def reading_depth(self) -> int:
-        return self.reader().depth
+    def inside_computation(self) -> bool:
+        """Whether this thread is inside a read of this runtime (``local.py``)."""
+        return inside_computation(self.reader())
 
     def enter_read(self) -> Reader:
         """Count a read on this thread, once no write waits; this thread's record."""
@@ -131,7 +132,7 @@ class WriteGate:
     def refuse_inside_computation(self) -> None:
         """Refuse a write from a query body or a locator, even one that would change
         nothing: an impure query must fail the same way whatever the values are."""
-        if self.reader().depth:
+        if self.inside_computation():
             raise WriteInsideComputation(
                 "cannot write to the runtime from inside a query or a locator: "
                 "queries must be pure; write from the code that drives the runtime"

@@ -28,8 +28,8 @@ from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Task
+    from sofrito._engine.local import Reader
     from sofrito._engine.memo import Memo
-    from sofrito._engine.reader import Reader
     from sofrito._engine.state import Engine
 
 __all__ = ["execute", "settle_changed"]

@@ -17,8 +17,7 @@ from sofrito._engine.lifetime import Anchor
 from sofrito._registry import register_input
 
 if TYPE_CHECKING:
-    from sofrito._engine.frames import Handle
-    from sofrito._runtime import Runtime
+    from sofrito._engine.handle import Db
 
 __all__ = ["Input", "InputRef", "key_of", "ref_of"]
 
@@ -71,11 +70,11 @@ class Input:
             ref = self._refs.setdefault(key, InputRef(self, key))
         return ref
 
-    def __call__(self, db: Runtime | Handle, *key: Any) -> Any:
+    def __call__(self, db: Db, *key: Any) -> Any:
         """Read the cell ``self[key]``; inside a query this records the dependency."""
         return db._read_input(self, key)
 
-    def keys(self, db: Runtime | Handle) -> tuple[tuple[Any, ...], ...]:
+    def keys(self, db: Db) -> tuple[tuple[Any, ...], ...]:
         """The keys of the cells currently set, sorted (docs/concepts.md, "Listing keys").
 
         Inside a query this is a tracked read that changes only when a key is

@@ -36,12 +36,21 @@ from sofrito._errors import Cancelled, QueryError, Suspend
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Frame
+    from sofrito._engine.handle import Db
+    from sofrito._engine.local import Reader
     from sofrito._engine.memo import Memo
-    from sofrito._engine.reader import Reader
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
 
-__all__ = ["MAX_RETRIES", "ensure", "fetch_top", "fetch_tracked", "read_tracked", "settle"]
+__all__ = [
+    "MAX_RETRIES",
+    "ensure",
+    "fetch_top",
+    "fetch_tracked",
+    "keep_arguments",
+    "read_tracked",
+    "settle",
+]
 
 MAX_RETRIES: Final = 64
 """How many times a top-level call retries a computation cancelled by writes."""
@@ -49,12 +58,16 @@ MAX_RETRIES: Final = 64
 
 def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper per step costs a call)
     engine: Engine,
+    db: Db,
     spec: QuerySpec[Any],
     key: tuple[Any, ...],
     seen: Memo | None = None,
     retry: bool = True,
 ) -> Any:
-    """A top-level call: compute ``spec(*key)`` at the current revision.
+    """A top-level call through ``db`` (the runtime): compute ``spec(*key)`` at
+    the current revision. The runtime binds ``engine`` and itself
+    (``Runtime._fetch_cold``, a partial); ``db`` goes on the call's task, for
+    bodies that read untracked (``Frame.runtime``).
 
     ``retry`` is positional, with its common value as the default: the
     generated entry point's call then passes no keyword, which a compiled
@@ -104,9 +117,9 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
                 if parent is not None:
                     task = parent.task  # a locator's rt.query: part of that computation
                 elif depth:
-                    task = Task(reader)  # inside another top-level call, not in a computation
+                    task = Task(reader, db)  # inside another top-level call, not in a computation
                 else:
-                    task = reader.task or _new_idle_task(reader)
+                    task = reader.task or _new_idle_task(reader, db)
                     if task.pending:
                         task.pending = {}
                 if seen is not None and seen.verified_at != DROPPED:
@@ -141,8 +154,8 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
             write.apply_deferred(engine)
 
 
-def _new_idle_task(reader: Reader) -> Task:
-    task = reader.task = Task(reader)
+def _new_idle_task(reader: Reader, db: Db) -> Task:
+    task = reader.task = Task(reader, db)
     return task
 
 
@@ -264,6 +277,17 @@ def settle(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> None:
             restoring = True
         if execute.execute(engine, memo, frame, task, restoring=restoring):
             return
+
+
+def keep_arguments(
+    engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], arguments: dict[str, Any]
+) -> None:
+    """A ``keys=`` query's call: its other ``arguments`` go on the memo of its key,
+    unless an earlier call's are there already (the first call's are the ones
+    its body always gets: ``_entry_points.keyed_runner``)."""
+    memo = engine.memo_for(spec, key)
+    if memo.args is None:
+        memo.args = arguments
 
 
 def raise_cached(memo: Memo, error: BaseException) -> None:

@@ -14,10 +14,12 @@ import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sofrito._engine.memo import ALWAYS_DIRTY, NOT_HITTABLE, CellStatus, Memo
+from sofrito._engine.revision import Revisions
 
 if TYPE_CHECKING:
+    from sofrito._engine.handle import Db
+    from sofrito._engine.local import Reader
     from sofrito._engine.memo import Cell, Node
-    from sofrito._engine.reader import Reader
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
     from sofrito._errors import CycleError, QueryError
@@ -29,12 +31,16 @@ __all__ = ["Frame", "Handle", "Task"]
 class Task:
     """A top-level call and all the computation it does."""
 
-    __slots__ = ("pending", "reader", "waiting_frame", "waiting_on")
+    __slots__ = ("db", "pending", "reader", "waiting_frame", "waiting_on")
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, db: Db) -> None:
         self.reader = reader
         """The record of the thread that made the top-level call: an execution
         with no parent frame runs on that thread (``execute.py``)."""
+        self.db = db
+        """The ``db`` the top-level call came through (the runtime): what a body
+        reaches as ``db.runtime``, for untracked reads. The engine itself
+        holds no reference to the runtime; each top-level call hands it in."""
         self.waiting_on: Memo | None = None
         self.waiting_frame: Frame | None = None
         self.pending: dict[InputRef, None] = {}
@@ -48,9 +54,10 @@ class Frame:
     thousands of times and every read must land on the frame: a separate
     handle would cost an allocation per execution and a hop per read. Reads
     through the frame are recorded in read order. It has no hit table
-    (``_hits`` is None) and its ``_revision`` can never equal a real
-    revision, so the entry points that ``@sf.query`` generates always fall
-    through to ``_fetch_cold``, which records the read. Keep it only while
+    (``_hits`` is None) and its ``_revisions`` never holds a real revision,
+    so the entry points that ``@sf.query`` generates always fall through to
+    ``_fetch_cold``, which records the read (``handle.Db`` declares what a
+    ``db`` offers). Keep it only while
     the body runs: after the query returns, it refuses further use.
     """
 
@@ -74,7 +81,8 @@ class Frame:
     # Class attributes, not fields: Python reads a class attribute of a compiled
     # class at the speed of a plain one, a field through a descriptor.
     _hits: ClassVar[None] = None  # no hit table: a tracked read always reaches _fetch_cold
-    _revision: ClassVar[int] = -2  # never a real revision: the lru entry point falls through
+    _revisions: ClassVar[Revisions] = Revisions(current=-2)  # never a real revision: the
+    # lru entry point falls through
 
     def __init__(
         self,
@@ -199,10 +207,15 @@ class Frame:
     def _cell_for_state(self, input: Input, key: tuple[Any, ...]) -> Cell:
         return _inputs.state_tracked(self._engine, self, input, key)
 
+    def _lru_touch(self, memo: Memo) -> None:
+        # Never reached (an lru entry point compares with ``_revisions``, which
+        # never matches), but declared by ``handle.Db``.
+        _lru.touch(self._engine, memo)
+
     @property
     def runtime(self) -> Any:
         """The runtime behind this handle, for untracked reads."""
-        return self._engine.runtime
+        return self.task.db
 
     def __repr__(self) -> str:
         return f"<sofrito db handle for {self.memo!r}>"
@@ -211,8 +224,12 @@ class Frame:
 Handle = Frame
 """What a query body receives as ``db`` (for type annotations)."""
 
+if TYPE_CHECKING:
+    _a_frame_is_a_db: type[Db] = Frame  # what the entry points read (handle.py)
+
 # At the bottom: these modules call back into this one (the algorithm is
 # recursive), so they are bound once all of them exist.
 from sofrito._engine import fetch as _fetch  # noqa: E402
 from sofrito._engine import inputs as _inputs  # noqa: E402
+from sofrito._engine import lru as _lru  # noqa: E402
 from sofrito._engine.state import NOT_USED  # noqa: E402

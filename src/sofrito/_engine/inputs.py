@@ -16,10 +16,10 @@ unresolved and the locator is asked again on the next read.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import listing
+from sofrito._engine.local import locating
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._errors import (
     Cancelled,
@@ -44,9 +44,8 @@ __all__ = [
     "read_tracked",
     "read_untracked",
     "state_tracked",
+    "state_untracked",
 ]
-
-_locating = threading.local()
 
 
 def cell_for(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
@@ -79,6 +78,16 @@ def state_tracked(engine: Engine, frame: Frame, input: Input, key: tuple[Any, ..
     cell = _record_read(engine, frame, input, key)
     if cell.status == CellStatus.PENDING:
         cell.seen_loading = True
+        engine.pending_cells[cell] = None
+    return cell
+
+
+def state_untracked(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
+    """``sf.state(rt, ...)``: the cell, located if unresolved; a pending one is
+    listed by ``rt.pending()``."""
+    cell = cell_for(engine, input, key)
+    locate(engine, cell)
+    if cell.status == CellStatus.PENDING:
         engine.pending_cells[cell] = None
     return cell
 
@@ -149,7 +158,7 @@ def locate(engine: Engine, cell: Cell) -> None:
         return
     if cell.locator_asked_at == revision:
         return
-    running: set[Cell] = _locating.__dict__.setdefault("cells", set())
+    running = locating(engine.local)
     if cell in running:
         raise CycleError([cell_ref_public(cell)])
     running.add(cell)
@@ -189,8 +198,8 @@ def _settle_quietly(
     cell.value = value
     cell.error = error
     cell.status = status
-    if engine.unsaved_cells is not None:
-        engine.unsaved_cells.add(cell)
+    if engine.journal is not None:
+        engine.journal.cells.add(cell)
     cell.locator_asked_at = NEVER
     cell.changed_at = engine.revisions.current
     engine.pending_cells.pop(cell, None)

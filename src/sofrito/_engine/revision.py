@@ -17,8 +17,10 @@ _LEVELS = len(Durability)
 class Revisions:
     __slots__ = ("current", "last_changed")
 
-    def __init__(self) -> None:
-        self.current = 0
+    def __init__(self, current: int = 0) -> None:
+        self.current = current
+        """The revision now: what ``rt.revision`` reads, and an ``lru`` entry point
+        (``handle.Db._revisions``). Moved only by ``write._move_to``."""
         self.last_changed = [0] * _LEVELS
 
     def record_change(self, durability: int) -> None:

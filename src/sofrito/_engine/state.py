@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sofrito._engine import frontier, hits
 from sofrito._engine.cancel import WriteGate
+from sofrito._engine.journal import Journal
 from sofrito._engine.memo import DROPPED, NOT_HITTABLE, Memo
 from sofrito._engine.revision import Revisions
 from sofrito._events.broadcast import EventHub
-from sofrito.stores.protocol import RuntimeState
+from sofrito._runtime_state import RuntimeState
 
 if TYPE_CHECKING:
+    from sofrito._engine.backing import Backing
     from sofrito._engine.frames import Frame
     from sofrito._engine.lru import LruRing
     from sofrito._engine.memo import Cell
@@ -79,10 +81,23 @@ empty, and never written (memos are stored through ``MemoTables[spec]``)."""
 
 
 class Engine:
-    """The shared state of one runtime."""
+    """The shared state of one runtime.
 
-    def __init__(self, runtime: Any) -> None:
-        self.runtime = runtime
+    Only the engine's own modules write these fields. The runtime facade and
+    the persistence layer read them, and change them through the engine's
+    declared calls: ``restore.py`` (install restored records, discard, catch
+    up, forget, clear), ``journal.py`` (what a commit writes), ``write.py``
+    (writes, revisions, the lifecycle state). The engine holds no reference to
+    the runtime facade: a top-level call hands in its ``db`` (``frames.Task``).
+    """
+
+    def __init__(
+        self,
+        *,
+        runtime_id: str = "default",
+        error_eq: Callable[[BaseException, BaseException], object] | None = None,
+        journaled: bool = False,
+    ) -> None:
         self.tables = MemoTables(self)
         self.tables_by_index = self.tables.by_index
         """``tables.by_index``, the same list: ``MemoTables`` subclasses ``dict``,
@@ -94,8 +109,7 @@ class Engine:
         self.cells: dict[Input, dict[tuple[Any, ...], Cell]] = {}
         self.revisions = Revisions()
         self.local = threading.local()
-        """Per thread: ``reader`` (``reader.Reader``: the thread's open reads and the
-        execution it runs) and ``batch`` (an open batch)."""
+        """Per-thread state: its fields, and when each is set, are in ``local.py``."""
         self.gate = WriteGate(self.local)
         self.claims: dict[Memo, Frame] = {}
         """Memos being computed, and by whom (``sync.py``)."""
@@ -111,12 +125,15 @@ class Engine:
         self.pending_cells: dict[Cell, None] = {}
         self.deferred_writes: dict[Cell, tuple[int, Any, BaseException | None]] = {}
         """Locator results for cells that readers already saw pending (``inputs.py``)."""
-        self.error_eq: Callable[[BaseException, BaseException], object] | None = None
+        self.error_eq = error_eq
+        """The runtime's default equality of cached errors (``error_eq=``)."""
         self.lifecycle = RuntimeState.IDLE
-        self.runtime_id = "default"
-        self.unsaved_memos: set[Memo] | None = None
-        self.unsaved_cells: set[Cell] | None = None
-        """Executed memos and written cells since the last commit; None without a store."""
+        """Changed only through ``write.set_lifecycle``."""
+        self.runtime_id = runtime_id
+        self.journal: Journal | None = Journal() if journaled else None
+        """What changed since the last commit (``journal.py``); None without a store."""
+        self.backing: Backing | None = None
+        """Where records not in memory come from (``backing.py``); None: all are here."""
         self._names: dict[str, object] = {}
 
     def register_name(self, name: str, owner: object) -> None:

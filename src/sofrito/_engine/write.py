@@ -14,16 +14,18 @@ something.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sofrito._durability import Durability
 from sofrito._engine import frontier, hits, listing, rdeps
 from sofrito._engine.inputs import cell_for
+from sofrito._engine.local import Batch, open_batch
 from sofrito._engine.memo import NEVER, Cell, CellStatus
 from sofrito._engine.refs import cell_ref
 from sofrito._events.kinds import InputRemoved, InputSet, RevisionBumped, RevisionSet
-from sofrito.stores.protocol import RuntimeState
+from sofrito._events.watch import RevisionWatch
+from sofrito._runtime_state import RuntimeState
 
 if TYPE_CHECKING:
     from sofrito._engine.state import Engine
@@ -34,7 +36,9 @@ __all__ = [
     "apply_deferred",
     "batch",
     "bump_revision",
+    "revision_watch",
     "set_current_revision",
+    "set_lifecycle",
     "write_cell",
 ]
 
@@ -78,22 +82,13 @@ def _equal(old: Any, new: Any) -> bool:
         return False
 
 
-class _Batch:
-    __slots__ = ("bumped", "depth", "resources")
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.bumped = False
-        self.resources = ExitStack()
-
-
 @contextmanager
 def batch(engine: Engine) -> Iterator[None]:
     """Group writes into one revision bump; the gate is held from the first write."""
     local = engine.local
-    current: _Batch | None = getattr(local, "batch", None)
+    current = open_batch(local)
     if current is None:
-        current = local.batch = _Batch()
+        current = local.batch = Batch()
     current.depth += 1
     try:
         yield
@@ -125,14 +120,20 @@ def refuse_if_closed(engine: Engine, action: str = "write to") -> None:
         )
 
 
+def set_lifecycle(engine: Engine, state: RuntimeState) -> None:
+    """Move the runtime to ``state`` (``_lifecycle.py`` decides which moves are
+    allowed and stores them); the refusals above read it."""
+    engine.lifecycle = state
+
+
 @contextmanager
-def _writing(engine: Engine) -> Iterator[_Batch | None]:
+def _writing(engine: Engine) -> Iterator[Batch | None]:
     refuse_if_closed(engine)
-    open_batch: _Batch | None = getattr(engine.local, "batch", None)
-    if open_batch is not None:
+    current = open_batch(engine.local)
+    if current is not None:
         if not engine.gate.holds_write():
-            open_batch.resources.enter_context(engine.gate.write())
-        yield open_batch
+            current.resources.enter_context(engine.gate.write())
+        yield current
         return
     with engine.gate.write():
         yield None
@@ -144,14 +145,14 @@ def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellW
     cell = cell_for(engine, input, key)
     if not change.changes(cell):
         return False
-    open_batch: _Batch | None = getattr(engine.local, "batch", None)
-    if open_batch is not None and open_batch.bumped and engine.gate.holds_write():
+    current = open_batch(engine.local)
+    if current is not None and current.bumped and engine.gate.holds_write():
         # A batch that holds the gate and has bumped already (its every later
         # write): nothing to take, nothing to bump, no context manager to enter.
         refuse_if_closed(engine)
         _apply(engine, cell, change)
         return True
-    if open_batch is None:  # a single write, the common case: no context manager
+    if current is None:  # a single write, the common case: no context manager
         refuse_if_closed(engine)
         gate = engine.gate
         gate.acquire_write()
@@ -163,13 +164,13 @@ def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellW
         finally:
             gate.release_write()
         return True
-    with _writing(engine) as open_batch:
+    with _writing(engine) as held:
         if not change.changes(cell):  # another writer got there first
             return False
-        if open_batch is None or not open_batch.bumped:
+        if held is None or not held.bumped:
             _bump(engine)
-            if open_batch is not None:
-                open_batch.bumped = True
+            if held is not None:
+                held.bumped = True
         _apply(engine, cell, change)
     return True
 
@@ -184,8 +185,8 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     cell.changed_at = revision
     cell.locator_asked_at = NEVER
     cell.seen_loading = False
-    if engine.unsaved_cells is not None:
-        engine.unsaved_cells.add(cell)
+    if engine.journal is not None:
+        engine.journal.cells.add(cell)
     listing_node = (
         None
         if change.by_locator
@@ -230,20 +231,32 @@ def _bump(engine: Engine) -> None:
 
 def _move_to(engine: Engine, revision: int) -> None:
     hits.forget_all(engine)
-    engine.revisions.current = revision
-    engine.runtime._revision = revision
+    engine.revisions.current = revision  # the runtime's ``revision`` reads it there
     watch = engine.revision_watch
     if watch is not None:
         watch.publish(revision)
 
 
+def revision_watch(engine: Engine) -> RevisionWatch:
+    """The runtime's revision watch, made on first use: until then writes publish nothing."""
+    with engine.lock:
+        watch = engine.revision_watch
+        if watch is None:
+            watch = engine.revision_watch = RevisionWatch(engine.revisions.current)
+    # A write on another thread may have moved the revision after the watch
+    # read it but before the write looked for a watch: publish the revision
+    # again (publishing never goes back, so a late one undoes nothing).
+    watch.publish(engine.revisions.current)
+    return watch
+
+
 def bump_revision(engine: Engine) -> None:
     """A new revision with no input change (it still cancels computations in flight)."""
-    with _writing(engine) as open_batch:
-        if open_batch is None or not open_batch.bumped:
+    with _writing(engine) as held:
+        if held is None or not held.bumped:
             _bump(engine)
-            if open_batch is not None:
-                open_batch.bumped = True
+            if held is not None:
+                held.bumped = True
 
 
 def set_current_revision(engine: Engine, revision: int, *, force: bool = False) -> None:
@@ -266,7 +279,7 @@ def set_current_revision(engine: Engine, revision: int, *, force: bool = False) 
 def apply_deferred(engine: Engine) -> None:
     """Apply locator results that could not be applied quietly (``inputs.py``)."""
     deferred = engine.deferred_writes
-    if not deferred or engine.gate.reading_depth() or engine.gate.holds_write():
+    if not deferred or engine.gate.inside_computation() or engine.gate.holds_write():
         return
     with batch(engine):
         while deferred:

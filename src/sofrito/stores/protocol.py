@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from sofrito._runtime_state import RuntimeState
 from sofrito.stores.receipt import Receipt
 from sofrito.stores.snapshot import SnapshotDelta, StoredSnapshot
 
@@ -39,17 +40,6 @@ class InputStatus(enum.StrEnum):
     PENDING = "pending"
     FAILED = "failed"
     REMOVED = "removed"
-
-
-class RuntimeState(enum.StrEnum):
-    """A runtime's lifecycle. Writes are refused in ``retired``, ``stopped`` and ``destroyed``."""
-
-    INITIALIZING = "initializing"
-    IDLE = "idle"
-    RUNNING = "running"
-    RETIRED = "retired"
-    STOPPED = "stopped"
-    DESTROYED = "destroyed"
 
 
 Drop = Literal["nothing", "cache", "everything"]

@@ -1,0 +1,184 @@
+"""The engine's declared interface for records that come from outside it.
+
+The engine owns its records (``Memo``, ``Cell``, the tables, ``Engine``'s
+fields): nothing outside ``_engine/`` writes one. What a store gives back
+(a stored cell, a stored memo row, the revisions of a snapshot header) and
+what a program asks for wholesale (``rt.clear_cache()``, ``rt.reset()``)
+reaches the records through the calls here, in plain values: the persistence
+layer keeps decoding and checking bytes and talking to the store, the engine
+keeps the records and the rules that tie them together (reverse dependencies,
+dirty marks, the journal).
+
+Each record is installed by a call of its own (``install_cell``,
+``install_memo``), not only by a loop over a whole snapshot, so that loading
+on demand (``backing.py``) installs one record exactly as opening does.
+
+The calls:
+
+- ``install_cell``: a stored cell, ready, with its revision of last change.
+- ``install_memo``: a stored memo row, its value still encoded, linked to
+  its dependencies (reverse dependencies included).
+- ``date_listing``: a family's listing takes the revision a snapshot recorded.
+- ``discard``: memos whose stored rows cannot be trusted count as changed,
+  and whatever read them is pushed back to be verified.
+- ``catch_up``: cells stored after the snapshot (``durable=True``) mark their
+  readers, and the revision to open at.
+- ``set_durability_revisions``: the last change per durability level, from a
+  snapshot header.
+- ``clear_memos``: drop every memo (``rt.clear_cache()``).
+- ``forget_everything``: drop every memo and cell (reset, destroy, cold start).
+
+Rejected: letting the persistence layer fill records field by field, as it
+did (``_fill``, ``_push_back_dependents``, ``_forget_everything``): about
+thirty writes from outside, each repeating a rule of the engine (a memo's
+``dirty_at`` after a restore, what a dropped memo must look like to a
+top-level call that holds it) that then had two homes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sofrito._engine import rdeps
+from sofrito._engine.memo import NEVER, Cell, CellStatus, Encoded
+
+if TYPE_CHECKING:
+    from sofrito._engine.family import Input
+    from sofrito._engine.memo import Memo, Node
+    from sofrito._engine.state import Engine
+
+__all__ = [
+    "catch_up",
+    "clear_memos",
+    "date_listing",
+    "discard",
+    "forget_everything",
+    "install_cell",
+    "install_memo",
+    "set_durability_revisions",
+]
+
+
+def install_cell(
+    engine: Engine,
+    input: Input,
+    key: tuple[Any, ...],
+    value: Any,
+    durability: int,
+    changed_at: int,
+) -> Cell:
+    """Install a stored cell of ``input``, ready with ``value``.
+
+    The family's table gets no listing node here: one is made, listing the
+    cells installed, when a reader first asks (``listing.listing_for``).
+    """
+    cell = Cell(input, key, durability)
+    cell.status, cell.value, cell.changed_at = CellStatus.READY, value, changed_at
+    table = engine.cells.get(input)
+    if table is None:
+        # Installing into an input is using it: its name is taken for this runtime.
+        engine.register_name(input.name, input)
+        table = engine.cells.setdefault(input, {})
+    table[key] = cell
+    return cell
+
+
+def install_memo(
+    engine: Engine,
+    memo: Memo,
+    data: bytes,
+    decode: Callable[[bytes], Any],
+    *,
+    changed_at: int,
+    verified_at: int,
+    durability: int,
+    deps: list[Node],
+    revision: int,
+) -> None:
+    """Install a stored memo row into ``memo`` (from ``engine.memo_for``).
+
+    The value stays encoded until someone reads it (``memo.value_of``). The
+    memo is not hittable until then either, and its ``dirty_at`` is the
+    revision opened at: valid at once if it was verified there, else
+    verified once before it is served.
+    """
+    memo.value = Encoded(data, decode)
+    memo.has_value = True
+    memo.changed_at = changed_at
+    memo.verified_at = verified_at
+    memo.durability = durability
+    memo.dirty_at = revision
+    rdeps.relink(memo, memo.deps, deps)
+    memo.deps = deps
+
+
+def date_listing(node: Cell, changed_at: int) -> None:
+    """A listing node whose keys are the ones a snapshot recorded takes that
+    snapshot's revision of its last change (``_persistence`` checks the keys)."""
+    node.changed_at = changed_at
+
+
+def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
+    """Memos whose stored state is not to be trusted count as changed.
+
+    Each is emptied (never computed, so it executes when read), and every
+    memo that transitively read one is pushed back before ``revision``, so
+    it is verified, never served from the store unchecked.
+    """
+    stack: list[Memo] = []
+    for memo in memos:
+        memo.value, memo.has_value, memo.verified_at, memo.changed_at = None, False, NEVER, NEVER
+        memo.deps = []
+        stack.extend(memo.rdeps or ())
+    while stack:
+        reader = stack.pop()
+        if reader.verified_at >= revision:
+            reader.verified_at = revision - 1
+            reader.dirty_at = revision
+            stack.extend(reader.rdeps or ())
+
+
+def catch_up(engine: Engine, cells: Iterable[Cell], revision: int) -> int:
+    """Cells stored after the snapshot at ``revision`` (``durable=True``) are
+    newer than it: their changes are recorded and their readers marked; the
+    revision to open at (the newest of them, or ``revision``)."""
+    late = [cell for cell in cells if cell.changed_at > revision]
+    if not late:
+        return revision
+    latest = max(cell.changed_at for cell in late)
+    last_changed = engine.revisions.last_changed
+    for cell in late:
+        for level in range(cell.durability + 1):
+            last_changed[level] = max(last_changed[level], cell.changed_at)
+        rdeps.invalidate_dependents(engine, cell, latest)
+    return latest
+
+
+def set_durability_revisions(engine: Engine, last_changed: Sequence[int]) -> None:
+    """The last change per durability level, as a snapshot header recorded it."""
+    engine.revisions.last_changed[:] = list(last_changed)
+
+
+def clear_memos(engine: Engine) -> None:
+    """Drop every memo; cells stay (``rt.clear_cache()``). The caller holds the
+    write gate. With a journal, the next commit replaces every stored memo."""
+    engine.tables.clear()
+    engine.lrus.clear()
+    for table in engine.cells.values():
+        for cell in table.values():
+            cell.rdeps = None
+    if engine.journal is not None:
+        engine.journal.memos_dropped()
+
+
+def forget_everything(engine: Engine) -> None:
+    """Drop every memo and cell (reset, destroy, a cold start). The caller holds
+    the write gate, and the store drops its rows itself: nothing is left to commit."""
+    engine.tables.clear()
+    engine.cells.clear()
+    engine.lrus.clear()
+    engine.pending_cells.clear()
+    engine.deferred_writes.clear()
+    if engine.journal is not None:
+        engine.journal.forget()
