@@ -796,3 +796,106 @@ def test_a_durable_write_by_one_process_refuses_a_commit_based_on_what_it_replac
         assert c("f") == {"f": 3}
     finally:
         c.close()
+
+
+# -- stored reverse edges: what a fresh process finds without loading the cache ---------------
+
+edge_flag = sf.Input("persist.edge_flag")
+
+
+@sf.query(name="persist.edge_pair")
+def edge_pair(db: Any, left: str, right: str) -> str:
+    return upper(db, left) + upper(db, right)
+
+
+@sf.query(name="persist.edge_switch")
+def edge_switch(db: Any) -> str:
+    """Reads ``a`` or ``b`` depending on the flag: its dependencies change."""
+    return upper(db, "a" if edge_flag(db) else "b")
+
+
+@sf.query(name="persist.edge_top")
+def edge_top(db: Any) -> str:
+    return edge_pair(db, "a", "b") + edge_pair(db, "b", "c") + edge_switch(db)
+
+
+@sf.query(name="persist.edge_count")
+def edge_count(db: Any) -> int:
+    return len(source.keys(db))
+
+
+def _cell_node(input: sf.Input, *key: Any) -> bytes:
+    from sofrito._keys import encode_key
+
+    return _snapshot.encode_node_id((_snapshot.INPUT, input.name, encode_key(key)))
+
+
+def _stored_readers(rt: sf.Runtime, store: RuntimeStore, node: bytes) -> set[bytes]:
+    edges = store.load_reader_closure("edges", [node], head=store.load_head("edges"))
+    return {reader for _, reader in edges}
+
+
+def _memory_readers(rt: sf.Runtime, input: sf.Input, key: tuple[Any, ...]) -> set[bytes]:
+    """The runtime's own transitive readers of a cell, as memo ids."""
+    from sofrito._keys import encode_key
+
+    cell = rt._engine.cells[input][key]
+    found: set[bytes] = set()
+    stack = list(cell.rdeps or ())
+    while stack:
+        memo = stack.pop()
+        mid = _snapshot.memo_id(memo.spec.name, encode_key(memo.key))
+        if mid not in found:
+            found.add(mid)
+            stack.extend(memo.rdeps or ())
+    return found
+
+
+def _assert_edges_match(rt: sf.Runtime, store: RuntimeStore) -> None:
+    for key in ("a", "b", "c"):
+        stored = _stored_readers(rt, store, _cell_node(source, key))
+        assert stored == _memory_readers(rt, source, (key,)), key
+    assert _stored_readers(rt, store, _cell_node(edge_flag)) == _memory_readers(rt, edge_flag, ())
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_commit_stores_the_edges_the_runtime_holds(tmp_path: Path, backend: str) -> None:
+    store: RuntimeStore = MemoryStore() if backend == "memory" else SqliteStore(tmp_path / "e.db")
+    rt = sf.Runtime(store=store, runtime_id="edges")
+    with rt.batch():
+        for key in ("a", "b", "c"):
+            rt.set(source[key], key)
+        rt.set(edge_flag, True)
+    edge_top(rt)
+    edge_count(rt)
+    rt.commit()
+    _assert_edges_match(rt, store)
+    unit = sf.QueryRef.of("x", ()).key
+    switch = _snapshot.memo_id("persist.edge_switch", unit)
+    top = _snapshot.memo_id("persist.edge_top", unit)
+    assert {switch, top} <= _stored_readers(rt, store, _cell_node(source, "a"))
+
+    # a re-execution that changed its dependencies: the edges follow
+    rt.set(edge_flag, False)
+    edge_top(rt)
+    rt.commit()
+    _assert_edges_match(rt, store)
+    assert switch not in _stored_readers(rt, store, _cell_node(source, "a"))
+    assert top in _stored_readers(rt, store, _cell_node(source, "a"))  # still, via a pair
+    assert switch in _stored_readers(rt, store, _cell_node(source, "b"))
+
+    # the key listing is a node of its own: adding a key reaches its readers
+    listing = _snapshot.encode_node_id((_snapshot.LISTING, source.name, b""))
+    count = _snapshot.memo_id("persist.edge_count", unit)
+    assert _stored_readers(rt, store, listing) == {count}
+
+    # clear_cache + commit: a full delta, whose edges replace every stored one
+    rt.clear_cache()
+    upper(rt, "c")
+    rt.commit()
+    assert _stored_readers(rt, store, _cell_node(source, "a")) == set()
+    assert _stored_readers(rt, store, _cell_node(source, "c")) == {
+        _snapshot.memo_id("persist.upper", sf.QueryRef.of("x", ("c",)).key)
+    }
+    _assert_edges_match(rt, store)
+    store.close()

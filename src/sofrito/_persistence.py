@@ -57,6 +57,7 @@ from sofrito._snapshot import (
     NodeId,
     decode_memo_row,
     encode_memo_row,
+    encode_node_id,
     memo_id,
     split_memo_id,
 )
@@ -161,25 +162,35 @@ class Persistence:
         engine = self.engine
         upserts: dict[bytes, bytes] = {}
         deletes: set[bytes] = set()
+        reads: dict[bytes, list[bytes]] = {}
         for memo in self.journal.memos:
             mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
             row = None
+            deps: list[NodeId] = []
             if memo.has_value and memo.error is None and memo.computed:
-                row = self._row(memo, mid, strict)
+                deps = [self._node_id(dep) for dep in memo.deps]
+                row = self._row(memo, mid, deps, strict)
             if row is not None:
                 upserts[mid] = row
+                # The store's reverse edges: the same nodes as the row's deps.
+                reads[mid] = [encode_node_id(dep) for dep in deps]
                 deletes.discard(mid)
             else:
                 # Errors, evicted values and values that cannot be encoded are
                 # recomputed, not stored; an older row of the memo goes.
                 deletes.add(mid)
         return SnapshotDelta(
-            engine.revisions.current, self._meta(), upserts, frozenset(deletes), self.journal.full
+            engine.revisions.current,
+            self._meta(),
+            upserts,
+            frozenset(deletes),
+            self.journal.full,
+            reads,
         )
 
-    def _row(self, memo: Memo, mid: bytes, strict: bool) -> bytes | None:
-        """The memo's sealed row, or None for a value the codec cannot encode
-        (``StoreError`` instead with ``strict``)."""
+    def _row(self, memo: Memo, mid: bytes, deps: list[NodeId], strict: bool) -> bytes | None:
+        """The memo's sealed row, listing ``deps`` (its dependencies' ids), or None
+        for a value the codec cannot encode (``StoreError`` instead with ``strict``)."""
         value = memo.value
         if type(value) is Encoded:
             encoded = value.data
@@ -195,7 +206,6 @@ class Persistence:
                     ) from None
                 self._warn_unstorable(memo, mid, exc)
                 return None
-        deps = [self._node_id(dep) for dep in memo.deps]
         row = MemoRow(
             memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, deps, encoded
         )

@@ -18,6 +18,18 @@ layout read with ``struct``, not a general decoder::
 The whole row is sealed (``_codec.Sealer``: a checksum, or an HMAC with a
 secret that also covers the runtime id and the memo id, so a row cannot be
 moved to another key) and the seal is checked before any of it is read.
+
+**Node ids.** The store also keeps each memo's dependencies as reverse edges
+(``SnapshotDelta.reads``), keyed by *node ids*: flat bytes, one byte of kind
+then the same bytes as ``memo_id(name, key)``::
+
+    b"q" + memo_id(query name, key)    a memo (``QUERY``; the store's QUERY_NODE)
+    b"i" + memo_id(input name, key)    an input cell (``INPUT``)
+    b"k" + memo_id(input name, b"")    an input family's key listing (``LISTING``)
+
+A memo's node id is its memo id behind ``b"q"``, so the store can follow a
+reader to its own readers without knowing anything else about node ids. The
+edges of a row are exactly the deps its row lists (``encode_node_id`` of each).
 """
 
 from __future__ import annotations
@@ -26,11 +38,26 @@ import struct
 from typing import NamedTuple
 
 from sofrito._codec import CodecError, Sealer
+from sofrito.stores.snapshot import QUERY_NODE
 
-__all__ = ["MemoRow", "NodeId", "decode_memo_row", "encode_memo_row", "memo_id", "split_memo_id"]
+__all__ = [
+    "INPUT",
+    "LISTING",
+    "QUERY",
+    "MemoRow",
+    "NodeId",
+    "decode_memo_row",
+    "encode_memo_row",
+    "encode_node_id",
+    "memo_id",
+    "split_memo_id",
+]
+
+QUERY, INPUT, LISTING = QUERY_NODE, b"i", b"k"
+"""The kinds of node a memo can read: a memo, an input cell, a family's key listing."""
 
 NodeId = tuple[bytes, str, bytes]
-"""(b"q" or b"i", name, canonical key bytes)."""
+"""(kind: ``QUERY``, ``INPUT`` or ``LISTING``, name, canonical key bytes)."""
 
 FORMAT = 2
 _HEAD = struct.Struct(">B16sqqBI")
@@ -54,6 +81,12 @@ class MemoRow(NamedTuple):
 def memo_id(name: str, key: bytes) -> bytes:
     raw = name.encode()
     return len(raw).to_bytes(4, "big") + raw + key
+
+
+def encode_node_id(node: NodeId) -> bytes:
+    """The flat bytes of a node id, as the store's reverse edges key it."""
+    kind, name, key = node
+    return kind + memo_id(name, key)
 
 
 def split_memo_id(data: bytes) -> tuple[str, bytes]:

@@ -6,8 +6,10 @@ To add a backend, subclass ``StoreContract`` in ``tests/stores/test_<backend>.py
 - a store that survives closing (another handle on the same backing sees what
   this one committed) subclasses ``DurableStoreContract`` instead and also
   provides a ``reopen`` fixture: a factory opening another handle on the same
-  backing as ``store`` (the test closes what it opens). What a backend cannot
-  do is simply not collected for it: nothing is skipped.
+  backing as ``store`` (the test closes what it opens), and a ``damage``
+  fixture: ``damage(runtime_id, memo_id)`` changes the stored bytes of that
+  memo row behind the store's back, as a flipped bit on disk would. What a
+  backend cannot do is simply not collected for it: nothing is skipped.
 
 Everything here is behaviour the runtime relies on; backend-specific checks
 (files, locks, damage on disk) live in the backend's own module.
@@ -25,18 +27,23 @@ from hypothesis import strategies as st
 
 from sofrito.stores import (
     Conflict,
+    CorruptSnapshot,
     InputState,
     InputStatus,
     Receipt,
     RuntimeState,
     RuntimeStore,
     SnapshotDelta,
+    SnapshotHeader,
+    StaleRead,
     StoreError,
     WriteFailed,
     compute_digest,
+    reader_node,
 )
 
 Reopen = Callable[[], RuntimeStore]
+Damage = Callable[[str, bytes], None]
 
 
 def state(input_id: str, value: bytes = b"v", *, changed_at: int = 1) -> InputState:
@@ -45,6 +52,32 @@ def state(input_id: str, value: bytes = b"v", *, changed_at: int = 1) -> InputSt
 
 def delta(revision: int, **rows: bytes) -> SnapshotDelta:
     return SnapshotDelta(revision, b"meta%d" % revision, {k.encode(): v for k, v in rows.items()})
+
+
+def graph(revision: int, full: bool = False, **reads: str) -> SnapshotDelta:
+    """A delta writing one memo per keyword, reading the nodes named in its value:
+    ``a="i:x b"`` is memo ``a`` reading input node ``i:x`` and memo ``b``."""
+    upserts = {name.encode(): b"row-" + name.encode() for name in reads}
+    edges = {name.encode(): [node(part) for part in deps.split()] for name, deps in reads.items()}
+    return SnapshotDelta(revision, b"m", upserts, full=full, reads=edges)
+
+
+def node(name: str) -> bytes:
+    """``i:x`` is an input's node id as is; a bare name is that memo's node id."""
+    return name.encode() if ":" in name else reader_node(name.encode())
+
+
+def closure(store: RuntimeStore, *seeds: str, runtime_id: str = "rt") -> list[tuple[str, str]]:
+    """The reader closure of ``seeds``, as sorted (dep, reader) names."""
+    head = store.load_head(runtime_id)
+    edges = store.load_reader_closure(runtime_id, [node(seed) for seed in seeds], head=head)
+    shown = [(_name(dep), reader.decode()) for dep, reader in edges]
+    assert len(shown) == len(set(shown)), f"an edge came back twice: {shown}"
+    return sorted(shown)
+
+
+def _name(node_id: bytes) -> str:
+    return node_id.decode() if b":" in node_id else node_id[1:].decode()
 
 
 def foreign_receipt(runtime_id: str, sequence: int, snapshot: SnapshotDelta) -> Receipt:
@@ -334,6 +367,174 @@ class StoreContract:
         store.commit_boundary("two", delta(1), "r", "c", [], [], base_head=0)
         assert (store.load_head("one"), store.load_head("two")) == (1, 1)
 
+    # -- on demand: the header ------------------------------------------------------------
+
+    def test_load_header_reads_what_opening_needs(self, store: RuntimeStore) -> None:
+        assert store.load_header("rt") is None
+        store.commit_boundary("rt", delta(3, a=b"A"), "r", "c", [], [state("src:a")])
+        store.persist_runtime_state("rt", RuntimeState.RUNNING)
+        store.commit_boundary("rt", delta(4), "r", "c", [], [])
+        assert store.load_header("rt") == SnapshotHeader(4, b"meta4", 2, 2, RuntimeState.RUNNING)
+        store.persist_input_state("inputs-only", state("src:a"))
+        assert store.load_header("inputs-only") == SnapshotHeader(0, None, 1, 0, None)
+        store.atomic_lifecycle_commit("rt", RuntimeState.IDLE, [], drop="cache")
+        assert store.load_header("rt") == SnapshotHeader(0, None, 3, 2, RuntimeState.IDLE)
+
+    # -- on demand: rows -----------------------------------------------------------------
+
+    def test_load_memo_rows_returns_the_stored_rows_asked_for(self, store: RuntimeStore) -> None:
+        store.commit_boundary("rt", delta(1, a=b"A", b=b"B", c=b"C"), "r", "c", [], [])
+        store.commit_boundary("other", delta(1, d=b"D"), "r", "c", [], [])
+        head = store.load_head("rt")
+        asked = [b"a", b"c", b"never", b"d", b"a"]
+        assert store.load_memo_rows("rt", asked, head=head) == {b"a": b"A", b"c": b"C"}
+        assert store.load_memo_rows("rt", [], head=head) == {}
+        assert store.load_memo_rows("rt", iter([b"b"]), head=head) == {b"b": b"B"}
+        many = {b"m%d" % n: b"%d" % n for n in range(1200)}  # more than one lookup's worth
+        store.commit_boundary("rt", SnapshotDelta(2, b"m", many), "r", "c", [], [])
+        assert store.load_memo_rows("rt", list(many), head=head + 1) == many
+
+    def test_load_input_rows_returns_the_stored_states_asked_for(self, store: RuntimeStore) -> None:
+        removed = InputState("src:r", "src", b"r", b"", 0, 2, InputStatus.REMOVED)
+        store.commit_boundary("rt", delta(1), "r", "c", [], [state("src:a"), removed])
+        head = store.load_head("rt")
+        found = store.load_input_rows("rt", ["src:r", "src:a", "src:gone"], head=head)
+        assert found == {"src:a": state("src:a"), "src:r": removed}
+        assert store.load_input_rows("never", ["src:a"], head=0) == {}
+
+    def test_load_family_returns_every_state_of_one_input(self, store: RuntimeStore) -> None:
+        other = InputState("cfg:x", "cfg", b"x", b"v", 2, 1, InputStatus.READY)
+        removed = InputState("src:c", "src", b"c", b"", 0, 3, InputStatus.REMOVED)
+        store.commit_boundary("rt", delta(1), "r", "c", [], [state("src:b"), other, removed])
+        store.persist_input_state("rt", state("src:a"))
+        store.commit_boundary("elsewhere", delta(1), "r", "c", [], [state("src:z")])
+        head = store.load_head("rt")
+        assert store.load_family("rt", "src", head=head) == [
+            state("src:a"),
+            state("src:b"),
+            removed,
+        ]
+        assert store.load_family("rt", "cfg", head=head) == [other]
+        assert store.load_family("rt", "none", head=head) == []
+
+    # -- on demand: reverse edges and the reader closure ---------------------------------
+
+    def test_the_closure_follows_readers_through_several_levels(self, store: RuntimeStore) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a", c="b i:y", d="i:y"), "r", "c", [], [])
+        assert closure(store, "i:x") == [("a", "b"), ("b", "c"), ("i:x", "a")]
+        assert closure(store, "i:y") == [("i:y", "c"), ("i:y", "d")]
+        assert closure(store, "b") == [("b", "c")]
+        assert closure(store, "c") == []
+        assert closure(store, "i:nobody") == []
+        assert closure(store) == []
+
+    def test_the_closure_through_diamonds_has_each_edge_once(self, store: RuntimeStore) -> None:
+        # x -> a, b; a, b -> c; c -> d; and e reads x twice over (directly and via c)
+        diamond = graph(1, a="i:x", b="i:x", c="a b", d="c", e="i:x c i:x")
+        store.commit_boundary("rt", diamond, "r", "c", [], [])
+        expected = [
+            ("a", "c"),
+            ("b", "c"),
+            ("c", "d"),
+            ("c", "e"),
+            ("i:x", "a"),
+            ("i:x", "b"),
+            ("i:x", "e"),
+        ]
+        assert closure(store, "i:x") == expected
+        assert closure(store, "i:x", "a", "c") == expected  # seeds inside the closure too
+
+    def test_a_recommitted_memo_replaces_its_edges(self, store: RuntimeStore) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a i:x"), "r", "c", [], [])
+        store.commit_boundary("rt", graph(2, b="i:y"), "r", "c", [], [])  # b re-executed
+        assert closure(store, "i:x") == [("i:x", "a")]
+        assert closure(store, "a") == []
+        assert closure(store, "i:y") == [("i:y", "b")]
+        store.commit_boundary("rt", SnapshotDelta(3, b"m", {b"b": b"row"}), "r", "c", [], [])
+        assert closure(store, "i:y") == []  # written with no reads: no edges
+
+    def test_a_deleted_memo_loses_its_edges_but_keeps_its_readers(
+        self, store: RuntimeStore
+    ) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
+        store.commit_boundary(
+            "rt", SnapshotDelta(2, b"m", deletes=frozenset({b"a"})), "r", "c", [], []
+        )
+        assert closure(store, "i:x") == []
+        assert closure(store, "a") == [("a", "b")]  # b's row still lists a: its edge stays
+
+    def test_a_full_delta_replaces_every_edge(self, store: RuntimeStore) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a", c="i:y"), "r", "c", [], [])
+        store.commit_boundary("rt", graph(2, full=True, c="i:x"), "r", "c", [], [])
+        assert closure(store, "i:x") == [("i:x", "c")]
+        assert closure(store, "a", "i:y") == []
+
+    def test_reset_and_destroy_drop_the_edges(self, store: RuntimeStore) -> None:
+        for drop in ("cache", "everything"):
+            store.commit_boundary("rt", graph(1, a="i:x"), "r", "c", [], [])
+            store.commit_boundary("keep", graph(1, a="i:x"), "r", "c", [], [])
+            store.atomic_lifecycle_commit("rt", RuntimeState.IDLE, [], drop=drop)  # type: ignore[arg-type]
+            assert closure(store, "i:x") == []
+            assert closure(store, "i:x", runtime_id="keep") == [("i:x", "a")]
+
+    def test_edges_belong_to_their_runtime(self, store: RuntimeStore) -> None:
+        store.commit_boundary("one", graph(1, a="i:x"), "r", "c", [], [])
+        store.commit_boundary("two", graph(1, b="i:x"), "r", "c", [], [])
+        assert closure(store, "i:x", runtime_id="one") == [("i:x", "a")]
+        assert closure(store, "i:x", runtime_id="two") == [("i:x", "b")]
+
+    def test_a_closure_from_many_seeds_has_each_edge_once(self, store: RuntimeStore) -> None:
+        chain = {f"m{n}": f"i:{n}" + (f" m{n - 1}" if n else "") for n in range(1100)}
+        store.commit_boundary("rt", graph(1, **chain), "r", "c", [], [])
+        edges = closure(store, *(f"i:{n}" for n in range(1100)))
+        assert len(edges) == 1100 + 1099
+
+    # -- on demand: the boundary the caller opened -----------------------------------------
+
+    @pytest.mark.parametrize("write", ["commit", "durable input", "lifecycle"])
+    def test_on_demand_loads_refuse_once_another_writer_moved_the_head(
+        self, store: RuntimeStore, write: str
+    ) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x"), "r", "c", [], [state("src:a")])
+        opened = store.load_header("rt")
+        assert opened is not None
+        writes: dict[str, Callable[[], object]] = {
+            "commit": lambda: store.commit_boundary("rt", graph(2, a="i:y"), "b", "c", [], []),
+            "durable input": lambda: store.persist_input_state("rt", state("src:a", b"new")),
+            "lifecycle": lambda: store.atomic_lifecycle_commit("rt", RuntimeState.RETIRED, []),
+        }
+        writes[write]()
+        loads: list[Callable[[], object]] = [
+            lambda: store.load_memo_rows("rt", [b"a"], head=opened.head),
+            lambda: store.load_input_rows("rt", ["src:a"], head=opened.head),
+            lambda: store.load_family("rt", "src", head=opened.head),
+            lambda: store.load_reader_closure("rt", [b"i:x"], head=opened.head),
+        ]
+        for load in loads:
+            with pytest.raises(StaleRead) as caught:
+                load()
+            stale = caught.value
+            assert isinstance(stale, Conflict)
+            assert (stale.runtime_id, stale.base, stale.head) == ("rt", 1, 2)
+            message = str(stale)
+            assert store.location in message
+            assert "'rt'" in message
+            assert "opened at head 1, the head is now 2" in message
+            assert "Open the runtime again" in message
+        current = store.load_head("rt")
+        assert store.load_memo_rows("rt", [b"a"], head=current) == {b"a": b"row-a"}
+
+    def test_a_label_does_not_make_a_read_stale(self, store: RuntimeStore) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x"), "r", "c", [], [])
+        store.persist_runtime_state("rt", RuntimeState.RUNNING)  # not state: head stays
+        assert store.load_reader_closure("rt", [b"i:x"], head=1) == [(b"i:x", b"a")]
+
+    def test_a_runtime_never_written_is_read_at_head_0(self, store: RuntimeStore) -> None:
+        assert store.load_memo_rows("new", [b"a"], head=0) == {}
+        assert store.load_reader_closure("new", [b"i:x"], head=0) == []
+        with pytest.raises(StaleRead, match="opened at head 3, the head is now 0"):
+            store.load_family("new", "src", head=3)
+
     # -- sharing and closing ------------------------------------------------------------
 
     def test_threads_share_one_store(self, store: RuntimeStore) -> None:
@@ -377,6 +578,13 @@ class StoreContract:
             store.load_snapshot("rt")
         with pytest.raises(StoreError, match="closed"):
             store.commit_boundary("rt", delta(2), "r", "c", [], [])
+        for load in (
+            lambda: store.load_header("rt"),
+            lambda: store.load_memo_rows("rt", [b"a"], head=1),
+            lambda: store.load_reader_closure("rt", [b"a"], head=1),
+        ):
+            with pytest.raises(StoreError, match="closed"):
+                load()
 
     # -- any sequence of deltas -------------------------------------------------------
 
@@ -424,6 +632,65 @@ class StoreContract:
         else:
             assert loaded is None
 
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(
+        st.lists(
+            st.tuples(
+                st.dictionaries(
+                    st.sampled_from("abcdef"),
+                    st.lists(st.sampled_from(["i:x", "i:y", *"abcdef"]), max_size=4),
+                    max_size=3,
+                ),
+                st.frozensets(st.sampled_from("abcdef"), max_size=2),
+                st.booleans(),
+            ),
+            max_size=6,
+        )
+    )
+    def test_any_sequence_of_deltas_keeps_the_edges_of_the_rows(
+        self,
+        store: RuntimeStore,
+        steps: list[tuple[dict[str, list[str]], frozenset[str], bool]],
+    ) -> None:
+        """The stored edges are, after any deltas, exactly the deps of the stored rows;
+        every closure is what following them gives, each edge once."""
+        runtime_id = f"edges-{uuid.uuid4().hex}"
+        rows: dict[str, set[str]] = {}  # the model: memo -> what its row read
+        for revision, (reads, deletes, full) in enumerate(steps, start=1):
+            deleted = frozenset(name.encode() for name in deletes - reads.keys())
+            snapshot = SnapshotDelta(
+                revision,
+                b"m",
+                {name.encode(): b"row" for name in reads},
+                deleted,
+                full,
+                {name.encode(): [node(dep) for dep in deps] for name, deps in reads.items()},
+            )
+            store.commit_boundary(runtime_id, snapshot, "r", "c", [], [])
+            if full:
+                rows = {}
+            for name in deletes - reads.keys():
+                rows.pop(name, None)
+            rows.update((name, set(deps)) for name, deps in reads.items())
+        for seed in ["i:x", "i:y", *"abcdef"]:
+            reached, stack, expected = {seed}, [seed], set()
+            while stack:
+                dep = stack.pop()
+                for reader, deps in rows.items():
+                    if dep in deps:
+                        expected.add((dep, reader))
+                        if reader not in reached:
+                            reached.add(reader)
+                            stack.append(reader)
+            assert closure(store, seed, runtime_id=runtime_id) == sorted(expected)
+
 
 class DurableStoreContract(StoreContract):
     """What a store that survives closing adds: subclass this instead, and provide
@@ -432,6 +699,25 @@ class DurableStoreContract(StoreContract):
     @pytest.fixture
     def reopen(self) -> Reopen:
         raise NotImplementedError("a durable backend provides reopen")  # pragma: no cover
+
+    @pytest.fixture
+    def damage(self) -> Damage:
+        raise NotImplementedError("a durable backend provides damage")  # pragma: no cover
+
+    def test_a_damaged_row_is_named_by_the_load_that_meets_it(
+        self, store: RuntimeStore, damage: Damage
+    ) -> None:
+        store.commit_boundary("rt", delta(1, aa=b"A", bb=b"B"), "r", "c", [], [])
+        damage("rt", b"bb")
+        with pytest.raises(CorruptSnapshot) as caught:
+            store.load_memo_rows("rt", [b"aa", b"bb"], head=1)
+        message = str(caught.value)
+        assert "memo row 6262" in message  # b"bb" in hex
+        assert "'rt'" in message
+        assert store.location in message
+        assert store.load_memo_rows("rt", [b"aa"], head=1) == {b"aa": b"A"}  # one row, not all
+        with pytest.raises(CorruptSnapshot, match="memo row 6262"):
+            store.load_snapshot("rt")
 
     def test_everything_survives_reopening(self, store: RuntimeStore, reopen: Reopen) -> None:
         store.persist_runtime_state("rt", RuntimeState.RUNNING)
@@ -479,6 +765,33 @@ class DurableStoreContract(StoreContract):
             assert [r.run_id for r in other.load_receipts("rt")] == ["here"]
         finally:
             other.close()
+
+    def test_another_handle_committing_makes_this_ones_lazy_loads_stale(
+        self, store: RuntimeStore, reopen: Reopen
+    ) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a"), "here", "c", [], [])
+        opened = store.load_header("rt")
+        assert opened is not None
+        other = reopen()
+        try:
+            other.commit_boundary("rt", graph(2, b="i:y"), "there", "c", [], [], base_head=1)
+        finally:
+            other.close()
+        with pytest.raises(StaleRead, match="opened at head 1, the head is now 2"):
+            store.load_memo_rows("rt", [b"b"], head=opened.head)
+        with pytest.raises(StaleRead):
+            store.load_reader_closure("rt", [b"i:x"], head=opened.head)
+        assert closure(store, "i:x") == [("i:x", "a")]  # read at the new head: b moved on
+
+    def test_edges_survive_reopening(self, store: RuntimeStore, reopen: Reopen) -> None:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a", c="b"), "r", "c", [], [])
+        store.close()
+        again = reopen()
+        try:
+            assert closure(again, "i:x") == [("a", "b"), ("b", "c"), ("i:x", "a")]
+            assert again.load_snapshot("rt") is not None  # the full load checks them too
+        finally:
+            again.close()
 
     def test_the_head_survives_reopening(self, store: RuntimeStore, reopen: Reopen) -> None:
         store.commit_boundary("rt", delta(1), "r", "c", [], [], base_head=0)

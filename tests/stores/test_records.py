@@ -176,6 +176,72 @@ def test_public_names_are_exported_once_and_say_sofrito_stores() -> None:
         assert issubclass(error, stores.StoreError)
 
 
+GOLDEN_EDGES = SnapshotDelta(
+    7,
+    b"meta",
+    {b"q:b": b"row-b", b"q:a": b"row-a"},
+    frozenset({b"q:z"}),
+    reads={b"q:a": [b"i:x", b"qq:b", b"i:x"]},
+)
+GOLDEN_EDGES_DIGEST = "870e8fedb8d559ee90532bb3b0780bf3f4a4db5cab1f6d9e5f1a9bca10e8ecee"
+
+
+def test_a_delta_with_edges_has_its_own_pinned_encoding_that_covers_them() -> None:
+    digest = compute_digest("site", "run-1", 3, "commit", ["src:a", "src:b"], GOLDEN_EDGES)
+    assert digest == GOLDEN_EDGES_DIGEST
+    assert GOLDEN_EDGES.to_bytes().startswith(bytes.fromhex("0700000007"))  # seven parts
+    assert b"sofrito.snapshot.v2" in GOLDEN_EDGES.to_bytes()
+    # the edges as the store keeps them: a set per reader, in any order
+    same = SnapshotDelta(
+        7, b"meta", GOLDEN_EDGES.upserts, GOLDEN_EDGES.deletes, reads={b"q:a": [b"qq:b", b"i:x"]}
+    )
+    assert same.to_bytes() == GOLDEN_EDGES.to_bytes()
+    other = SnapshotDelta(
+        7, b"meta", GOLDEN_EDGES.upserts, GOLDEN_EDGES.deletes, reads={b"q:a": [b"i:x"]}
+    )
+    assert other.to_bytes() != GOLDEN_EDGES.to_bytes()
+    moved = SnapshotDelta(
+        7, b"meta", GOLDEN_EDGES.upserts, GOLDEN_EDGES.deletes, reads={b"q:b": [b"i:x", b"qq:b"]}
+    )
+    assert moved.to_bytes() != GOLDEN_EDGES.to_bytes()
+
+
+def test_a_delta_without_edges_encodes_as_before_edges_existed() -> None:
+    """Receipts minted before edges existed still verify: no edge, the v1 bytes."""
+    empty_reads = SnapshotDelta(
+        7, b"meta", GOLDEN_DELTA.upserts, GOLDEN_DELTA.deletes, reads={b"q:a": []}
+    )
+    assert empty_reads.to_bytes().hex() == GOLDEN_DELTA_BYTES
+
+
+def test_edges_only_for_memos_the_delta_writes() -> None:
+    with pytest.raises(ValueError, match=r"reads of memo ids not upserted .*: 713a63"):
+        SnapshotDelta(1, b"", {b"q:a": b"row"}, reads={b"q:c": [b"i:x"]})
+    with pytest.raises(ValueError, match="not upserted"):
+        SnapshotDelta(1, b"", deletes=frozenset({b"q:c"}), reads={b"q:c": []})
+
+
+def test_node_ids_must_be_bytes() -> None:
+    delta = SnapshotDelta(1, b"", {b"q:a": b"row"}, reads={b"q:a": ["i:x"]})  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="node ids in a SnapshotDelta are bytes"):
+        delta.to_bytes()
+
+
+def test_a_stale_read_is_a_conflict_that_survives_pickling() -> None:
+    stale = stores.StaleRead("moved on", "rt", 3, 5)
+    assert isinstance(stale, stores.Conflict)
+    again = pickle.loads(pickle.dumps(stale))
+    assert (type(again), str(again)) == (stores.StaleRead, "moved on")
+    assert (again.runtime_id, again.base, again.head) == ("rt", 3, 5)
+
+
+@given(st.text(), st.binary(), st.binary())
+def test_the_edge_checksummer_sums_a_tagged_row(runtime_id: str, reader: bytes, dep: bytes) -> None:
+    sums = _integrity.edge_checksummer(runtime_id)
+    assert sums(reader, dep) == _integrity.checksum("sofrito.edge", runtime_id, reader, dep)
+    assert sums(reader, dep) != _integrity.checksum(runtime_id, reader, dep)  # not a memo row's
+
+
 def test_the_old_name_not_found_still_imports_with_a_deprecation_warning() -> None:
     """``sofrito.stores.NotFound`` shared its name with ``sofrito.NotFound`` (a
     locator's answer); it is ``RecordNotFound`` now, and the old name still works."""

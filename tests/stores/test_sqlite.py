@@ -20,20 +20,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sofrito.stores import (
+    Conflict,
     CorruptSnapshot,
     MemoryStore,
     RuntimeState,
     RuntimeStore,
     SnapshotDelta,
     SqliteStore,
+    StaleRead,
     StoreError,
     WriteFailed,
     _encoding,
     compute_digest,
+    reader_node,
 )
-from sofrito.stores._integrity import checksum
+from sofrito.stores._integrity import checksum, edge_checksummer
 from sofrito.stores.sqlite import SCHEMA_VERSION
-from tests.stores.contract import DurableStoreContract, Reopen, delta, foreign_receipt, state
+from tests.stores.contract import (
+    Damage,
+    DurableStoreContract,
+    Reopen,
+    delta,
+    foreign_receipt,
+    graph,
+    state,
+)
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -53,6 +64,17 @@ class TestSqliteStore(DurableStoreContract):
     @pytest.fixture
     def reopen(self, db: Path) -> Reopen:
         return lambda: SqliteStore(db)
+
+    @pytest.fixture
+    def damage(self, db: Path) -> Damage:
+        def damage(runtime_id: str, memo_id: bytes) -> None:
+            where = "WHERE runtime_id = ? AND memo_id = ?"
+            with closing(sqlite3.connect(db)) as conn, conn:
+                (row,) = conn.execute(f"SELECT row FROM memos {where}", (runtime_id, memo_id))
+                flipped = bytes([row[0][0] ^ 0x01]) + row[0][1:]  # still bytes, one bit off
+                conn.execute(f"UPDATE memos SET row = ? {where}", (flipped, runtime_id, memo_id))
+
+        return damage
 
 
 def test_store_satisfies_the_protocol_statically(tmp_path: Path) -> None:
@@ -224,7 +246,8 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         loaded = store.load_snapshot("rt")
         assert loaded is not None
-        assert (loaded.revision, loaded.meta, dict(loaded.rows)) == (4, b"meta4", snapshot.upserts)
+        # the memo rows go on the way to schema 4 (they have no edges); the rest stays
+        assert (loaded.revision, loaded.meta, dict(loaded.rows)) == (4, b"meta4", {})
         (receipt,) = store.load_receipts("rt")
         assert receipt.digest == digest
         assert receipt.verify(snapshot)
@@ -247,9 +270,30 @@ def test_a_damaged_version_1_store_is_not_upgraded_into_a_clean_one(tmp_path: Pa
     store.close()
 
 
+def _make_version_3(path: Path) -> None:
+    """Turn a store into what schema 3 wrote: no edges, no family index, no edge
+    seal, headers checksummed without it (computed here the way schema 3 did)."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        rows = conn.execute(
+            "SELECT runtime_id, state, revision, meta, sequence, memo_seal, input_seal, head "
+            "FROM runtimes"
+        ).fetchall()
+        for runtime_id, *fields, head in rows:
+            extra = (head,) if head else ()
+            conn.execute(
+                "UPDATE runtimes SET sum = ? WHERE runtime_id = ?",
+                (checksum("sofrito.header", runtime_id, *fields, *extra), runtime_id),
+            )
+        conn.execute("DROP TABLE edges")
+        conn.execute("DROP INDEX inputs_by_kind")
+        conn.execute("ALTER TABLE runtimes DROP COLUMN edge_seal")
+        conn.execute("UPDATE sofrito_schema SET version = 3")
+
+
 def _make_version_2(path: Path) -> None:
-    """Turn a store into what schema 2 wrote: no head column, headers checksummed
-    over their fields without it (computed here the way schema 2 did)."""
+    """Turn a store into what schema 2 wrote: schema 3 without the head column,
+    headers checksummed over their fields without it."""
+    _make_version_3(path)
     with closing(sqlite3.connect(path)) as conn, conn:
         rows = conn.execute(
             "SELECT runtime_id, state, revision, meta, sequence, memo_seal, input_seal "
@@ -269,21 +313,68 @@ def test_a_version_2_store_is_upgraded_in_place_with_its_heads_at_0(tmp_path: Pa
     with SqliteStore(path) as store:
         receipt = store.commit_boundary("rt", delta(4, a=b"A"), "run", "c", [], [state("src:a")])
         store.persist_runtime_state("rt", RuntimeState.RETIRED)
+        store.persist_input_state("no-memos", state("src:a"))
     _make_version_2(path)
     with SqliteStore(path) as store:
         loaded = store.load_snapshot("rt")
         assert loaded is not None
-        assert (loaded.revision, dict(loaded.rows)) == (4, {b"a": b"A"})
+        assert (loaded.revision, dict(loaded.rows)) == (4, {})  # memo rows: see schema 4
         assert store.load_receipts("rt") == [receipt]
         assert store.load_input_states("rt") == [state("src:a")]
         assert store.load_runtime_state("rt") is RuntimeState.RETIRED
-        assert store.load_head("rt") == 0
-        store.commit_boundary("rt", delta(5), "run", "c", [], [], base_head=0)
-        assert store.load_head("rt") == 1
+        assert store.load_head("rt") == 1  # 0, and one for the rows the upgrade dropped
+        assert store.load_head("no-memos") == 0
+        store.commit_boundary("rt", delta(5), "run", "c", [], [], base_head=1)
+        assert store.load_head("rt") == 2
     with closing(sqlite3.connect(path)) as conn, conn:
         assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
     with SqliteStore(path) as store:
-        assert store.load_head("rt") == 1
+        assert store.load_head("rt") == 2
+
+
+def test_a_version_3_store_is_upgraded_without_its_memo_rows(tmp_path: Path) -> None:
+    """The store cannot derive the edges of a memo row (rows are opaque to it), and a
+    row without edges is a reader no write would find: the rows go, nothing else."""
+    path = tmp_path / "v3.db"
+    with SqliteStore(path) as store:
+        first = store.commit_boundary("rt", delta(4, a=b"A", b=b"B"), "run", "c", [], [])
+        second = store.commit_boundary("rt", delta(5), "run", "c", [], [state("src:a")])
+        store.persist_input_state("inputs-only", state("src:b"))
+        assert (store.load_head("rt"), store.load_head("inputs-only")) == (2, 1)
+    _make_version_3(path)
+    with SqliteStore(path) as store:
+        loaded = store.load_snapshot("rt")
+        assert loaded is not None
+        assert (loaded.revision, loaded.meta, dict(loaded.rows)) == (5, b"meta5", {})
+        assert store.load_receipts("rt") == [second, first]
+        assert store.load_input_states("rt") == [state("src:a")]
+        assert store.load_input_states("inputs-only") == [state("src:b")]
+        # the head moved for the runtime that lost rows: a process of the older
+        # sofrito that had it open (base 2) cannot add rows without edges
+        assert (store.load_head("rt"), store.load_head("inputs-only")) == (3, 1)
+        with pytest.raises(Conflict, match="based on head 2, the head is now 3"):
+            store.commit_boundary("rt", delta(6, c=b"C"), "old", "c", [], [], base_head=2)
+        store.commit_boundary(
+            "rt", SnapshotDelta(6, b"m", {b"c": b"C"}, reads={b"c": [b"ix"]}), "new", "c", [], []
+        )
+        assert store.load_reader_closure("rt", [b"ix"], head=4) == [(b"ix", b"c")]
+    with closing(sqlite3.connect(path)) as conn, conn:
+        assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_a_damaged_version_3_header_stays_damaged_after_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", delta(4, a=b"A"), "run", "c", [], [])
+        store.commit_boundary("ok", delta(4, a=b"A"), "run", "c", [], [])
+    _make_version_3(path)
+    _tamper(path, "UPDATE runtimes SET revision = 9 WHERE runtime_id = 'rt'")
+    with SqliteStore(path) as store:
+        with pytest.raises(CorruptSnapshot, match="the header of runtime 'rt' fails"):
+            store.load_header("rt")
+        ok = store.load_snapshot("ok")
+        assert ok is not None
+        assert dict(ok.rows) == {}
 
 
 def test_a_damaged_head_is_caught_by_the_header_checksum(tmp_path: Path) -> None:
@@ -340,11 +431,17 @@ def _populate(path: Path) -> None:
     with SqliteStore(path) as store:
         for runtime_id in ("alpha", "beta"):
             for n in range(1, 6):
+                ids = [b"m%d" % (n * 10 + k) for k in range(20)]
                 snapshot = SnapshotDelta(
                     n,
                     b"meta%d" % n,
-                    {b"m%d" % (n * 10 + k): b"row-%d-%d" % (n, k) * 20 for k in range(20)},
+                    {memo_id: b"row-%d-%d" % (n, k) * 20 for k, memo_id in enumerate(ids)},
                     frozenset({b"m%d" % ((n - 1) * 10 + 1)}),
+                    # each memo reads its input and the memo before it: chains to follow
+                    reads={
+                        memo_id: [f"i:src:{n}".encode(), *([reader_node(ids[k - 1])] if k else [])]
+                        for k, memo_id in enumerate(ids)
+                    },
                 )
                 store.commit_boundary(
                     runtime_id, snapshot, "run", "commit", [f"src:{n}"], [state(f"src:{n}")]
@@ -366,6 +463,17 @@ def _everything(path: Path) -> list[Any]:
                 store.load_receipts(runtime_id),
                 store.load_receipt(runtime_id, "run", 3),
                 store.load_runtime_state(runtime_id),
+            ]
+            # after the full loads, which would have seen a vanished row: the
+            # on-demand reads must never return other bytes than were written
+            header = store.load_header(runtime_id)
+            head = header.head if header else 0
+            seen += [
+                header,
+                store.load_memo_rows(runtime_id, [b"m12", b"m33", b"m51", b"none"], head=head),
+                store.load_input_rows(runtime_id, ["src:2", "src:9"], head=head),
+                store.load_family(runtime_id, "src", head=head),
+                sorted(store.load_reader_closure(runtime_id, [b"i:src:3"], head=head)),
             ]
         return seen
 
@@ -525,6 +633,53 @@ _ALPHA = "WHERE runtime_id = 'alpha'"
             "inputs",
             "the input states of runtime 'alpha' do not match the seal",
         ),
+        (
+            f"UPDATE memos SET row = x'00' {_ALPHA} AND memo_id = CAST('m33' AS BLOB)",
+            "memo rows",
+            "memo row 6d3333 of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE inputs SET value = x'00' {_ALPHA} AND input_id = 'src:2'",
+            "input rows",
+            "input state 'src:2' of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE inputs SET changed_at = 7 {_ALPHA} AND input_id = 'src:4'",
+            "family",
+            "input state 'src:4' of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE edges SET dep = CAST('i:src:9' AS BLOB) {_ALPHA} "
+            "AND dep = CAST('i:src:3' AS BLOB) AND reader = CAST('qm30' AS BLOB)",
+            "closure of src:9",
+            "an edge of memo row 6d3330 of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE edges SET sum = x'00' {_ALPHA} AND reader = CAST('qm34' AS BLOB)",
+            "closure",
+            "an edge of memo row 6d3334 of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE edges SET reader = CAST('qm99' AS BLOB) {_ALPHA} "
+            "AND reader = CAST('qm33' AS BLOB) AND dep = CAST('qm32' AS BLOB)",
+            "snapshot",
+            "an edge of memo row 6d3939 of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"DELETE FROM edges {_ALPHA} AND reader = CAST('qm32' AS BLOB)",
+            "snapshot",
+            "the reverse edges of runtime 'alpha' do not match the seal",
+        ),
+        (
+            f"UPDATE runtimes SET edge_seal = x'{'00' * 16}' {_ALPHA}",
+            "snapshot",
+            "the header of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE runtimes SET meta = NULL, sum = x'{'00' * 16}' {_ALPHA}",
+            "header",
+            "the header of runtime 'alpha' fails its checksum",
+        ),
     ],
 )
 def test_edited_rows_are_detected_never_served(
@@ -539,6 +694,12 @@ def test_edited_rows_are_detected_never_served(
         "inputs": lambda s: s.load_input_states("alpha"),
         "receipts": lambda s: s.load_receipts("alpha"),
         "receipt": lambda s: s.load_receipt("alpha", "run", 3),
+        "header": lambda s: s.load_header("alpha"),
+        "memo rows": lambda s: s.load_memo_rows("alpha", [b"m32", b"m33"], head=5),
+        "input rows": lambda s: s.load_input_rows("alpha", ["src:1", "src:2"], head=5),
+        "family": lambda s: s.load_family("alpha", "src", head=5),
+        "closure": lambda s: s.load_reader_closure("alpha", [b"i:src:3"], head=5),
+        "closure of src:9": lambda s: s.load_reader_closure("alpha", [b"i:src:9"], head=5),
     }
     with SqliteStore(path) as store:
         with pytest.raises(CorruptSnapshot, match=message):
@@ -793,3 +954,99 @@ def test_a_store_dropped_without_close_closes_its_connection(tmp_path: Path) -> 
     gc.collect()
     with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
         conn.execute("SELECT 1")
+
+
+# -- on demand ------------------------------------------------------------------------------
+
+
+def test_the_closure_walks_the_primary_key_that_a_full_load_checks(tmp_path: Path) -> None:
+    """An index a full load never reads must not decide what a closure finds."""
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
+    with closing(sqlite3.connect(path)) as conn:
+        sql = read_closure_sql(1)
+        plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["rt", b"x"]))
+    assert "edges USING PRIMARY KEY (runtime_id=? AND dep=?)" in plan
+    assert "edges_by_reader" not in plan
+
+
+def read_closure_sql(seeds: int) -> str:
+    from sofrito.stores._sqlite_tables import _CLOSURE
+
+    marks = ", ".join("(?)" for _ in range(seeds))
+    return _CLOSURE.format(seeds=marks).replace(":runtime", "?1").replace("(?)", "(?2)")
+
+
+def test_an_edge_left_over_marks_one_reader_too_many_and_breaks_the_seal(
+    tmp_path: Path,
+) -> None:
+    """What damage to the reader index can do: hide an old edge from the commit that
+    replaces its reader's edges, so the edge stays. Here the leftover is written
+    directly, whole and checksummed. A closure then finds one reader too many (marked
+    for nothing, never one too few), and the seal tells the next full load."""
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", graph(1, a="i:y"), "r", "c", [], [])
+    left_over = edge_checksummer("rt")(b"qa", b"i:x")
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT INTO edges VALUES ('rt', ?, ?, ?)", (b"i:x", b"qa", left_over))
+    with SqliteStore(path) as store:
+        assert store.load_reader_closure("rt", [b"i:x"], head=1) == [(b"i:x", b"a")]
+        with pytest.raises(CorruptSnapshot, match="reverse edges of runtime 'rt' do not match"):
+            store.load_snapshot("rt")
+
+
+def test_a_deleted_edge_is_invisible_to_a_closure_and_caught_by_a_full_load(
+    tmp_path: Path,
+) -> None:
+    """What an on-demand read cannot detect (docs/persistence.md): a vanished row."""
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
+    _tamper(path, "DELETE FROM edges WHERE reader = CAST('qb' AS BLOB)")
+    with SqliteStore(path) as store:
+        assert store.load_reader_closure("rt", [b"i:x"], head=1) == [(b"i:x", b"a")]
+        with pytest.raises(CorruptSnapshot, match="reverse edges of runtime 'rt' do not match"):
+            store.load_snapshot("rt")
+
+
+def test_edges_without_a_snapshot_header_are_damage(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", graph(1, a="i:x"), "r", "c", [], [])
+    _tamper(path, "DELETE FROM memos", "DELETE FROM runtimes")
+    with SqliteStore(path) as store, pytest.raises(CorruptSnapshot, match="reverse edges"):
+        store.load_snapshot("rt")
+
+
+_COMMIT_CHILD = """
+import sys
+from sofrito.stores import SqliteStore, SnapshotDelta
+with SqliteStore(sys.argv[1]) as store:
+    delta = SnapshotDelta(2, b"m2", {b"b": b"new"}, reads={b"b": [b"i:y"]})
+    store.commit_boundary("rt", delta, "child", "c", [], [], base_head=1)
+"""
+
+
+def test_another_process_committing_between_open_and_a_lazy_load_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
+    with SqliteStore(path) as store:
+        opened = store.load_header("rt")  # this process opens at head 1
+        assert opened is not None
+        assert store.load_memo_rows("rt", [b"a"], head=opened.head) == {b"a": b"row-a"}
+        subprocess.run([sys.executable, "-c", _COMMIT_CHILD, str(path)], env=CHILD_ENV, check=True)
+        with pytest.raises(StaleRead) as caught:
+            store.load_memo_rows("rt", [b"b"], head=opened.head)  # b changed in the child
+        message = str(caught.value)
+        assert str(path) in message
+        assert "runtime 'rt'" in message
+        assert "opened at head 1, the head is now 2" in message
+        assert "Open the runtime again" in message
+        again = store.load_header("rt")  # what reopening does: the child's boundary
+        assert again is not None
+        assert store.load_memo_rows("rt", [b"b"], head=again.head) == {b"b": b"new"}

@@ -6,9 +6,10 @@
 Layout, one idea per module:
 
 - ``protocol``: ``RuntimeStore`` and the records it moves (``InputState``,
-  ``RuntimeState``, ``Drop``); ``snapshot``: ``SnapshotDelta`` and
-  ``StoredSnapshot``; ``receipt``: ``Receipt`` and ``compute_digest``;
-  ``errors``: the ``StoreError`` family.
+  ``RuntimeState``, ``Drop``); ``snapshot``: ``SnapshotDelta``,
+  ``StoredSnapshot``, ``SnapshotHeader`` and the one rule about node ids a
+  store knows (``QUERY_NODE``, ``reader_node``); ``receipt``: ``Receipt``
+  and ``compute_digest``; ``errors``: the ``StoreError`` family.
 - ``_encoding``: the frozen byte encoding digests and checksums are computed
   over; ``_integrity``: row checksums and the seals that catch vanished rows;
   ``_checks``: what every store refuses, in the same words.
@@ -27,6 +28,7 @@ from sofrito.stores.errors import (
     CorruptSnapshot,
     ReadFailed,
     RecordNotFound,
+    StaleRead,
     StoreError,
     UnstoredValueWarning,
     WriteFailed,
@@ -40,9 +42,11 @@ from sofrito.stores.protocol import (
     RuntimeState,
     RuntimeStore,
     SnapshotDelta,
+    SnapshotHeader,
     StoredSnapshot,
 )
 from sofrito.stores.receipt import compute_digest
+from sofrito.stores.snapshot import QUERY_NODE, reader_node
 
 if TYPE_CHECKING:
     from sofrito.stores.sqlite import SqliteStore
@@ -56,14 +60,18 @@ __all__ = [
     "InputStatus",
     "RuntimeState",
     "SnapshotDelta",
+    "SnapshotHeader",
     "StoredSnapshot",
     "Drop",
     "compute_digest",
+    "QUERY_NODE",
+    "reader_node",
     "StoreError",
     "WriteFailed",
     "ReadFailed",
     "RecordNotFound",
     "Conflict",
+    "StaleRead",
     "CorruptSnapshot",
     "UnstoredValueWarning",
 ]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import get_args
 
-from sofrito.stores.errors import Conflict, WriteFailed
+from sofrito.stores.errors import Conflict, StaleRead, WriteFailed
 from sofrito.stores.protocol import Drop, Receipt, SnapshotDelta
 
-__all__ = ["check_base", "check_drop", "check_foreign_receipt"]
+__all__ = ["check_base", "check_drop", "check_foreign_receipt", "check_opened_at"]
 
 _DROPS = frozenset(get_args(Drop))
 
@@ -53,5 +53,21 @@ def check_base(location: str, runtime_id: str, base_head: int | None, head: int)
         "(sf.Runtime(store=..., runtime_id=...)) to load what the other wrote, and run again",
         runtime_id,
         base_head,
+        head,
+    )
+
+
+def check_opened_at(location: str, runtime_id: str, opened_at: int, head: int) -> None:
+    """An on-demand load reads the boundary its process opened, or nothing."""
+    if opened_at == head:
+        return
+    raise StaleRead(
+        f"{location}: runtime {runtime_id!r} was written by another process or runtime "
+        f"object since this one opened it (opened at head {opened_at}, the head is now "
+        f"{head}); what this process has not loaded yet belongs to a boundary it did not "
+        "open, so nothing was loaded. Open the runtime again "
+        "(sf.Runtime(store=..., runtime_id=...)) to continue from what the other wrote",
+        runtime_id,
+        opened_at,
         head,
     )

@@ -13,6 +13,14 @@ Two failures must never turn into wrong data:
   they touch (out goes the old checksum, in goes the new); a full load XORs
   what it read and compares. A missing, extra or stale row breaks the seal.
 
+Reverse edges (``dep -> reader``) are rows like any other: each carries a
+checksum (tagged, so an edge can never pass for a memo row), and the header
+seals them. An *on-demand* read (some rows, a reader closure) can check only
+the checksums of what it reads: a seal is over all of a runtime's rows, so
+seeing that one has vanished needs them all. What that leaves open, and why
+it is acceptable, is in docs/persistence.md ("What an on-demand read can
+detect").
+
 The checksum is BLAKE2b with a 16-byte digest over ``_encoding.encode`` of
 the row's fields. It detects accidents, not attackers: someone who can write
 the file can recompute it (the runtime's ``secret=`` MAC is the defence there).
@@ -28,8 +36,10 @@ from sofrito.stores import _encoding
 __all__ = [
     "EMPTY_SEAL",
     "SUM_SIZE",
+    "EdgeSums",
     "InputSums",
     "checksum",
+    "edge_checksummer",
     "fold",
     "input_checksummer",
     "memo_checksummer",
@@ -58,6 +68,12 @@ def input_checksummer(runtime_id: str) -> InputSums:
     """``checksum(runtime_id, *fields)`` of an input state row, the runtime id
     encoded once: a load verifies every input row too."""
     return InputSums(runtime_id)
+
+
+def edge_checksummer(runtime_id: str) -> EdgeSums:
+    """``checksum("sofrito.edge", runtime_id, reader, dep)``: a full load verifies
+    every edge of the runtime, a closure every edge it follows."""
+    return EdgeSums(runtime_id)
 
 
 def _hashed_prefix(runtime_id: str, fields: int) -> hashlib.blake2b:
@@ -124,6 +140,28 @@ class _MemoSums:
         hasher.update(memo_id)
         hasher.update(_BYTES + len(row).to_bytes(4, "big"))
         hasher.update(row)
+        return hasher.digest()
+
+
+class EdgeSums:
+    """``checksum("sofrito.edge", runtime_id, reader, dep)``, the tag and runtime id
+    hashed once. The tag keeps an edge's checksum apart from a memo row's, whose
+    fields would otherwise have the same types (str, bytes, bytes)."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, runtime_id: str) -> None:
+        head = bytearray([_encoding.TUPLE]) + (4).to_bytes(4, "big")
+        _encoding.encode_into(head, "sofrito.edge")
+        _encoding.encode_into(head, runtime_id)
+        self._prefix = hashlib.blake2b(bytes(head), digest_size=SUM_SIZE)
+
+    def __call__(self, reader: bytes, dep: bytes) -> bytes:
+        hasher = self._prefix.copy()
+        hasher.update(_BYTES + len(reader).to_bytes(4, "big"))
+        hasher.update(reader)
+        hasher.update(_BYTES + len(dep).to_bytes(4, "big"))
+        hasher.update(dep)
         return hasher.digest()
 
 

@@ -8,7 +8,7 @@ any failure raises ``Malformed``, which the store reports as
 
 The runtime's header row (``runtimes``) is the anchor of everything else: its
 checksum covers the lifecycle state, the snapshot revision and ``meta``, the
-last receipt's sequence number, the seals of the memo and input tables
+last receipt's sequence number, the seals of the memo, input and edge tables
 (``_integrity``) and the head (the count of writes that compare-and-swap
 checks), so every row of a runtime is accounted for by one checked row.
 """
@@ -91,12 +91,16 @@ class Header:
     memo_seal: bytes = EMPTY_SEAL
     input_seal: bytes = EMPTY_SEAL
     head: int = 0
+    edge_seal: bytes = EMPTY_SEAL
 
     def checksum(self, runtime_id: str) -> bytes:
         state = None if self.state is None else self.state.value
         # The head (schema 3) joins the checksum once it is not 0, so a header
-        # written by schema 2 (no head: 0) verifies unchanged after the upgrade.
-        head = (self.head,) if self.head else ()
+        # written by schema 2 (no head: 0) verifies unchanged after the upgrade;
+        # the edge seal (schema 4) likewise once the runtime has an edge.
+        extra: tuple[int | bytes, ...] = (self.head,) if self.head else ()
+        if self.edge_seal != EMPTY_SEAL:
+            extra = (self.head, self.edge_seal)
         return checksum(
             "sofrito.header",
             runtime_id,
@@ -106,7 +110,7 @@ class Header:
             self.sequence,
             self.memo_seal,
             self.input_seal,
-            *head,
+            *extra,
         )
 
     def advanced(self) -> Header:
@@ -115,10 +119,17 @@ class Header:
 
     def without_cache(self) -> Header:
         """What a reset leaves: the state, the receipt count and the head."""
-        return replace(self, revision=0, meta=None, memo_seal=EMPTY_SEAL, input_seal=EMPTY_SEAL)
+        return replace(
+            self,
+            revision=0,
+            meta=None,
+            memo_seal=EMPTY_SEAL,
+            input_seal=EMPTY_SEAL,
+            edge_seal=EMPTY_SEAL,
+        )
 
 
-_HEADER_COLUMNS = "state, revision, meta, sequence, memo_seal, input_seal, head, sum"
+_HEADER_COLUMNS = "state, revision, meta, sequence, memo_seal, input_seal, head, edge_seal, sum"
 
 
 def read_header(conn: sqlite3.Connection, runtime_id: str) -> Header | None:
@@ -130,7 +141,7 @@ def read_header(conn: sqlite3.Connection, runtime_id: str) -> Header | None:
 
 def _header(runtime_id: str, row: Any) -> Header:
     what = "the header"
-    state, revision, meta, sequence, memo_seal, input_seal, head, stored = row
+    state, revision, meta, sequence, memo_seal, input_seal, head, edge_seal, stored = row
     header = Header(
         lifecycle_state(state, what),
         integer(revision, what),
@@ -139,6 +150,7 @@ def _header(runtime_id: str, row: Any) -> Header:
         a_sum(memo_seal, what),
         a_sum(input_seal, what),
         integer(head, what),
+        a_sum(edge_seal, what),
     )
     if header.checksum(runtime_id) != a_sum(stored, what):
         raise Malformed(what)
@@ -157,7 +169,7 @@ def lifecycle_state(value: object, what: str) -> RuntimeState | None:
 def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO runtimes (runtime_id, {_HEADER_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             runtime_id,
             None if header.state is None else header.state.value,
@@ -167,6 +179,7 @@ def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> N
             header.memo_seal,
             header.input_seal,
             header.head,
+            header.edge_seal,
             header.checksum(runtime_id),
         ),
     )

@@ -16,7 +16,25 @@
 Version history: 1 had no receipt checksums and no seals; 2 adds both (the
 header row anchors every row of its runtime, see ``_sqlite_rows``); 3 adds the
 header's ``head``, the write count that compare-and-swap checks (a column
-added in place: a version 2 header reads as head 0 and its checksum holds).
+added in place: a version 2 header reads as head 0 and its checksum holds);
+4 adds the reverse edges (``edges``, keyed by dependency for the reader
+closure, sealed by the header's ``edge_seal``) and an index of input states by
+family. The edges' primary key starts with the dependency, not the reader,
+although a commit finds them by reader: a full load checks the table's own
+b-tree, never an index, so the closure must walk that b-tree. Then a damaged
+index can only make a commit miss an old edge, which leaves one edge too many
+(a reader marked for nothing, and a seal that no longer matches), never one
+too few. An older file is upgraded one step after another in one transaction.
+
+**The upgrade to 4 drops the memo rows** (inputs, receipts, revisions and
+``meta`` stay). Their edges cannot be derived here: a row is opaque to the
+store (its layout is the runtime's, and with ``secret=`` it is MAC-sealed),
+and a memo row without its edges is a reader that a write in a fresh process
+would never mark. The memos are a cache, so recomputing them once is always
+right; a new sofrito version usually changes their fingerprints anyway. The
+upgrade advances the head of each runtime it empties, so a process of an
+older sofrito that still has the file open gets ``Conflict`` at its next
+write instead of adding rows without edges.
 """
 
 from __future__ import annotations
@@ -28,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from sofrito.stores import _encoding
-from sofrito.stores._integrity import checksum, fold
+from sofrito.stores._integrity import EMPTY_SEAL, checksum, fold
 from sofrito.stores._sqlite_rows import (
     Header,
     Malformed,
@@ -36,6 +54,7 @@ from sofrito.stores._sqlite_rows import (
     blob,
     integer,
     lifecycle_state,
+    read_header,
     receipt_params,
     text,
     write_header,
@@ -45,7 +64,7 @@ from sofrito.stores.protocol import Receipt
 
 __all__ = ["SCHEMA_VERSION", "prepare"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS sofrito_schema (version INTEGER NOT NULL);
@@ -58,7 +77,8 @@ CREATE TABLE IF NOT EXISTS runtimes (
     memo_seal BLOB NOT NULL,
     input_seal BLOB NOT NULL,
     sum BLOB NOT NULL,
-    head INTEGER NOT NULL DEFAULT 0
+    head INTEGER NOT NULL DEFAULT 0,
+    edge_seal BLOB NOT NULL DEFAULT x'00000000000000000000000000000000'
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memos (
     runtime_id TEXT NOT NULL,
@@ -79,6 +99,15 @@ CREATE TABLE IF NOT EXISTS inputs (
     sum BLOB NOT NULL,
     PRIMARY KEY (runtime_id, input_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS inputs_by_kind ON inputs (runtime_id, kind);
+CREATE TABLE IF NOT EXISTS edges (
+    runtime_id TEXT NOT NULL,
+    dep BLOB NOT NULL,
+    reader BLOB NOT NULL,
+    sum BLOB NOT NULL,
+    PRIMARY KEY (runtime_id, dep, reader)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_by_reader ON edges (runtime_id, reader);
 CREATE TABLE IF NOT EXISTS receipts (
     runtime_id TEXT NOT NULL,
     sequence INTEGER NOT NULL,
@@ -113,10 +142,13 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
         _refuse_foreign(conn, path)
         _create_tables(conn)
         conn.execute("INSERT INTO sofrito_schema VALUES (?)", (SCHEMA_VERSION,))
-    elif version == 1:
-        _upgrade_from_1(conn)
-    elif version == 2:
-        _upgrade_from_2(conn)
+    elif version < SCHEMA_VERSION:
+        if version == 1:
+            _upgrade_from_1(conn)
+        if version == 2:
+            _upgrade_from_2(conn)
+        _upgrade_from_3(conn)
+        conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
     elif version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer sofrito (store schema {version}; "
@@ -201,13 +233,37 @@ def _upgrade_from_1(conn: sqlite3.Connection) -> None:
         heads.setdefault(str(runtime_id), Header())
     for runtime_id, header in heads.items():
         write_header(conn, runtime_id, _sealed(conn, runtime_id, header))
-    conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
 
 
 def _upgrade_from_2(conn: sqlite3.Connection) -> None:
     """Version 2 -> 3: the header's head, 0 for every runtime (its checksum holds)."""
     conn.execute("ALTER TABLE runtimes ADD COLUMN head INTEGER NOT NULL DEFAULT 0")
-    conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
+
+
+def _upgrade_from_3(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4: the edges table, the family index, the header's edge seal
+    (empty: its checksum holds), and no memo rows (the module docstring says why).
+
+    A header that fails its checksum is left as it is, still failing (a reset
+    repairs it); its memo rows go all the same."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(runtimes)")}
+    if "edge_seal" not in columns:  # a version 1 file got its tables created whole
+        conn.execute(
+            f"ALTER TABLE runtimes ADD COLUMN edge_seal BLOB NOT NULL DEFAULT x'{EMPTY_SEAL.hex()}'"
+        )
+    _create_tables(conn)
+    owners = [row[0] for row in conn.execute("SELECT DISTINCT runtime_id FROM memos")]
+    conn.execute("DELETE FROM memos")
+    for runtime_id in owners:
+        if type(runtime_id) is not str:
+            continue  # a damaged id: its rows are gone, and no header names it
+        try:
+            header = read_header(conn, runtime_id)
+        except Malformed:
+            continue
+        if header is not None:
+            emptied = replace(header.advanced(), memo_seal=EMPTY_SEAL)
+            write_header(conn, runtime_id, emptied)
 
 
 def _v1_header(row: Any) -> Header:

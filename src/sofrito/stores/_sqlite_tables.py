@@ -3,8 +3,15 @@
 Every write here updates the runtime's seals (``_integrity``) in proportion to
 the rows it touches: it looks up the stored checksums of just those rows, folds
 them out, and folds the new ones in. Every full read folds what it read and
-compares. The functions run inside the caller's transaction; damage is raised
-as ``Malformed`` for the store to report.
+compares; an on-demand read checks each row it returns and can check no seal.
+The functions run inside the caller's transaction; damage is raised as
+``Malformed`` for the store to report.
+
+Edges are stored by the reader's *node id* (``reader_node(memo_id)``), not its
+memo id, so that the reader closure follows ``edges.reader`` straight into
+``edges.dep`` through the primary key, one recursive CTE, with no byte
+arithmetic in SQL (``||`` would turn blobs into text). Why the key starts
+with ``dep``: ``_sqlite_schema``.
 """
 
 from __future__ import annotations
@@ -15,24 +22,40 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sofrito.stores._integrity import EMPTY_SEAL, fold, input_checksummer, memo_checksummer
+from sofrito.stores._integrity import (
+    EMPTY_SEAL,
+    EdgeSums,
+    edge_checksummer,
+    fold,
+    input_checksummer,
+    memo_checksummer,
+)
 from sofrito.stores._sqlite_rows import (
+    INPUT_COLUMNS,
     Header,
     Malformed,
     a_sum,
     input_params,
     read_header,
+    read_input,
     receipt_params,
     write_header,
 )
 from sofrito.stores.protocol import Drop, InputState, Receipt, SnapshotDelta
+from sofrito.stores.snapshot import QUERY_NODE, reader_node
 
 __all__ = [
+    "ASTRAY",
     "SEAL_BROKEN",
     "apply_boundary",
+    "check_edges",
     "has_rows",
     "header_before_drop",
+    "read_family",
+    "read_input_rows",
+    "read_memo_rows",
     "read_memos",
+    "read_reader_closure",
     "write_inputs",
 ]
 
@@ -41,6 +64,7 @@ _CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's parameter limit
 SEAL_BROKEN = (
     "do not match the seal in the runtime's header (a row is missing or left over: damaged)"
 )
+ASTRAY = "was looked up, but another row came back (damaged index)"
 
 
 # -- writes, each keeping the runtime's seals in step ---------------------------------------
@@ -55,6 +79,7 @@ def apply_boundary(
     input_updates: Sequence[InputState],
 ) -> None:
     memo_seal = _write_memos(conn, runtime_id, header.memo_seal, snapshot)
+    edge_seal = _write_edges(conn, runtime_id, header.edge_seal, snapshot)
     input_seal = write_inputs(conn, runtime_id, header.input_seal, input_updates)
     conn.execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?)", receipt_params(receipt))
     header = replace(
@@ -64,6 +89,7 @@ def apply_boundary(
         sequence=receipt.sequence,
         memo_seal=memo_seal,
         input_seal=input_seal,
+        edge_seal=edge_seal,
     )
     write_header(conn, runtime_id, header)
 
@@ -90,6 +116,36 @@ def _write_memos(
         for memo_id, row in snapshot.upserts.items()
     ]
     conn.executemany("INSERT OR REPLACE INTO memos VALUES (?, ?, ?, ?)", rows)
+    return fold(seal, (row[3] for row in rows))
+
+
+def _write_edges(
+    conn: sqlite3.Connection, runtime_id: str, seal: bytes, snapshot: SnapshotDelta
+) -> bytes:
+    """Replace the edges of every memo the delta writes or deletes (all of them for
+    a ``full`` delta); return the new edge seal. In proportion to the delta: the
+    old edges are found through the ``(runtime_id, reader)`` index."""
+    if snapshot.full:
+        conn.execute("DELETE FROM edges WHERE runtime_id = ?", (runtime_id,))
+        seal = EMPTY_SEAL
+    else:
+        readers = [reader_node(memo_id) for memo_id in (*snapshot.upserts, *snapshot.deletes)]
+        for start in range(0, len(readers), _CHUNK):
+            chunk = readers[start : start + _CHUNK]
+            where = f"WHERE runtime_id = ? AND reader IN ({', '.join('?' * len(chunk))})"
+            old = conn.execute(f"SELECT sum FROM edges {where}", (runtime_id, *chunk))
+            seal = fold(seal, (a_sum(row[0], "a stored edge") for row in old))
+            conn.execute(f"DELETE FROM edges {where}", (runtime_id, *chunk))
+    checksum = edge_checksummer(runtime_id)
+    rows = [
+        (runtime_id, dep, reader, checksum(reader, dep))
+        for memo_id in snapshot.upserts
+        for reader in (reader_node(memo_id),)
+        for dep in snapshot.edges_of(memo_id)
+    ]
+    # OR REPLACE: an old edge a damaged index hid from the delete above is the
+    # same row; its checksum, not folded out, leaves the seal for a full load to catch.
+    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", rows)
     return fold(seal, (row[3] for row in rows))
 
 
@@ -171,6 +227,130 @@ def read_memos(conn: sqlite3.Connection, runtime_id: str, seal: bytes) -> dict[b
     if folded != int.from_bytes(seal, "big"):
         raise Malformed("the memo rows", SEAL_BROKEN)
     return rows
+
+
+def check_edges(conn: sqlite3.Connection, runtime_id: str, seal: bytes) -> None:
+    """Every edge of the runtime checked, all together against the seal: what a
+    full load adds, since a vanished edge is a reader a write would not mark."""
+    checksum = edge_checksummer(runtime_id)
+    folded = 0
+    query = "SELECT reader, dep, sum FROM edges WHERE runtime_id = ?"
+    for reader, dep, stored in conn.execute(query, (runtime_id,)):
+        _check_edge(checksum, reader, dep, stored)
+        folded ^= int.from_bytes(stored, "big")
+    if folded != int.from_bytes(seal, "big"):
+        raise Malformed("the reverse edges", SEAL_BROKEN)
+
+
+def _check_edge(checksum: EdgeSums, reader: object, dep: object, stored: object) -> None:
+    """An edge row is two node ids, the reader's starting with ``QUERY_NODE``."""
+    if (
+        type(reader) is not bytes
+        or type(dep) is not bytes
+        or type(stored) is not bytes
+        or not reader.startswith(QUERY_NODE)
+    ):
+        raise Malformed(_edge_name(reader), "holds a value of the wrong type (damaged)")
+    if checksum(reader, dep) != stored:
+        raise Malformed(_edge_name(reader))
+
+
+def _edge_name(reader: object) -> str:
+    if isinstance(reader, bytes) and reader.startswith(QUERY_NODE):
+        return f"an edge of memo row {reader[1:].hex()}"
+    return f"an edge of reader {reader!r:.80}"
+
+
+# -- on-demand reads: what was asked for, each row checked --------------------------------
+
+
+def read_memo_rows(
+    conn: sqlite3.Connection, runtime_id: str, memo_ids: list[bytes]
+) -> dict[bytes, bytes]:
+    """The stored rows among ``memo_ids``, by primary key, ``_CHUNK`` ids per lookup."""
+    checksum = memo_checksummer(runtime_id)
+    wanted = set(memo_ids)
+    found: dict[bytes, bytes] = {}
+    for start in range(0, len(memo_ids), _CHUNK):
+        chunk = memo_ids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT memo_id, row, sum FROM memos WHERE runtime_id = ? AND memo_id IN ({marks})"
+        for memo_id, row, stored in conn.execute(query, (runtime_id, *chunk)):
+            if type(memo_id) is not bytes or type(row) is not bytes or type(stored) is not bytes:
+                raise Malformed(_memo_name(memo_id), "holds a value of the wrong type (damaged)")
+            if memo_id not in wanted:
+                raise Malformed(_memo_name(memo_id), ASTRAY)
+            if checksum(memo_id, row) != stored:
+                raise Malformed(_memo_name(memo_id))
+            found[memo_id] = row
+    return found
+
+
+def read_input_rows(
+    conn: sqlite3.Connection, runtime_id: str, input_ids: list[str]
+) -> dict[str, InputState]:
+    """The stored input states among ``input_ids``, ``_CHUNK`` ids per lookup."""
+    sums = input_checksummer(runtime_id)
+    wanted = set(input_ids)
+    found: dict[str, InputState] = {}
+    for start in range(0, len(input_ids), _CHUNK):
+        chunk = input_ids[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT {INPUT_COLUMNS} FROM inputs WHERE runtime_id = ? AND input_id IN ({marks})"
+        for row in conn.execute(query, (runtime_id, *chunk)):
+            state = read_input(sums, row)[0]
+            if state.input_id not in wanted:
+                raise Malformed(f"input state {state.input_id!r}", ASTRAY)
+            found[state.input_id] = state
+    return found
+
+
+def read_family(conn: sqlite3.Connection, runtime_id: str, kind: str) -> list[InputState]:
+    """Every input state of one family, through the ``(runtime_id, kind)`` index."""
+    sums = input_checksummer(runtime_id)
+    query = (
+        f"SELECT {INPUT_COLUMNS} FROM inputs WHERE runtime_id = ? AND kind = ? ORDER BY input_id"
+    )
+    found = [read_input(sums, row)[0] for row in conn.execute(query, (runtime_id, kind))]
+    for state in found:
+        if state.kind != kind:
+            raise Malformed(f"input state {state.input_id!r}", ASTRAY)
+    return found
+
+
+_CLOSURE = """
+WITH RECURSIVE reached(node) AS (
+    SELECT column1 FROM (VALUES {seeds})
+    UNION
+    SELECT edges.reader FROM reached JOIN edges
+        ON edges.runtime_id = :runtime AND edges.dep = reached.node
+)
+SELECT edges.dep, edges.reader, edges.sum FROM reached JOIN edges
+    ON edges.runtime_id = :runtime AND edges.dep = reached.node
+"""
+"""Every edge out of every node reached from the seeds. ``UNION`` (not ``UNION
+ALL``) keeps each node once, so each edge comes back once, and a cycle (which
+a damaged store could hold) ends the walk instead of looping. Both joins
+look edges up by the primary key ``(runtime_id, dep, reader)``."""
+
+
+def read_reader_closure(
+    conn: sqlite3.Connection, runtime_id: str, node_ids: list[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """The edges reachable from ``node_ids``, as ``(dep, reader memo id)``, each
+    checked. More than ``_CHUNK`` seeds take one walk per chunk (the edges are
+    merged, so still each once): a write rarely has more."""
+    checksum = edge_checksummer(runtime_id)
+    found: dict[tuple[bytes, bytes], None] = {}
+    for start in range(0, len(node_ids), _CHUNK):
+        chunk = node_ids[start : start + _CHUNK]
+        params: dict[str, object] = {"runtime": runtime_id}
+        params.update((f"s{n}", node) for n, node in enumerate(chunk))
+        seeds = ", ".join(f"(:s{n})" for n in range(len(chunk)))
+        for dep, reader, stored in conn.execute(_CLOSURE.format(seeds=seeds), params):
+            _check_edge(checksum, reader, dep, stored)
+            found[(dep, reader[len(QUERY_NODE) :])] = None
+    return list(found)
 
 
 def _memo_name(memo_id: object) -> str:

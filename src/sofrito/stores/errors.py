@@ -8,7 +8,9 @@
     ├── ReadFailed        a read did not complete (locked too long, I/O error)
     ├── RecordNotFound    the runtime, receipt or row asked for does not exist
     ├── Conflict          a write lost the race for the runtime's head: another
-    │                     process (or runtime object) wrote first; nothing written
+    │   │                 process (or runtime object) wrote first; nothing written
+    │   └── StaleRead     an on-demand load asked for the boundary this process
+    │                     opened, and another has been committed since
     └── CorruptSnapshot   stored bytes fail their checksum or seal, or the file is
                           not a (readable) store at all
 
@@ -26,6 +28,7 @@ __all__ = [
     "CorruptSnapshot",
     "ReadFailed",
     "RecordNotFound",
+    "StaleRead",
     "StoreError",
     "UnstoredValueWarning",
     "WriteFailed",
@@ -91,6 +94,24 @@ class Conflict(StoreError):
         return (type(self), (str(self), self.runtime_id, self.base, self.head))
 
 
+class StaleRead(Conflict):
+    """An on-demand load found that the runtime moved on since this process opened it.
+
+    A process that opens a runtime reads only its header and loads memo rows,
+    input cells and reverse edges later, when it first needs them. Each of
+    those loads names the head it opened at (``head=``) and the store checks,
+    in the load's own transaction, that the head is still that one: rows
+    from a later boundary mixed into what this process holds from the earlier
+    one could serve a value that neither boundary computed. Nothing is
+    returned; nothing was written.
+
+    A ``Conflict`` (``base`` is the head this process opened at, ``head`` the
+    current one), since the way on is the same: open the runtime again
+    (``sf.Runtime(store=..., runtime_id=...)``), which starts from the
+    boundary the other process committed.
+    """
+
+
 class CorruptSnapshot(StoreError):
     """Stored bytes do not verify, or the file is not a store at all.
 
@@ -124,6 +145,7 @@ for _cls in (
     ReadFailed,
     RecordNotFound,
     Conflict,
+    StaleRead,
     CorruptSnapshot,
     UnstoredValueWarning,
 ):

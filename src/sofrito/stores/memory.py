@@ -5,16 +5,25 @@ lock, and every method checks everything before it changes anything), so code
 tested against it behaves the same on disk: the same receipts, byte for
 byte, the same drops, the same refusals, ``StoreError`` once closed. Nothing
 survives the process, and nothing is checksummed: no bytes leave memory.
+
+Reverse edges are kept twice: by reader (what a commit replaces) and by
+dependency (what a closure follows), both updated in proportion to the memos a
+delta touches.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sofrito.stores import receipt as receipts
-from sofrito.stores._checks import check_base, check_drop, check_foreign_receipt
+from sofrito.stores._checks import (
+    check_base,
+    check_drop,
+    check_foreign_receipt,
+    check_opened_at,
+)
 from sofrito.stores.errors import StoreError
 from sofrito.stores.protocol import (
     Drop,
@@ -22,8 +31,10 @@ from sofrito.stores.protocol import (
     Receipt,
     RuntimeState,
     SnapshotDelta,
+    SnapshotHeader,
     StoredSnapshot,
 )
+from sofrito.stores.snapshot import reader_node
 
 __all__ = ["MemoryStore"]
 
@@ -39,6 +50,22 @@ class _Runtime:
     receipts: list[Receipt] = field(default_factory=list)
     sequence: int = 0
     head: int = 0
+    deps: dict[bytes, frozenset[bytes]] = field(default_factory=dict)
+    """Reader memo id -> the node ids it read: its edges."""
+    readers: dict[bytes, set[bytes]] = field(default_factory=dict)
+    """Dependency node id -> the memo ids that read it: the same edges, reversed."""
+
+    def replace_edges(self, reader: bytes, deps: frozenset[bytes]) -> None:
+        """Give ``reader`` exactly the edges from ``deps`` (none: forget it)."""
+        for dep in self.deps.pop(reader, frozenset()):
+            readers = self.readers[dep]
+            readers.discard(reader)
+            if not readers:
+                del self.readers[dep]
+        if deps:
+            self.deps[reader] = deps
+            for dep in deps:
+                self.readers.setdefault(dep, set()).add(reader)
 
 
 class MemoryStore:
@@ -111,7 +138,15 @@ class MemoryStore:
             rows.pop(memo_id, None)
         rows.update(snapshot.upserts)
         inputs = {**runtime.inputs, **{state.input_id: state for state in input_updates}}
+        edges = [(memo_id, snapshot.edges_of(memo_id)) for memo_id in snapshot.upserts]
         runtime.rows, runtime.inputs = rows, inputs
+        # From here on only dict and set updates, which cannot fail.
+        if snapshot.full:
+            runtime.deps, runtime.readers = {}, {}
+        for memo_id in snapshot.deletes:
+            runtime.replace_edges(memo_id, frozenset())
+        for memo_id, deps in edges:
+            runtime.replace_edges(memo_id, deps)
         runtime.revision, runtime.meta = snapshot.revision, snapshot.meta
         runtime.has_snapshot = True
         runtime.receipts.append(receipt)
@@ -160,6 +195,61 @@ class MemoryStore:
                 return None
             return StoredSnapshot(runtime.revision, runtime.meta, dict(runtime.rows))
 
+    # -- on demand ----------------------------------------------------------------------
+
+    def load_header(self, runtime_id: str) -> SnapshotHeader | None:
+        with self._lock:
+            runtime = self._existing(runtime_id)
+            if runtime is None:
+                return None
+            meta = runtime.meta if runtime.has_snapshot else None
+            return SnapshotHeader(
+                runtime.revision, meta, runtime.head, runtime.sequence, runtime.state
+            )
+
+    def _opened(self, runtime_id: str, head: int) -> _Runtime:
+        """The runtime as of ``head``, or ``StaleRead``. Callers hold the lock."""
+        runtime = self._existing(runtime_id) or _Runtime()
+        check_opened_at(self.location, runtime_id, head, runtime.head)
+        return runtime
+
+    def load_memo_rows(
+        self, runtime_id: str, memo_ids: Iterable[bytes], *, head: int
+    ) -> dict[bytes, bytes]:
+        with self._lock:
+            rows = self._opened(runtime_id, head).rows
+            return {memo_id: rows[memo_id] for memo_id in memo_ids if memo_id in rows}
+
+    def load_input_rows(
+        self, runtime_id: str, input_ids: Iterable[str], *, head: int
+    ) -> dict[str, InputState]:
+        with self._lock:
+            inputs = self._opened(runtime_id, head).inputs
+            return {one: inputs[one] for one in input_ids if one in inputs}
+
+    def load_family(self, runtime_id: str, kind: str, *, head: int) -> list[InputState]:
+        with self._lock:
+            inputs = self._opened(runtime_id, head).inputs.values()
+            return sorted((state for state in inputs if state.kind == kind), key=_by_id)
+
+    def load_reader_closure(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            readers = self._opened(runtime_id, head).readers
+            reached = set(node_ids)
+            stack = list(reached)
+            edges: list[tuple[bytes, bytes]] = []
+            while stack:
+                dep = stack.pop()
+                for reader in readers.get(dep, ()):
+                    edges.append((dep, reader))
+                    node = reader_node(reader)
+                    if node not in reached:
+                        reached.add(node)
+                        stack.append(node)
+            return edges
+
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None:
         with self._lock:
             self._runtime(runtime_id).state = RuntimeState(state)
@@ -190,7 +280,7 @@ class MemoryStore:
             inputs = {} if drop == "cache" else dict(runtime.inputs)
             inputs.update((state.input_id, state) for state in input_states)
             if drop == "cache":
-                runtime.rows = {}
+                runtime.rows, runtime.deps, runtime.readers = {}, {}, {}
                 runtime.meta, runtime.has_snapshot, runtime.revision = b"", False, 0
             runtime.inputs, runtime.state = inputs, lifecycle
 

@@ -13,13 +13,13 @@ store never runs user code, and two stores can be compared byte for byte.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from sofrito._runtime_state import RuntimeState
 from sofrito.stores.receipt import Receipt
-from sofrito.stores.snapshot import SnapshotDelta, StoredSnapshot
+from sofrito.stores.snapshot import SnapshotDelta, SnapshotHeader, StoredSnapshot
 
 __all__ = [
     "Drop",
@@ -29,6 +29,7 @@ __all__ = [
     "RuntimeState",
     "RuntimeStore",
     "SnapshotDelta",
+    "SnapshotHeader",
     "StoredSnapshot",
 ]
 
@@ -152,6 +153,44 @@ class RuntimeStore(Protocol):
     def load_snapshot(self, runtime_id: str) -> StoredSnapshot | None:
         """The latest committed snapshot, rows checked; None before the first
         commit and after a reset or destroy."""
+        ...
+
+    # -- on demand: each one transaction, in proportion to what it asks for ---------------
+
+    def load_header(self, runtime_id: str) -> SnapshotHeader | None:
+        """The runtime's header (revision, ``meta``, head, sequence, lifecycle state),
+        nothing that grows with the cache; None for a runtime the store has no
+        record of. Opening a runtime reads this and nothing else."""
+        ...
+
+    def load_memo_rows(
+        self, runtime_id: str, memo_ids: Iterable[bytes], *, head: int
+    ) -> dict[bytes, bytes]:
+        """The rows of those ``memo_ids`` that are stored, each checked against its
+        checksum (``CorruptSnapshot`` naming the row); absent ids are simply missing.
+        ``StaleRead`` if the runtime's head is no longer ``head``, the head the
+        caller opened at: this and every load below read that boundary or nothing."""
+        ...
+
+    def load_input_rows(
+        self, runtime_id: str, input_ids: Iterable[str], *, head: int
+    ) -> dict[str, InputState]:
+        """The stored input states of those ``input_ids`` that exist, checked;
+        ``StaleRead`` as for ``load_memo_rows``."""
+        ...
+
+    def load_family(self, runtime_id: str, kind: str, *, head: int) -> list[InputState]:
+        """Every stored input state of the input family ``kind`` (any status),
+        sorted by ``input_id``: what a family's key listing is rebuilt from."""
+        ...
+
+    def load_reader_closure(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        """Every stored edge ``(dep node id, reader memo id)`` reachable from
+        ``node_ids`` by following readers transitively (a reader ``m`` is the
+        node ``reader_node(m)``), each edge once, in no particular order: the
+        stored transitive readers of a write, found without loading rows."""
         ...
 
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None: ...

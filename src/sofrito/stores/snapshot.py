@@ -8,18 +8,53 @@ opening a large cache reads bytes without decoding values nobody asks for
 (the runtime decodes lazily). ``SnapshotDelta.to_bytes()`` is the canonical
 form a receipt's digest covers, so a receipt proves exactly what its boundary
 wrote.
+
+**Reverse edges.** A delta also carries, for each memo it writes, the nodes
+that memo read (``reads``). The store keeps them as edges ``dep -> reader``,
+owned by the reader: writing a memo replaces its edges, deleting it removes
+them, a ``full`` delta replaces them all. So a process that opened a cache
+without loading it can ask the store for the stored transitive readers of a
+cell it writes (``load_reader_closure``) instead of loading every row to
+rebuild the graph. A *node id* is opaque bytes to the store, with one rule
+the closure needs: the node id of memo ``m``, read as a dependency, is
+``QUERY_NODE + m`` (``reader_node``). The runtime's other kinds of node (an
+input cell, a family's key listing) are its own business (``sofrito._snapshot``).
+
+**The digest covers the edges** (the ``sofrito.snapshot.v2`` encoding below).
+They are derivable from the memo rows, whose dependency lists are sealed, but
+only by the runtime: the store cannot open a row (it may be MAC-sealed, and
+its layout is the runtime's). A replica applying a delta (``atomic_apply``)
+would otherwise take the edges on trust, and a missing edge is a reader that
+a write in a fresh process never marks. A delta with no edges encodes exactly
+as before (``sofrito.snapshot.v1``), so every receipt minted before edges
+existed still verifies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
 
 from sofrito.stores import _encoding
 
-__all__ = ["SnapshotDelta", "StoredSnapshot"]
+if TYPE_CHECKING:
+    from sofrito.stores.protocol import RuntimeState
+
+__all__ = ["QUERY_NODE", "SnapshotDelta", "SnapshotHeader", "StoredSnapshot", "reader_node"]
 
 _SNAPSHOT_TAG = "sofrito.snapshot.v1"
+_SNAPSHOT_TAG_EDGES = "sofrito.snapshot.v2"
+
+QUERY_NODE: Final = b"q"
+"""The first byte of a memo's node id: memo ``m`` read as a dependency is the
+node ``QUERY_NODE + m``. The one thing about node ids a store must know, to
+follow a reader to its own readers."""
+
+
+def reader_node(memo_id: bytes) -> bytes:
+    """The node id under which memo ``memo_id`` is a dependency of other memos."""
+    return QUERY_NODE + memo_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +69,12 @@ class SnapshotDelta:
     - ``deletes``: memo ids removed. An id may not be both upserted and deleted
       (``ValueError``): the delta would not say what it means.
     - ``full``: True means this delta *replaces* every stored memo of the
-      runtime (after ``clear_cache``): rows not in ``upserts`` are gone.
+      runtime (after ``clear_cache``): rows not in ``upserts`` are gone, and
+      so are their edges.
+    - ``reads``: memo id -> the node ids that memo read, in read order. The
+      store replaces the edges of every upserted memo with these (an upserted
+      memo with no entry has no edges); only upserted memos may have an entry
+      (``ValueError``): a memo not written keeps the edges of its stored row.
     """
 
     revision: int
@@ -42,6 +82,7 @@ class SnapshotDelta:
     upserts: Mapping[bytes, bytes] = field(default_factory=dict)
     deletes: frozenset[bytes] = frozenset()
     full: bool = False
+    reads: Mapping[bytes, Sequence[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         both = self.deletes & self.upserts.keys()
@@ -51,6 +92,18 @@ class SnapshotDelta:
                 f"memo ids both upserted and deleted in one SnapshotDelta: {shown}; "
                 "a delta must either write a memo or delete it"
             )
+        stray = self.reads.keys() - self.upserts.keys()
+        if stray:
+            shown = ", ".join(sorted(memo_id.hex() for memo_id in stray)[:3])
+            raise ValueError(
+                f"reads of memo ids not upserted in this SnapshotDelta: {shown}; "
+                "a delta gives the edges of the memos it writes, and only those"
+            )
+
+    def edges_of(self, memo_id: bytes) -> frozenset[bytes]:
+        """The dependency node ids the store keeps for upserted ``memo_id``: a set,
+        since an edge is there or not (a memo that read a node twice has one edge)."""
+        return frozenset(self.reads.get(memo_id, ()))
 
     def to_bytes(self) -> bytes:
         """The canonical encoding the receipt digest covers (docs/persistence.md)::
@@ -58,18 +111,27 @@ class SnapshotDelta:
             encode(("sofrito.snapshot.v1", revision, meta,
                     tuple(sorted(upserts.items())), tuple(sorted(deletes)), full))
 
+        or, when some upserted memo has edges, the same with tag
+        ``"sofrito.snapshot.v2"`` and one more item::
+
+            tuple(sorted((memo_id, tuple(sorted(set(node_ids))))
+                         for memo_id, node_ids in reads.items() if node_ids))
+
         with the store encoding of ``sofrito.stores._encoding`` (sorted
-        bytewise, so the order the runtime built the delta in never matters).
+        bytewise, so the order the runtime built the delta in never matters;
+        the edges as the set the store keeps, since that is what is written).
         """
         if type(self.revision) is not int or type(self.meta) is not bytes:
             raise TypeError(
                 f"a SnapshotDelta has an int revision and bytes meta, not "
                 f"{type(self.revision).__name__} and {type(self.meta).__name__}"
             )
+        edges = self._canonical_edges()
         out = bytearray()
         out.append(_encoding.TUPLE)
-        out += (6).to_bytes(4, "big")
-        for part in (_SNAPSHOT_TAG, self.revision, self.meta):
+        out += (7 if edges else 6).to_bytes(4, "big")
+        tag = _SNAPSHOT_TAG_EDGES if edges else _SNAPSHOT_TAG
+        for part in (tag, self.revision, self.meta):
             _encoding.encode_into(out, part)
         out.append(_encoding.TUPLE)
         out += len(self.upserts).to_bytes(4, "big")
@@ -82,15 +144,28 @@ class SnapshotDelta:
             _check_bytes(memo_id, b"")
             _encoding.encode_into(out, memo_id)
         _encoding.encode_into(out, bool(self.full))
+        if edges:
+            _encoding.encode_into(out, edges)
         return bytes(out)
+
+    def _canonical_edges(self) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
+        """The edges as the store keeps them: per reader, the set of its dependencies."""
+        edges = []
+        for memo_id, node_ids in self.reads.items():
+            deps = tuple(sorted(set(node_ids)))
+            for node_id in deps:
+                _check_bytes(memo_id, node_id)
+            if deps:
+                edges.append((memo_id, deps))
+        return tuple(sorted(edges))
 
 
 def _check_bytes(memo_id: object, row: object) -> None:
-    """Memo ids and rows are bytes: a str would encode too, as something else."""
+    """Memo ids, rows and node ids are bytes: a str would encode too, as something else."""
     if type(memo_id) is not bytes or type(row) is not bytes:
         raise TypeError(
-            f"memo ids and rows in a SnapshotDelta are bytes, not {type(memo_id).__name__} "
-            f"and {type(row).__name__} (memo id {memo_id!r:.60})"
+            f"memo ids, rows and node ids in a SnapshotDelta are bytes, not "
+            f"{type(memo_id).__name__} and {type(row).__name__} (memo id {memo_id!r:.60})"
         )
 
 
@@ -105,5 +180,24 @@ class StoredSnapshot:
     rows: Mapping[bytes, bytes]
 
 
-for _cls in (SnapshotDelta, StoredSnapshot):
+@dataclass(frozen=True, slots=True)
+class SnapshotHeader:
+    """What opening a runtime reads: its header, nothing that grows with the cache.
+
+    - ``revision`` and ``meta``: the latest committed snapshot's (``meta is None``:
+      no snapshot committed, e.g. only durable inputs, or after a reset).
+    - ``head``: the count of writes to the runtime's state; pass it as ``head=``
+      to the on-demand loads, which refuse (``StaleRead``) once it has moved.
+    - ``sequence``: the last receipt's sequence number (0: none).
+    - ``state``: the lifecycle state, or None if never set.
+    """
+
+    revision: int
+    meta: bytes | None
+    head: int
+    sequence: int
+    state: RuntimeState | None = None
+
+
+for _cls in (SnapshotDelta, StoredSnapshot, SnapshotHeader):
     _cls.__module__ = "sofrito.stores"

@@ -16,6 +16,12 @@
   every runtime's header seals its rows (``_integrity``), all verified as they
   are read; SQLite's own "malformed" / "not a database" errors are reported as
   ``CorruptSnapshot``, and ``recover()`` moves such a file aside.
+- **On demand.** ``load_header`` reads one row; ``load_memo_rows``,
+  ``load_input_rows``, ``load_family`` and ``load_reader_closure`` read what
+  they are asked for by primary key or index, in one read transaction that
+  first checks the head (``StaleRead``), so what they return is the boundary
+  the caller opened. They check each row's checksum; only a full load can
+  check a seal (``_integrity``).
 - **A schema version table** (``_sqlite_schema``): a newer file is refused
   with both versions named, an older one upgraded, a foreign one left alone.
 - **Threads.** One connection behind a lock: a store object may be shared by
@@ -30,14 +36,19 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from sofrito.stores import receipt as receipts
-from sofrito.stores._checks import check_base, check_drop, check_foreign_receipt
+from sofrito.stores._checks import (
+    check_base,
+    check_drop,
+    check_foreign_receipt,
+    check_opened_at,
+)
 from sofrito.stores._integrity import EMPTY_SEAL, fold, input_checksummer
 from sofrito.stores._sqlite_rows import (
     INPUT_COLUMNS,
@@ -51,11 +62,17 @@ from sofrito.stores._sqlite_rows import (
 )
 from sofrito.stores._sqlite_schema import SCHEMA_VERSION, prepare
 from sofrito.stores._sqlite_tables import (
+    ASTRAY,
     SEAL_BROKEN,
     apply_boundary,
+    check_edges,
     has_rows,
     header_before_drop,
+    read_family,
+    read_input_rows,
+    read_memo_rows,
     read_memos,
+    read_reader_closure,
     write_inputs,
 )
 from sofrito.stores.errors import CorruptSnapshot, ReadFailed, StoreError, WriteFailed
@@ -65,6 +82,7 @@ from sofrito.stores.protocol import (
     Receipt,
     RuntimeState,
     SnapshotDelta,
+    SnapshotHeader,
     StoredSnapshot,
 )
 
@@ -252,10 +270,12 @@ class SqliteStore:
         with self._transaction(runtime_id, "read") as conn:
             header = read_header(conn, runtime_id)
             if header is None or header.meta is None:
-                if has_rows(conn, "memos", runtime_id):
-                    raise Malformed("the memo rows", "exist without a snapshot header (damaged)")
+                for table, what in (("memos", "the memo rows"), ("edges", "the reverse edges")):
+                    if has_rows(conn, table, runtime_id):
+                        raise Malformed(what, "exist without a snapshot header (damaged)")
                 return None
             rows = read_memos(conn, runtime_id, header.memo_seal)
+            check_edges(conn, runtime_id, header.edge_seal)
             return StoredSnapshot(header.revision, header.meta, rows)
 
     def load_input_states(self, runtime_id: str) -> list[InputState]:
@@ -283,7 +303,7 @@ class SqliteStore:
                 return None
             state = read_input(input_checksummer(runtime_id), row)[0]
             if state.input_id != input_id:  # a damaged b-tree can lead a lookup astray
-                raise Malformed(f"input state {input_id!r}", _ASTRAY)
+                raise Malformed(f"input state {input_id!r}", ASTRAY)
             return state
 
     def load_receipts(self, runtime_id: str) -> list[Receipt]:
@@ -318,8 +338,52 @@ class SqliteStore:
                 return None
             found = read_receipt(runtime_id, row)
             if found.sequence != sequence:  # a damaged b-tree can lead a lookup astray
-                raise Malformed(f"receipt {sequence}", _ASTRAY)
+                raise Malformed(f"receipt {sequence}", ASTRAY)
             return found if found.run_id == run_id else None
+
+    # -- on demand ----------------------------------------------------------------------
+
+    def load_header(self, runtime_id: str) -> SnapshotHeader | None:
+        with self._transaction(runtime_id, "read") as conn:
+            header = read_header(conn, runtime_id)
+            if header is None:
+                return None
+            return SnapshotHeader(
+                header.revision, header.meta, header.head, header.sequence, header.state
+            )
+
+    @contextmanager
+    def _opened(self, runtime_id: str, head: int) -> Iterator[sqlite3.Connection]:
+        """A read transaction on the boundary opened at ``head``, or ``StaleRead``."""
+        with self._transaction(runtime_id, "read") as conn:
+            current = (read_header(conn, runtime_id) or Header()).head
+            check_opened_at(self.location, runtime_id, head, current)
+            yield conn
+
+    def load_memo_rows(
+        self, runtime_id: str, memo_ids: Iterable[bytes], *, head: int
+    ) -> dict[bytes, bytes]:
+        ids = list(dict.fromkeys(memo_ids))
+        with self._opened(runtime_id, head) as conn:
+            return read_memo_rows(conn, runtime_id, ids)
+
+    def load_input_rows(
+        self, runtime_id: str, input_ids: Iterable[str], *, head: int
+    ) -> dict[str, InputState]:
+        ids = list(dict.fromkeys(input_ids))
+        with self._opened(runtime_id, head) as conn:
+            return read_input_rows(conn, runtime_id, ids)
+
+    def load_family(self, runtime_id: str, kind: str, *, head: int) -> list[InputState]:
+        with self._opened(runtime_id, head) as conn:
+            return read_family(conn, runtime_id, kind)
+
+    def load_reader_closure(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        seeds = list(dict.fromkeys(node_ids))
+        with self._opened(runtime_id, head) as conn:
+            return read_reader_closure(conn, runtime_id, seeds) if seeds else []
 
     # -- input states and lifecycle -----------------------------------------------------
 
@@ -362,6 +426,7 @@ class SqliteStore:
             header = header.advanced()
             if drop != "nothing":
                 conn.execute("DELETE FROM memos WHERE runtime_id = ?", (runtime_id,))
+                conn.execute("DELETE FROM edges WHERE runtime_id = ?", (runtime_id,))
                 conn.execute("DELETE FROM inputs WHERE runtime_id = ?", (runtime_id,))
             if drop == "everything":
                 conn.execute("DELETE FROM receipts WHERE runtime_id = ?", (runtime_id,))
@@ -431,8 +496,6 @@ class SqliteStore:
 
 
 SqliteStore.__module__ = "sofrito.stores"
-
-_ASTRAY = "was looked up, but another row came back (damaged index)"
 
 
 def _make_folder(path: Path) -> None:
