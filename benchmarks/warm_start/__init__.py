@@ -8,7 +8,8 @@ public API, then runs each step in a fresh process (``sys.executable``):
 - (a) open the runtime and read the unchanged root;
 - (b) open, change one input, read the root, commit;
 
-and a child that only starts and imports, whose wall time is subtracted.
+and, twice a round, a child that only starts and imports, whose best wall
+time is subtracted.
 It prints, per step, the wall time, the time beyond start and import, the
 peak RSS, the rows loaded from the store and written to it (exact counts,
 the same on any machine) beside what the step needs, and the verdicts on

@@ -58,7 +58,9 @@ def measure(folder: Path, memos: int, repeat: int) -> Size:
     baseline, opens, changes = [], [], []
     open_roots, edit_roots = [], []
     for round_ in range(repeat):
-        baseline.append(Run.from_child(*child("baseline", cache, shape.memos)))
+        # Two baselines a round: the cheapest child, and the one every step is measured beyond.
+        for _ in range(2):
+            baseline.append(Run.from_child(*child("baseline", cache, shape.memos)))
         opens.append(Run.from_child(*child("open", cache, shape.memos)))
         open_roots.append(expected_root(shape, edits))
         value = initial(cell) + 1 + round_
