@@ -132,7 +132,7 @@ class WriteGate:
     def refuse_inside_computation(self) -> None:
         """Refuse a write from a query body or a locator, even one that would change
         nothing: an impure query must fail the same way whatever the values are."""
-        if self.inside_computation():
+        if self.reader().depth:  # local.inside_computation, written out: every write asks
             raise WriteInsideComputation(
                 "cannot write to the runtime from inside a query or a locator: "
                 "queries must be pure; write from the code that drives the runtime"

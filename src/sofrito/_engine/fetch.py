@@ -218,6 +218,8 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
         revisions = engine.revisions
         if hit_at == revisions.current:
             return memo.value
+        # verify.shallow_valid, written out (hit_at is verified_at here): its
+        # first two steps, then, unless the walk is sure to execute, the third.
         dirty_at = memo.dirty_at
         if dirty_at <= hit_at or (
             dirty_at != ALWAYS_DIRTY and revisions.last_changed[memo.durability] <= hit_at
@@ -229,8 +231,11 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
             type(first) is Cell and first.changed_at > hit_at and first.status == CellStatus.READY
         )
         if not stale:  # (a stale memo is on a frontier it has not settled: nothing is cut)
-            if not hit_at < engine.frontiers.blocked <= dirty_at and frontier.covers(
-                engine, hit_at, dirty_at
+            if not hit_at < engine.frontiers.blocked <= dirty_at and frontier.covers(  # (its
+                # first test, written out: saves the call)
+                engine,
+                hit_at,
+                dirty_at,
             ):
                 memo.verified_at = memo.hit_at = revisions.current
                 return memo.value

@@ -172,6 +172,8 @@ class Frame:
         if hit_at != revisions.current:
             if hit_at == NOT_HITTABLE or memo.claim is not None:
                 return _fetch.read_tracked(engine, self, memo)
+            # verify.shallow_valid's first two steps, written out (hit_at is
+            # verified_at here); the rest is read_tracked's.
             dirty_at = memo.dirty_at
             if dirty_at > hit_at and (
                 dirty_at == ALWAYS_DIRTY or revisions.last_changed[memo.durability] > hit_at

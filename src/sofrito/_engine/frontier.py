@@ -131,6 +131,9 @@ def covers(engine: Engine, verified_at: int, dirty_at: int) -> bool:
     frontiers = engine.frontiers
     if verified_at < frontiers.floor or dirty_at == ALWAYS_DIRTY:
         return False  # ALWAYS_DIRTY: verified in every revision, whatever was cut
+    if verified_at < frontiers.blocked <= dirty_at:
+        return False  # a revision in between is uncut for good (callers on the read
+        # paths write this test out before the call, naming it)
     uncut = frontiers.uncut
     index = len(uncut)
     if index and uncut[index - 1] > dirty_at:

@@ -125,9 +125,17 @@ def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     Each is emptied (never computed, so it executes when read), and every
     memo that transitively read one is pushed back before ``revision``, so
     it is verified, never served from the store unchecked.
+
+    Each also counts as a change at ``revision`` of its durability, as a
+    write would: a reader's durability is at most its reads', so the
+    durability rule cannot pass a pushed-back reader as unchanged (the last
+    input change of a snapshot is often older than its revision).
     """
+    last_changed = engine.revisions.last_changed
     stack: list[Memo] = []
     for memo in memos:
+        for level in range(memo.durability + 1):
+            last_changed[level] = max(last_changed[level], revision)
         memo.value, memo.has_value, memo.verified_at, memo.changed_at = None, False, NEVER, NEVER
         memo.deps = []
         stack.extend(memo.rdeps or ())

@@ -29,5 +29,7 @@ class Revisions:
             self.last_changed[level] = self.current
 
     def unchanged_since(self, durability: int, revision: int) -> bool:
-        """Whether no input of ``durability`` or higher changed after ``revision``."""
+        """Whether no input of ``durability`` or higher changed after ``revision``:
+        the durability rule, whose one home this is (``verify.shallow_valid``
+        asks it; the read paths write it out, naming it)."""
         return self.last_changed[durability] <= revision

@@ -145,7 +145,8 @@ def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellW
     cell = cell_for(engine, input, key)
     if not change.changes(cell):
         return False
-    current = open_batch(engine.local)
+    current: Batch | None = getattr(engine.local, "batch", None)  # local.open_batch, written
+    # out: every write asks
     if current is not None and current.bumped and engine.gate.holds_write():
         # A batch that holds the gate and has bumped already (its every later
         # write): nothing to take, nothing to bump, no context manager to enter.
