@@ -132,7 +132,12 @@ def _write_edges(
         readers = [reader_node(memo_id) for memo_id in (*snapshot.upserts, *snapshot.deletes)]
         for start in range(0, len(readers), _CHUNK):
             chunk = readers[start : start + _CHUNK]
-            where = f"WHERE runtime_id = ? AND reader IN ({', '.join('?' * len(chunk))})"
+            # INDEXED BY: without statistics SQLite would rather scan the runtime's
+            # edges by primary key (it needs ``sum``): 20x slower at 100,000 edges.
+            where = (
+                "INDEXED BY edges_by_reader "
+                f"WHERE runtime_id = ? AND reader IN ({', '.join('?' * len(chunk))})"
+            )
             old = conn.execute(f"SELECT sum FROM edges {where}", (runtime_id, *chunk))
             seal = fold(seal, (a_sum(row[0], "a stored edge") for row in old))
             conn.execute(f"DELETE FROM edges {where}", (runtime_id, *chunk))
@@ -243,7 +248,9 @@ def check_edges(conn: sqlite3.Connection, runtime_id: str, seal: bytes) -> None:
 
 
 def _check_edge(checksum: EdgeSums, reader: object, dep: object, stored: object) -> None:
-    """An edge row is two node ids, the reader's starting with ``QUERY_NODE``."""
+    """An edge row is two node ids, the reader's starting with ``QUERY_NODE``
+    (one byte: the closure strips it). The checksum covers both ids, so a
+    reader whose first byte changed fails it even where only the sum is compared."""
     if (
         type(reader) is not bytes
         or type(dep) is not bytes
@@ -338,8 +345,9 @@ def read_reader_closure(
     conn: sqlite3.Connection, runtime_id: str, node_ids: list[bytes]
 ) -> list[tuple[bytes, bytes]]:
     """The edges reachable from ``node_ids``, as ``(dep, reader memo id)``, each
-    checked. More than ``_CHUNK`` seeds take one walk per chunk (the edges are
-    merged, so still each once): a write rarely has more."""
+    checked. More than ``_CHUNK`` seeds take one walk per chunk, merged so that
+    each edge still comes once: a write rarely has more. A write to a widely
+    read cell walks much of the graph, so the checks are inline."""
     checksum = edge_checksummer(runtime_id)
     found: dict[tuple[bytes, bytes], None] = {}
     for start in range(0, len(node_ids), _CHUNK):
@@ -348,8 +356,13 @@ def read_reader_closure(
         params.update((f"s{n}", node) for n, node in enumerate(chunk))
         seeds = ", ".join(f"(:s{n})" for n in range(len(chunk)))
         for dep, reader, stored in conn.execute(_CLOSURE.format(seeds=seeds), params):
-            _check_edge(checksum, reader, dep, stored)
-            found[(dep, reader[len(QUERY_NODE) :])] = None
+            if (
+                type(reader) is not bytes
+                or type(dep) is not bytes
+                or checksum(reader, dep) != stored
+            ):
+                _check_edge(checksum, reader, dep, stored)  # raises, naming the damage
+            found[dep, reader[1:]] = None
     return list(found)
 
 
