@@ -74,7 +74,25 @@ __all__ = [
     "MissingDependency",
     "NotFound",
     "Lagged",
+    # flows (docs/flows.md): an output given by reference, imported on first use (as is
+    # the module sofrito.fs, sf.fs, with the file inputs)
+    "output",
     # the build: True where the engine was compiled (docs/concepts.md, "A compiled engine")
     "COMPILED",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``sf.fs`` and ``sf.output`` on first use (docs/flows.md).
+
+    Flows need them; a program that only memoizes does not, so ``import
+    sofrito`` does not import the file inputs, their glob rules or hashlib.
+    Once imported they are ordinary attributes.
+    """
+    if name in ("fs", "output"):
+        import sofrito.fs  # noqa: PLC0415 (see the docstring)
+
+        globals()["output"] = sofrito.fs.output
+        return sofrito.fs if name == "fs" else sofrito.fs.output
+    raise AttributeError(f"module 'sofrito' has no attribute {name!r}")

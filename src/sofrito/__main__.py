@@ -1,0 +1,5 @@
+"""``python -m sofrito``: the same command as ``sofrito`` (docs/flows.md)."""
+
+from sofrito.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Glob patterns over ``/``-separated relative paths, one rule for the scan and ``sf.fs.glob``.
+
+A pattern is split on ``/`` into segments. ``**`` as a whole segment
+matches any number of folders (none included); any other segment is an
+``fnmatch`` pattern for one path component (``*``, ``?``, ``[...]``),
+matched case-sensitively on every platform, so a flow builds the same site
+on macOS and Linux. As in the shell, a wildcard does not match a name that
+starts with ``.`` unless the pattern segment itself starts with ``.``: a
+``**/*.md`` does not walk into ``.git`` or ``.sofrito``.
+
+Why one matcher written here rather than ``pathlib.Path.glob`` for the walk
+and ``fnmatch`` for ``glob``: the two would disagree on ``**`` and on hidden
+names (``fnmatch``'s ``*`` crosses ``/``; ``pathlib`` matches dot files),
+and a file the scan set but ``sf.fs.glob`` did not list (or the reverse) is
+a page that silently never builds. ``glob.translate`` would do it, but only
+from Python 3.13.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from dataclasses import dataclass
+
+__all__ = ["Pattern", "compile_pattern", "normalize"]
+
+_MAGIC = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A compiled glob: ``matches(relpath)`` and the literal folder a walk starts from."""
+
+    text: str
+    segments: tuple[str, ...]
+    regexes: tuple[re.Pattern[str] | None, ...]  # None for a "**" segment
+    prefix: tuple[str, ...]
+    """The leading segments without wildcards: the folder the walk starts in."""
+
+    @property
+    def hidden(self) -> bool:
+        """Whether a segment names hidden files (starts with ``.``), so a walk enters them."""
+        return any(segment.startswith(".") for segment in self.segments)
+
+    @property
+    def recursive(self) -> bool:
+        """Whether the pattern can match at any depth (it has a ``**``)."""
+        return "**" in self.segments
+
+    def matches(self, relpath: str) -> bool:
+        """Whether the normalized ``relpath`` matches the whole pattern."""
+        return _match(self.segments, self.regexes, tuple(relpath.split("/")), 0, 0)
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(text: str) -> Pattern:
+    """Compile ``text``; a ``ValueError`` names a pattern that leaves the folder."""
+    segments = tuple(normalize(text, what="pattern").split("/"))
+    regexes = tuple(
+        None if segment == "**" else re.compile(fnmatch.translate(segment)) for segment in segments
+    )
+    prefix: list[str] = []
+    for segment in segments[:-1]:
+        if _MAGIC.search(segment):
+            break
+        prefix.append(segment)
+    return Pattern(text, segments, regexes, tuple(prefix))
+
+
+def normalize(relpath: str, *, what: str = "path") -> str:
+    """``relpath`` as a flow names files: relative, ``/``-separated, no ``.`` or ``..``.
+
+    ``ValueError`` for an absolute path or one that climbs out of the flow's
+    folder: a flow reads and writes inside its own folder only.
+    """
+    if not isinstance(relpath, str):
+        raise TypeError(f"a {what} is a str, not {type(relpath).__name__}: {relpath!r}")
+    text = relpath.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise ValueError(f"{what} {relpath!r} is absolute; name it relative to the flow's folder")
+    parts: list[str] = []
+    for part in text.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise ValueError(f"{what} {relpath!r} leaves the flow's folder")
+            parts.pop()
+            continue
+        parts.append(part)
+    if not parts:
+        raise ValueError(f"{what} {relpath!r} names no file")
+    return "/".join(parts)
+
+
+def _segment_matches(regex: re.Pattern[str], segment: str, name: str) -> bool:
+    if name.startswith(".") and not segment.startswith("."):
+        return False  # wildcards skip hidden names, as in the shell
+    return regex.match(name) is not None
+
+
+def _match(
+    segments: tuple[str, ...],
+    regexes: tuple[re.Pattern[str] | None, ...],
+    names: tuple[str, ...],
+    i: int,
+    j: int,
+) -> bool:
+    """Whether ``names[j:]`` matches ``segments[i:]`` (backtracking over ``**``)."""
+    while i < len(segments):
+        regex = regexes[i]
+        if regex is None:  # "**": zero or more visible folders, then the rest
+            if i == len(segments) - 1:
+                return all(not name.startswith(".") for name in names[j:])
+            for k in range(j, len(names)):
+                if _match(segments, regexes, names, i + 1, k):
+                    return True
+                if names[k].startswith("."):
+                    return False
+            return False
+        if j >= len(names) or not _segment_matches(regex, segments[i], names[j]):
+            return False
+        i += 1
+        j += 1
+    return j == len(names)

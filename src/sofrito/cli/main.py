@@ -1,0 +1,253 @@
+"""``sofrito``: arguments, subcommands, and the one place errors become exit codes.
+
+Every subcommand is a function ``(args) -> exit code``. They raise
+``CliError`` (``errors.py``) for what a user can fix; ``main`` turns that,
+and the store's errors (``_store_problem``), into one line on stderr and
+the documented exit code (docs/flows.md, "Exit codes"), with the traceback
+only under ``--debug``. Anything else is a bug: exit 70, and the line says
+to rerun with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sofrito.cli.errors import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    CacheBusy,
+    CacheDamaged,
+    CliError,
+)
+
+if TYPE_CHECKING:
+    from sofrito.cli.flow import Flow
+    from sofrito.stores import RuntimeStore
+
+__all__ = ["main", "parser"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(CliError):
+    """A bad option value argparse could not see (a store URL's scheme)."""
+
+    exit_code = EXIT_USAGE
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command's arguments (``--help`` on every command)."""
+    top = argparse.ArgumentParser(
+        prog="sofrito",
+        description="Run incremental flows: rebuild only what an edit reached.",
+        epilog="See docs/flows.md for flows, store URLs and exit codes.",
+    )
+    top.add_argument("--version", action="store_true", help="print the version and build, exit")
+    top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="build a flow's outputs once",
+        description=(
+            "Scan the flow's SOURCES, compute, write only the outputs whose bytes changed, "
+            "delete outputs that disappeared, commit, print a summary."
+        ),
+    )
+    run.add_argument("flow", metavar="FLOW", help="the flow file (a .py with SOURCES and main)")
+    run.add_argument("--out", metavar="DIR", help="output folder (default: <flow dir>/_site)")
+    _store_option(run)
+    run.add_argument(
+        "--events",
+        action="store_true",
+        help="print runtime events as JSON lines on stdout (summary on stderr)",
+    )
+    _debug_option(run)
+    run.set_defaults(handler=_run)
+
+    receipts = commands.add_parser(
+        "receipts",
+        help="list committed runs, newest first",
+        description="List the flow's committed boundaries, newest first.",
+    )
+    receipts.add_argument("flow", metavar="FLOW", help="the flow file")
+    _store_option(receipts)
+    _debug_option(receipts)
+    receipts.set_defaults(handler=_receipts)
+    return top
+
+
+def _store_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--store",
+        metavar="URL",
+        help="cache: sqlite:PATH (default <flow dir>/.sofrito/cache.db) or memory:",
+    )
+
+
+def _debug_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = parser().parse_args(argv)
+    if args.version:
+        print(version_text())
+        return 0
+    if args.command is None:
+        parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("sofrito: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        error = _as_cli_error(exc, args)
+        if args.debug:
+            traceback.print_exc()
+        if error is None:
+            print(
+                f"sofrito: internal error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for the traceback, and please report it)",
+                file=sys.stderr,
+            )
+            return EXIT_BUG
+        print(f"sofrito: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def version_text() -> str:
+    """``sofrito 0.x (compiled engine, Python 3.12.1)``: which build runs."""
+    import platform  # noqa: PLC0415
+
+    import sofrito  # noqa: PLC0415
+
+    build = "compiled engine" if sofrito.COMPILED else "pure-Python engine"
+    return f"sofrito {sofrito.__version__} ({build}, Python {platform.python_version()})"
+
+
+def _as_cli_error(exc: Exception, args: argparse.Namespace) -> CliError | None:
+    if isinstance(exc, CliError):
+        return exc
+    from sofrito.stores import StoreError  # noqa: PLC0415
+
+    if isinstance(exc, StoreError):
+        return _store_problem(exc, getattr(args, "store_url", None) or "the cache")
+    return None
+
+
+def _store_problem(exc: Exception, where: str) -> CliError:
+    """A store error as the user should read it: busy (wait, or elsewhere) or damaged."""
+    from sofrito.stores import Conflict, CorruptSnapshot, ReadFailed, WriteFailed  # noqa: PLC0415
+
+    text = str(exc)
+    if isinstance(exc, Conflict):
+        return CacheBusy(
+            f"another process committed to the cache {where} during this run; run again ({text})"
+        )
+    lowered = text.lower()
+    if isinstance(exc, ReadFailed | WriteFailed) and ("locked" in lowered or "busy" in lowered):
+        return CacheBusy(
+            f"the cache {where} is locked by another process (another sofrito run?); "
+            "wait for it to finish, or use --store with another cache"
+        )
+    kind = "damaged" if isinstance(exc, CorruptSnapshot) else "unreadable"
+    return CacheDamaged(
+        f"the cache {where} is {kind} ({type(exc).__name__}: {text}); delete it (the next "
+        "run rebuilds it from the sources) or use --store with another cache"
+    )
+
+
+def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
+    """The flow and its store, for any command that takes FLOW and --store."""
+    from sofrito.cli.flow import load_flow  # noqa: PLC0415
+    from sofrito.cli.urls import default_url, open_store  # noqa: PLC0415
+
+    flow = load_flow(args.flow)
+    url = args.store or default_url(flow.root)
+    args.store_url = url
+    try:
+        store = open_store(url, flow.root)
+    except ValueError as exc:
+        raise UsageError(f"--store: {exc}") from None
+    except OSError as exc:
+        raise CacheDamaged(f"cannot open the cache {url}: {exc}") from None
+    return flow, store
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sofrito.cli.output import EventPrinter, progress_for, summary_line  # noqa: PLC0415
+    from sofrito.cli.runner import open_session, run_once  # noqa: PLC0415
+
+    flow, store = _open(args)
+    out = Path(args.out).absolute() if args.out else flow.root / "_site"
+    printers: list[EventPrinter] = []
+    try:
+        session = open_session(
+            flow,
+            store,
+            out,
+            exclude=_cache_folder(args.store_url, flow.root),
+            before_load=(lambda rt: printers.append(EventPrinter(rt))) if args.events else None,
+        )
+        progress = progress_for(sys.stderr) if not args.events else None
+        try:
+            summary = run_once(session, progress)
+        finally:
+            for printer in printers:
+                printer.close()
+    finally:
+        store.close()
+    for failure in summary.failures:
+        print(f"sofrito: failed: {failure}", file=sys.stderr)
+    print(summary_line(summary), file=sys.stderr if args.events else sys.stdout)
+    return 1 if summary.failures else 0
+
+
+def _cache_folder(url: str, root: Path) -> tuple[Path, ...]:
+    """The cache's folder, for the scan to skip, when it is a folder of its own."""
+    from sofrito.cli.urls import sqlite_path  # noqa: PLC0415
+
+    if not url.startswith("sqlite:"):
+        return ()
+    folder = sqlite_path(url.removeprefix("sqlite:").partition("?")[0], root).parent.absolute()
+    if folder == root or folder in root.parents:
+        return ()
+    return (folder,)
+
+
+def _receipts(args: argparse.Namespace) -> int:
+    from sofrito.cli.flow import load_flow  # noqa: PLC0415
+    from sofrito.cli.receipts import receipt_lines  # noqa: PLC0415
+    from sofrito.cli.urls import default_url, sqlite_path  # noqa: PLC0415
+
+    flow = load_flow(args.flow)
+    url = args.store or default_url(flow.root)
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url.removeprefix("sqlite:").partition("?")[0], flow.root)
+        if not path.exists():
+            print(f"no runs committed yet (no cache at {path})")
+            return 0
+    _, store = _open(args)
+    try:
+        lines = list(receipt_lines(store, flow.name))
+    finally:
+        store.close()
+    for line in lines:
+        print(line)
+    if not lines:
+        print("no runs committed yet")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,452 @@
+"""One run of a flow, as a function that returns a ``RunSummary`` record.
+
+``open_session`` loads nothing itself: it opens the flow's runtime on its
+store once. ``run_once`` is one run: scan, compute ``main`` and each output,
+write what changed, delete what disappeared, commit a boundary. ``watch``
+and ``serve`` keep one session and call ``run_once`` per change batch; the
+command line prints the summary it returns (``output.py``), so nothing here
+prints.
+
+The steps, each a function below:
+
+1. ``scan`` (``sofrito._fs.scan``): the file inputs follow the disk, one batch.
+2. ``_mapping``: ``main``'s ``{path: content | sf.output(...)}``, checked.
+3. ``_produce``: each output's content. A reference is asked for with
+   ``rt.poll``: a render no edit reached is a memo hit (never executed), and
+   its ``changed_at`` tells whether its value moved. A render that raises
+   fails that output only; the others go on.
+4. ``_emit``: write an output only when its bytes differ from the file's
+   (a file the record does not know is compared byte for byte, and kept
+   when equal: a fresh cache does not rewrite a whole site).
+   The written outputs are recorded in the store (``OUTPUTS``: path ->
+   digest, size, mtime, ``changed_at``): an output whose render's
+   ``changed_at`` and whose file's size and mtime are as recorded is
+   unchanged without hashing its content. Writes are a temporary file in
+   the same folder and ``os.replace``, so a reader never sees half a file.
+5. ``_delete``: outputs recorded but no longer in the mapping are deleted;
+   only those (sofrito never deletes a file it did not write).
+6. The record of outputs is set in one batch and the boundary committed,
+   also after a failing render (the cache keeps every good memo) and before
+   an output folder that cannot be written is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple, cast
+
+import sofrito as sf
+from sofrito._fs.cells import FILES
+from sofrito._fs.patterns import normalize
+from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
+from sofrito.cli.counting import CountingStore
+from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
+from sofrito.cli.flow import Flow, where_raised
+from sofrito.fs import Output
+from sofrito.stores import Receipt, RuntimeStore
+
+__all__ = ["OUTPUTS", "Failure", "Progress", "RunSummary", "Session", "open_session", "run_once"]
+
+OUTPUTS = sf.Input("sofrito.run.output")
+"""Output path -> ``Written``: what sofrito wrote there."""
+OUT_DIR = sf.Input("sofrito.run.out_dir")
+"""The absolute output folder ``OUTPUTS`` describes; another folder starts a fresh record."""
+
+
+class Written(NamedTuple):
+    """An output sofrito wrote: its content's digest, the file's size and mtime, and
+    the ``changed_at`` of the render that gave it (None for content given inline)."""
+
+    digest: str
+    size: int
+    mtime_ns: int
+    changed_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An output that could not be produced: which, why, and the source behind it if known."""
+
+    output: str
+    message: str
+    source: str | None = None
+    where: str | None = None
+    """``file:line`` in the flow's folder where the error was raised."""
+
+    def __str__(self) -> str:
+        context = [
+            part
+            for part in (
+                f"source {self.source}" if self.source else None,
+                f"at {self.where}" if self.where else None,
+            )
+            if part
+        ]
+        shown = f" ({', '.join(context)})" if context else ""
+        return f"{self.output}: {self.message}{shown}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one run did. ``executed`` counts query executions (``counting.py``); the
+    rest count outputs: ``reused`` came from the cache without a new value,
+    ``written`` had new bytes, ``unchanged`` were left alone, ``deleted`` went
+    with their source, ``failed`` raised."""
+
+    executed: int
+    reused: int
+    written: int
+    unchanged: int
+    deleted: int
+    failed: int
+    elapsed: float
+    scan: ScanReport
+    failures: tuple[Failure, ...] = ()
+    receipt: Receipt | None = None
+    written_paths: tuple[str, ...] = ()
+    deleted_paths: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, for ``--events`` and the boundary's label."""
+        return {
+            "executed": self.executed,
+            "reused": self.reused,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "failed": self.failed,
+            "elapsed": round(self.elapsed, 4),
+        }
+
+
+class Progress:
+    """Told about the outputs as they are produced; the default shows nothing."""
+
+    def start(self, total: int) -> None:
+        """``total`` outputs are about to be produced."""
+
+    def advance(self, path: str) -> None:
+        """One more output is done."""
+
+    def stop(self) -> None:
+        """The run is over."""
+
+
+@dataclass
+class Session:
+    """A flow open on its store, for one run or many (``watch``)."""
+
+    flow: Flow
+    rt: sf.Runtime
+    store: CountingStore
+    out_dir: Path
+    exclude: tuple[Path, ...] = field(default=())
+
+
+def open_session(
+    flow: Flow,
+    store: RuntimeStore,
+    out_dir: Path,
+    *,
+    exclude: tuple[Path, ...] = (),
+    before_load: Callable[[sf.Runtime], None] | None = None,
+) -> Session:
+    """Open ``flow``'s runtime on ``store``; ``before_load`` may subscribe to its events first."""
+    counting = CountingStore(store)
+    rt = sf.Runtime(store=cast(RuntimeStore, counting), runtime_id=flow.name, load=False)
+    if before_load is not None:
+        before_load(rt)
+    rt.load()
+    return Session(flow, rt, counting, out_dir.absolute(), (out_dir.absolute(), *exclude))
+
+
+def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
+    """One run: scan, compute, write what changed, delete what went, commit.
+
+    Raises ``OutputsFailed`` after committing when ``main`` failed (a failing
+    render is a ``Failure`` in the summary instead), ``OutputNotWritable``
+    after committing, ``SourcesError`` before computing anything.
+    """
+    began = time.perf_counter()
+    progress = progress or Progress()
+    flow, rt = session.flow, session.rt
+    start = rt.revision
+    try:
+        report = scan(rt, flow.root, flow.sources, exclude=session.exclude)
+    except MissingFolder as exc:
+        raise SourcesError(f"{flow.path.name}: {exc}") from None
+    except SourceError as exc:
+        raise SourcesError(f"{flow.path.name}: {exc}") from None
+    record = _Record.load(rt, session.out_dir)
+    try:
+        mapping, main_changed_at = _mapping(session)
+        produced = _produce(session, mapping, start, main_changed_at, progress)
+        emitted = _emit(session, produced, record)
+        deleted = _delete(session, record, {path for path, _ in mapping})
+    finally:
+        progress.stop()
+        _commit(session, record)
+    counts = session.store.take()
+    summary = RunSummary(
+        executed=counts,
+        reused=sum(1 for item in produced if item.reused),
+        written=len(emitted.written),
+        unchanged=emitted.unchanged,
+        deleted=len(deleted),
+        failed=sum(1 for item in produced if item.failure is not None),
+        elapsed=time.perf_counter() - began,
+        scan=report,
+        failures=tuple(item.failure for item in produced if item.failure is not None),
+        receipt=record.receipt,
+        written_paths=tuple(emitted.written),
+        deleted_paths=tuple(deleted),
+    )
+    if emitted.error is not None:
+        raise OutputNotWritable(emitted.error)
+    return summary
+
+
+class _Produced(NamedTuple):
+    path: str
+    content: str | bytes | None  # None: failed; str is written as UTF-8
+    changed_at: int | None
+    reused: bool
+    failure: Failure | None
+
+
+@dataclass
+class _Record:
+    """The outputs recorded in the store, and the changes this run makes to the record."""
+
+    out_dir: str
+    known: dict[str, Written]
+    updates: dict[str, Written] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    receipt: Receipt | None = None
+
+    @classmethod
+    def load(cls, rt: sf.Runtime, out_dir: Path) -> _Record:
+        paths = [key[0] for key in OUTPUTS.keys(rt)]
+        folder = str(out_dir)
+        same = bool(OUT_DIR.keys(rt)) and rt.get(OUT_DIR) == folder
+        known = {path: Written(*rt.get(OUTPUTS[path])) for path in paths} if same else {}
+        return cls(folder, known)
+
+
+def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
+    """``main``'s outputs, each path checked, and the revision its value last changed."""
+    flow, rt = session.flow, session.rt
+    try:
+        polled = rt.poll(flow.main)
+    except sf.Suspend as exc:
+        raise OutputsFailed(f"{flow.path.name}: main {_missing(exc, flow)}") from None
+    except Exception as exc:
+        where = where_raised(exc, flow.path) or flow.path.name
+        raise OutputsFailed(f"{where}: main raised {type(exc).__name__}: {exc}") from exc
+    mapping = polled.value
+    if not isinstance(mapping, dict):
+        raise OutputsFailed(
+            f"{flow.path.name}: main must return a dict {{output path: content}}, "
+            f"not {type(mapping).__name__}"
+        )
+    checked: list[tuple[str, Any]] = []
+    for path, value in mapping.items():
+        try:
+            checked.append((normalize(path, what="output path"), value))
+        except (TypeError, ValueError) as exc:
+            raise OutputsFailed(
+                f"{flow.path.name}: main returned a bad output path: {exc}"
+            ) from None
+    return checked, polled.changed_at
+
+
+def _produce(
+    session: Session,
+    mapping: list[tuple[str, Any]],
+    start: int,
+    main_changed_at: int,
+    progress: Progress,
+) -> list[_Produced]:
+    """Each output's content (or failure), in the mapping's order."""
+    progress.start(len(mapping))
+    produced = []
+    for path, value in mapping:
+        produced.append(_one(session, path, value, start, main_changed_at))
+        progress.advance(path)
+    return produced
+
+
+def _one(session: Session, path: str, value: Any, start: int, main_changed_at: int) -> _Produced:
+    flow, rt = session.flow, session.rt
+    changed_at: int | None = None
+    reused = main_changed_at <= start
+    if isinstance(value, Output):
+        try:
+            polled = rt.poll(value.render, *value.key)
+        except sf.Suspend as exc:
+            failure = Failure(path, _missing(exc, flow), _source_of(value, rt))
+            return _Produced(path, None, None, False, failure)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            failure = Failure(path, message, _source_of(value, rt), where_raised(exc, flow.path))
+            return _Produced(path, None, None, False, failure)
+        value, changed_at = polled.value, polled.changed_at
+        reused = changed_at <= start
+    if not isinstance(value, str | bytes):
+        failure = Failure(path, f"the content is a {type(value).__name__}, not bytes or str")
+        return _Produced(path, None, None, False, failure)
+    return _Produced(path, value, changed_at, reused, None)
+
+
+class _Emitted(NamedTuple):
+    written: list[str]
+    unchanged: int
+    error: str | None
+
+
+def _emit(session: Session, produced: list[_Produced], record: _Record) -> _Emitted:
+    """Write the outputs whose bytes differ from their file's; record what was written."""
+    written: list[str] = []
+    unchanged = 0
+    for item in produced:
+        if item.content is None:
+            continue
+        target = session.out_dir / item.path
+        old = record.known.get(item.path)
+        on_disk = _stat(target)
+        if old is not None and on_disk == (old.size, old.mtime_ns):
+            if item.changed_at is not None and old.changed_at == item.changed_at:
+                unchanged += 1
+                continue
+            content = _as_bytes(item.content)
+            digest = hashlib.sha256(content).hexdigest()
+            if digest == old.digest:
+                record.updates[item.path] = old._replace(changed_at=item.changed_at)
+                unchanged += 1
+                continue
+        else:
+            content = _as_bytes(item.content)
+            digest = hashlib.sha256(content).hexdigest()
+            if on_disk is not None and old is None and _holds(target, content):
+                # not in the record (a fresh cache, or another --store): adopt it as it is
+                record.updates[item.path] = Written(digest, *on_disk, item.changed_at)
+                unchanged += 1
+                continue
+        try:
+            size, mtime_ns = _write_atomic(target, content)
+        except OSError as exc:
+            return _Emitted(written, unchanged, _not_writable(session, target, exc))
+        record.updates[item.path] = Written(digest, size, mtime_ns, item.changed_at)
+        written.append(item.path)
+    return _Emitted(written, unchanged, None)
+
+
+def _delete(session: Session, record: _Record, current: set[str]) -> list[str]:
+    """Delete the recorded outputs that are no longer in the mapping."""
+    deleted = []
+    for path in sorted(record.known.keys() - current):
+        target = session.out_dir / path
+        try:
+            target.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputNotWritable(_not_writable(session, target, exc)) from None
+        _prune_empty(target.parent, session.out_dir)
+        record.removed.append(path)
+        deleted.append(path)
+    return deleted
+
+
+def _commit(session: Session, record: _Record) -> None:
+    """Record the outputs and commit the boundary, whatever happened before."""
+    rt = session.rt
+    with rt.batch():
+        rt.set(OUT_DIR, record.out_dir)
+        for path, written in record.updates.items():
+            rt.set(OUTPUTS[path], tuple(written))
+        for path in record.removed:
+            rt.remove(OUTPUTS[path])
+    label = {"command": "run", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record.receipt = rt.commit(json.dumps(label, separators=(",", ":")))
+
+
+def _as_bytes(content: str | bytes) -> bytes:
+    return content.encode() if isinstance(content, str) else content
+
+
+def _write_atomic(target: Path, content: bytes) -> tuple[int, int]:
+    """Write ``content`` to ``target`` through a temporary file and a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    stat = target.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _holds(path: Path, content: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``content``."""
+    try:
+        return path.read_bytes() == content
+    except OSError:
+        return False
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _prune_empty(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to ``top`` while they are empty."""
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _not_writable(session: Session, target: Path, exc: OSError) -> str:
+    return (
+        f"cannot write the output {target} ({exc.strerror or exc}); "
+        f"check the output folder {session.out_dir} or choose another with --out"
+    )
+
+
+def _missing(exc: sf.Suspend, flow: Flow) -> str:
+    """What a ``Suspend`` at top level means in a flow: it read a file it does not have."""
+    names = []
+    for ref in exc.pending:
+        if ref.input.name == "sofrito.fs.file":
+            names.append(str(ref.key[0]))
+        else:
+            names.append(repr(ref))
+    shown = ", ".join(names)
+    return (
+        f"reads {shown}, which no SOURCES glob matches or which does not exist "
+        f"(SOURCES = {list(flow.sources)!r})"
+    )
+
+
+def _source_of(value: Output, rt: sf.Runtime) -> str | None:
+    """The source file an output's render is keyed by, if its key names one."""
+    sources = {key[0] for key in FILES.keys(rt)}
+    for part in value.key:
+        if isinstance(part, str) and part in sources:
+            return part
+    return None

@@ -1,0 +1,75 @@
+"""Store URLs: ``sqlite:PATH``, ``memory:``, and a registry for more schemes.
+
+A URL is ``scheme:rest``; ``SCHEMES`` maps a scheme to a function that
+opens a store from ``rest`` and the flow's folder (a relative SQLite path is
+relative to the flow's folder, not the working directory, so
+``sofrito run site/flow.py`` finds the same cache from anywhere). A
+PostgreSQL store registers ``postgresql`` (and ``postgres``) with
+``register_scheme`` and the command takes ``postgresql://...`` unchanged.
+
+Options ride in a query string: ``sqlite:cache.db?busy_timeout=0.5`` (how
+long to wait for another process's lock, in seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from sofrito.stores import MemoryStore, RuntimeStore
+
+__all__ = ["SCHEMES", "default_url", "open_store", "register_scheme"]
+
+Opener = Callable[[str, dict[str, str], Path], RuntimeStore]
+"""``opener(rest, options, flow_folder) -> store``."""
+
+SCHEMES: dict[str, Opener] = {}
+
+
+def register_scheme(scheme: str, opener: Opener) -> None:
+    """Make ``scheme:...`` URLs open stores with ``opener``."""
+    SCHEMES[scheme] = opener
+
+
+def default_url(flow_folder: Path) -> str:
+    """The cache a flow uses without ``--store``: ``<flow dir>/.sofrito/cache.db``."""
+    return f"sqlite:{flow_folder / '.sofrito' / 'cache.db'}"
+
+
+def open_store(url: str, flow_folder: Path) -> RuntimeStore:
+    """The store ``url`` names; ``ValueError`` naming the known schemes for another."""
+    scheme, sep, rest = url.partition(":")
+    opener = SCHEMES.get(scheme) if sep else None
+    if opener is None:
+        known = ", ".join(f"{name}:" for name in sorted(SCHEMES))
+        raise ValueError(f"store URL {url!r}: unknown scheme; use one of {known}")
+    rest, _, query = rest.partition("?")
+    return opener(rest, dict(parse_qsl(query)), flow_folder)
+
+
+def sqlite_path(rest: str, flow_folder: Path) -> Path:
+    """The file a ``sqlite:`` URL names, relative paths taken from the flow's folder."""
+    if rest.startswith("//"):  # sqlite:///abs/path, as SQLAlchemy writes it
+        rest = rest[2:]
+    if not rest:
+        raise ValueError("store URL 'sqlite:' needs a path: sqlite:PATH")
+    path = Path(rest).expanduser()
+    return path if path.is_absolute() else flow_folder / path
+
+
+def _open_sqlite(rest: str, options: dict[str, str], flow_folder: Path) -> RuntimeStore:
+    from sofrito.stores import SqliteStore  # noqa: PLC0415 (sqlite3 only when used)
+
+    path = sqlite_path(rest, flow_folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    timeout = float(options.get("busy_timeout", 5.0))
+    return SqliteStore(path, busy_timeout=timeout)
+
+
+def _open_memory(rest: str, options: dict[str, str], flow_folder: Path) -> RuntimeStore:
+    return MemoryStore()
+
+
+register_scheme("sqlite", _open_sqlite)
+register_scheme("memory", _open_memory)
