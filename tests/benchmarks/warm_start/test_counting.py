@@ -16,6 +16,7 @@ import pytest
 from benchmarks.warm_start.counting import CountingStore, Rows, rows_in
 
 import sofrito as sf
+from sofrito._snapshot import INPUT, encode_node_id
 from sofrito.stores import InputState, InputStatus, SnapshotDelta, SqliteStore
 
 source = sf.Input("tests.warm.counting.source")
@@ -92,21 +93,44 @@ def test_heads_and_receipts_are_calls_not_rows(cache: Path, store: SqliteStore) 
     assert counting.calls == {"load_head": 1, "load_receipts": 1}
 
 
+def test_the_on_demand_loads_count_every_row_the_store_returns(
+    cache: Path, store: SqliteStore
+) -> None:
+    snapshot = store.load_snapshot("rt")
+    assert snapshot is not None
+    head = store.load_head("rt")
+    states = store.load_input_states("rt")
+    memo = next(iter(snapshot.rows))
+    read = encode_node_id((INPUT, states[0].kind, states[0].key))
+    counting = CountingStore(SqliteStore(cache))
+    header = counting.load_header("rt")
+    assert header is not None
+    assert header.revision == snapshot.revision
+    assert counting.total_loaded() == Rows()
+    assert counting.load_memo_rows("rt", [memo, b"absent"], head=head) == {
+        memo: snapshot.rows[memo]
+    }
+    assert counting.total_loaded() == Rows(memo=1)
+    ids = [s.input_id for s in states[:2]]
+    assert counting.load_input_rows("rt", ids, head=head) == dict(zip(ids, states, strict=False))
+    assert counting.load_family("rt", states[0].kind, head=head) == states
+    assert counting.total_loaded() == Rows(memo=1, input=2 + 5)
+    edges = store.load_reader_closure("rt", [read], head=head)
+    assert edges  # the memo read this input
+    assert counting.load_reader_closure("rt", [read], head=head) == edges
+    assert counting.total_loaded() == Rows(memo=1, input=7, edge=len(edges))
+
+
 def test_a_load_call_the_wrapper_was_not_written_for_is_counted(cache: Path) -> None:
-    """The store is gaining on-demand calls; they count by what they return."""
+    """A store may gain more calls; they count by what they return, with no edit."""
 
     class Gaining(SqliteStore):
-        def load_memo_rows(self, runtime_id: str, memo_ids: list[bytes]) -> dict[bytes, bytes]:
+        def load_every_memo_row(self, runtime_id: str) -> dict[bytes, bytes]:
             snapshot = self.load_snapshot(runtime_id)
-            assert snapshot is not None
-            return {m: snapshot.rows[m] for m in memo_ids if m in snapshot.rows}
+            return {} if snapshot is None else dict(snapshot.rows)
 
-    inner = Gaining(cache)
-    snapshot = inner.load_snapshot("rt")
-    assert snapshot is not None
-    wanted = [next(iter(snapshot.rows)), b"absent"]
-    counting = CountingStore(inner)
-    assert len(counting.load_memo_rows("rt", wanted)) == 1
+    counting = CountingStore(Gaining(cache))
+    assert len(counting.load_every_memo_row("rt")) == 1
     assert counting.loaded == {"open": Rows(memo=1)}
 
 
@@ -124,9 +148,15 @@ def test_the_shapes_of_the_on_demand_calls() -> None:
 def test_a_commit_counts_the_rows_it_carries(cache: Path, store: SqliteStore) -> None:
     counting = CountingStore(SqliteStore(cache))
     state = InputState("i", "kind", b"k", b"v", 0, 1, InputStatus.READY)
-    delta = SnapshotDelta(7, b"meta", {b"a": b"1", b"b": b"2", b"c": b"3"}, frozenset({b"gone"}))
+    delta = SnapshotDelta(
+        7,
+        b"meta",
+        {b"a": b"1", b"b": b"2", b"c": b"3"},
+        frozenset({b"gone"}),
+        reads={b"a": [b"ix", b"iy"], b"b": [b"qa"]},
+    )
     receipt = counting.commit_boundary("rt", delta, "run", "b", ["i"], [state, state])
-    assert counting.written == Rows(memo=3, input=2, deleted=1)
+    assert counting.written == Rows(memo=3, input=2, edge=3, deleted=1)
     assert store.load_receipts("rt")[0] == receipt
     counting.persist_input_state("rt", state)
     assert counting.written.input == 3
