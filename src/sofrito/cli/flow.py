@@ -86,7 +86,10 @@ def load_flow(path: str | Path) -> Flow:
 def module_name(file: Path) -> str:
     """The stable module name of the flow at ``file`` (see the module docstring)."""
     stem = file.stem
-    if stem.isidentifier() and stem not in sys.stdlib_module_names and stem not in sys.modules:
+    loaded = sys.modules.get(stem)
+    if loaded is not None and getattr(loaded, "__file__", None) != str(file):
+        return "sofrito_flow"  # a module of that name is something else
+    if stem.isidentifier() and stem not in sys.stdlib_module_names:
         return stem
     return "sofrito_flow"
 

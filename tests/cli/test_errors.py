@@ -1,0 +1,183 @@
+"""Bad input: one line on stderr, the documented exit code, no traceback, nothing damaged.
+
+The exit codes are the table in docs/flows.md ("Exit codes") and
+``sofrito/cli/errors.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.cli.flows import FLOW, make_site, one_error_line, sofrito
+
+
+def flow_file(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "flow.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_syntax_error_is_reported_at_its_line(tmp_path: Path) -> None:
+    flow = flow_file(tmp_path, "import sofrito as sf\nSOURCES = []\n@sf.query\ndef main(db)\n")
+    result = sofrito("run", str(flow))
+    assert result.code == 3
+    line = one_error_line(result)
+    assert "flow.py:4: SyntaxError" in line
+
+
+def test_an_error_while_loading_names_the_flow_line(tmp_path: Path) -> None:
+    flow = flow_file(tmp_path, "SOURCES = []\nx = 1 / 0\n")
+    result = sofrito("run", str(flow))
+    assert result.code == 3
+    assert "flow.py:2: ZeroDivisionError" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("import sofrito as sf\nSOURCES = ['*.md']\n", "no main"),
+        ("import sofrito as sf\n@sf.query\ndef main(db):\n    return {}\n", "no SOURCES"),
+        ("SOURCES = ['*.md']\ndef main(db):\n    return {}\n", "@sf.query"),
+        ("SOURCES = '*.md'\n", "SOURCES must be a list"),
+    ],
+)
+def test_a_flow_without_main_or_sources_is_refused(tmp_path: Path, text: str, said: str) -> None:
+    result = sofrito("run", str(flow_file(tmp_path, text)))
+    assert result.code == 3
+    assert said in one_error_line(result)
+
+
+def test_a_missing_flow_or_folder(tmp_path: Path) -> None:
+    missing_folder = sofrito("run", str(tmp_path / "nowhere" / "flow.py"))
+    assert missing_folder.code == 3
+    assert "does not exist" in one_error_line(missing_folder)
+    missing_file = sofrito("run", str(tmp_path / "flow.py"))
+    assert missing_file.code == 3
+    assert "no such flow file" in one_error_line(missing_file)
+
+
+def test_a_missing_sources_folder(tmp_path: Path) -> None:
+    flow = flow_file(tmp_path, FLOW)  # SOURCES = ["content/*.md"], and no content/
+    result = sofrito("run", str(flow))
+    assert result.code == 4
+    assert "content/" in one_error_line(result)
+    assert not (tmp_path / "_site").exists()
+
+
+def test_an_unreadable_source(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    (tmp_path / "content" / "c.md").symlink_to(tmp_path / "gone.md")  # matched, cannot be read
+    result = site.run()
+    assert result.code == 4
+    assert "content/c.md" in one_error_line(result)
+    assert (site.out / "a.html").exists()  # outputs left whole
+
+
+def test_a_file_outside_sources_is_named(tmp_path: Path) -> None:
+    flow = flow_file(
+        tmp_path,
+        """
+        import sofrito as sf
+        SOURCES = ["*.md"]
+
+        @sf.query
+        def main(db):
+            return {"x.txt": sf.fs.file(db, "notes.txt")}
+        """,
+    )
+    (tmp_path / "notes.txt").write_text("not a source")
+    result = sofrito("run", str(flow))
+    assert result.code == 1
+    line = one_error_line(result)
+    assert "notes.txt" in line
+    assert "SOURCES" in line
+
+
+def test_a_failing_render_fails_its_output_only_and_keeps_the_cache(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    site.executions()
+    site.page("b.md", "Beta\nBOOM\n")
+    site.page("a.md", "Alpha\nedited too\n")
+    result = site.run()
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    failed = [line for line in result.err.splitlines() if line.startswith("sofrito: failed:")]
+    assert len(failed) == 1, result.err
+    assert "b.html: ValueError: broken front matter" in failed[0]
+    assert "source content/b.md" in failed[0]
+    assert "flow.py:" in failed[0]
+    assert "1 failed" in result.out
+    assert "edited too" in (site.out / "a.html").read_text()  # the others are written
+    assert (site.out / "b.html").read_text().startswith("<h1>Beta")  # the old one stays
+    site.executions()
+    site.page("b.md", "Beta\nfixed\n")
+    fixed = site.run()
+    assert fixed.code == 0, fixed.err
+    # the cache kept a.md's new memos: only the fixed page runs again
+    assert site.executions() == ["render content/b.md", "title content/b.md"]
+    assert "fixed" in (site.out / "b.html").read_text()
+
+
+def test_a_cache_locked_by_another_process(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    site.page("a.md", "Alpha\nchanged while locked\n")
+    holder = sqlite3.connect(tmp_path / ".sofrito" / "cache.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = site.run("--store", "sqlite:.sofrito/cache.db?busy_timeout=0.2")
+    finally:
+        holder.close()
+    assert result.code == 5
+    assert "locked" in one_error_line(result)
+    again = site.run()  # the cache is whole: the next run picks the edit up
+    assert again.code == 0, again.err
+    assert "changed while locked" in (site.out / "a.html").read_text()
+
+
+def test_a_corrupt_cache_says_how_to_recover(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    cache = tmp_path / ".sofrito" / "cache.db"
+    for extra in cache.parent.glob("cache.db-*"):
+        extra.unlink()
+    cache.write_bytes(b"this is not a database" * 100)
+    result = site.run()
+    assert result.code == 6
+    line = one_error_line(result)
+    assert "delete it" in line
+    assert "--store" in line
+    assert (site.out / "a.html").exists()
+
+
+def test_an_output_folder_that_cannot_be_written(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    result = site.run("--out", str(blocker / "site"))
+    assert result.code == 7
+    assert "--out" in one_error_line(result)
+    again = site.run()  # the cache was committed: nothing executes again
+    assert again.code == 0
+    assert "0 executed" in again.out
+
+
+def test_an_unknown_store_scheme_is_a_usage_error(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    result = site.run("--store", "nosuch://x")
+    assert result.code == 2
+    assert "sqlite:" in one_error_line(result)
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    flow = flow_file(tmp_path, "SOURCES = []\nx = 1 / 0\n")
+    result = sofrito("run", str(flow), "--debug")
+    assert result.code == 3
+    assert "Traceback" in result.err

@@ -1,0 +1,29 @@
+"""``sofrito receipts``: committed runs, newest first."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.cli.flows import make_site, sofrito
+
+
+def test_receipts_are_listed_newest_first(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    for text in ("one", "two", "three"):
+        site.page("a.md", f"Alpha\n{text}\n")
+        assert site.run().code == 0
+    result = sofrito("receipts", str(site.flow))
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert [int(re.match(r"#(\d+) ", line).group(1)) for line in lines] == [3, 2, 1]  # type: ignore[union-attr]
+    assert all(re.search(r"run \d{4}-\d\d-\d\dT", line) for line in lines)
+    assert all(re.search(r"inputs \d+  digest [0-9a-f]{12}$", line) for line in lines)
+
+
+def test_receipts_of_a_flow_never_run(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    result = sofrito("receipts", str(site.flow))
+    assert result.code == 0
+    assert "no runs committed yet" in result.out
+    assert not (tmp_path / ".sofrito").exists()

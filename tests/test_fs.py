@@ -1,0 +1,157 @@
+"""``sofrito.fs``: tracked file inputs, the listing ``glob`` reads, and the scan."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import sofrito as sf
+from sofrito._fs.patterns import compile_pattern, normalize
+from sofrito.fs import scan
+
+
+class Log:
+    """Which query bodies ran, in order."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def take(self) -> list[str]:
+        ran, self.ran = self.ran, []
+        return ran
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "a.md").write_text("A")
+    (tmp_path / "posts" / "b.md").write_text("B")
+    (tmp_path / "notes.txt").write_text("N")
+    return tmp_path
+
+
+def test_glob_re_runs_on_add_and_remove_not_on_edit(tree: Path) -> None:
+    log = Log()
+
+    @sf.query
+    def listing(db) -> tuple[str, ...]:
+        log.ran.append("listing")
+        return tuple(sf.fs.glob(db, "posts/*.md"))
+
+    rt = sf.Runtime()
+    scan(rt, tree, ["posts/*.md"])
+    assert listing(rt) == ("posts/a.md", "posts/b.md")
+    assert log.take() == ["listing"]
+
+    (tree / "posts" / "a.md").write_text("A, edited")
+    report = scan(rt, tree, ["posts/*.md"])
+    assert report.changed == ("posts/a.md",)
+    assert listing(rt) == ("posts/a.md", "posts/b.md")
+    assert log.take() == []  # an edit is not a change of the listing
+
+    (tree / "posts" / "c.md").write_text("C")
+    assert scan(rt, tree, ["posts/*.md"]).added == ("posts/c.md",)
+    assert listing(rt) == ("posts/a.md", "posts/b.md", "posts/c.md")
+    assert log.take() == ["listing"]
+
+    (tree / "posts" / "b.md").unlink()
+    assert scan(rt, tree, ["posts/*.md"]).removed == ("posts/b.md",)
+    assert listing(rt) == ("posts/a.md", "posts/c.md")
+    assert log.take() == ["listing"]
+
+
+def test_a_file_change_re_runs_only_its_readers(tree: Path) -> None:
+    log = Log()
+
+    @sf.query
+    def shout(db, path: str) -> str:
+        log.ran.append(path)
+        return sf.fs.file(db, path).decode().upper()
+
+    rt = sf.Runtime()
+    scan(rt, tree, ["posts/*.md"])
+    assert [shout(rt, "posts/a.md"), shout(rt, "posts/b.md")] == ["A", "B"]
+    log.take()
+    (tree / "posts" / "b.md").write_text("b2")
+    scan(rt, tree, ["posts/*.md"])
+    assert [shout(rt, "posts/a.md"), shout(rt, "posts/b.md")] == ["A", "B2"]
+    assert log.take() == ["posts/b.md"]
+
+
+def test_a_touched_file_with_the_same_bytes_changes_nothing(tree: Path) -> None:
+    rt = sf.Runtime()
+    scan(rt, tree, ["posts/*.md"])
+    revision = rt.revision
+    page = tree / "posts" / "a.md"
+    stat = page.stat()
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    report = scan(rt, tree, ["posts/*.md"])
+    assert report.touched == ("posts/a.md",)
+    assert not report.any
+    assert sf.fs.file(rt, "posts/a.md") == b"A"
+    assert rt.revision == revision + 1  # the manifest entry moved; no file cell did
+    assert scan(rt, tree, ["posts/*.md"]).touched == ()  # and the next scan reads nothing
+
+
+def test_a_scan_writes_in_one_revision(tree: Path) -> None:
+    rt = sf.Runtime()
+    scan(rt, tree, ["**/*"])
+    assert rt.revision == 1
+    assert sf.fs.glob(rt, "**/*") == ["notes.txt", "posts/a.md", "posts/b.md"]
+
+
+def test_a_file_outside_sources_suspends_naming_it(tree: Path) -> None:
+    rt = sf.Runtime()
+    scan(rt, tree, ["posts/*.md"])
+    with pytest.raises(sf.Suspend) as caught:
+        sf.fs.file(rt, "notes.txt")
+    assert "notes.txt" in str(caught.value)
+
+
+def test_paths_are_relative_and_slash_separated(tree: Path) -> None:
+    rt = sf.Runtime()
+    scan(rt, tree, ["posts/*.md"])
+    assert sf.fs.file(rt, "./posts//a.md") == b"A"
+    assert sf.fs.file(rt, "posts\\a.md") == b"A"
+    with pytest.raises(ValueError, match="leaves the flow's folder"):
+        sf.fs.file(rt, "../x")
+    with pytest.raises(ValueError, match="absolute"):
+        sf.fs.file(rt, "/etc/passwd")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("*.md", "a.md", True),
+        ("*.md", "posts/a.md", False),
+        ("**/*.md", "a.md", True),
+        ("**/*.md", "posts/2024/a.md", True),
+        ("posts/**", "posts/2024/a.md", True),
+        ("**/*.md", ".git/a.md", False),
+        ("*", ".hidden", False),
+        (".*", ".hidden", True),
+        ("posts/[ab].md", "posts/b.md", True),
+        ("posts/?.md", "posts/ab.md", False),
+        ("*.MD", "a.md", False),
+    ],
+)
+def test_glob_patterns(pattern: str, path: str, matches: bool) -> None:
+    assert compile_pattern(pattern).matches(path) is matches
+
+
+def test_the_walk_skips_hidden_and_excluded_folders(tree: Path) -> None:
+    (tree / ".git").mkdir()
+    (tree / ".git" / "x.md").write_text("no")
+    (tree / "_site").mkdir()
+    (tree / "_site" / "y.md").write_text("no")
+    rt = sf.Runtime()
+    scan(rt, tree, ["**/*.md"], exclude=[tree / "_site"])
+    assert sf.fs.glob(rt, "**/*.md") == ["posts/a.md", "posts/b.md"]
+
+
+def test_normalize() -> None:
+    assert normalize("a/./b/../c") == "a/c"
+    with pytest.raises(ValueError, match="names no file"):
+        normalize(".")
