@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.cli.flows import make_site, sofrito
 
 
@@ -158,3 +160,18 @@ def test_the_console_script_and_version(tmp_path: Path) -> None:
         helped = sofrito(*command, "--help")
         assert helped.code == 0
         assert "usage: sofrito" in helped.out
+
+
+def test_the_installed_console_script_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "sofrito"
+    if not script.exists():
+        pytest.skip(f"no console script beside {sys.executable} (not installed with pip)")
+    site = make_site(tmp_path)
+    done = subprocess.run(
+        [str(script), "run", str(site.flow)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert counts(done.stdout)["written"] == 3

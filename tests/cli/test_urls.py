@@ -1,0 +1,41 @@
+"""Store URLs: the schemes, relative SQLite paths, options, and adding a scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sofrito.cli import urls
+from sofrito.stores import MemoryStore, RuntimeStore
+
+
+def test_sqlite_paths_are_relative_to_the_flow_folder(tmp_path: Path) -> None:
+    store = urls.open_store("sqlite:cache/x.db?busy_timeout=0.25", tmp_path)
+    try:
+        assert (tmp_path / "cache" / "x.db").exists()
+        assert store.busy_timeout == 0.25  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    assert urls.default_url(tmp_path) == f"sqlite:{tmp_path / '.sofrito' / 'cache.db'}"
+
+
+def test_memory_and_unknown_schemes(tmp_path: Path) -> None:
+    assert isinstance(urls.open_store("memory:", tmp_path), MemoryStore)
+    with pytest.raises(ValueError, match="unknown scheme; use one of memory:, sqlite:"):
+        urls.open_store("postgresql://db/site", tmp_path)
+
+
+def test_a_scheme_can_be_registered(tmp_path: Path) -> None:
+    made: list[tuple[str, dict[str, str]]] = []
+
+    def opener(rest: str, options: dict[str, str], folder: Path) -> RuntimeStore:
+        made.append((rest, options))
+        return MemoryStore()
+
+    urls.register_scheme("test-scheme", opener)
+    try:
+        urls.open_store("test-scheme://host/db?x=1", tmp_path)
+    finally:
+        del urls.SCHEMES["test-scheme"]
+    assert made == [("//host/db", {"x": "1"})]
