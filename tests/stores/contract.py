@@ -524,6 +524,41 @@ class StoreContract:
         current = store.load_head("rt")
         assert store.load_memo_rows("rt", [b"a"], head=current) == {b"a": b"row-a"}
 
+    def test_a_closure_seeded_by_prefix_starts_from_every_node_under_it(
+        self, store: RuntimeStore
+    ) -> None:
+        # fa and fb are two memos of one query ("f"), read by r and s; g is another
+        store.commit_boundary("rt", graph(1, fa="i:x", fb="i:y", g="i:z"), "r", "c", [], [])
+        store.commit_boundary("rt", graph(2, r="fa", s="fb", t="g", u="r"), "r", "c", [], [])
+        head = store.load_head("rt")
+        prefix = node("f")  # b"qf": every memo node whose id starts with "f"
+        edges = store.load_reader_closure("rt", [], head=head, node_prefixes=[prefix])
+        shown = sorted((_name(dep), reader.decode()) for dep, reader in edges)
+        assert shown == [("fa", "r"), ("fb", "s"), ("r", "u")]
+        both = store.load_reader_closure("rt", [node("g")], head=head, node_prefixes=[prefix])
+        assert len(both) == 4
+        assert store.load_reader_closure("rt", [], head=head, node_prefixes=[node("zz")]) == []
+        with pytest.raises(StaleRead):
+            store.load_reader_closure("rt", [], head=head - 1, node_prefixes=[prefix])
+
+    def test_load_inputs_changed_after_returns_only_the_later_states(
+        self, store: RuntimeStore
+    ) -> None:
+        early, late = state("src:a", changed_at=3), state("src:b", changed_at=5)
+        store.commit_boundary("rt", delta(3), "r", "c", [], [early])
+        store.persist_input_state("rt", late)
+        store.persist_input_state("rt", state("src:c", changed_at=4))
+        store.commit_boundary("elsewhere", delta(1), "r", "c", [], [state("src:z", changed_at=9)])
+        head = store.load_head("rt")
+        assert store.load_inputs_changed_after("rt", 3, head=head) == [
+            late,
+            state("src:c", changed_at=4),
+        ]
+        assert store.load_inputs_changed_after("rt", 5, head=head) == []
+        assert store.load_inputs_changed_after("never", 0, head=0) == []
+        with pytest.raises(StaleRead):
+            store.load_inputs_changed_after("rt", 0, head=head - 1)
+
     def test_a_label_does_not_make_a_read_stale(self, store: RuntimeStore) -> None:
         store.commit_boundary("rt", graph(1, a="i:x"), "r", "c", [], [])
         store.persist_runtime_state("rt", RuntimeState.RUNNING)  # not state: head stays

@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     PRIMARY KEY (runtime_id, input_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inputs_by_kind ON inputs (runtime_id, kind);
+CREATE INDEX IF NOT EXISTS inputs_by_changed ON inputs (runtime_id, changed_at);
 CREATE TABLE IF NOT EXISTS edges (
     runtime_id TEXT NOT NULL,
     dep BLOB NOT NULL,

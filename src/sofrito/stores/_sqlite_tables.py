@@ -51,7 +51,9 @@ __all__ = [
     "check_edges",
     "has_rows",
     "header_before_drop",
+    "read_deps_by_prefix",
     "read_family",
+    "read_inputs_changed_after",
     "read_input_rows",
     "read_memo_rows",
     "read_memos",
@@ -323,6 +325,54 @@ def read_family(conn: sqlite3.Connection, runtime_id: str, kind: str) -> list[In
         if state.kind != kind:
             raise Malformed(f"input state {state.input_id!r}", ASTRAY)
     return found
+
+
+def read_inputs_changed_after(
+    conn: sqlite3.Connection, runtime_id: str, revision: int
+) -> list[InputState]:
+    """The input states changed after ``revision``, through ``inputs_by_changed``."""
+    sums = input_checksummer(runtime_id)
+    query = (
+        f"SELECT {INPUT_COLUMNS} FROM inputs WHERE runtime_id = ? AND changed_at > ? "
+        "ORDER BY input_id"
+    )
+    found = [read_input(sums, row)[0] for row in conn.execute(query, (runtime_id, revision))]
+    for state in found:
+        if state.changed_at <= revision:
+            raise Malformed(f"input state {state.input_id!r}", ASTRAY)
+    return found
+
+
+def read_deps_by_prefix(
+    conn: sqlite3.Connection, runtime_id: str, prefixes: list[bytes]
+) -> list[bytes]:
+    """The distinct dep node ids of stored edges that start with one of ``prefixes``:
+    a range scan of the edges' primary key per prefix. (The closure then
+    checks every edge out of them.)"""
+    found: dict[bytes, None] = {}
+    query = "SELECT DISTINCT dep FROM edges WHERE runtime_id = ? AND dep >= ? AND dep < ?"
+    for prefix in prefixes:
+        upper = _after_prefix(prefix)
+        if upper is None:
+            rows = conn.execute(
+                "SELECT DISTINCT dep FROM edges WHERE runtime_id = ? AND dep >= ?",
+                (runtime_id, prefix),
+            )
+        else:
+            rows = conn.execute(query, (runtime_id, prefix, upper))
+        for (dep,) in rows:
+            if type(dep) is bytes and dep.startswith(prefix):
+                found[dep] = None
+    return list(found)
+
+
+def _after_prefix(prefix: bytes) -> bytes | None:
+    """The least byte string above every string that starts with ``prefix``
+    (None: there is none, the prefix is all 0xff bytes)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 _CLOSURE = """

@@ -233,11 +233,19 @@ class MemoryStore:
             return sorted((state for state in inputs if state.kind == kind), key=_by_id)
 
     def load_reader_closure(
-        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+        self,
+        runtime_id: str,
+        node_ids: Iterable[bytes],
+        *,
+        head: int,
+        node_prefixes: Iterable[bytes] = (),
     ) -> list[tuple[bytes, bytes]]:
         with self._lock:
             readers = self._opened(runtime_id, head).readers
             reached = set(node_ids)
+            prefixes = tuple(node_prefixes)
+            if prefixes:  # a scan: the memory store keeps no order to range over
+                reached.update(dep for dep in readers if dep.startswith(prefixes))
             stack = list(reached)
             edges: list[tuple[bytes, bytes]] = []
             while stack:
@@ -249,6 +257,13 @@ class MemoryStore:
                         reached.add(node)
                         stack.append(node)
             return edges
+
+    def load_inputs_changed_after(
+        self, runtime_id: str, revision: int, *, head: int
+    ) -> list[InputState]:
+        with self._lock:
+            inputs = self._opened(runtime_id, head).inputs.values()
+            return sorted((state for state in inputs if state.changed_at > revision), key=_by_id)
 
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None:
         with self._lock:

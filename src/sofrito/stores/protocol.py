@@ -185,12 +185,29 @@ class RuntimeStore(Protocol):
         ...
 
     def load_reader_closure(
-        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+        self,
+        runtime_id: str,
+        node_ids: Iterable[bytes],
+        *,
+        head: int,
+        node_prefixes: Iterable[bytes] = (),
     ) -> list[tuple[bytes, bytes]]:
         """Every stored edge ``(dep node id, reader memo id)`` reachable from
         ``node_ids`` by following readers transitively (a reader ``m`` is the
         node ``reader_node(m)``), each edge once, in no particular order: the
-        stored transitive readers of a write, found without loading rows."""
+        stored transitive readers of a write, found without loading rows.
+
+        ``node_prefixes`` seeds, besides ``node_ids``, every stored dep node id
+        that starts with one of them (a range scan): every memo of a query
+        whose code changed, without listing its keys."""
+        ...
+
+    def load_inputs_changed_after(
+        self, runtime_id: str, revision: int, *, head: int
+    ) -> list[InputState]:
+        """The stored input states whose ``changed_at`` is after ``revision``
+        (``durable=True`` writes after the last commit), sorted by ``input_id``,
+        through an index: in proportion to what it returns."""
         ...
 
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None: ...

@@ -68,8 +68,10 @@ from sofrito.stores._sqlite_tables import (
     check_edges,
     has_rows,
     header_before_drop,
+    read_deps_by_prefix,
     read_family,
     read_input_rows,
+    read_inputs_changed_after,
     read_memo_rows,
     read_memos,
     read_reader_closure,
@@ -379,11 +381,27 @@ class SqliteStore:
             return read_family(conn, runtime_id, kind)
 
     def load_reader_closure(
-        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+        self,
+        runtime_id: str,
+        node_ids: Iterable[bytes],
+        *,
+        head: int,
+        node_prefixes: Iterable[bytes] = (),
     ) -> list[tuple[bytes, bytes]]:
         seeds = list(dict.fromkeys(node_ids))
+        prefixes = list(dict.fromkeys(node_prefixes))
         with self._opened(runtime_id, head) as conn:
+            if prefixes:
+                seeds = list(
+                    dict.fromkeys([*seeds, *read_deps_by_prefix(conn, runtime_id, prefixes)])
+                )
             return read_reader_closure(conn, runtime_id, seeds) if seeds else []
+
+    def load_inputs_changed_after(
+        self, runtime_id: str, revision: int, *, head: int
+    ) -> list[InputState]:
+        with self._opened(runtime_id, head) as conn:
+            return read_inputs_changed_after(conn, runtime_id, revision)
 
     # -- input states and lifecycle -----------------------------------------------------
 
