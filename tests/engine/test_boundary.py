@@ -11,6 +11,7 @@ are taken from the classes themselves, so a new field is covered at once.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import sofrito
@@ -29,12 +30,47 @@ _MUTATORS = frozenset(
 
 
 def _fields() -> frozenset[str]:
-    """The fields of every engine record: slots, and what ``Engine()`` sets."""
+    """The fields of every engine record: its slots, or what its ``__init__`` sets."""
     names: set[str] = set()
-    for record in (Memo, Cell, Revisions, Reader, Batch, Journal):
-        names.update(record.__slots__)
-    names.update(vars(Engine()))
+    for record in (Memo, Cell, Revisions, Reader, Batch, Journal, Engine):
+        names.update(_declared_fields(record))
     return frozenset(names)
+
+
+def _declared_fields(record: type) -> set[str]:
+    """Read from the record's source: a class compiled by mypyc keeps its fields
+    in C, with neither ``__slots__`` nor ``__dict__`` to ask at run time."""
+    source = Path(sys.modules[record.__module__].__file__ or "")
+    source = source.with_name(source.name.split(".")[0] + ".py")
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ClassDef) and node.name == record.__name__:
+            return _slots_or_init_fields(node)
+    raise AssertionError(f"class {record.__name__} not found in {source}")
+
+
+def _slots_or_init_fields(cls: ast.ClassDef) -> set[str]:
+    for statement in cls.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id == "__slots__"
+        ):
+            return set(ast.literal_eval(statement.value))
+    fields: set[str] = set()
+    for statement in cls.body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+            for node in ast.walk(statement):
+                target = node.target if isinstance(node, ast.AnnAssign) else None
+                targets = node.targets if isinstance(node, ast.Assign) else [target]
+                for each in targets:
+                    if (
+                        isinstance(each, ast.Attribute)
+                        and isinstance(each.value, ast.Name)
+                        and each.value.id == "self"
+                    ):
+                        fields.add(each.attr)
+    assert fields, f"no fields found for class {cls.name}"
+    return fields
 
 
 NOT_RECORDS = {
