@@ -70,6 +70,32 @@ def parser() -> argparse.ArgumentParser:
     _debug_option(run)
     run.set_defaults(handler=_run)
 
+    watch = commands.add_parser(
+        "watch",
+        help="build a flow, then rebuild after each change to its sources",
+        description=(
+            "Run the flow, then watch its folder and run it again after each batch of changes, "
+            "printing a summary per run. Ctrl-C stops after the run in progress (exit 0)."
+        ),
+    )
+    _watch_options(watch)
+    watch.set_defaults(handler=_watch)
+
+    serve = commands.add_parser(
+        "serve",
+        help="watch, and serve the outputs on 127.0.0.1 with live reload",
+        description=(
+            "Watch the flow (see `sofrito watch --help`) and serve its output folder on "
+            "http://127.0.0.1:PORT/: an open page reloads when its own output changes, and "
+            "shows an overlay naming the file and line when its render fails."
+        ),
+    )
+    _watch_options(serve)
+    serve.add_argument(
+        "--port", type=int, default=8000, metavar="N", help="port (default 8000; 0: a free one)"
+    )
+    serve.set_defaults(handler=_serve)
+
     receipts = commands.add_parser(
         "receipts",
         help="list committed runs, newest first",
@@ -88,6 +114,13 @@ def _store_option(command: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="cache: sqlite:PATH (default <flow dir>/.sofrito/cache.db) or memory:",
     )
+
+
+def _watch_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("flow", metavar="FLOW", help="the flow file (a .py with SOURCES and main)")
+    command.add_argument("--out", metavar="DIR", help="output folder (default: <flow dir>/_site)")
+    _store_option(command)
+    _debug_option(command)
 
 
 def _debug_option(command: argparse.ArgumentParser) -> None:
@@ -211,6 +244,37 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sofrito: failed: {failure}", file=sys.stderr)
     print(summary_line(summary), file=sys.stderr if args.events else sys.stdout)
     return 1 if summary.failures else 0
+
+
+def _watch(args: argparse.Namespace, serve: bool = False) -> int:
+    """``watch`` and ``serve``: one session for every run (``watch.py``, ``serve.py``)."""
+    from sofrito.cli.output import progress_for  # noqa: PLC0415
+    from sofrito.cli.runner import Progress, open_session  # noqa: PLC0415
+    from sofrito.cli.serve import serve_command  # noqa: PLC0415
+    from sofrito.cli.watch import watch_command  # noqa: PLC0415
+
+    flow, store = _open(args)
+    out = Path(args.out).absolute() if args.out else flow.root / "_site"
+    try:
+        session = open_session(flow, store, out, exclude=_cache_folder(args.store_url, flow.root))
+
+        def explain(exc: Exception) -> CliError | None:
+            return _as_cli_error(exc, args)
+
+        def progress() -> Progress:
+            return progress_for(sys.stderr)
+
+        if serve:
+            return serve_command(
+                session, port=args.port, explain=explain, debug=args.debug, progress=progress
+            )
+        return watch_command(session, explain=explain, debug=args.debug, progress=progress)
+    finally:
+        store.close()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return _watch(args, serve=True)
 
 
 def _cache_folder(url: str, root: Path) -> tuple[Path, ...]:
