@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sofrito as sf
 from sofrito._fingerprint import fingerprint
@@ -403,6 +404,26 @@ def test_a_stdlib_call_folds_python_s_version_not_the_stdlib_source() -> None:
     python = f"python {sys.implementation.cache_tag}"
     assert f"{python} module textwrap" in leaves
     assert f"{python} module os" in leaves
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+def test_pickling_a_value_of_a_reached_class_leaves_the_fingerprint_alone() -> None:
+    """Pickling a named tuple caches ``__slotnames__`` on its class (copyreg): a
+    commit pickles a query's value, so a fingerprint that folded it differed
+    between the process that committed and the next, discarding the memos of
+    every query returning a record of its own module on every second run."""
+
+    def body(db: Any) -> Point:
+        return Point(1, 2)
+
+    before = fingerprint(body, None)
+    pickle.dumps(Point(1, 2))
+    assert "__slotnames__" in Point.__dict__
+    assert fingerprint(body, None) == before
 
 
 class Unreadable:

@@ -94,9 +94,11 @@ _PLAIN_TYPES: Final = frozenset({type(None), bool, int, float, str, bytes, tuple
 _MISSING: Final[Any] = object()
 
 _CLASS_SKIPPED: Final = frozenset(
-    {"__dict__", "__weakref__", "__module__", "__qualname__", "__firstlineno__"}
+    {"__dict__", "__weakref__", "__module__", "__qualname__", "__firstlineno__", "__slotnames__"}
 )
-"""Class attributes that are not behaviour: where the class is, not what it does."""
+"""Class attributes that are not behaviour: where the class is, not what it does;
+and ``__slotnames__``, which ``copyreg`` caches on a class the first time one of
+its instances is pickled (a commit pickling a value would change the digest)."""
 
 _NATIVE_CALLABLES: Final = (
     types.BuiltinFunctionType,
