@@ -1,0 +1,83 @@
+"""``sofrito watch`` in a real child process: edits picked up, Ctrl-C leaves the cache committed."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+from tests.cli.flows import make_site
+from tests.cli.running import Command, wait_for
+from tests.cli.test_run import counts
+
+SUMMARY = r"^\d+ executed, "
+
+
+def test_watch_rebuilds_an_edit_and_exits_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    with Command("watch", str(site.flow)) as watch:
+        first = watch.out.expect(SUMMARY).string
+        assert counts(first)["written"] == 3
+        site.executions()
+        site.page("a.md", "Alpha\nfirst page, edited while watching\n")
+        wait_for(
+            lambda: "edited while watching" in (site.out / "a.html").read_text(),
+            "the edit in _site/a.html",
+        )
+        second = watch.out.expect(SUMMARY).string
+        assert counts(second) == {
+            "executed": 2, "reused": 2, "written": 1, "unchanged": 2, "deleted": 0, "failed": 0,
+        }  # fmt: skip
+        assert site.executions() == ["render content/a.md", "title content/a.md"]
+        assert watch.interrupt(signal.SIGINT) == 0, watch.err.text()
+    assert "Traceback" not in watch.err.text()
+    assert re.search(r"stopped watching after 2 runs", watch.err.text())
+    # the cache holds what the watch computed: a new process executes nothing
+    again = site.run()
+    assert again.code == 0, again.err
+    assert counts(again.out)["executed"] == 0
+    assert site.executions() == []
+
+
+def test_a_failing_render_is_reported_and_the_watch_goes_on(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    with Command("watch", str(site.flow)) as watch:
+        watch.out.expect(SUMMARY)
+        site.page("b.md", "Beta\nBOOM\n")
+        failed = watch.err.expect(r"^sofrito: failed: b\.html: ").string
+        assert "ValueError: broken front matter (source content/b.md, at flow.py:" in failed
+        assert counts(watch.out.expect(SUMMARY).string)["failed"] == 1
+        site.page("b.md", "Beta\nrepaired\n")
+        assert counts(watch.out.expect(SUMMARY).string)["failed"] == 0
+        assert "repaired" in (site.out / "b.html").read_text()
+        assert watch.interrupt(signal.SIGTERM) == 0, watch.err.text()
+
+
+def test_an_edit_of_the_flow_s_code_asks_for_a_restart_and_runs_nothing(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    with Command("watch", str(site.flow)) as watch:
+        watch.out.expect(SUMMARY)
+        site.flow.write_text(site.flow.read_text() + "\n# an edit\n")
+        notice = watch.err.expect(r"flow\.py changed").string
+        assert "restart" in notice
+        # a source edit after it still runs, and is the second run (the code edit ran none)
+        site.page("a.md", "Alpha\nafter the code edit\n")
+        watch.out.expect(SUMMARY)
+        assert watch.interrupt() == 0, watch.err.text()
+    assert "stopped watching after 2 runs" in watch.err.text()
+
+
+def test_a_change_outside_the_sources_runs_quietly(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    with Command("watch", str(site.flow)) as watch:
+        watch.out.expect(SUMMARY)
+        (tmp_path / "content" / "notes.txt").write_text("not a source\n")  # a folder's change
+        (tmp_path / "content" / "a.md").touch()  # touched, same bytes: no change
+        site.page("b.md", "Beta\nthe real edit\n")
+        line = watch.out.expect(SUMMARY).string
+        assert counts(line)["written"] == 1
+        assert watch.interrupt() == 0, watch.err.text()
+    # every line on stdout is a summary of a run that changed something, or the first
+    lines = watch.out.text().splitlines()
+    assert all(re.match(SUMMARY, line) for line in lines), lines
+    assert [counts(line)["written"] for line in lines] == [3, 1]
