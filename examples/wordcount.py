@@ -1,6 +1,6 @@
 """An incremental build on the embedded SQLite store: word statistics over a folder.
 
-``bash scripts/example.sh`` runs it four times, each a new process:
+``bash scripts/wordcount.sh`` runs it four times, each a new process:
 
 1. ``--reset``: make 200 documents in ``build/wordcount/docs/`` and build
    cold: every query executes, and the result is committed to

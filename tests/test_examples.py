@@ -23,7 +23,7 @@ def _run(name: str) -> str:
 def test_wordcount_example_resumes_warm_and_rebuilds_only_what_an_edit_reaches(
     tmp_path: Path,
 ) -> None:
-    """The main job (scripts/example.sh): four processes on one SQLite cache."""
+    """The second example (scripts/wordcount.sh): four processes on one SQLite cache."""
     root = ["--root", str(tmp_path)]
     cold = _run_args("wordcount.py", *root, "--reset")
     assert "executed: chapter_total x10, chapters x1, report x1, word_count x200" in cold

@@ -1,0 +1,532 @@
+"""A static site from Markdown, built incrementally: ``sofrito run examples/site/flow.py``.
+
+Sources (relative to this file): ``content/**/*.md`` (Markdown with YAML
+front matter), ``templates/*`` (Jinja2), ``static/**`` (copied as
+is) and ``site.toml`` (the configuration). Outputs: a page per source
+(``content/a/b.md`` -> ``a/b.html``) with its table of contents,
+backlinks and previous/next links; ``index.html``; a page per tag and
+``tags/index.html``; ``feed.xml`` (Atom); ``sitemap.xml``; ``pygments.css``.
+
+The queries are cut so that an edit re-executes only what it reaches
+(docs/site.md says what each edit does):
+
+- ``meta`` (front matter) and ``body`` (the Markdown after it) both read the
+  file, but each returns only its half: a title edit re-executes ``body``,
+  whose value is equal, so ``parsed`` is cut off and nothing is re-parsed.
+- ``parsed`` (HTML body, table of contents, outgoing links) is separate from
+  ``render`` (the template applied): a template edit re-renders every page
+  from its cached ``parsed``.
+- ``summary`` (title, url, date, tags, description, links) is what the
+  index, tags, feed, sitemap, backlinks and neighbours read, never a body: a
+  body edit that leaves the summary equal stops there.
+- The site-wide indexes (``order``, ``tag_index``, ``link_index``) read
+  every summary but return only what their readers need, and per-page
+  readers (``neighbours``, ``backlinks``, ``tag_page``) read the summaries
+  of the pages they show: a title change reaches the pages showing it.
+
+Markdown-it, Jinja2, Pygments and PyYAML are imported inside the queries
+that use them, so a run where nothing changed never imports them. A page
+whose front matter is broken fails alone: its render raises
+``FrontMatterError`` naming ``file:line``; the site-wide pages leave it out.
+
+``SITE_TRACE=FILE`` (for tests) appends a line per execution of the main
+queries to FILE, to count what a run executed.
+"""
+
+# ruff: noqa: PLC0415 (the packages are imported by the queries that use them, on purpose)
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import posixpath
+import re
+import tomllib
+from typing import Any, NamedTuple
+
+import sofrito as sf
+
+SOURCES = ["content/**/*.md", "templates/*", "static/**", "site.toml"]
+PAGES = "content/**/*.md"
+
+
+class FrontMatterError(ValueError):
+    """A page's front matter cannot be used; the message starts with ``file:line``."""
+
+
+class Meta(NamedTuple):
+    """A page's front matter, checked; ``error`` instead when it is broken."""
+
+    title: str = ""
+    date: str = ""
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    error: str | None = None
+
+
+class Summary(NamedTuple):
+    """What other pages show of a page: never its body."""
+
+    path: str
+    url: str
+    title: str
+    date: str
+    tags: tuple[str, ...]
+    description: str
+    links: tuple[str, ...]
+
+
+class Parsed(NamedTuple):
+    """A page's Markdown as HTML, its table of contents and the pages it links to."""
+
+    html: str
+    toc: tuple[tuple[int, str, str], ...]  # (level, anchor, text)
+    links: tuple[str, ...]  # source paths, e.g. content/guide/b.md
+
+
+class Link(NamedTuple):
+    title: str
+    url: str
+
+
+# -- tracing, for tests ------------------------------------------------------
+
+
+def _trace(what: str, key: str = "") -> None:
+    log = os.environ.get("SITE_TRACE")
+    if log:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(f"{what} {key}\n")
+
+
+# -- configuration -------------------------------------------------------------
+
+
+@sf.query
+def config(db: Any) -> dict[str, Any]:
+    """``site.toml``, parsed."""
+    return tomllib.loads(sf.fs.file(db, "site.toml").decode())
+
+
+@sf.query
+def site(db: Any) -> dict[str, Any]:
+    """What templates show of the configuration (not the Markdown settings)."""
+    cfg = config(db)
+    return {
+        "title": cfg.get("title", "A sofrito site"),
+        "description": cfg.get("description", ""),
+        "author": cfg.get("author", ""),
+        "base_url": cfg.get("base_url", "http://localhost:8000/").rstrip("/") + "/",
+        "feed_entries": int(cfg.get("feed", {}).get("entries", 20)),
+    }
+
+
+@sf.query
+def markdown_options(db: Any) -> dict[str, Any]:
+    """The Markdown settings alone: editing the site's title re-parses nothing."""
+    options = config(db).get("markdown", {})
+    return {"toc_depth": int(options.get("toc_depth", 3))}
+
+
+# -- one page: source, front matter, Markdown ----------------------------------
+
+
+def output_path(path: str) -> str:
+    """``content/a/b.md`` -> ``a/b.html``."""
+    return path.removeprefix("content/").removesuffix(".md") + ".html"
+
+
+def _split(text: str) -> tuple[str | None, str]:
+    """(the front matter, or None if the page has none; the Markdown after it).
+
+    An unclosed ``---`` block is all front matter, which ``meta`` reports.
+    """
+    text = text.replace("\r\n", "\n")
+    if not text.startswith("---\n"):
+        return None, text
+    end = (text + "\n").find("\n---\n", 3)
+    if end == -1:
+        return text[4:], ""
+    return text[4 : end + 1], text[end + 5 :]
+
+
+@sf.query
+def meta(db: Any, path: str) -> Meta:
+    """The page's front matter, checked; a broken one is a ``Meta`` with ``error``."""
+    _trace("meta", path)
+    text = sf.fs.file(db, path).decode()
+    front, _ = _split(text)
+    if front is None:
+        return Meta(error=f"{path}:1: no front matter (a '---' block with a title and a date)")
+    if (text.replace("\r\n", "\n") + "\n").find("\n---\n", 3) == -1:
+        return Meta(error=f"{path}:1: the front matter's '---' block is never closed")
+    import yaml
+
+    try:
+        data = yaml.safe_load(front) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = 2 + (mark.line if mark is not None else 0)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return Meta(error=f"{path}:{at}: broken front matter: {problem}")
+    return _checked(path, data)
+
+
+def _checked(path: str, data: Any) -> Meta:
+    if not isinstance(data, dict):
+        return Meta(error=f"{path}:2: the front matter must be a mapping (key: value lines)")
+    title, date, tags = data.get("title"), data.get("date"), data.get("tags", [])
+    if not isinstance(title, str) or not title.strip():
+        return Meta(error=f"{path}:2: the front matter has no 'title'")
+    if isinstance(date, dt.datetime):
+        date = date.date()
+    if not isinstance(date, dt.date):
+        return Meta(error=f"{path}:2: the front matter's 'date' must be a date like 2024-05-01")
+    if isinstance(tags, str):
+        tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        return Meta(error=f"{path}:2: the front matter's 'tags' must be a list of names")
+    description = str(data.get("description", ""))
+    return Meta(title.strip(), date.isoformat(), tuple(tags), description)
+
+
+@sf.query
+def body(db: Any, path: str) -> str:
+    """The Markdown after the front matter: a front matter edit leaves it equal."""
+    return _split(sf.fs.file(db, path).decode())[1]
+
+
+@sf.query
+def parsed(db: Any, path: str) -> Parsed:
+    """The body as HTML (code highlighted), its table of contents and outgoing links."""
+    _trace("parsed", path)
+    markdown = body(db, path)
+    depth = markdown_options(db)["toc_depth"]
+    md = _markdown(depth)
+    tokens = md.parse(markdown)
+    toc = []
+    links = set()
+    here = posixpath.dirname(path)
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and int(token.tag[1]) <= depth:
+            inline = tokens[index + 1]
+            toc.append((int(token.tag[1]), str(token.attrs.get("id", "")), inline.content))
+        for child in token.children or ():
+            href = child.attrs.get("href") if child.type == "link_open" else None
+            if isinstance(href, str) and _is_page_link(href):
+                target, _, fragment = href.partition("#")
+                resolved = posixpath.normpath(posixpath.join(here, target))
+                links.add(resolved)
+                url = _relative(output_path(resolved), output_path(path))
+                child.attrs["href"] = url + (f"#{fragment}" if fragment else "")
+    html = md.renderer.render(tokens, md.options, {})
+    return Parsed(html, tuple(toc), tuple(sorted(links)))
+
+
+def _is_page_link(href: str) -> bool:
+    return (
+        "://" not in href
+        and not href.startswith(("/", "#", "mailto:"))
+        and (href.partition("#")[0].endswith(".md"))
+    )
+
+
+_MARKDOWN: dict[int, Any] = {}
+
+
+def _markdown(depth: int) -> Any:
+    """One MarkdownIt per process and setting (building one costs more than a page)."""
+    md = _MARKDOWN.get(depth)
+    if md is None:
+        from markdown_it import MarkdownIt
+        from mdit_py_plugins.anchors import anchors_plugin
+        from mdit_py_plugins.footnote import footnote_plugin
+
+        md = MarkdownIt("commonmark", {"highlight": _highlight}).enable("table")
+        md.use(anchors_plugin, min_level=1, max_level=depth, permalink=True)
+        md.use(footnote_plugin)
+        _MARKDOWN[depth] = md
+    return md
+
+
+def _highlight(code: str, language: str, _attrs: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    spans = highlight(code, lexer, HtmlFormatter(nowrap=True))
+    language = escape_attribute(language)
+    # starting with <pre, markdown-it takes it as the whole block
+    return f'<pre class="highlight"><code class="language-{language}">{spans}</code></pre>\n'
+
+
+def escape_attribute(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_+-]", "", text)
+
+
+@sf.query
+def summary(db: Any, path: str) -> Summary | None:
+    """What other pages show of ``path``; None when its front matter is broken."""
+    _trace("summary", path)
+    page = meta(db, path)
+    if page.error is not None:
+        return None
+    links = parsed(db, path).links
+    return Summary(
+        path, output_path(path), page.title, page.date, page.tags, page.description, links
+    )
+
+
+# -- the site-wide indexes -----------------------------------------------------
+
+
+@sf.query
+def order(db: Any) -> tuple[str, ...]:
+    """The good pages, newest first (then by path): the index's and neighbours' order."""
+    _trace("order")
+    dated = []
+    for path in sf.fs.glob(db, PAGES):
+        info = summary(db, path)
+        if info is not None:
+            dated.append((info.date, path))
+    dated.sort(key=lambda item: (_reverse(item[0]), item[1]))
+    return tuple(path for _, path in dated)
+
+
+def _reverse(date: str) -> tuple[int, ...]:
+    return tuple(-int(part) for part in date.split("-"))
+
+
+@sf.query
+def tag_index(db: Any) -> dict[str, tuple[str, ...]]:
+    """Tag -> its pages, in ``order``."""
+    _trace("tag_index")
+    tags: dict[str, list[str]] = {}
+    for path in order(db):
+        info = summary(db, path)
+        assert info is not None  # order holds good pages only
+        for tag in info.tags:
+            tags.setdefault(tag, []).append(path)
+    return {tag: tuple(paths) for tag, paths in sorted(tags.items())}
+
+
+@sf.query
+def tag_names(db: Any) -> tuple[str, ...]:
+    """The tags in use: what ``main`` needs to know to list the tag pages."""
+    return tuple(tag_index(db))
+
+
+@sf.query
+def link_index(db: Any) -> dict[str, tuple[str, ...]]:
+    """Page -> the good pages that link to it."""
+    _trace("link_index")
+    linked: dict[str, list[str]] = {}
+    for path in order(db):
+        info = summary(db, path)
+        assert info is not None
+        for target in info.links:
+            if target != path:
+                linked.setdefault(target, []).append(path)
+    return {target: tuple(sorted(paths)) for target, paths in linked.items()}
+
+
+def _link(db: Any, path: str) -> Link:
+    info = summary(db, path)
+    assert info is not None
+    return Link(info.title, info.url)
+
+
+@sf.query
+def neighbours(db: Any, path: str) -> tuple[Link | None, Link | None]:
+    """The newer and the older page next to ``path``: reads their summaries only."""
+    pages = order(db)
+    try:
+        at = pages.index(path)
+    except ValueError:
+        return None, None
+    newer = _link(db, pages[at - 1]) if at > 0 else None
+    older = _link(db, pages[at + 1]) if at + 1 < len(pages) else None
+    return newer, older
+
+
+@sf.query
+def backlinks(db: Any, path: str) -> tuple[Link, ...]:
+    """The pages linking to ``path``, with the titles they have now."""
+    return tuple(_link(db, source) for source in link_index(db).get(path, ()))
+
+
+# -- templates -----------------------------------------------------------------
+
+
+@sf.query
+def template_closure(db: Any, name: str) -> tuple[tuple[str, str], ...]:
+    """``name``'s source and those of the templates it extends or includes.
+
+    A render reads the closure of its own template only: an edit to
+    ``tag.html`` re-renders the tag pages, not every page.
+    """
+    import jinja2
+    import jinja2.meta
+
+    env = jinja2.Environment()
+    seen: dict[str, str] = {}
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        source = sf.fs.file(db, f"templates/{current}").decode()
+        seen[current] = source
+        for child in jinja2.meta.find_referenced_templates(env.parse(source)):
+            if isinstance(child, str):
+                todo.append(child)
+    return tuple(sorted(seen.items()))
+
+
+_ENVIRONMENTS: dict[str, Any] = {}
+
+
+def _template(sources: tuple[tuple[str, str], ...], name: str) -> Any:
+    """The compiled template, cached per process by the sources' digest."""
+    digest = hashlib.sha256(repr(sources).encode()).hexdigest()
+    env = _ENVIRONMENTS.get(digest)
+    if env is None:
+        import jinja2
+
+        env = jinja2.Environment(
+            loader=jinja2.DictLoader(dict(sources)),
+            autoescape=jinja2.select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _ENVIRONMENTS[digest] = env
+    return env.get_template(name)
+
+
+def _render(db: Any, name: str, own: str, **values: Any) -> str:
+    """Render template ``name`` for the output ``own``; ``rel`` makes links relative to it."""
+    template = _template(template_closure(db, name), name)
+    return str(template.render(site=site(db), rel=lambda url: _relative(url, own), **values))
+
+
+def _relative(url: str, own: str) -> str:
+    """The link from the output ``own`` to the output ``url`` (both site-relative)."""
+    return posixpath.relpath(url, posixpath.dirname(own) or ".")
+
+
+# -- the outputs ---------------------------------------------------------------
+
+
+@sf.query
+def render(db: Any, path: str) -> str:
+    """The page ``path``: its parsed body in ``page.html``, with what links it to others."""
+    _trace("render", path)
+    page = meta(db, path)
+    if page.error is not None:
+        raise FrontMatterError(page.error)
+    info = summary(db, path)
+    content = parsed(db, path)
+    newer, older = neighbours(db, path)
+    return _render(
+        db,
+        "page.html",
+        output_path(path),
+        page=info,
+        content=content.html,
+        toc=content.toc,
+        backlinks=backlinks(db, path),
+        newer=newer,
+        older=older,
+        tag_url=tag_url,
+    )
+
+
+def tag_url(tag: str) -> str:
+    """The output of the tag page for ``tag``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-") or "tag"
+    return f"tags/{slug}.html"
+
+
+def _links(db: Any, paths: tuple[str, ...]) -> list[Summary]:
+    found = [summary(db, path) for path in paths]
+    return [info for info in found if info is not None]
+
+
+@sf.query
+def index(db: Any) -> str:
+    """Every good page, newest first."""
+    _trace("index")
+    return _render(db, "index.html", "index.html", pages=_links(db, order(db)), tag_url=tag_url)
+
+
+@sf.query
+def tag_page(db: Any, tag: str) -> str:
+    """The pages tagged ``tag``."""
+    _trace("tag_page", tag)
+    own = tag_url(tag)
+    pages = _links(db, tag_index(db)[tag])
+    return _render(db, "tag.html", own, tag=tag, pages=pages, tag_url=tag_url)
+
+
+@sf.query
+def tags_overview(db: Any) -> str:
+    """Every tag with its number of pages."""
+    _trace("tags_overview")
+    counts = [(tag, len(paths), tag_url(tag)) for tag, paths in tag_index(db).items()]
+    return _render(db, "tags.html", "tags/index.html", tags=counts)
+
+
+@sf.query
+def feed(db: Any) -> str:
+    """An Atom feed of the newest pages."""
+    _trace("feed")
+    info = site(db)
+    pages = _links(db, order(db)[: info["feed_entries"]])
+    updated = pages[0].date if pages else "1970-01-01"
+    return _render(db, "feed.xml", "feed.xml", pages=pages, updated=updated)
+
+
+@sf.query
+def sitemap(db: Any) -> str:
+    """Every page's absolute URL and date."""
+    _trace("sitemap")
+    pages = _links(db, order(db))
+    return _render(db, "sitemap.xml", "sitemap.xml", pages=pages)
+
+
+@sf.query
+def pygments_css(db: Any) -> str:
+    """The code highlighting's style sheet, in the configured Pygments style."""
+    from pygments.formatters import HtmlFormatter
+
+    style = config(db).get("markdown", {}).get("pygments_style", "friendly")
+    return str(HtmlFormatter(style=style).get_style_defs(".highlight"))
+
+
+@sf.query
+def static(db: Any, path: str) -> bytes:
+    return sf.fs.file(db, path)
+
+
+@sf.query
+def main(db: Any) -> dict[str, Any]:
+    """Every output: a reference to its render, so an edit runs only the renders it reached."""
+    outputs: dict[str, Any] = {
+        output_path(path): sf.output(render, path) for path in sf.fs.glob(db, PAGES)
+    }
+    for path in sf.fs.glob(db, "static/**"):
+        outputs[path.removeprefix("static/")] = sf.output(static, path)
+    outputs["index.html"] = sf.output(index)
+    outputs["tags/index.html"] = sf.output(tags_overview)
+    for tag in tag_names(db):
+        outputs[tag_url(tag)] = sf.output(tag_page, tag)
+    outputs["feed.xml"] = sf.output(feed)
+    outputs["sitemap.xml"] = sf.output(sitemap)
+    outputs["pygments.css"] = sf.output(pygments_css)
+    return outputs

@@ -1,0 +1,256 @@
+"""The example site (examples/site/) through ``sofrito run``, end to end in real processes.
+
+Each test generates a corpus of 30 pages (plus the four hand-written ones)
+into ``tmp_path``, builds it cold, edits it, and runs again. What ran is
+read from the flow's trace (``SITE_TRACE``: a line per execution of its
+main queries); what was written, from the output files' bytes and mtimes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("markdown_it")
+pytest.importorskip("mdit_py_plugins")
+pytest.importorskip("jinja2")
+pytest.importorskip("pygments")
+pytest.importorskip("yaml")
+
+SITE = Path(__file__).parent.parent.parent / "examples" / "site"
+PAGES = 30
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("site_generate", SITE / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _generator()
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    trace: list[str]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        line = self.out.strip().splitlines()[-1]
+        return {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", line) if name != "s"}
+
+
+@dataclass
+class Site:
+    root: Path
+
+    @property
+    def out(self) -> Path:
+        return self.root / "_site"
+
+    def run(self, *python_options: str) -> Run:
+        log = self.root.parent / "trace.log"
+        log.unlink(missing_ok=True)
+        done = subprocess.run(
+            [sys.executable, *python_options, "-m", "sofrito", "run", str(self.root / "flow.py")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "SITE_TRACE": str(log)},
+            check=False,
+        )
+        trace = sorted(log.read_text().splitlines()) if log.exists() else []
+        return Run(done.returncode, done.stdout, done.stderr, [line.strip() for line in trace])
+
+    def files(self) -> Files:
+        """Every output: (mtime_ns, bytes)."""
+        return {
+            path.relative_to(self.out).as_posix(): (path.stat().st_mtime_ns, path.read_bytes())
+            for path in self.out.rglob("*")
+            if path.is_file()
+        }
+
+    def edit(self, relpath: str, old: str, new: str) -> None:
+        path = self.root / relpath
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {relpath}"
+        path.write_text(text.replace(old, new, 1))
+
+
+Files = dict[str, tuple[int, bytes]]
+
+
+def rewritten(before: Files, after: Files) -> set[str]:
+    """The outputs written again (a new mtime), whether or not their bytes changed."""
+    return {path for path in after if path in before and after[path][0] != before[path][0]}
+
+
+def built(tmp_path: Path) -> Site:
+    site = Site(tmp_path / "site")
+    generate.generate(site.root, PAGES, seed=7)
+    first = site.run()
+    assert first.code == 0, first.err
+    return site
+
+
+def a_page(site: Site, number: int) -> str:
+    return next(
+        path.relative_to(site.root).as_posix()
+        for path in (site.root / "content").rglob(f"page-{number:05d}.md")
+    )
+
+
+def html_of(source: str) -> str:
+    return source.removeprefix("content/").removesuffix(".md") + ".html"
+
+
+def test_the_first_run_builds_the_site_and_a_no_op_run_executes_imports_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    site = built(tmp_path)
+    files = site.files()
+    sources = sorted(p.relative_to(site.root).as_posix() for p in site.root.rglob("*.md"))
+    assert len(sources) == PAGES + 4
+    assert {html_of(source) for source in sources} <= files.keys()
+    for name in ("index.html", "tags/index.html", "feed.xml", "sitemap.xml", "pygments.css"):
+        assert name in files
+    index = (site.out / "index.html").read_text()
+    assert index.count("<li>") == PAGES + 4
+    feed = ET.fromstring((site.out / "feed.xml").read_bytes())
+    assert len(feed.findall("{http://www.w3.org/2005/Atom}entry")) == 20
+    sitemap = ET.fromstring((site.out / "sitemap.xml").read_bytes())
+    assert len(sitemap) == PAGES + 4 + 1  # the pages and the home page
+    welcome = (site.out / "guide" / "welcome.html").read_text()
+    assert '<a href="pages.html">how pages are built</a>' in welcome  # a .md link, rewritten
+    assert 'class="toc"' in welcome
+    assert 'href="#what-a-run-does"' in welcome
+    pages = (site.out / "guide" / "pages.html").read_text()
+    assert "Linked from" in pages  # backlinks
+    assert ">Welcome</a>" in pages
+    assert '<span class="k">def</span>' in pages  # Pygments
+
+    again = site.run("-X", "importtime")
+    assert again.code == 0, again.err
+    assert again.counts["executed"] == 0
+    assert again.counts["written"] == 0
+    assert again.trace == []
+    assert site.files() == files
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in again.err.splitlines()}
+    assert not imported & {"markdown_it", "mdit_py_plugins", "jinja2", "pygments", "yaml"}
+
+
+def test_a_body_edit_re_executes_its_page_only_and_writes_one_file(tmp_path: Path) -> None:
+    site = built(tmp_path)
+    before = site.files()
+    page = a_page(site, 3)
+    site.edit(page, "\n## ", "\nA new paragraph, only in the body.\n\n## ")
+    result = site.run()
+    assert result.code == 0, result.err
+    # summary re-executes, finds its value equal, and the site-wide pages stop there
+    assert result.trace == [f"{q} {page}" for q in ("meta", "parsed", "render", "summary")]
+    after = site.files()
+    assert rewritten(before, after) == {html_of(page)}
+    assert b"A new paragraph, only in the body." in after[html_of(page)][1]
+    assert result.counts["written"] == 1
+
+
+def test_a_title_edit_rewrites_exactly_the_outputs_that_show_the_title(tmp_path: Path) -> None:
+    site = built(tmp_path)
+    before = site.files()
+    page = a_page(site, 5)
+    title = re.search(r"title: '(.*)'", (site.root / page).read_text())
+    assert title is not None
+    old = title.group(1)
+    showing = {path for path, (_, data) in before.items() if old.encode() in data}
+    tags = re.search(r"tags: \[(.*)\]", (site.root / page).read_text())
+    assert tags is not None
+    # the page, the index, its tag pages, the feed (it is recent or not), the
+    # pages it links to (their backlinks) and its neighbours
+    assert {html_of(page), "index.html"} <= showing
+    assert {f"tags/{tag}.html" for tag in tags.group(1).split(", ")} <= showing
+    assert len(showing - {html_of(page), "index.html", "feed.xml"}) >= 3
+    site.edit(page, f"title: '{old}'", "title: 'A renamed page'")
+    result = site.run()
+    assert result.code == 0, result.err
+    assert not any(line.startswith("parsed") for line in result.trace)  # nothing re-parsed
+    after = site.files()
+    assert rewritten(before, after) == showing
+    for path in showing:
+        assert old.encode() not in after[path][1]
+        assert b"A renamed page" in after[path][1]
+
+
+def test_a_template_edit_rewrites_every_page_and_re_parses_none(tmp_path: Path) -> None:
+    site = built(tmp_path)
+    before = site.files()
+    site.edit("templates/page.html", "<article>", '<article class="edited">')
+    result = site.run()
+    assert result.code == 0, result.err
+    pages = {html_of(p.relative_to(site.root).as_posix()) for p in site.root.rglob("*.md")}
+    assert {line.split()[0] for line in result.trace} == {"render"}
+    assert len(result.trace) == len(pages)  # one render per page, no parse, no summary
+    after = site.files()
+    assert rewritten(before, after) == pages  # not the index, tag pages, feed or sitemap
+    assert all(b'<article class="edited">' in after[page][1] for page in pages)
+
+
+def test_a_deleted_source_deletes_its_output_and_leaves_the_index(tmp_path: Path) -> None:
+    site = built(tmp_path)
+    page = a_page(site, 8)
+    title = re.search(r"title: '(.*)'", (site.root / page).read_text())
+    assert title is not None
+    (site.root / page).unlink()
+    result = site.run()
+    assert result.code == 0, result.err
+    assert result.counts["deleted"] == 1
+    assert not (site.out / html_of(page)).exists()
+    assert title.group(1) not in (site.out / "index.html").read_text()
+
+
+def test_a_page_with_broken_front_matter_fails_alone_named_by_file_and_line(
+    tmp_path: Path,
+) -> None:
+    site = Site(tmp_path / "site")
+    generate.generate(site.root, PAGES, seed=7)
+    page = a_page(site, 2)
+    site.edit(page, "\ndate: ", "\nthis is: not: yaml\ndate: ")  # line 3, after the title
+    result = site.run()
+    assert result.code == 1
+    failed = [line for line in result.err.splitlines() if "failed:" in line]
+    assert len(failed) == 1
+    problem = "broken front matter: mapping values are not allowed here"
+    assert f"{html_of(page)}: FrontMatterError: {page}:3: {problem}" in failed[0]
+    assert "Traceback" not in result.err
+    assert result.counts["failed"] == 1
+    assert result.counts["written"] == len(site.files())  # every other output was written
+    assert not (site.out / html_of(page)).exists()
+    site.edit(page, "\nthis is: not: yaml\n", "\n")
+    fixed = site.run()
+    assert fixed.code == 0, fixed.err
+    assert (site.out / html_of(page)).exists()
+    assert fixed.trace.count(f"parsed {page}") == 1  # the others were kept from the failed run
+    assert sum(line.startswith("parsed") for line in fixed.trace) == 1
+
+
+def test_the_generator_is_deterministic_and_rewrites_nothing_the_second_time(
+    tmp_path: Path,
+) -> None:
+    assert generate.corpus(50, seed=3) == generate.corpus(50, seed=3)
+    assert generate.corpus(50, seed=3) != generate.corpus(50, seed=4)
+    assert generate.generate(tmp_path, 10, seed=1) > 10
+    assert generate.generate(tmp_path, 10, seed=1) == 0
