@@ -8,11 +8,18 @@ the browser or the disk with a bound; nothing sleeps to synchronize.
 from __future__ import annotations
 
 import signal
+import socket
 import urllib.request
 from pathlib import Path
 
-from tests.cli.browser import chromium
-from tests.cli.flows import make_site
+import pytest
+
+from sofrito._fs.scan import ScanReport
+from sofrito.cli.runner import RunSummary
+from sofrito.cli.serve import Reloads, inject
+from sofrito.cli.watch import Outcome
+from tests.cli import browser
+from tests.cli.flows import make_site, one_error_line, sofrito
 from tests.cli.running import Command, wait_for
 
 SUMMARY = r"^\d+ executed, "
@@ -53,7 +60,7 @@ def test_live_reload_per_page_and_the_failure_overlay(tmp_path: Path) -> None:
         for number, line in enumerate(site.flow.read_text().splitlines(), 1)
         if "raise ValueError" in line
     )
-    with Command("serve", str(site.flow), "--port", "0") as serve, chromium() as driver:
+    with Command("serve", str(site.flow), "--port", "0") as serve, browser.chromium() as driver:
         url = serve.out.expect(URL).group(1)
         serve.out.expect(SUMMARY)
         driver.get(url + "a.html")
@@ -100,3 +107,55 @@ def test_live_reload_per_page_and_the_failure_overlay(tmp_path: Path) -> None:
             assert b"/__sofrito/reload.js" in response.read()
         assert serve.interrupt(signal.SIGINT) == 0, serve.err.text()
     assert "Traceback" not in serve.err.text()
+
+
+def test_watch_and_serve_have_help() -> None:
+    for command in ("watch", "serve"):
+        helped = sofrito(command, "--help")
+        assert helped.code == 0, helped.err
+        assert f"usage: sofrito {command}" in helped.out
+    assert "--port" in sofrito("serve", "--help").out
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = sofrito("serve", str(site.flow), "--port", str(port))
+    assert result.code == 2
+    line = one_error_line(result)
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+    assert "--port" in line
+
+
+def test_the_script_goes_before_the_last_body_end_tag() -> None:
+    tag = b'<script src="/__sofrito/reload.js" data-sofrito-run="3"></script>'
+    page = b"<html><body><pre></body></pre></BODY ></html>"
+    assert inject(page, 3) == b"<html><body><pre></body></pre>" + tag + b"</BODY ></html>"
+    assert inject(b"just text", 3) == b"just text" + tag
+
+
+def test_a_stream_that_connects_late_gets_the_changes_it_missed(tmp_path: Path) -> None:
+    reloads = Reloads()
+    written = RunSummary(
+        executed=1, reused=0, written=1, unchanged=0, deleted=0, failed=0, elapsed=0.0,
+        scan=ScanReport((), ("content/a.md",), (), (), 1), written_paths=("a.html",),
+    )  # fmt: skip
+    reloads.publish(Outcome(("content/a.md",), summary=written))  # run 1
+    late = reloads.connect(since=0)  # served before run 1, connected after it
+    current = reloads.connect(since=1)
+    assert 'event: changed\ndata: ["a.html"]' in str(late.get_nowait())
+    assert "event: changed\ndata: []" in str(current.get_nowait())
+    reloads.close()
+    assert late.get_nowait() is None
+
+
+def test_without_chromium_the_browser_tests_fail_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    expected = r"no-chromium: apt-get install .*chromium chromium-driver"
+    with pytest.raises(pytest.fail.Exception, match=expected), browser.chromium():
+        pass
