@@ -7,6 +7,17 @@
 # build it must find (tests/test_build.py), so that neither run can
 # silently test the other build.
 source "$(dirname "$0")/_venv.sh"
+# The serve tests drive Debian's Chromium with its chromedriver (tests/cli/browser.py);
+# they fail, not skip, without them. As root (CI) they are installed here.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
+    else
+        echo "test.sh: the serve tests need Debian's chromium and chromium-driver:" >&2
+        echo "  sudo apt-get install chromium chromium-driver" >&2
+    fi
+fi
 .venv/bin/ruff check hatch_build.py src tests benchmarks
 .venv/bin/mypy
 echo "== pure Python"
