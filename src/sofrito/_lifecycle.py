@@ -70,11 +70,8 @@ def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
     commits while this one restores makes this one's first write a ``Conflict``."""
     engine = rt._engine
     store = persistence.store
-    runtime_id = persistence.runtime_id
     try:
-        persistence.head = store.load_head(runtime_id)
-        stored_state = store.load_runtime_state(runtime_id)
-        revision = persistence.restore()
+        stored_state, revision = persistence.open(cold=cold)
     except CorruptSnapshot as exc:
         if not cold:
             raise
@@ -97,6 +94,20 @@ def _start_cold(rt: Runtime, persistence: Persistence, damage: CorruptSnapshot) 
     restore.forget_everything(engine)
     # The damage may be found after the snapshot header was restored.
     restore.set_durability_revisions(engine, [0] * len(engine.revisions.last_changed))
+    _move_aside_if_damaged(store, runtime_id, damage)
+    try:
+        _drop_stored_state(persistence)
+    except CorruptSnapshot as found:
+        # The drop met damage the restore did not reach (a malformed page under
+        # the rows it deletes): the file itself is damaged, so it goes aside too.
+        if _move_aside_if_damaged(store, runtime_id, found) is None:
+            raise
+        _drop_stored_state(persistence)
+
+
+def _move_aside_if_damaged(store: object, runtime_id: str, damage: CorruptSnapshot) -> object:
+    """Move a file that is not a usable store aside (``SqliteStore.recover``), say so,
+    and return where it went (None: the file is fine, only rows were damaged)."""
     recover = getattr(store, "recover", None)
     moved = recover() if callable(recover) else None
     if moved is not None:
@@ -108,8 +119,14 @@ def _start_cold(rt: Runtime, persistence: Persistence, damage: CorruptSnapshot) 
         )
     else:
         log.warning("%s; starting runtime %r cold", damage, runtime_id)
-    # The drop is based on the head like any write, unless the header holding
-    # it is the damage: then it is based on nothing, and the head is read after.
+    return moved
+
+
+def _drop_stored_state(persistence: Persistence) -> None:
+    """Drop the runtime's cached state, based on the head like any write, unless
+    the header holding it is the damage: then on nothing, and the head is read after."""
+    store = persistence.store
+    runtime_id = persistence.runtime_id
     try:
         base: int | None = store.load_head(runtime_id)
     except CorruptSnapshot:
