@@ -30,7 +30,11 @@ loads, and of every memo row asked for), per step:
 
 - a *reopen* loads no memo row, input row or edge, except what catching up
   on the inputs persisted after the last commit needs: those cells, and the
-  stored transitive readers of them;
+  stored transitive readers of them; and the stored transitive readers of
+  each memo that a stored row read but that has no row itself (a cached
+  error: no edge leads to its readers from what it read, so they must be
+  pushed back). Memo by memo: the readers of every memo of a query that has
+  one such memo would grow with the cache;
 - a *read* of a node loads memo rows only of the nodes the oracle's
   evaluation enters and of their direct dependencies (a verified memo loads
   its dependencies in one round trip, and those stay unverified until walked);
@@ -51,12 +55,14 @@ loads, and of every memo row asked for), per step:
   pushed back to be verified.
 
 Reproducible: ``derandomize=True`` and no example database, so a failure is
-the same example on every run.
+the same example on every run. Not shrunk unless ``SOFRITO_WARM_SHRINK=1``:
+every step touches a file, and shrinking takes minutes.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
@@ -64,7 +70,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
@@ -319,6 +325,7 @@ class Harness:
         caught_up = self.durable_since_commit
         seeds = {cell_node(self.graph, c) for c in caught_up}
         seeds |= {listing_node(self.graph, c) for c in caught_up}
+        seeds |= self._unstored_deps()
         self.fresh, self.loaded = not caught_up, set()
         self.since_commit.clear()  # what executed since the last commit is lost
         self._open()
@@ -508,6 +515,15 @@ class Harness:
             query = "SELECT dep, reader FROM edges WHERE runtime_id = ?"
             return {(bytes(dep), bytes(reader)) for dep, reader in conn.execute(query, (RUNTIME,))}
 
+    def _unstored_deps(self) -> set[bytes]:
+        """Node ids of memos that stored rows read but that have no row (a cached
+        error): no edge leads from a cell to their readers, so opening may push
+        those readers back (their stored transitive readers, memo by memo)."""
+        with closing(sqlite3.connect(self.path)) as conn:
+            query = "SELECT memo_id FROM memos WHERE runtime_id = ?"
+            stored = {bytes(mid) for (mid,) in conn.execute(query, (RUNTIME,))}
+        return {dep for dep, _ in self.edges if dep[:1] == b"q" and dep[1:] not in stored}
+
     def _stored_row(self, memo: Memo) -> bytes | None:
         with closing(sqlite3.connect(self.path)) as conn:
             query = "SELECT row FROM memos WHERE runtime_id = ? AND memo_id = ?"
@@ -546,6 +562,10 @@ def _run(scenario: tuple[Graph, list[Value | None], list[Step]], mode: Mode) -> 
             harness._drop()
 
 
+SHRINK = bool(os.environ.get("SOFRITO_WARM_SHRINK"))
+"""Shrink a failing example: minutes, since every step touches a file (off by default,
+so a failure is reported in seconds, unshrunk; ``derandomize`` makes it reproducible)."""
+
 REMOVED_THEN_SUSPENDED = (
     Graph(
         (2, 1),
@@ -573,6 +593,7 @@ EXAMPLES = settings(
     deadline=None,
     derandomize=True,
     database=None,
+    phases=(Phase.explicit, Phase.generate, *(Phase.shrink,) * SHRINK),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
