@@ -386,21 +386,40 @@ def _committed_db(tmp_path: Path, **options: Any) -> Path:
     return db
 
 
-def test_corrupt_row_is_reported_never_served(tmp_path: Path) -> None:
-    db = _committed_db(tmp_path)
+def _damage_every_row(db: Path) -> None:
     with closing(sqlite3.connect(db)) as conn, conn:
-        (row,) = conn.execute("SELECT row FROM memos LIMIT 1").fetchone()
-        conn.execute("UPDATE memos SET row = ?, sum = sum WHERE row = ?", (row[:-3] + b"XYZ", row))
+        for (row,) in conn.execute("SELECT row FROM memos").fetchall():
+            conn.execute("UPDATE memos SET row = ? WHERE row = ?", (row[:-3] + b"XYZ", row))
+
+
+def test_corrupt_row_is_reported_when_loaded_never_served(tmp_path: Path) -> None:
+    db = _committed_db(tmp_path)
+    _damage_every_row(db)
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c")  # opening reads no row
     with pytest.raises(CorruptSnapshot, match="fails its checksum"):
-        sf.Runtime(store=SqliteStore(db), runtime_id="c")
+        joined(rt, "a", "b")
 
 
-def test_on_corrupt_cold_drops_the_damaged_state_and_recomputes(
+def test_on_corrupt_cold_drops_a_damaged_row_when_loaded_and_recomputes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = _committed_db(tmp_path)
+    _damage_every_row(db)
+    runs.clear()
+    with caplog.at_level(logging.WARNING, logger="sofrito.persistence"):
+        rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
+        assert joined(rt, "a", "b") == "ALPHA+BETA"  # recomputed, from the inputs
+    assert "fails its checksum" in caplog.text
+    assert "on_corrupt='cold': dropped it, recomputing what it held" in caplog.text
+    assert runs == {"a": 1, "b": 1}
+
+
+def test_on_corrupt_cold_starts_cold_when_the_header_is_damaged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = _committed_db(tmp_path)
     with closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute("UPDATE memos SET row = ?", (b"garbage",))
+        conn.execute("UPDATE runtimes SET meta = ?", (b"garbage",))
     with caplog.at_level(logging.WARNING, logger="sofrito.persistence"):
         rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
     assert "starting runtime 'c' cold" in caplog.text
@@ -466,18 +485,24 @@ def _upper_rows(db: Path) -> dict[bytes, bytes]:
     return found
 
 
+def _both_uppers(rt: sf.Runtime) -> tuple[str, str]:
+    """Read both memos of ``upper``: whichever row was damaged is loaded."""
+    return upper(rt, "a"), upper(rt, "b")
+
+
 def test_a_forged_row_with_a_valid_store_checksum_is_corrupt_not_a_crash(
     tmp_path: Path,
 ) -> None:
     db = _committed_db(tmp_path)
     first = next(iter(_upper_rows(db)))
     _forge(db, rows={first: b"\x00" * 40})
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c")
     with pytest.raises(CorruptSnapshot, match=r"memo row .* checksum does not match"):
-        sf.Runtime(store=SqliteStore(db), runtime_id="c")
+        _both_uppers(rt)
     cold = sf.Runtime(store=SqliteStore(db), runtime_id="c", on_corrupt="cold")
-    assert cold.revision == 0
-    with pytest.raises(sf.Suspend):
-        joined(cold, "a", "b")
+    runs.clear()
+    assert _both_uppers(cold) == ("ALPHA", "BETA")
+    assert len(runs) == 1  # the forged one, recomputed
 
 
 @pytest.mark.parametrize(
@@ -498,8 +523,9 @@ def test_a_sealed_row_that_does_not_read_as_a_row_is_corrupt_and_named(
     db = _committed_db(tmp_path)
     first = next(iter(_upper_rows(db)))
     _forge(db, rows={first: Sealer(None).seal(content)})
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c")
     with pytest.raises(CorruptSnapshot, match=rf"memo row {first.hex()} of runtime 'c': {why}"):
-        sf.Runtime(store=SqliteStore(db), runtime_id="c")
+        _both_uppers(rt)
 
 
 def test_with_a_secret_rows_swapped_between_keys_are_refused(tmp_path: Path) -> None:
@@ -507,10 +533,13 @@ def test_with_a_secret_rows_swapped_between_keys_are_refused(tmp_path: Path) -> 
     db = _committed_db(tmp_path, secret="s3cret")
     (id_a, row_a), (id_b, row_b) = sorted(_upper_rows(db).items())
     _forge(db, rows={id_a: row_b, id_b: row_a})
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret")
     with pytest.raises(CorruptSnapshot, match="MAC does not verify"):
-        sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret")
+        upper(rt, "a")
     cold = sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret", on_corrupt="cold")
-    assert cold.revision == 0
+    runs.clear()
+    assert _both_uppers(cold) == ("ALPHA", "BETA")  # never swapped
+    assert runs == {"a": 1, "b": 1}
 
 
 def test_with_a_secret_input_values_swapped_between_inputs_are_refused(tmp_path: Path) -> None:
@@ -518,8 +547,9 @@ def test_with_a_secret_input_values_swapped_between_inputs_are_refused(tmp_path:
     with SqliteStore(db) as store:
         a, b = store.load_input_states("c")
     _forge(db, inputs=[replace(a, value=b.value), replace(b, value=a.value)])
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret")
     with pytest.raises(CorruptSnapshot, match=r"input .* MAC does not verify"):
-        sf.Runtime(store=SqliteStore(db), runtime_id="c", secret="s3cret")
+        rt.get(source["a"])
 
 
 def test_with_a_secret_rows_moved_to_another_runtime_are_refused(tmp_path: Path) -> None:
@@ -635,10 +665,9 @@ def _open_and_read(path: Path, **options: Any) -> str | StoreError:
     Anything else fails the test (``_a_refusal``)."""
     try:
         rt = sf.Runtime(store=SqliteStore(path), runtime_id="c", secret="s3cret", **options)
+        return joined(rt, "a", "b")  # a damaged row is met when loaded
     except StoreError as exc:
         return exc
-    try:
-        return joined(rt, "a", "b")
     except sf.Suspend:
         return "started cold"  # the inputs went with the damaged state
 
@@ -783,10 +812,11 @@ def test_a_durable_write_by_one_process_refuses_a_commit_based_on_what_it_replac
         assert a.opened == b.opened == 2
         assert b("g") == {"g": "OLD"}
         assert a("durable new") == {"ok": True}  # in the store before set returns
-        assert b("set abcd") == {"ok": True}
-        assert b("f") == {"f": 4}
+        # B's write needs the stored readers of what it writes, from a boundary gone
+        assert b("set abcd")["error"] == "StaleRead"
         assert b("commit")["error"] == "Conflict"
-        assert b("durable newer")["error"] == "Conflict"  # B is behind for every write
+        # B is behind for every write (a StaleRead is a Conflict too)
+        assert b("durable newer")["error"] in ("Conflict", "StaleRead")
     finally:
         a.close()
         b.close()

@@ -70,11 +70,8 @@ def open_runtime(rt: Runtime, persistence: Persistence, *, cold: bool) -> None:
     commits while this one restores makes this one's first write a ``Conflict``."""
     engine = rt._engine
     store = persistence.store
-    runtime_id = persistence.runtime_id
     try:
-        persistence.head = store.load_head(runtime_id)
-        stored_state = store.load_runtime_state(runtime_id)
-        revision = persistence.restore()
+        stored_state, revision = persistence.open(cold=cold)
     except CorruptSnapshot as exc:
         if not cold:
             raise

@@ -1,4 +1,4 @@
-"""The runtime on a store: restore at open, commit at run boundaries, lifecycle.
+"""The runtime on a store: open, commit at run boundaries, lifecycle.
 
 **What a commit writes.** The engine notes every memo that executed and every
 cell that was written (its journal, ``_engine/journal.py``). ``commit()`` turns exactly those
@@ -7,12 +7,14 @@ receipt in one transaction. Verification alone changes nothing that is
 stored, so a commit after a one-page edit writes a handful of rows, however
 large the cache.
 
-**What opening restores.** The revision, the per-durability revisions, the
-input cells, and every memo whose query is defined in this process with the
-same fingerprint (the code it reaches and ``version=``: ``_fingerprint.py``).
-Values stay encoded until read.
-Reverse dependencies are rebuilt from the stored dependency lists.
-This module decodes and checks what the store holds; the engine installs it
+**What opening restores.** The snapshot header: the revision, the
+per-durability revisions, and what ``_on_demand.Meta`` holds (each stored
+query's fingerprint, the memos read by a stored row that have no row, the
+families with stored cells, the head the commit left). Then the engine
+loads on demand through ``_on_demand.StoreBacking``. A meta without those
+(committed by a sofrito from before loading on demand) is restored whole
+(``restore``), the one reason that path stays. This module and
+``_on_demand`` decode and check what the store holds; the engine installs it
 (``_engine/restore.py``): nothing here writes an engine record.
 
 **One head, compare-and-swap.** Every write this runtime makes to its store
@@ -52,6 +54,7 @@ from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_fo
 from sofrito._engine.memo import Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._on_demand import Meta, StoreBacking
 from sofrito._snapshot import (
     MemoRow,
     NodeId,
@@ -121,6 +124,15 @@ class Persistence:
         self._restored: dict[NodeId, Memo | Cell] = {}
         """While restoring: nodes by their stored id, so dependencies resolve
         without decoding their keys again."""
+        self._queries: dict[str, bytes] = {}
+        """Per query with stored rows: its fingerprint at the last commit that
+        wrote one (the meta's map, ``_on_demand.Meta``), as this process knows it."""
+        self._unstored: set[bytes] = set()
+        """Memo ids read by a stored row while having no row themselves (a cached
+        error, ``persist=False``, a value left out): their readers are pushed
+        back at opening, since no stored edge leads to them from what they read."""
+        self._families: set[str] = set()
+        """Input families with stored cells."""
 
     # -- ids -------------------------------------------------------------------
 
@@ -143,8 +155,8 @@ class Persistence:
         engine = self.engine
         refuse_if_closed(engine, "commit")
         with engine.gate.write():
-            delta = self._delta(strict)
             states = [self.input_state(cell) for cell in _sorted_cells(self.journal.cells)]
+            delta, known = self._delta(strict, states)
             receipt = self.store.commit_boundary(
                 self.runtime_id,
                 delta,
@@ -155,14 +167,23 @@ class Persistence:
                 base_head=self.head,
             )
             self.head += 1
+            self._queries, self._unstored, self._families = known
             self.journal.acknowledge()
             return receipt
 
-    def _delta(self, strict: bool) -> SnapshotDelta:
+    def _delta(
+        self, strict: bool, states: list[InputState]
+    ) -> tuple[SnapshotDelta, tuple[dict[str, bytes], set[bytes], set[str]]]:
+        """The delta to commit, and what its meta says about the stored rows
+        after it (``_on_demand.Meta``), to keep once the commit is written."""
         engine = self.engine
         upserts: dict[bytes, bytes] = {}
         deletes: set[bytes] = set()
         reads: dict[bytes, list[bytes]] = {}
+        full = self.journal.full
+        queries = {} if full else dict(self._queries)
+        unstored: set[bytes] = set() if full else set(self._unstored)
+        families = self._families | {s.kind for s in states if s.status is InputStatus.READY}
         for memo in self.journal.memos:
             mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
             row = None
@@ -175,18 +196,28 @@ class Persistence:
                 # The store's reverse edges: the same nodes as the row's deps.
                 reads[mid] = [encode_node_id(dep) for dep in deps]
                 deletes.discard(mid)
+                queries[memo.spec.name] = memo.spec.fingerprint
+                unstored.discard(mid)
+                unstored.update(
+                    memo_id(dep.spec.name, self._key_bytes(repr(dep), dep.key))
+                    for dep in memo.deps
+                    if isinstance(dep, Memo) and not _has_row(dep)
+                )
             else:
                 # Errors, evicted values and values that cannot be encoded are
                 # recomputed, not stored; an older row of the memo goes.
                 deletes.add(mid)
-        return SnapshotDelta(
+                unstored.add(mid)
+        known = (queries, unstored, families)
+        delta = SnapshotDelta(
             engine.revisions.current,
-            self._meta(),
+            self._meta(known),
             upserts,
             frozenset(deletes),
-            self.journal.full,
+            full,
             reads,
         )
+        return delta, known
 
     def _row(self, memo: Memo, mid: bytes, deps: list[NodeId], strict: bool) -> bytes | None:
         """The memo's sealed row, listing ``deps`` (its dependencies' ids), or None
@@ -241,12 +272,20 @@ class Persistence:
             return (_INPUT, node.input.name, self._key_bytes(repr(node), node.key))
         return (_QUERY, node.spec.name, self._key_bytes(repr(node), node.key))
 
-    def _meta(self) -> bytes:
+    def _meta(self, known: tuple[dict[str, bytes], set[bytes], set[str]]) -> bytes:
+        """The snapshot header's runtime state: the codec, the revisions per
+        durability, the listings, and what opening on demand needs to know
+        without reading rows (``_on_demand.Meta``): the head after this commit."""
+        queries, unstored, families = known
         meta = (
             _META_FORMAT,
             self.codec.name,
             list(self.engine.revisions.last_changed),
             self._listings(),
+            sorted(queries.items()),
+            sorted(unstored),
+            sorted(families),
+            self.head + 1,
         )
         return self.sealer.seal(_SAFE.encode(meta), self._context("meta", ""))
 
@@ -292,7 +331,66 @@ class Persistence:
             status,
         )
 
-    # -- restore -----------------------------------------------------------------
+    # -- open ----------------------------------------------------------------------
+
+    def open(self, *, cold: bool = False) -> tuple[RuntimeState | None, int | None]:
+        """Open on demand: read the header, install the backing (``_on_demand.py``).
+        The stored lifecycle state, and the revision to open at (None for a
+        runtime with nothing stored)."""
+        header = self.store.load_header(self.runtime_id)
+        if header is None:
+            self.head = 0
+            return None, None
+        self.head = header.head
+        meta: Meta | None = None
+        revision = 0
+        if header.meta is not None:
+            meta = self._read_meta(header.meta)
+            if meta is None:  # committed before opening on demand: restored whole
+                return header.state, self.restore()
+            revision = header.revision
+            self._queries = dict(meta.queries)
+            self._unstored = set(meta.unstored)
+        # What a refused read or write made before a deferred load (``load=False``):
+        # empty cells, which would hide the stored ones from the backing.
+        restore.forget_everything(self.engine)
+        backing = StoreBacking(self, meta, revision, cold=cold)
+        self.engine.backing = backing
+        opened = backing.open(meta, header.head)
+        self._families = set(backing.families)
+        if meta is None and not opened:
+            return header.state, None
+        return header.state, opened
+
+    def _read_meta(self, sealed: bytes) -> Meta | None:
+        """The snapshot meta, checked; its revisions installed. None for a meta
+        written before loading on demand (without the maps ``Meta`` holds)."""
+        meta = _SAFE.decode(self._open(sealed, self._context("meta", ""), "the snapshot header"))
+        format_, codec_name, last_changed, *rest = meta
+        if format_ != _META_FORMAT or codec_name != self.codec.name:
+            raise CorruptSnapshot(
+                f"{self.store.location}: runtime {self.runtime_id!r} was stored with codec "
+                f"{codec_name!r} (format {format_}), this runtime uses {self.codec.name!r}"
+            )
+        listings = (
+            {name: (changed_at, (count, mixed)) for name, changed_at, count, mixed in rest[0]}
+            if rest
+            else {}
+        )
+        self._stored_listings = listings
+        restore.set_durability_revisions(self.engine, last_changed)
+        if len(rest) < 5:
+            return None
+        queries, unstored, families, head = rest[1:5]
+        return Meta(
+            listings,
+            {name: bytes(fingerprint) for name, fingerprint in queries},
+            frozenset(bytes(mid) for mid in unstored),
+            frozenset(families),
+            head,
+        )
+
+    # -- restore (whole: a snapshot committed before loading on demand) -------------
 
     def restore(self) -> int | None:
         """Load the last committed state; return its revision (None for a new runtime)."""
@@ -474,6 +572,7 @@ class Persistence:
         states = [self.input_state(c) for c in _sorted_cells(self.journal.cells)]
         if drop != "nothing":
             states = []
+            self._queries, self._unstored, self._families = {}, set(), set()
         self.store.atomic_lifecycle_commit(
             self.runtime_id, state, states, drop, base_head=self.head
         )
@@ -489,6 +588,12 @@ class Persistence:
         state = self.input_state(cell)
         self.store.persist_input_state(self.runtime_id, state, base_head=self.head)
         self.head += 1
+
+
+def _has_row(memo: Memo) -> bool:
+    """Whether a commit stores a row for ``memo`` (as ``Persistence._delta`` decides,
+    short of trying to encode its value)."""
+    return memo.spec.persist and memo.has_value and memo.error is None and memo.computed
 
 
 def _sorted_cells(cells: Iterable[Cell] | None) -> list[Cell]:

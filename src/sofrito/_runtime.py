@@ -164,8 +164,12 @@ class Runtime:
     def remove(self, target: Input | InputRef) -> None:
         """Remove an input cell; readers suspend until it is set again."""
         ref = ref_of(target)
-        self._engine.gate.refuse_inside_computation()
-        cell = self._engine.cells.get(ref.input, {}).get(ref.key)
+        engine = self._engine
+        engine.gate.refuse_inside_computation()
+        if engine.backing is not None:  # the cell may be stored, not loaded yet
+            cell: Cell | None = inputs.cell_for(engine, ref.input, ref.key)
+        else:
+            cell = engine.cells.get(ref.input, {}).get(ref.key)
         if cell is None or cell.status == CellStatus.PENDING:
             return  # never set, or already removed: nothing to do
         self._write(ref, CellWrite(CellStatus.PENDING, None, None, cell.durability))

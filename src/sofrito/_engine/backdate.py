@@ -86,6 +86,8 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.traceback = error.__traceback__ if error is not None else None
         memo.has_value = True
     old_deps = memo.deps
+    if memo.stored_deps is not None:  # loaded on demand, executed before its reads
+        memo.stored_deps = None  # were resolved: its new reads replace them
     if not old_deps:  # a first execution (W1: every memo): links to add, none to drop
         for dep in deps:
             readers = dep.rdeps

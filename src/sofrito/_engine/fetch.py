@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from sofrito._engine import execute, frontier, hits, lru, verify, write
+from sofrito._engine.backing import LoadFailed
 from sofrito._engine.frames import Task
 from sofrito._engine.memo import (
     ALWAYS_DIRTY,
@@ -149,6 +150,11 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
                 reader.depth = depth  # lowered before the flag is read
                 if not depth and gate.cancel_requested:
                     gate.wake_writers()
+    except LoadFailed as failed:
+        reader = local.reader
+        if reader.frame is None and not reader.depth:  # out of the engine: the caller's
+            raise failed.error from None
+        raise
     finally:
         if engine.deferred_writes:
             write.apply_deferred(engine)

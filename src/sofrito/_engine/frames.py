@@ -163,7 +163,8 @@ class Frame:
         except (TypeError, IndexError):  # a bad key, or a query's first read:
             memo = table = None  # memo_for explains the first, registers the second
         if memo is None:
-            if table is None or table is NOT_USED:  # (the shared hole: never written)
+            if table is None or table is NOT_USED or engine.backing is not None:
+                # (the shared hole, never written; or a memo that may be stored)
                 return _fetch.read_tracked(engine, self, engine.memo_for(spec, key))
             # A first read of this key: memo_for's lookup inlined (W1: every node).
             return _fetch.read_tracked(engine, self, table.setdefault(key, Memo(spec, key)))

@@ -50,14 +50,21 @@ __all__ = [
 
 def cell_for(engine: Engine, input: Input, key: tuple[Any, ...]) -> Cell:
     table = engine.cells.get(input)
+    backing = engine.backing
     if table is None:
         engine.register_name(input.name, input)
-        table = engine.cells.setdefault(input, listing.new_table(input))
+        # With a backing, the family may have stored cells: its listing is
+        # made when first read, from them (``listing.listing_for``).
+        table = engine.cells.setdefault(input, listing.new_table(input) if backing is None else {})
     try:
         cell = table.get(key)
     except TypeError:
         raise _unhashable(input, key) from None
     if cell is None:
+        if backing is not None:  # loading on demand: the stored cell, if any
+            cell = backing.cell(input, key)
+            if cell is not None:
+                return cell
         cell = table.setdefault(key, Cell(input, key, int(input.durability)))
     return cell
 

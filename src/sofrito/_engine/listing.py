@@ -146,16 +146,17 @@ def listing_for(engine: Engine, input: Input) -> Cell:
     table = engine.cells.get(input)
     if table is None:
         engine.register_name(input.name, input)
-        table = engine.cells.setdefault(input, new_table(input))
+        # With a backing the listing is made below, from the stored cells.
+        table = engine.cells.setdefault(input, new_table(input) if engine.backing is None else {})
     node = table.get(LISTING_KEY)
     if node is None:
-        keys = {
-            key: None
-            for key, cell in list(table.items())
-            if cell.status != CellStatus.PENDING
-        }
+        backing = engine.backing
+        # Loading on demand: the family's stored cells first, and the revision
+        # its stored listing took, if they list what it listed.
+        dated = backing.family(input) if backing is not None else None
+        keys = {key: None for key, cell in list(table.items()) if cell.status != CellStatus.PENDING}
         node = table.setdefault(LISTING_KEY, _node(input, keys))
-        node.changed_at = engine.revisions.current
+        node.changed_at = engine.revisions.current if dated is None else dated
     return node
 
 
@@ -164,17 +165,28 @@ def key_set(node: Cell) -> KeySet:
     return value
 
 
-def changed(engine: Engine, cell: Cell, listed: bool) -> Cell | None:
-    """Note that ``cell`` (just written) is now ``listed`` or not; the family's
-    listing node if that changed the listing, else None.
+def changed(engine: Engine, cell: Cell, listed: bool, was_listed: bool) -> Cell | None:
+    """Note that ``cell`` (just written) is now ``listed`` or not (``was_listed``:
+    whether it had a value or an error before); the family's listing node if
+    that changed the listing, else None.
 
     Every write passes here, so the common case (a value edit: the key is
     listed and stays so) costs no call: subscripts, not ``listing_for``.
+    A table filled by a restore or on demand has no listing until one is
+    read: a write that neither adds nor removes a key leaves it so (making
+    it would load the family's every stored cell); one that does makes it,
+    from the cells as they are now, so the key is already in or out.
     """
     try:
         node = engine.cells[cell.input][LISTING_KEY]
-    except KeyError:  # a table a restore filled: its listing is made on first use
+    except KeyError:
+        if listed == was_listed:
+            return None
         node = listing_for(engine, cell.input)
+        node.changed_at = engine.revisions.current
+        if node.durability > cell.durability:
+            engine.revisions.record_change(node.durability)
+        return node
     keys: KeySet = node.value
     if (cell.key in keys.keys) == listed:
         return None

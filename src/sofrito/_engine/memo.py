@@ -85,6 +85,7 @@ class Memo:
         "rdeps",
         "ref_cache",
         "spec",
+        "stored_deps",
         "traceback",
         "value",
         "verified_at",
@@ -104,6 +105,10 @@ class Memo:
         self.lowered_at = NEVER
         """The last revision in which an execution lowered ``durability`` (``frontier.py``)."""
         self.deps: list[Node] = []
+        self.stored_deps: list[tuple[bytes, str, bytes]] | None = None
+        """A memo loaded on demand: the ids its stored row lists, not resolved to
+        nodes yet (``deps`` is empty until ``Backing.deps`` resolves them, before
+        anything walks or relinks them). None once resolved, or re-executed."""
         self.rdeps: dict[Memo, None] | None = None
         """Who read this memo: a dict used as an ordered set (``rdeps.py``)."""
         self.dirty_at = NEVER

@@ -18,6 +18,10 @@ The calls:
 - ``install_cell``: a stored cell, ready, with its revision of last change.
 - ``install_memo``: a stored memo row, its value still encoded, linked to
   its dependencies (reverse dependencies included).
+- ``install_stored_memo``: the same, loaded on demand: its dependencies stay
+  stored ids (``Memo.stored_deps``) until ``resolve_deps`` links them.
+- ``resolve_deps``, ``link_reader``, ``fresh_memo``: what loading on demand
+  adds (``backing.py``).
 - ``date_listing``: a family's listing takes the revision a snapshot recorded.
 - ``discard``: memos whose stored rows cannot be trusted count as changed,
   and whatever read them is pushed back to be verified.
@@ -41,11 +45,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine import rdeps
-from sofrito._engine.memo import NEVER, Cell, CellStatus, Encoded
+from sofrito._engine.memo import NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 
 if TYPE_CHECKING:
     from sofrito._engine.family import Input
-    from sofrito._engine.memo import Memo, Node
+    from sofrito._engine.memo import Node
+    from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
 
 __all__ = [
@@ -54,8 +59,13 @@ __all__ = [
     "date_listing",
     "discard",
     "forget_everything",
+    "fresh_memo",
     "install_cell",
     "install_memo",
+    "install_stored_memo",
+    "link_reader",
+    "push_back",
+    "resolve_deps",
     "set_durability_revisions",
 ]
 
@@ -67,14 +77,20 @@ def install_cell(
     value: Any,
     durability: int,
     changed_at: int,
+    *,
+    ready: bool = True,
 ) -> Cell:
-    """Install a stored cell of ``input``, ready with ``value``.
+    """Install a stored cell of ``input``, ready with ``value``; or, not ``ready``,
+    pending since ``changed_at`` (a cell stored as removed, loaded on demand:
+    a memo that read it before then sees it changed).
 
     The family's table gets no listing node here: one is made, listing the
     cells installed, when a reader first asks (``listing.listing_for``).
     """
     cell = Cell(input, key, durability)
-    cell.status, cell.value, cell.changed_at = CellStatus.READY, value, changed_at
+    cell.changed_at = changed_at
+    if ready:
+        cell.status, cell.value = CellStatus.READY, value
     table = engine.cells.get(input)
     if table is None:
         # Installing into an input is using it: its name is taken for this runtime.
@@ -113,6 +129,84 @@ def install_memo(
     memo.deps = deps
 
 
+def fresh_memo(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo:
+    """The memo of ``spec(*key)``, made empty (never computed) if the table has
+    none: what a load on demand installs for a key with no stored row."""
+    table = engine.tables[spec]
+    memo = table.get(key)
+    if memo is None:
+        memo = table.setdefault(key, Memo(spec, key))
+    return memo
+
+
+def install_stored_memo(
+    engine: Engine,
+    spec: QuerySpec[Any],
+    key: tuple[Any, ...],
+    data: bytes,
+    decode: Callable[[bytes], Any],
+    *,
+    changed_at: int,
+    verified_at: int,
+    durability: int,
+    stored_deps: list[tuple[bytes, str, bytes]],
+    revision: int,
+) -> Memo:
+    """Install a memo row loaded on demand, its reads left as stored ids.
+
+    Set-default: if the table holds the key already (another thread loaded it,
+    or it was computed meanwhile), that memo is kept and returned, so two
+    threads racing on one key end with one memo. Otherwise as ``install_memo``:
+    the value stays encoded, ``dirty_at`` is the revision opened at.
+    """
+    table = engine.tables[spec]
+    memo = table.get(key)
+    if memo is not None:
+        return memo
+    memo = Memo(spec, key)
+    memo.value = Encoded(data, decode)
+    memo.has_value = True
+    memo.changed_at = changed_at
+    memo.verified_at = verified_at
+    memo.durability = durability
+    memo.dirty_at = revision
+    memo.stored_deps = stored_deps
+    return table.setdefault(key, memo)
+
+
+def resolve_deps(memo: Memo, deps: list[Node]) -> None:
+    """The stored reads of ``memo``, now nodes: linked both ways."""
+    memo.stored_deps = None
+    rdeps.relink(memo, memo.deps, deps)
+    memo.deps = deps
+
+
+def link_reader(node: Node, reader: Memo) -> None:
+    """Record ``reader`` (its reads still stored ids) as a reader of ``node``, as
+    the stored edges say, so that a write to ``node`` marks it."""
+    readers = node.rdeps
+    if readers is None:
+        node.rdeps = {reader: None}
+    else:
+        readers[reader] = None
+
+
+def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
+    """``memos`` (and what transitively read them) are verified before served:
+    as the readers of a discarded memo are (``discard``)."""
+    stack = list(memos)
+    seen: set[Memo] = set()
+    while stack:
+        reader = stack.pop()
+        if reader in seen:
+            continue
+        seen.add(reader)
+        if reader.verified_at >= revision:
+            reader.verified_at = revision - 1
+        reader.dirty_at = max(reader.dirty_at, revision)  # (ALWAYS_DIRTY is above all)
+        stack.extend(reader.rdeps or ())
+
+
 def date_listing(node: Cell, changed_at: int) -> None:
     """A listing node whose keys are the ones a snapshot recorded takes that
     snapshot's revision of its last change (``_persistence`` checks the keys)."""
@@ -137,7 +231,9 @@ def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
         for level in range(memo.durability + 1):
             last_changed[level] = max(last_changed[level], revision)
         memo.value, memo.has_value, memo.verified_at, memo.changed_at = None, False, NEVER, NEVER
+        memo.hit_at = NOT_HITTABLE
         memo.deps = []
+        memo.stored_deps = None
         stack.extend(memo.rdeps or ())
     while stack:
         reader = stack.pop()
@@ -173,6 +269,8 @@ def clear_memos(engine: Engine) -> None:
     write gate. With a journal, the next commit replaces every stored memo."""
     engine.tables.clear()
     engine.lrus.clear()
+    if engine.backing is not None:
+        engine.backing.memos_cleared()
     for table in engine.cells.values():
         for cell in table.values():
             cell.rdeps = None
@@ -188,5 +286,6 @@ def forget_everything(engine: Engine) -> None:
     engine.lrus.clear()
     engine.pending_cells.clear()
     engine.deferred_writes.clear()
+    engine.backing = None  # the store dropped its rows: nothing is left to load
     if engine.journal is not None:
         engine.journal.forget()

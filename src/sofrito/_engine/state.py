@@ -152,6 +152,11 @@ class Engine:
         except TypeError:
             raise _unhashable(spec, key) from None
         if memo is None:
+            backing = self.backing
+            if backing is not None:  # loading on demand: the stored memo, if any
+                memo = backing.memo(spec, key)
+                if memo is not None:
+                    return memo
             memo = table.setdefault(key, Memo(spec, key))
         return memo
 

@@ -86,6 +86,12 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
     would: the lowest durability read, and whether anything below reads a
     pending cell.
     """
+    if memo.stored_deps is not None:  # loaded on demand: its reads come first
+        backing = engine.backing
+        assert backing is not None
+        backing.deps([memo])
+        if memo.verified_at == NEVER:
+            return False  # its stored row could not be trusted after all: it executes
     revision = engine.revisions.current
     last_changed = engine.revisions.last_changed
     verified_at = memo.verified_at

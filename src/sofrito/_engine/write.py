@@ -177,6 +177,10 @@ def write_cell(engine: Engine, input: Input, key: tuple[Any, ...], change: CellW
 
 
 def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
+    backing = engine.backing
+    if backing is not None:  # its stored readers first, so the walk below marks them
+        backing.readers(cell)
+    was_listed = cell.status != CellStatus.PENDING
     revision = engine.revisions.current
     engine.revisions.record_change(max(cell.durability, change.durability))
     cell.status = change.status
@@ -191,7 +195,7 @@ def _apply(engine: Engine, cell: Cell, change: CellWrite) -> None:
     listing_node = (
         None
         if change.by_locator
-        else listing.changed(engine, cell, change.status != CellStatus.PENDING)
+        else listing.changed(engine, cell, change.status != CellStatus.PENDING, was_listed)
     )
     engine.deferred_writes.pop(cell, None)
     if change.status == CellStatus.PENDING:

@@ -1,0 +1,569 @@
+"""``StoreBacking``: a runtime on a store loads its records on demand.
+
+Opening reads the snapshot header (``RuntimeStore.load_header``) and nothing
+that grows with the cache; then the engine asks this backing for a record the
+first time it needs one (``_engine/backing.py`` lists the five questions and
+where they are asked). Each answer is one store call, or two, checked as
+opening used to check every row (seal, fingerprint), and installed through
+``_engine/restore.py``.
+
+**What opening still finds, each in proportion to what changed:**
+
+- inputs persisted after the last commit (``durable=True``): the snapshot
+  meta records the head its commit left; if the header's head is another,
+  ``load_inputs_changed_after`` returns those cells, which are installed and
+  whose stored readers are marked (``restore.catch_up``);
+- queries whose stored memos cannot be trusted: the meta maps each query
+  with stored rows to its fingerprint at commit, and lists the memos read
+  by a stored row while having no row themselves (``persist=False``, cached
+  errors, values that could not be stored, deleted rows: memo by memo, as
+  naming their queries would push back readers in proportion to the cache).
+  The readers of every memo of a query whose fingerprint differs now (or
+  that is not defined in this process), and of every such unstored memo,
+  are pushed back (one ``load_reader_closure``, seeded by those memos and by
+  name prefix): they verify before they are served, as the eager restore
+  pushed back the readers of a discarded memo. None of them, no round trip.
+
+**The trust rule.** A memo installed later and reached by no closure is
+clean for the writes this process made: its ``dirty_at`` is the snapshot's
+revision, as at an eager open. That trusts the stored edges for marking: a
+write loads the stored transitive readers of the written cell
+(``readers``, once per node) and links them, so the engine's own walk marks
+them. Per-row checksums catch a damaged row when it is loaded; an edge row
+that vanished is not detectable on demand (``load_snapshot`` still checks
+every row and the edge seal; docs/persistence.md).
+
+**One boundary.** Every load passes the head this process opened at, or
+last wrote (``Persistence.head``); ``StaleRead`` reaches the caller of the
+read (inside a computation wrapped in ``LoadFailed``, see ``backing.py``).
+No silent refresh: what this process holds may not be valid under the newer
+boundary, and only a reopen can tell.
+
+**A row that fails its check when loaded** raises ``CorruptSnapshot`` naming
+the row. With ``on_corrupt="cold"`` it is dropped instead, with a warning
+(logger ``sofrito.persistence``): a memo row counts as discarded (it
+executes; its stored readers are pushed back), an input row as absent (its
+locator is asked, or its readers suspend). Dropping the whole runtime's
+state, as a cold *open* does, was rejected in the middle of a run: it would
+throw away what the program is holding and computing. A row whose
+fingerprint differs from the query's now is discarded the same way.
+
+Rejected: loading a memo's dependencies with it (a read of an unchanged root
+would load its whole cone); refreshing on ``StaleRead`` (see above); one
+store call per dependency while verifying (the walk asks for all of a
+memo's reads at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
+
+from sofrito import _registry
+from sofrito._codec import CodecError, IntegrityError
+from sofrito._engine import restore
+from sofrito._engine.backing import LoadFailed
+from sofrito._engine.listing import LISTING_KEY, digest_of, is_listing, listing_for
+from sofrito._engine.memo import Cell, CellStatus, Memo, Node
+from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._snapshot import (
+    INPUT,
+    LISTING,
+    QUERY,
+    MemoRow,
+    NodeId,
+    decode_memo_row,
+    encode_node_id,
+    memo_id,
+    split_memo_id,
+)
+from sofrito.stores import CorruptSnapshot, InputState, InputStatus, StoreError
+
+if TYPE_CHECKING:
+    from sofrito._engine.local import Reader
+    from sofrito._engine.spec import QuerySpec
+    from sofrito._inputs import Input
+    from sofrito._persistence import Persistence
+
+__all__ = ["Meta", "StoreBacking"]
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+log = logging.getLogger("sofrito.persistence")
+
+
+class Meta(NamedTuple):
+    """What the snapshot meta says about the stored rows (``Persistence._meta``)."""
+
+    listings: dict[str, tuple[int, tuple[int, int]]]
+    """Per family with a listing read by a stored memo: its revision and digest."""
+    queries: dict[str, bytes]
+    """Per query with stored rows: its fingerprint at the commit that last wrote one."""
+    unstored: frozenset[bytes]
+    """Memo ids read by a stored row while having no row of their own."""
+    families: frozenset[str]
+    """Input families with stored cells (as of the last commit)."""
+    head: int
+    """The runtime's head just after the commit that wrote this meta."""
+
+
+class StoreBacking:
+    """``_engine.backing.Backing`` over a ``RuntimeStore`` (module docstring)."""
+
+    def __init__(
+        self, persistence: Persistence, meta: Meta | None, revision: int, *, cold: bool
+    ) -> None:
+        self.persistence = persistence
+        self.cold = cold
+        """``on_corrupt="cold"``: a damaged row is dropped, not an error (module docstring)."""
+        self.engine = persistence.engine
+        self.store = persistence.store
+        self.runtime_id = persistence.runtime_id
+        self.revision = revision
+        """The snapshot's revision: a memo installed untouched is dirty from it."""
+        self.queries = dict(meta.queries) if meta is not None else {}
+        self.listings = dict(meta.listings) if meta is not None else {}
+        self.families = set(meta.families) if meta is not None else set()
+        self.memos_gone = False
+        """``rt.clear_cache()``: the stored memos are not to be used any more."""
+        self.lock = threading.RLock()
+        """Held across each load and install: two threads missing one key end
+        with one memo (``restore.install_stored_memo`` is a set-default too)."""
+        self.merged: set[bytes] = set()
+        """Node ids whose stored readers are installed and linked (once each)."""
+        self.untrusted: dict[bytes, int] = {}
+        """Memo ids a closure reached that could not be installed then (their
+        query was not defined), with the revision of the mark they missed: if
+        they ever are installed, one marked at opening is pushed back (it
+        verifies), one marked by a write here is installed empty (it executes:
+        the frontiers of that write did not count it)."""
+        self.families_loaded: set[str] = set()
+        self.damaged: set[Any] = set()
+        """Ids of rows dropped as damaged (``on_corrupt="cold"``)."""
+
+    # -- opening ------------------------------------------------------------------------
+
+    def open(self, meta: Meta | None, header_head: int) -> int:
+        """Find what changed since the snapshot; the revision to open at."""
+        revision = self.revision
+        late: dict[bytes, Node] = {}
+        if meta is None or meta.head != header_head:
+            after = revision if meta is not None else -1
+            for state in self._load(self.store.load_inputs_changed_after, after):
+                self.families.add(state.kind)
+                cell = self._install_state(state)
+                node_id = None if cell is None else self._cell_node_id(cell)
+                if cell is not None and node_id is not None:
+                    late[node_id] = cell
+        if meta is not None:
+            self._push_back_untrusted(meta)
+        cells = [node for node in late.values() if type(node) is Cell]
+        if late:
+            self._merge(list(late), known=late)  # linked: catch_up marks them
+            # A late cell may add a key to its family: the listing's readers verify.
+            names = sorted({cell.input.name for cell in cells})
+            listings = [encode_node_id((LISTING, name, b"")) for name in names]
+            restore.push_back(self.engine, self._merge(listings, link=False), revision)
+        return restore.catch_up(self.engine, cells, revision)
+
+    def _push_back_untrusted(self, meta: Meta) -> None:
+        """Readers of queries whose code changed, or that have no rows: verified."""
+        suspect = set()
+        for name, fingerprint in meta.queries.items():
+            spec = _registry.query_named(name)
+            if spec is None or spec.fingerprint != fingerprint:
+                suspect.add(name)
+        if not suspect and not meta.unstored:
+            return
+        prefixes = [encode_node_id((QUERY, name, b"")) for name in sorted(suspect)]
+        reached = self._merge([QUERY + mid for mid in sorted(meta.unstored)], prefixes)
+        # As a discarded memo does: a change of every durability at the snapshot's
+        # revision, so no durability shortcut passes a reader as unchanged.
+        last_changed = self.engine.revisions.last_changed
+        for level in range(len(last_changed)):
+            last_changed[level] = max(last_changed[level], self.revision)
+        restore.push_back(self.engine, reached, self.revision)
+
+    # -- the engine's questions ---------------------------------------------------------
+
+    def memo(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo | None:
+        if self.memos_gone or spec.name not in self.queries or not spec.persist:
+            return None
+        try:
+            mid = memo_id(spec.name, encode_key(key))
+        except (KeyEncodingError, TypeError):
+            return None
+        with self.lock:
+            found, discarded = self._memos([mid])
+            if discarded:
+                self._discard(discarded)
+            return found.get(mid)
+
+    def cell(self, input: Input, key: tuple[Any, ...]) -> Cell | None:
+        if input.name not in self.families:
+            return None
+        try:
+            input_id = f"{input.name}:{encode_key(key).hex()}"
+        except (KeyEncodingError, TypeError):
+            return None
+        with self.lock:
+            table = self.engine.cells.get(input)
+            if table is not None and key in table:
+                return table[key]
+            state = self._rows(self.store.load_input_rows, [input_id]).get(input_id)
+            return None if state is None else self._install_state(state)
+
+    def family(self, input: Input) -> int | None:
+        name = input.name
+        with self.lock:
+            if name in self.families_loaded:
+                return None
+            self.families_loaded.add(name)
+            if name not in self.families:
+                return None
+            table = self.engine.cells.get(input) or {}
+            for state in self._load(self.store.load_family, name):
+                if state.status is InputStatus.READY:
+                    try:
+                        key = decode_key(state.key)
+                    except ValueError:
+                        continue
+                    if key not in table:
+                        self._install_state(state)
+            recorded = self.listings.get(name)
+            if recorded is None:
+                return None
+            table = self.engine.cells.get(input) or {}
+            try:
+                same = (
+                    digest_of(
+                        encode_key(key)
+                        for key, cell in table.items()
+                        if cell.status != CellStatus.PENDING and not is_listing(cell)
+                    )
+                    == recorded[1]
+                )
+            except (KeyEncodingError, TypeError):
+                same = False
+            if same:
+                return recorded[0]
+            # Other keys than the snapshot listed: the listing's stored readers verify.
+            listing_id = encode_node_id((LISTING, name, b""))
+            reached = self._merge([listing_id], link=False)
+            restore.push_back(self.engine, reached, self.engine.revisions.current)
+            return None
+
+    def deps(self, memos: Sequence[Memo]) -> None:
+        with self.lock:
+            waiting = [memo for memo in memos if memo.stored_deps is not None]
+            if not waiting:
+                return
+            wanted_memos: list[bytes] = []
+            wanted_cells: list[str] = []
+            for memo in waiting:
+                for kind, name, key_bytes in memo.stored_deps or ():
+                    if kind == QUERY:
+                        wanted_memos.append(memo_id(name, key_bytes))
+                    elif kind == INPUT:
+                        wanted_cells.append(f"{name}:{key_bytes.hex()}")
+            found, discarded = self._memos(wanted_memos)
+            cells = self._cells(wanted_cells)
+            unresolved: list[Memo] = []
+            for memo in waiting:
+                deps = self._resolve(memo.stored_deps or [], found, cells)
+                if deps is None:
+                    unresolved.append(memo)
+                else:
+                    restore.resolve_deps(memo, deps)
+            if discarded or unresolved:
+                self._discard([*discarded, *unresolved])
+
+    def readers(self, node: Cell) -> None:
+        if not self._may_have_readers(node):
+            return
+        with self.lock:
+            node_id = self._cell_node_id(node)
+            if node_id is None:
+                return
+            seeds = [node_id]
+            if node.input.name in self.families:  # a key may join or leave its listing
+                seeds.append(encode_node_id((LISTING, node.input.name, b"")))
+            self._merge(seeds, known={node_id: node})
+
+    def memos_cleared(self) -> None:
+        self.memos_gone = True
+
+    # -- loading and installing ---------------------------------------------------------
+
+    def _may_have_readers(self, cell: Cell) -> bool:
+        return not self.memos_gone and bool(self.queries)
+
+    def _load(self, call: Callable[..., T], *args: Any, **options: Any) -> T:
+        """One store call at this process's head; a failure inside a computation
+        travels as ``LoadFailed`` (``backing.py``)."""
+        try:
+            return call(self.runtime_id, *args, head=self.persistence.head, **options)
+        except StoreError as exc:
+            self._raise(exc)
+
+    def _install_state(self, state: InputState) -> Cell | None:
+        persistence = self.persistence
+        input = _registry.input_named(state.kind)
+        if input is None:
+            return None
+        try:
+            key = decode_key(state.key)
+        except ValueError:
+            return None
+        table = self.engine.cells.get(input)
+        if table is not None and key in table:
+            return table[key]
+        if state.status is not InputStatus.READY:  # removed (or an error, not stored):
+            return restore.install_cell(  # pending since, so its readers see a change
+                self.engine, input, key, None, state.durability, state.changed_at, ready=False
+            )
+        context = persistence._context("input", state.input_id)
+        try:
+            opened = persistence._open(state.value, context, "input", state.input_id)
+        except CorruptSnapshot as error:
+            self._damaged(error)
+            return None
+        value = persistence.codec.decode(opened)
+        return restore.install_cell(
+            self.engine, input, key, value, state.durability, state.changed_at
+        )
+
+    def _cells(self, input_ids: list[str]) -> dict[str, Cell | None]:
+        """The cells of ``input_ids``, from memory or (one call) the store."""
+        cells: dict[str, Cell | None] = {}
+        missing: list[str] = []
+        for input_id in input_ids:
+            name, _, hexkey = input_id.rpartition(":")
+            input = _registry.input_named(name)
+            if input is None:
+                cells[input_id] = None
+                continue
+            try:
+                key = decode_key(bytes.fromhex(hexkey))
+            except ValueError:
+                cells[input_id] = None
+                continue
+            cell = (self.engine.cells.get(input) or {}).get(key)
+            if cell is not None:
+                cells[input_id] = cell
+            elif input.name in self.families:
+                missing.append(input_id)
+            else:
+                cells[input_id] = None
+        if missing:
+            states = self._rows(self.store.load_input_rows, missing)
+            for input_id in missing:
+                state = states.get(input_id)
+                cells[input_id] = None if state is None else self._install_state(state)
+        return cells
+
+    def _memos(self, mids: Iterable[bytes]) -> tuple[dict[bytes, Memo], list[Memo]]:
+        """The memos of ``mids``: in memory, else their stored rows installed (one
+        call), else empty. A row that cannot be trusted is installed empty and
+        listed second, for the caller to ``_discard`` once it is done."""
+        found: dict[bytes, Memo] = {}
+        specs: dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]] = {}
+        missing: list[bytes] = []
+        for mid in dict.fromkeys(mids):
+            name, key_bytes = split_memo_id(mid)
+            spec = _registry.query_named(name)
+            if spec is None:
+                continue
+            try:
+                key = decode_key(key_bytes)
+            except ValueError:
+                continue
+            memo = self.engine.tables[spec].get(key)
+            if memo is not None:
+                found[mid] = memo
+            elif (
+                self.memos_gone
+                or self.untrusted.get(mid, 0) > self.revision
+                or name not in self.queries
+                or not spec.persist
+            ):
+                found[mid] = restore.fresh_memo(self.engine, spec, key)
+            else:
+                specs[mid] = (spec, key)
+                missing.append(mid)
+        if not missing:
+            return found, []
+        rows = self._rows(self.store.load_memo_rows, missing)
+        discarded: list[Memo] = []
+        for mid in missing:
+            spec, key = specs[mid]
+            sealed = rows.get(mid)
+            row = self._decode_row(mid, sealed) if sealed is not None else None
+            if row is None or row.fingerprint != spec.fingerprint:
+                memo = restore.fresh_memo(self.engine, spec, key)
+                if sealed is not None or mid in self.damaged:
+                    discarded.append(memo)
+            else:
+                memo = restore.install_stored_memo(
+                    self.engine,
+                    spec,
+                    key,
+                    row.value,
+                    self.persistence.codec.decode,
+                    changed_at=row.changed_at,
+                    verified_at=row.verified_at,
+                    durability=row.durability,
+                    stored_deps=row.deps,
+                    revision=self.revision,
+                )
+                if mid in self.untrusted:  # a reader pushed back at opening
+                    restore.push_back(self.engine, [memo], self.revision)
+            found[mid] = memo
+        return found, discarded
+
+    def _decode_row(self, mid: bytes, sealed: bytes) -> MemoRow | None:
+        """The row, checked; None for a damaged one under ``on_corrupt="cold"``."""
+        persistence = self.persistence
+        try:
+            return decode_memo_row(sealed, persistence.sealer, persistence._context("memo", mid))
+        except (IntegrityError, CodecError) as exc:
+            error = persistence._corrupt(f"memo row {mid.hex()}", exc)
+        self._damaged(error)
+        return None
+
+    def _damaged(self, error: CorruptSnapshot) -> None:
+        """Damage met by a load: dropped with a warning under ``on_corrupt="cold"``,
+        else raised (as ``LoadFailed`` inside a computation)."""
+        if self.cold:
+            what = str(error).split("; open the runtime with", 1)[0]  # (it is open so)
+            log.warning("%s; on_corrupt='cold': dropped it, recomputing what it held", what)
+            return
+        self._raise(error)
+
+    def _raise(self, error: StoreError) -> NoReturn:
+        reader: Reader | None = getattr(self.engine.local, "reader", None)
+        if reader is not None and reader.frame is not None:
+            raise LoadFailed(error) from None
+        raise error
+
+    def _rows(self, call: Callable[..., dict[K, V]], ids: list[K]) -> dict[K, V]:
+        """``load_memo_rows`` or ``load_input_rows``; under ``on_corrupt="cold"`` a
+        damaged row is left out (asked for one by one to find it) with a warning."""
+        if not self.cold:
+            return self._load(call, ids)
+        try:
+            return self._load(call, ids)
+        except LoadFailed as failed:
+            if not isinstance(failed.error, CorruptSnapshot):
+                raise
+        except CorruptSnapshot:
+            pass
+        found: dict[K, V] = {}
+        for one in ids:
+            try:
+                found.update(self._load(call, [one]))
+            except LoadFailed as failed:
+                if not isinstance(failed.error, CorruptSnapshot):
+                    raise
+                self._damaged(failed.error)
+                self.damaged.add(one)
+            except CorruptSnapshot as error:
+                self._damaged(error)
+                self.damaged.add(one)
+        return found
+
+    def _resolve(
+        self,
+        stored: list[NodeId],
+        found: dict[bytes, Memo],
+        cells: dict[str, Cell | None],
+    ) -> list[Node] | None:
+        """The nodes of ``stored``; None if one of them is gone (a cell no longer
+        stored, a query not defined): the memo cannot be verified, it executes."""
+        deps: list[Node] = []
+        for kind, name, key_bytes in stored:
+            node: Node | None
+            if kind == QUERY:
+                node = found.get(memo_id(name, key_bytes))
+            elif kind == INPUT:
+                node = cells.get(f"{name}:{key_bytes.hex()}")
+            else:
+                input = _registry.input_named(name)
+                node = None if input is None else listing_for(self.engine, input)
+            if node is None:
+                return None
+            deps.append(node)
+        return deps
+
+    def _discard(self, memos: list[Memo]) -> None:
+        """Memos whose stored state cannot be trusted, met after opening: their
+        stored readers installed, then all of them pushed back (``restore.discard``)."""
+        seeds: list[bytes] = []
+        for memo in memos:
+            try:
+                seeds.append(encode_node_id((QUERY, memo.spec.name, encode_key(memo.key))))
+            except (KeyEncodingError, TypeError):
+                continue
+        self._merge(seeds)
+        restore.discard(self.engine, memos, self.engine.revisions.current)
+
+    def _merge(
+        self,
+        seeds: list[bytes],
+        prefixes: Sequence[bytes] = (),
+        known: dict[bytes, Node] | None = None,
+        *,
+        link: bool = True,
+    ) -> list[Memo]:
+        """Install the stored transitive readers of ``seeds`` (and of every node
+        under ``prefixes``); with ``link``, link each whose reads are still
+        stored ids to the nodes it reads, as the edges say (a listing node is
+        made for it). The readers, installed."""
+        new = [seed for seed in seeds if seed not in self.merged]
+        if not new and not prefixes:
+            return []
+        edges = self._load(self.store.load_reader_closure, new, node_prefixes=list(prefixes))
+        self.merged.update(new)
+        if not edges:
+            return []
+        readers, discarded = self._memos(reader for _, reader in edges)
+        nodes: dict[bytes, Node] = dict(known or {})
+        for mid, memo in readers.items():
+            node_id = QUERY + mid
+            nodes[node_id] = memo
+            self.merged.add(node_id)  # its readers are in this closure
+        mark = max(self.engine.revisions.current, self.revision)
+        for _, mid in edges:
+            if mid not in readers:
+                self.untrusted.setdefault(mid, mark)
+        for dep, mid in edges:
+            reader = readers.get(mid)
+            if reader is None or reader.stored_deps is None:
+                continue  # resolved: its links in memory are the truth
+            node = nodes.get(dep)
+            if node is None and link and dep[:1] == LISTING:
+                node = self._listing_node(dep)
+            if node is not None:
+                restore.link_reader(node, reader)
+        if discarded:
+            self._discard(discarded)
+        return list(readers.values())
+
+    def _listing_node(self, dep: bytes) -> Node | None:
+        name, _ = split_memo_id(dep[1:])
+        input = _registry.input_named(name)
+        if input is None:
+            return None
+        table = self.engine.cells.get(input)
+        if table is not None and LISTING_KEY in table:
+            return table[LISTING_KEY]
+        return listing_for(self.engine, input)
+
+    def _cell_node_id(self, cell: Cell) -> bytes | None:
+        try:
+            return encode_node_id((INPUT, cell.input.name, encode_key(cell.key)))
+        except (KeyEncodingError, TypeError):
+            return None

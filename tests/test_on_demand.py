@@ -1,0 +1,379 @@
+"""A runtime on a store loads on demand: what each step loads, and that it is right.
+
+Each test builds a small graph on a real SQLite file, commits, and opens a
+fresh runtime on the same file through ``Counting``, a wrapper that records
+every on-demand load and what it returned. A runtime object opened anew
+holds nothing in memory, as a new process would (the queries are defined
+once per test, with names of their own).
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+import sofrito as sf
+from sofrito._keys import decode_key
+from sofrito._snapshot import split_memo_id
+from sofrito.stores import RuntimeStore, SqliteStore, StaleRead
+
+_names = itertools.count()
+
+
+class Counting:
+    """A store that forwards everything, recording each ``load_*`` call and what it
+    returned: memo rows and readers as ``name(key)``, input rows by input id."""
+
+    def __init__(self, inner: RuntimeStore) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+        self.memos: list[str] = []
+        self.inputs: list[str] = []
+        self.readers: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.inner, name)
+        if not name.startswith("load_") or not callable(found):
+            return found
+
+        def load(*args: Any, **kwargs: Any) -> Any:
+            result = found(*args, **kwargs)
+            self.calls.append(name)
+            if name == "load_memo_rows":
+                self.memos += [_shown(mid) for mid in result]
+            elif name == "load_input_rows":
+                self.inputs += list(result)
+            elif name in ("load_family", "load_inputs_changed_after"):
+                self.inputs += [state.input_id for state in result]
+            elif name == "load_reader_closure":
+                self.readers += sorted({_shown(reader) for _, reader in result})
+            return result
+
+        return load
+
+    def clear(self) -> None:
+        self.calls, self.memos, self.inputs, self.readers = [], [], [], []
+
+
+def _shown(mid: bytes) -> str:
+    name, key = split_memo_id(mid)
+    return f"{name.rsplit('.', 1)[-1]}{decode_key(key)!r}".replace(",)", ")")
+
+
+@dataclass
+class Graph:
+    """root() reads mid(k) for a, b, c; mid(k) reads leaf(k); leaf(k) reads src[k]."""
+
+    prefix: str
+    src: sf.Input
+    leaf: Any
+    mid: Any
+    root: Any
+    runs: Counter[str] = field(default_factory=Counter)
+
+
+def graph(
+    *,
+    leaf_version: str | None = None,
+    mid_persist: bool = True,
+    leaf_lru: int | None = None,
+    prefix: str | None = None,
+    lower: bool = False,
+) -> Graph:
+    prefix = prefix or f"ondemand{next(_names)}"
+    runs: Counter[str] = Counter()
+    src = sf.Input(f"{prefix}.src")
+
+    @sf.query(name=f"{prefix}.leaf", version=leaf_version, lru=leaf_lru)
+    def leaf(db: Any, key: str) -> str:
+        runs[f"leaf {key}"] += 1
+        value: str = src(db, key)
+        if value == "bad":
+            raise ValueError(f"bad {key}")
+        return value.lower() if lower else value.upper()
+
+    @sf.query(name=f"{prefix}.mid", persist=mid_persist)
+    def mid(db: Any, key: str) -> str:
+        runs[f"mid {key}"] += 1
+        try:
+            return str(leaf(db, key)) + "!"
+        except ValueError:
+            return "?"
+
+    @sf.query(name=f"{prefix}.root")
+    def root(db: Any) -> str:
+        runs["root"] += 1
+        return "+".join(mid(db, key) for key in ("a", "b", "c"))
+
+    return Graph(prefix, src, leaf, mid, root, runs)
+
+
+def built(db: Path, g: Graph, **values: str) -> None:
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="t")
+    for key in "abc":
+        rt.set(g.src[key], values.get(key, key * 2))
+    g.root(rt)
+    # A later revision than anything computed, as a real cache's last commit
+    # usually is (readers pushed back at opening verify against it), and every
+    # memo verified in it, as after a build that reads everything it made.
+    rt.set(g.src["unrelated"], "-")
+    for key in "abc":
+        g.mid(rt, key)
+        if values.get(key) != "bad":
+            g.leaf(rt, key)
+    g.root(rt)
+    rt.commit()
+    g.runs.clear()
+
+
+def reopen(db: Path) -> tuple[sf.Runtime, Counting]:
+    store = Counting(SqliteStore(db))
+    return sf.Runtime(store=cast(RuntimeStore, store), runtime_id="t"), store
+
+
+def test_opening_loads_the_header_and_nothing_else(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    _, store = reopen(tmp_path / "c.db")
+    assert store.calls == ["load_header"]
+
+
+def test_reading_an_unchanged_root_loads_exactly_its_row(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    rt, store = reopen(tmp_path / "c.db")
+    store.clear()
+    assert g.root(rt) == "AA!+BB!+CC!"
+    assert store.memos == ["root()"]
+    assert store.calls == ["load_memo_rows"]
+    assert g.runs == {}
+
+
+def test_a_write_loads_its_stored_closure_and_nothing_else(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    rt, store = reopen(tmp_path / "c.db")
+    store.clear()
+    rt.set(g.src["a"], "xx")
+    assert sorted(store.readers) == ["leaf('a')", "mid('a')", "root()"]
+    assert sorted(store.memos) == ["leaf('a')", "mid('a')", "root()"]
+    assert store.inputs == [f"{g.prefix}.src:" + _key_hex("a")]
+
+
+def test_a_read_after_a_write_loads_the_cone_and_the_direct_deps_of_what_re_executes(
+    tmp_path: Path,
+) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    rt, store = reopen(tmp_path / "c.db")
+    rt.set(g.src["a"], "xx")
+    store.clear()
+    assert g.root(rt) == "XX!+BB!+CC!"
+    assert g.runs == {"leaf a": 1, "mid a": 1, "root": 1}
+    assert sorted(store.memos) == ["mid('b')", "mid('c')"]  # what root read besides
+    assert store.calls == ["load_memo_rows"]  # one round trip for all of root's reads
+    receipt = rt.commit()
+    assert receipt.sequence == 2
+    again, _ = reopen(tmp_path / "c.db")
+    assert g.root(again) == "XX!+BB!+CC!"
+
+
+def test_a_query_defined_after_open_finds_its_stored_memos(tmp_path: Path) -> None:
+    prefix = f"ondemand{next(_names)}"
+    g = graph(prefix=prefix)
+    built(tmp_path / "c.db", g)
+    del g
+    gc.collect()  # the registry holds queries weakly: none of them is defined now
+    rt, _ = reopen(tmp_path / "c.db")
+    late = graph(prefix=prefix)  # the same code, defined after the runtime opened
+    assert late.root(rt) == "AA!+BB!+CC!"
+    assert late.runs == {}
+    assert late.mid(rt, "b") == "BB!"
+    assert late.runs == {}
+    rt.set(late.src["b"], "yy")
+    assert late.root(rt) == "AA!+YY!+CC!"
+    assert late.runs == {"leaf b": 1, "mid b": 1, "root": 1}
+
+
+def test_an_edited_query_re_executes_exactly_what_it_reaches(tmp_path: Path) -> None:
+    prefix = f"ondemand{next(_names)}"
+    g = graph(prefix=prefix)
+    built(tmp_path / "c.db", g)
+    edited = graph(prefix=prefix, leaf_version="2")  # leaf's code changed: the same values
+    rt, _ = reopen(tmp_path / "c.db")
+    assert edited.root(rt) == "AA!+BB!+CC!"
+    # Every leaf re-executes: a discarded memo counts as changed, so its readers
+    # execute too; they come out equal, and root verifies.
+    assert edited.runs == {
+        "leaf a": 1,
+        "leaf b": 1,
+        "leaf c": 1,
+        "mid a": 1,
+        "mid b": 1,
+        "mid c": 1,
+    }
+    rt.commit()
+    settled, _ = reopen(tmp_path / "c.db")
+    edited.runs.clear()
+    assert edited.root(settled) == "AA!+BB!+CC!"
+    assert edited.runs == {}
+
+
+def test_an_edited_query_whose_value_changes_re_executes_its_readers(tmp_path: Path) -> None:
+    prefix = f"ondemand{next(_names)}"
+    g = graph(prefix=prefix)
+    built(tmp_path / "c.db", g)
+    edited = graph(prefix=prefix, leaf_version="2", lower=True)  # a real edit
+    rt, _ = reopen(tmp_path / "c.db")
+    assert edited.root(rt) == "aa!+bb!+cc!"
+
+
+def test_inputs_persisted_after_the_last_commit_are_caught_up(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    writer, _ = reopen(tmp_path / "c.db")
+    writer.set(g.src["b"], "late", durable=True)  # in the store; never committed
+    opened_at = writer.revision
+    rt, store = reopen(tmp_path / "c.db")
+    assert rt.revision == opened_at
+    assert "load_inputs_changed_after" in store.calls
+    assert g.root(rt) == "AA!+LATE!+CC!"
+    assert g.runs == {"leaf b": 1, "mid b": 1, "root": 1}
+
+
+def test_input_keys_after_a_restart(tmp_path: Path) -> None:
+    src = sf.Input(f"ondemand{next(_names)}.keys")
+    runs: Counter[str] = Counter()
+
+    @sf.query(name=f"{src.name}.count")
+    def count(db: Any) -> int:
+        runs["count"] += 1
+        return len(src.keys(db))
+
+    rt = sf.Runtime(store=SqliteStore(tmp_path / "c.db"), runtime_id="t")
+    for key in "abc":
+        rt.set(src[key], key)
+    assert count(rt) == 3
+    rt.commit()
+    rt, _ = reopen(tmp_path / "c.db")
+    assert sorted(src.keys(rt)) == [("a",), ("b",), ("c",)]
+    assert count(rt) == 3
+    assert runs == {"count": 1}
+    rt.set(src["a"], "edited")  # a value edit: the listing is the same
+    assert count(rt) == 3
+    assert runs == {"count": 1}
+    rt.set(src["d"], "d")  # a key joins
+    assert count(rt) == 4
+    rt.remove(src["b"])  # a key leaves
+    assert count(rt) == 3
+    assert runs == {"count": 3}
+    rt.commit()
+    again, _ = reopen(tmp_path / "c.db")
+    assert sorted(src.keys(again)) == [("a",), ("c",), ("d",)]
+
+
+def test_a_load_after_another_runtime_committed_is_a_stale_read(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    first, _ = reopen(tmp_path / "c.db")
+    second, _ = reopen(tmp_path / "c.db")
+    first.set(g.src["a"], "won")
+    first.commit()
+    with pytest.raises(StaleRead) as caught:
+        g.root(second)
+    message = str(caught.value)
+    assert "runtime 't'" in message
+    assert "Open the runtime again" in message
+
+    @sf.query(name=f"{g.prefix}.outer", persist=False)
+    def outer(db: Any) -> str:
+        return str(g.mid(db, "b"))
+
+    # Met inside a computation: the caller gets the StaleRead itself, not cached as
+    # outer's error (a cached one would be the same exception object again).
+    with pytest.raises(StaleRead) as inside:
+        outer(second)
+    with pytest.raises(StaleRead) as again:
+        outer(second)
+    assert inside.value is not again.value
+    reopened, _ = reopen(tmp_path / "c.db")
+    assert g.root(reopened) == "WON!+BB!+CC!"
+
+
+def test_events_after_a_write_in_a_fresh_runtime_name_every_transitive_dependent(
+    tmp_path: Path,
+) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    rt, _ = reopen(tmp_path / "c.db")
+    events = rt.subscribe_events()
+    rt.set(g.src["c"], "new")
+    invalidated = set()
+    while (event := events.try_recv()) is not None:
+        if isinstance(event, sf.QueryInvalidated):
+            invalidated.add(str(event.ref))
+    assert invalidated == {
+        str(sf.QueryRef.of(f"{g.prefix}.leaf", ("c",))),
+        str(sf.QueryRef.of(f"{g.prefix}.mid", ("c",))),
+        str(sf.QueryRef.of(f"{g.prefix}.root", ())),
+    }
+
+
+def test_a_persist_false_dependency_is_verified_after_a_write(tmp_path: Path) -> None:
+    g = graph(mid_persist=False)  # root's row reads mids that have no rows
+    built(tmp_path / "c.db", g)
+    rt, _ = reopen(tmp_path / "c.db")
+    rt.set(g.src["a"], "zz")
+    assert g.root(rt) == "ZZ!+BB!+CC!"
+
+
+def test_a_cached_error_is_recomputed_and_its_readers_follow(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g, a="bad")
+    rt, _ = reopen(tmp_path / "c.db")
+    assert g.root(rt) == "?+BB!+CC!"
+    rt.set(g.src["a"], "good")
+    assert g.root(rt) == "GOOD!+BB!+CC!"
+
+
+def test_lru_queries_load_on_demand(tmp_path: Path) -> None:
+    g = graph(leaf_lru=2)
+    built(tmp_path / "c.db", g)
+    rt, _ = reopen(tmp_path / "c.db")
+    # leaf('a') was evicted before the commit: it has no row, and re-executes
+    assert [g.leaf(rt, key) for key in "abc"] == ["AA", "BB", "CC"]
+    assert g.runs == {"leaf a": 1}
+    rt.set(g.src["b"], "q")
+    assert g.root(rt) == "AA!+Q!+CC!"
+    assert g.runs["leaf b"] == 1
+
+
+def test_clear_cache_stops_loading_stored_memos(tmp_path: Path) -> None:
+    g = graph()
+    built(tmp_path / "c.db", g)
+    rt, store = reopen(tmp_path / "c.db")
+    rt.clear_cache()
+    store.clear()
+    assert g.root(rt) == "AA!+BB!+CC!"
+    assert store.memos == []
+    assert g.runs == {
+        "leaf a": 1,
+        "leaf b": 1,
+        "leaf c": 1,
+        "mid a": 1,
+        "mid b": 1,
+        "mid c": 1,
+        "root": 1,
+    }
+
+
+def _key_hex(*key: str) -> str:
+    from sofrito._keys import encode_key
+
+    return encode_key(key).hex()
