@@ -86,8 +86,6 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.traceback = error.__traceback__ if error is not None else None
         memo.has_value = True
     old_deps = memo.deps
-    if memo.stored_deps is not None:  # loaded on demand, executed before its reads
-        memo.stored_deps = None  # were resolved: its new reads replace them
     if not old_deps:  # a first execution (W1: every memo): links to add, none to drop
         for dep in deps:
             readers = dep.rdeps
@@ -98,6 +96,8 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
     elif old_deps != deps:  # nodes compare by identity: unequal unless the same reads
         rdeps.relink(memo, old_deps, deps)
     memo.deps = deps
+    if memo.stored_deps is not None:  # loaded on demand, executed before its stored
+        memo.stored_deps = None  # reads were resolved: its new reads replace them
     lowest = _STATIC
     reads_pending = False
     for dep in deps:  # fields read where the type is known (see verify.walk)

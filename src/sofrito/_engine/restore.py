@@ -175,10 +175,11 @@ def install_stored_memo(
 
 
 def resolve_deps(memo: Memo, deps: list[Node]) -> None:
-    """The stored reads of ``memo``, now nodes: linked both ways."""
-    memo.stored_deps = None
+    """The stored reads of ``memo``, now nodes: linked both ways. ``stored_deps``
+    goes last: another thread that finds it None walks ``deps`` without a lock."""
     rdeps.relink(memo, memo.deps, deps)
     memo.deps = deps
+    memo.stored_deps = None
 
 
 def link_reader(node: Node, reader: Memo) -> None:
