@@ -184,6 +184,43 @@ def test_a_read_after_a_write_loads_the_cone_and_the_direct_deps_of_what_re_exec
     assert g.root(again) == "XX!+BB!+CC!"
 
 
+def test_a_later_process_loads_only_the_cone_again(tmp_path: Path) -> None:
+    """Rows a commit did not rewrite are valid as of their own verification (the
+    snapshot's dirty set says which are not), so the second edit in a new process
+    loads what the first did: the cone, and the direct reads of what re-executes."""
+    g = graph()
+    built(tmp_path / "c.db", g)
+    first, _ = reopen(tmp_path / "c.db")
+    first.set(g.src["a"], "xx")
+    assert g.root(first) == "XX!+BB!+CC!"
+    first.commit()
+    second, store = reopen(tmp_path / "c.db")
+    second.set(g.src["b"], "yy")
+    store.clear()
+    assert g.root(second) == "XX!+YY!+CC!"
+    assert sorted(store.memos) == ["mid('a')", "mid('c')"]
+
+
+def test_a_write_committed_before_its_readers_verified_is_not_forgotten(
+    tmp_path: Path,
+) -> None:
+    """A memo marked by a write and committed unverified stays dirty in the store
+    (the dirty set): the next process verifies it, never serves its old row."""
+    g = graph()
+    built(tmp_path / "c.db", g)
+    first, _ = reopen(tmp_path / "c.db")
+    first.set(g.src["a"], "xx")
+    first.commit()  # nothing read: leaf('a'), mid('a') and root() still as before
+    second, _ = reopen(tmp_path / "c.db")
+    assert g.root(second) == "XX!+BB!+CC!"
+    assert g.mid(second, "a") == "XX!"
+    second.commit()
+    third, _ = reopen(tmp_path / "c.db")
+    g.runs.clear()
+    assert g.root(third) == "XX!+BB!+CC!"
+    assert g.runs == {}
+
+
 def test_a_query_defined_after_open_finds_its_stored_memos(tmp_path: Path) -> None:
     prefix = f"ondemand{next(_names)}"
     g = graph(prefix=prefix)

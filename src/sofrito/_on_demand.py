@@ -66,7 +66,7 @@ from sofrito._codec import CodecError, IntegrityError
 from sofrito._engine import restore
 from sofrito._engine.backing import LoadFailed
 from sofrito._engine.listing import LISTING_KEY, digest_of, is_listing, listing_for
-from sofrito._engine.memo import Cell, CellStatus, Memo, Node
+from sofrito._engine.memo import NEVER, Cell, CellStatus, Memo, Node
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
 from sofrito._snapshot import (
     INPUT,
@@ -84,10 +84,11 @@ from sofrito.stores import CorruptSnapshot, InputState, InputStatus, StoreError
 if TYPE_CHECKING:
     from sofrito._engine.local import Reader
     from sofrito._engine.spec import QuerySpec
+    from sofrito._engine.state import Engine
     from sofrito._inputs import Input
     from sofrito._persistence import Persistence
 
-__all__ = ["Meta", "StoreBacking"]
+__all__ = ["Meta", "StoreBacking", "dirty_after"]
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -108,6 +109,79 @@ class Meta(NamedTuple):
     """Input families with stored cells (as of the last commit)."""
     head: int
     """The runtime's head just after the commit that wrote this meta."""
+    dirty: dict[bytes, int] | None
+    """Stored memos a write (or a push back) reached after their row's
+    ``verified_at`` and that were not verified since, with the revision of
+    that mark; every other row is valid as of its own ``verified_at`` up to
+    the snapshot. None: not recorded (every row counts as dirty at the
+    snapshot's revision, as an eager open had it)."""
+
+
+def dirty_after(
+    engine: Engine,
+    dirty: dict[bytes, int] | None,
+    marked: Iterable[Node],
+    written: Iterable[Cell],
+    full: bool,
+) -> dict[bytes, int] | None:
+    """The dirty set a commit records (``Meta.dirty``): the stored memos marked
+    and not verified since. Those ``dirty`` (the stored set) lists that this
+    process has not loaded stay; those in memory are judged by their state;
+    the memos marked here are found from what marked them (the written cells
+    and their listings, and ``marked``: ``StoreBacking.marked``), in
+    proportion to what was marked, not to the cache. None stays None."""
+    if dirty is None:
+        return None
+    found: dict[bytes, int] = {} if full else dict(dirty)
+    for mid in list(found):
+        memo = _in_memory(engine, mid)
+        if memo is not None and not _is_dirty(memo):
+            del found[mid]
+    seeds: list[Node] = list(marked)
+    for cell in written:
+        seeds.append(cell)
+        listing = (engine.cells.get(cell.input) or {}).get(LISTING_KEY)
+        if listing is not None:
+            seeds.append(listing)
+    current = engine.revisions.current
+    seen: set[Memo] = set()
+    stack = [reader for node in seeds for reader in _readers(node)]
+    stack += [node for node in seeds if type(node) is Memo]
+    while stack:
+        memo = stack.pop()
+        if memo in seen:
+            continue
+        seen.add(memo)
+        if _is_dirty(memo) and memo.verified_at != NEVER and memo.spec.persist:
+            try:
+                mid = memo_id(memo.spec.name, encode_key(memo.key))
+            except (KeyEncodingError, TypeError):
+                continue
+            found[mid] = max(found.get(mid, 0), min(memo.dirty_at, current))
+        stack.extend(_readers(memo))
+    return found
+
+
+def _in_memory(engine: Engine, mid: bytes) -> Memo | None:
+    name, key_bytes = split_memo_id(mid)
+    spec = _registry.query_named(name)
+    if spec is None:
+        return None
+    try:
+        key = decode_key(key_bytes)
+    except ValueError:
+        return None
+    table = engine.tables.get(spec)
+    return None if table is None else table.get(key)
+
+
+def _is_dirty(memo: Memo) -> bool:
+    """Marked after its last verification (``ALWAYS_DIRTY`` included)."""
+    return memo.dirty_at > memo.verified_at
+
+
+def _readers(node: Node) -> list[Memo]:
+    return list(node.rdeps or ())
 
 
 class StoreBacking:
@@ -141,8 +215,15 @@ class StoreBacking:
         verifies), one marked by a write here is installed empty (it executes:
         the frontiers of that write did not count it)."""
         self.families_loaded: set[str] = set()
+        self.opened = False
+        """Past opening: damage met from now on cannot start the runtime cold."""
         self.damaged: set[Any] = set()
         """Ids of rows dropped as damaged (``on_corrupt="cold"``)."""
+        self.dirty = dict(meta.dirty) if meta is not None and meta.dirty is not None else None
+        self.marked: list[Node] = []
+        """Nodes whose in-memory readers were marked here by something other than
+        a write this process journals (a late input, a push back, a discard):
+        the next commit looks at their readers for its dirty set."""
 
     # -- opening ------------------------------------------------------------------------
 
@@ -166,7 +247,11 @@ class StoreBacking:
             # A late cell may add a key to its family: the listing's readers verify.
             names = sorted({cell.input.name for cell in cells})
             listings = [encode_node_id((LISTING, name, b"")) for name in names]
-            restore.push_back(self.engine, self._merge(listings, link=False), revision)
+            pushed = self._merge(listings, link=False)
+            restore.push_back(self.engine, pushed, revision)
+            self.marked += pushed
+        self.marked += cells
+        self.opened = True
         return restore.catch_up(self.engine, cells, revision)
 
     def _push_back_untrusted(self, meta: Meta) -> None:
@@ -186,6 +271,7 @@ class StoreBacking:
         for level in range(len(last_changed)):
             last_changed[level] = max(last_changed[level], self.revision)
         restore.push_back(self.engine, reached, self.revision)
+        self.marked += reached
 
     # -- the engine's questions ---------------------------------------------------------
 
@@ -225,7 +311,7 @@ class StoreBacking:
             if name not in self.families:
                 return None
             table = self.engine.cells.get(input) or {}
-            for state in self._load(self.store.load_family, name):
+            for state in self._load_list(self.store.load_family, name):
                 if state.status is InputStatus.READY:
                     try:
                         key = decode_key(state.key)
@@ -254,6 +340,7 @@ class StoreBacking:
             listing_id = encode_node_id((LISTING, name, b""))
             reached = self._merge([listing_id], link=False)
             restore.push_back(self.engine, reached, self.engine.revisions.current)
+            self.marked += reached
             return None
 
     def deps(self, memos: Sequence[Memo]) -> None:
@@ -308,6 +395,31 @@ class StoreBacking:
             return call(self.runtime_id, *args, head=self.persistence.head, **options)
         except StoreError as exc:
             self._raise(exc)
+
+    def _load_list(self, call: Callable[..., list[T]], *args: Any, **options: Any) -> list[T]:
+        """``_load`` for a closure or a family: under ``on_corrupt="cold"``, damage
+        met after opening gives the stored memos up (``_give_up``), and the
+        load counts as empty."""
+        try:
+            return call(self.runtime_id, *args, head=self.persistence.head, **options)
+        except StoreError as exc:
+            if self.cold and self.opened and isinstance(exc, CorruptSnapshot):
+                self._give_up(exc)
+                return []
+            self._raise(exc)
+
+    def _give_up(self, error: CorruptSnapshot) -> None:
+        """``on_corrupt="cold"``, and the damage is not in one row (a closure or a
+        family could not be read): the stored memos are not used any more, and
+        every memo loaded is verified again, as after ``rt.clear_cache()``
+        without losing what was computed. (A family's stored cells that could
+        not be read count as absent.)"""
+        what = str(error).split("; open the runtime with", 1)[0]
+        log.warning("%s; on_corrupt='cold': no longer loading memos from it", what)
+        self.memos_gone = True
+        memos = [memo for table in list(self.engine.tables.values()) for memo in table.values()]
+        restore.push_back(self.engine, memos, self.engine.revisions.current)
+        self.marked += memos
 
     def _install_state(self, state: InputState) -> Cell | None:
         persistence = self.persistence
@@ -417,12 +529,21 @@ class StoreBacking:
                     verified_at=row.verified_at,
                     durability=row.durability,
                     stored_deps=row.deps,
-                    revision=self.revision,
+                    revision=self._dirty_at(mid, row.verified_at),
                 )
                 if mid in self.untrusted:  # a reader pushed back at opening
                     restore.push_back(self.engine, [memo], self.revision)
+                    self.marked.append(memo)
             found[mid] = memo
         return found, discarded
+
+    def _dirty_at(self, mid: bytes, verified_at: int) -> int:
+        """A loaded memo's ``dirty_at``: its own ``verified_at`` (clean) unless the
+        meta lists a mark after it (``Meta.dirty``), or does not say."""
+        if self.dirty is None:
+            return self.revision
+        mark = self.dirty.get(mid)
+        return verified_at if mark is None else max(verified_at, mark)
 
     def _decode_row(self, mid: bytes, sealed: bytes) -> MemoRow | None:
         """The row, checked; None for a damaged one under ``on_corrupt="cold"``."""
@@ -508,7 +629,13 @@ class StoreBacking:
             except (KeyEncodingError, TypeError):
                 continue
         self._merge(seeds)
-        restore.discard(self.engine, memos, self.engine.revisions.current)
+        current = self.engine.revisions.current
+        readers = [reader for memo in memos for reader in _readers(memo)]
+        restore.discard(self.engine, memos, current)
+        # discard pushes back only readers verified at ``current`` or later: a row
+        # loaded clean as of its own verification needs the mark as well.
+        restore.push_back(self.engine, readers, current)
+        self.marked += memos
 
     def _merge(
         self,
@@ -525,7 +652,7 @@ class StoreBacking:
         new = [seed for seed in seeds if seed not in self.merged]
         if not new and not prefixes:
             return []
-        edges = self._load(self.store.load_reader_closure, new, node_prefixes=list(prefixes))
+        edges = self._load_list(self.store.load_reader_closure, new, node_prefixes=list(prefixes))
         self.merged.update(new)
         if not edges:
             return []

@@ -54,7 +54,7 @@ from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_fo
 from sofrito._engine.memo import Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
-from sofrito._on_demand import Meta, StoreBacking
+from sofrito._on_demand import Meta, StoreBacking, dirty_after
 from sofrito._snapshot import (
     MemoRow,
     NodeId,
@@ -133,6 +133,9 @@ class Persistence:
         back at opening, since no stored edge leads to them from what they read."""
         self._families: set[str] = set()
         """Input families with stored cells."""
+        self._dirty: dict[bytes, int] | None = {}
+        """Stored memos marked after their row's ``verified_at`` and not verified
+        since (``_on_demand.Meta.dirty``); None: a snapshot that did not say."""
 
     # -- ids -------------------------------------------------------------------
 
@@ -167,13 +170,13 @@ class Persistence:
                 base_head=self.head,
             )
             self.head += 1
-            self._queries, self._unstored, self._families = known
+            self._queries, self._unstored, self._families, self._dirty = known
+            if isinstance(engine.backing, StoreBacking):
+                engine.backing.marked = []  # recorded in the dirty set now
             self.journal.acknowledge()
             return receipt
 
-    def _delta(
-        self, strict: bool, states: list[InputState]
-    ) -> tuple[SnapshotDelta, tuple[dict[str, bytes], set[bytes], set[str]]]:
+    def _delta(self, strict: bool, states: list[InputState]) -> tuple[SnapshotDelta, _Known]:
         """The delta to commit, and what its meta says about the stored rows
         after it (``_on_demand.Meta``), to keep once the commit is written."""
         engine = self.engine
@@ -208,7 +211,10 @@ class Persistence:
                 # recomputed, not stored; an older row of the memo goes.
                 deletes.add(mid)
                 unstored.add(mid)
-        known = (queries, unstored, families)
+        backing = engine.backing
+        marked = backing.marked if isinstance(backing, StoreBacking) else []
+        dirty = dirty_after(engine, self._dirty, marked, self.journal.cells or (), full)
+        known = (queries, unstored, families, dirty)
         delta = SnapshotDelta(
             engine.revisions.current,
             self._meta(known),
@@ -272,11 +278,11 @@ class Persistence:
             return (_INPUT, node.input.name, self._key_bytes(repr(node), node.key))
         return (_QUERY, node.spec.name, self._key_bytes(repr(node), node.key))
 
-    def _meta(self, known: tuple[dict[str, bytes], set[bytes], set[str]]) -> bytes:
+    def _meta(self, known: _Known) -> bytes:
         """The snapshot header's runtime state: the codec, the revisions per
         durability, the listings, and what opening on demand needs to know
         without reading rows (``_on_demand.Meta``): the head after this commit."""
-        queries, unstored, families = known
+        queries, unstored, families, dirty = known
         meta = (
             _META_FORMAT,
             self.codec.name,
@@ -286,6 +292,7 @@ class Persistence:
             sorted(unstored),
             sorted(families),
             self.head + 1,
+            None if dirty is None else sorted(dirty.items()),
         )
         return self.sealer.seal(_SAFE.encode(meta), self._context("meta", ""))
 
@@ -347,10 +354,12 @@ class Persistence:
         if header.meta is not None:
             meta = self._read_meta(header.meta)
             if meta is None:  # committed before opening on demand: restored whole
+                self._dirty = None
                 return header.state, self.restore()
             revision = header.revision
             self._queries = dict(meta.queries)
             self._unstored = set(meta.unstored)
+            self._dirty = None if meta.dirty is None else dict(meta.dirty)
         # What a refused read or write made before a deferred load (``load=False``):
         # empty cells, which would hide the stored ones from the backing.
         restore.forget_everything(self.engine)
@@ -382,12 +391,14 @@ class Persistence:
         if len(rest) < 5:
             return None
         queries, unstored, families, head = rest[1:5]
+        dirty = rest[5] if len(rest) > 5 else None
         return Meta(
             listings,
             {name: bytes(fingerprint) for name, fingerprint in queries},
             frozenset(bytes(mid) for mid in unstored),
             frozenset(families),
             head,
+            None if dirty is None else {bytes(mid): mark for mid, mark in dirty},
         )
 
     # -- restore (whole: a snapshot committed before loading on demand) -------------
@@ -573,6 +584,7 @@ class Persistence:
         if drop != "nothing":
             states = []
             self._queries, self._unstored, self._families = {}, set(), set()
+            self._dirty = {}
         self.store.atomic_lifecycle_commit(
             self.runtime_id, state, states, drop, base_head=self.head
         )
@@ -588,6 +600,11 @@ class Persistence:
         state = self.input_state(cell)
         self.store.persist_input_state(self.runtime_id, state, base_head=self.head)
         self.head += 1
+
+
+_Known = tuple[dict[str, bytes], set[bytes], set[str], dict[bytes, int] | None]
+"""What a commit's meta says about the stored rows (``_on_demand.Meta``):
+fingerprints, unstored memo ids, families, the dirty set."""
 
 
 def _has_row(memo: Memo) -> bool:
