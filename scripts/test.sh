@@ -19,6 +19,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     fi
 fi
 .venv/bin/ruff check hatch_build.py src tests benchmarks
+.venv/bin/ruff format --check hatch_build.py src tests benchmarks
 .venv/bin/mypy
 echo "== pure Python"
 SOFRITO_EXPECT_COMPILED=0 .venv/bin/python -m pytest "$@"

@@ -248,8 +248,7 @@ def _keyed(spec: QuerySpec[Any]) -> Callable[..., Any]:
         key = f"({', '.join(keys)},)"
         lookup = f"_sf_hits[_sf_index].get({keys[0] if len(keys) == 1 else key}, _sf_MISS)"
     source = _KEYED_TEMPLATE.format(
-        defaults="; ".join(f"_sf_d{i} = _sf_defaults[{i}]" for i in range(len(defaults)))
-        or "pass",
+        defaults="; ".join(f"_sf_d{i} = _sf_defaults[{i}]" for i in range(len(defaults))) or "pass",
         parameters=", ".join(texts),
         lookup=lookup,
         key=key,
@@ -280,9 +279,7 @@ def keyed_split(
     bound.apply_defaults()
     arguments = dict(list(bound.arguments.items())[1:])
     keys = spec.keys or ()
-    return tuple(arguments[k] for k in keys), {
-        n: v for n, v in arguments.items() if n not in keys
-    }
+    return tuple(arguments[k] for k in keys), {n: v for n, v in arguments.items() if n not in keys}
 
 
 def keyed_call(db: Any, spec: QuerySpec[Any], args: tuple[Any, ...], retry: bool) -> Any:

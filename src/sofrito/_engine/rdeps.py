@@ -77,9 +77,7 @@ def invalidate_dependents(
     mark_dependents(engine, node, revision, listing)
 
 
-def mark_dependents(
-    engine: Engine, node: Node, revision: int, listing: Cell | None = None
-) -> None:
+def mark_dependents(engine: Engine, node: Node, revision: int, listing: Cell | None = None) -> None:
     """The silent walk: push the dirty marks, report nothing."""
     queue = list(node.rdeps or ())  # grows while the loop runs: no pop per memo
     if listing is not None and listing.rdeps:

@@ -111,4 +111,3 @@ class QuerySpec(Generic[R]):
 
     def __repr__(self) -> str:
         return f"<sofrito query {self.name}>"
-
