@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from sofrito._engine import backdate, rdeps, stack
 from sofrito._engine.frames import Frame
+from sofrito._engine.memo import Encoded
 from sofrito._engine.sync import release, wait_for
 from sofrito._errors import Cancelled, QueryError, Suspend
 
@@ -68,6 +69,16 @@ def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
     claims = engine.claims
     if claims.setdefault(memo, frame) is not frame:  # a claim (sync.py): someone else has it
         return False
+    if (
+        not restoring
+        and memo.verified_at == engine.revisions.current
+        and memo.has_value
+        and type(memo.value) is not Encoded
+    ):
+        # Another thread executed it between this thread's decision and its claim
+        # (a slow walk, a load on demand): its result is this revision's.
+        del claims[memo]
+        return True
     memo.claim = frame
     outer = reader.frame
     reader.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
