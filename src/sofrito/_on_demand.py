@@ -163,14 +163,10 @@ def dirty_after(
 
 
 def _in_memory(engine: Engine, mid: bytes) -> Memo | None:
-    name, key_bytes = split_memo_id(mid)
-    spec = _registry.query_named(name)
-    if spec is None:
+    found = _registry.query_and_key(*split_memo_id(mid))
+    if found is None:
         return None
-    try:
-        key = decode_key(key_bytes)
-    except ValueError:
-        return None
+    spec, key = found
     table = engine.tables.get(spec)
     return None if table is None else table.get(key)
 
@@ -485,21 +481,17 @@ class StoreBacking:
         specs: dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]] = {}
         missing: list[bytes] = []
         for mid in dict.fromkeys(mids):
-            name, key_bytes = split_memo_id(mid)
-            spec = _registry.query_named(name)
-            if spec is None:
+            resolved = _registry.query_and_key(*split_memo_id(mid))
+            if resolved is None:
                 continue
-            try:
-                key = decode_key(key_bytes)
-            except ValueError:
-                continue
+            spec, key = resolved
             memo = self.engine.tables[spec].get(key)
             if memo is not None:
                 found[mid] = memo
             elif (
                 self.memos_gone
                 or self.untrusted.get(mid, 0) > self.revision
-                or name not in self.queries
+                or spec.name not in self.queries
                 or not spec.persist
             ):
                 found[mid] = restore.fresh_memo(self.engine, spec, key)

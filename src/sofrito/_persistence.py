@@ -525,14 +525,8 @@ class Persistence:
         return memo
 
     def _memo_named(self, name: str, key_bytes: bytes) -> Memo | None:
-        spec = _registry.query_named(name)
-        if spec is None:
-            return None
-        try:
-            key = decode_key(key_bytes)
-        except ValueError:
-            return None
-        return self.engine.memo_for(spec, key)
+        found = _registry.query_and_key(name, key_bytes)
+        return None if found is None else self.engine.memo_for(*found)
 
     def _resolve_deps(self, node_ids: Iterable[NodeId]) -> list[Memo | Cell] | None:
         deps: list[Memo | Cell] = []

@@ -20,12 +20,14 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sofrito._keys import decode_key
+
 if TYPE_CHECKING:
     from sofrito._engine.family import Input
     from sofrito._engine.lifetime import Anchor
     from sofrito._engine.spec import QuerySpec
 
-__all__ = ["input_named", "register_input", "register_query", "query_named"]
+__all__ = ["input_named", "query_and_key", "register_input", "register_query", "query_named"]
 
 _inputs: weakref.WeakValueDictionary[str, Anchor] = weakref.WeakValueDictionary()
 """Input anchors by name; each anchor's ``owner`` is its input."""
@@ -49,3 +51,16 @@ def input_named(name: str) -> Input | None:
 def query_named(name: str) -> QuerySpec[Any] | None:
     entry = _queries.get(name)
     return None if entry is None else entry.spec  # type: ignore[attr-defined]
+
+
+def query_and_key(name: str, key_bytes: bytes) -> tuple[QuerySpec[Any], tuple[Any, ...]] | None:
+    """The query defined under ``name`` and a stored key decoded for it, or None
+    when this process defines no such query or the key no longer decodes (a
+    class that moved): either way, a stored row of it cannot be used."""
+    spec = query_named(name)
+    if spec is None:
+        return None
+    try:
+        return spec, decode_key(key_bytes)
+    except ValueError:
+        return None

@@ -119,14 +119,22 @@ def install_memo(
     revision opened at: valid at once if it was verified there, else
     verified once before it is served.
     """
-    memo.value = Encoded(data, decode)
+    _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
+    rdeps.relink(memo, memo.deps, deps)
+    memo.deps = deps
+
+
+def _fill(
+    memo: Memo, value: Encoded, changed_at: int, verified_at: int, durability: int, revision: int
+) -> None:
+    """A stored row's fields, as both installs set them: the value still
+    encoded, ``dirty_at`` the revision opened at."""
+    memo.value = value
     memo.has_value = True
     memo.changed_at = changed_at
     memo.verified_at = verified_at
     memo.durability = durability
     memo.dirty_at = revision
-    rdeps.relink(memo, memo.deps, deps)
-    memo.deps = deps
 
 
 def fresh_memo(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Memo:
@@ -164,12 +172,7 @@ def install_stored_memo(
     if memo is not None:
         return memo
     memo = Memo(spec, key)
-    memo.value = Encoded(data, decode)
-    memo.has_value = True
-    memo.changed_at = changed_at
-    memo.verified_at = verified_at
-    memo.durability = durability
-    memo.dirty_at = revision
+    _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
     memo.stored_deps = stored_deps
     return table.setdefault(key, memo)
 
