@@ -414,3 +414,41 @@ def _key_hex(*key: str) -> str:
     from sofrito._keys import encode_key
 
     return encode_key(key).hex()
+
+
+def test_a_snapshot_meta_from_before_loading_on_demand_opens_whole(tmp_path: Path) -> None:
+    """A cache whose header was written before opening on demand (a schema 3
+    file upgraded in place: its memo rows dropped, its old meta kept) has no
+    maps to open on demand with: it is restored whole, inputs and revision,
+    and its queries compute from those inputs."""
+    from sofrito._codec import SafeCodec, Sealer
+    from sofrito.stores import SnapshotDelta
+
+    path = tmp_path / "old.db"
+    text = sf.Input("test_on_demand.old_text")
+
+    @sf.query(name="test_on_demand.old_length")
+    def length(db: Any) -> int:
+        return len(text(db))
+
+    rt = sf.Runtime(store=SqliteStore(path), runtime_id="old")
+    rt.set(text, "hello")
+    assert length(rt) == 5
+    rt.commit()
+    store = SqliteStore(path)
+    revision = store.load_header("old").revision  # type: ignore[union-attr]
+    old_meta = Sealer(None).seal(SafeCodec().encode((1, "pickle", [revision] * 4, [])), b"")
+    store.commit_boundary(
+        "old",
+        SnapshotDelta(revision, old_meta, {}, frozenset(), True),
+        "upgrade",
+        "upgrade",
+        [],
+        [],
+    )
+    reopened = sf.Runtime(store=SqliteStore(path), runtime_id="old")
+    assert reopened.revision == revision
+    assert reopened.get(text) == "hello"
+    assert length(reopened) == 5
+    reopened.set(text, "hi")
+    assert length(reopened) == 2

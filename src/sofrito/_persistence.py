@@ -415,7 +415,7 @@ class Persistence:
             return None
         revision = snapshot.revision if snapshot is not None else 0
         if snapshot is not None:
-            self._restore_meta(snapshot)
+            self._read_meta(snapshot.meta)  # checked, its revisions installed
         cells = [cell for state in states if (cell := self._restore_cell(state)) is not None]
         if snapshot is not None:
             self._restore_memos(snapshot, revision)
@@ -423,23 +423,6 @@ class Persistence:
         # Inputs persisted after the last commit (``durable=True``) are newer than
         # the snapshot: the runtime opens at their revision, their readers marked.
         return restore.catch_up(self.engine, cells, revision)
-
-    def _restore_meta(self, snapshot: StoredSnapshot) -> None:
-        meta = _SAFE.decode(
-            self._open(snapshot.meta, self._context("meta", ""), "the snapshot header")
-        )
-        format_, codec_name, last_changed, *rest = meta
-        self._stored_listings = (
-            {name: (changed_at, (count, mixed)) for name, changed_at, count, mixed in rest[0]}
-            if rest
-            else {}
-        )
-        if format_ != _META_FORMAT or codec_name != self.codec.name:
-            raise CorruptSnapshot(
-                f"{self.store.location}: runtime {self.runtime_id!r} was stored with codec "
-                f"{codec_name!r} (format {format_}), this runtime uses {self.codec.name!r}"
-            )
-        restore.set_durability_revisions(self.engine, last_changed)
 
     def _open(self, sealed: bytes, context: bytes, what: str, name: str | None = None) -> bytes:
         """``what`` and ``name`` ("input", its id) name the row in the error; a load
