@@ -621,6 +621,59 @@ class StoreContract:
             with pytest.raises(StoreError, match="closed"):
                 load()
 
+    # -- traces (shared by content, across runtimes) ----------------------------------
+
+    def test_published_traces_load_by_lookup_in_trace_id_order(self, store: RuntimeStore) -> None:
+        assert store.load_traces(b"L") == []
+        store.publish_traces([(b"L", b"t2", b"row-2"), (b"L", b"t1", b"row-1")])
+        store.publish_traces([(b"M", b"t1", b"other")])
+        assert store.load_traces(b"L") == [b"row-1", b"row-2"]
+        assert store.load_traces(b"M") == [b"other"]
+        store.publish_traces([])  # nothing to publish is fine
+
+    def test_a_trace_is_immutable_the_first_publisher_wins(self, store: RuntimeStore) -> None:
+        store.publish_traces([(b"L", b"t", b"first")])
+        store.publish_traces([(b"L", b"t", b"second"), (b"L", b"t", b"third")])
+        assert store.load_traces(b"L") == [b"first"]
+
+    def test_traces_belong_to_no_runtime_and_outlive_reset_and_destroy(
+        self, store: RuntimeStore
+    ) -> None:
+        store.commit_boundary("rt", delta(1, a=b"A"), "r", "c", [], [])
+        store.publish_traces([(b"L", b"t", b"row")])
+        head = store.load_head("rt")
+        assert head == 1  # publishing is no write to any runtime
+        store.atomic_lifecycle_commit("rt", RuntimeState.IDLE, [], "cache", base_head=head)
+        store.atomic_lifecycle_commit("rt", RuntimeState.DESTROYED, [], "everything")
+        assert store.load_traces(b"L") == [b"row"]
+
+    def test_threads_publish_one_trace_at_once_harmlessly(self, store: RuntimeStore) -> None:
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def publish(n: int) -> None:
+            try:
+                barrier.wait()
+                for i in range(20):
+                    store.publish_traces([(b"L", b"t%d" % (i % 5), b"row-%d" % (i % 5))])
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        workers = [threading.Thread(target=publish, args=(n,)) for n in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        assert store.load_traces(b"L") == [b"row-%d" % i for i in range(5)]
+
+    def test_a_closed_store_refuses_trace_calls(self, store: RuntimeStore) -> None:
+        store.close()
+        with pytest.raises(StoreError, match="closed"):
+            store.publish_traces([(b"L", b"t", b"row")])
+        with pytest.raises(StoreError, match="closed"):
+            store.load_traces(b"L")
+
     # -- any sequence of deltas -------------------------------------------------------
 
     @settings(
@@ -827,6 +880,18 @@ class DurableStoreContract(StoreContract):
             assert again.load_snapshot("rt") is not None  # the full load checks them too
         finally:
             again.close()
+
+    def test_traces_survive_reopening_and_are_seen_by_another_handle(
+        self, store: RuntimeStore, reopen: Reopen
+    ) -> None:
+        store.publish_traces([(b"L", b"t", b"row")])
+        other = reopen()
+        try:
+            assert other.load_traces(b"L") == [b"row"]
+            other.publish_traces([(b"L", b"u", b"row-u")])
+        finally:
+            other.close()
+        assert store.load_traces(b"L") == [b"row", b"row-u"]
 
     def test_the_head_survives_reopening(self, store: RuntimeStore, reopen: Reopen) -> None:
         store.commit_boundary("rt", delta(1), "r", "c", [], [], base_head=0)

@@ -362,6 +362,25 @@ def test_a_version_3_store_is_upgraded_without_its_memo_rows(tmp_path: Path) -> 
         assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
+def test_a_version_4_store_is_upgraded_in_place_keeping_its_memo_rows(tmp_path: Path) -> None:
+    """5 adds the traces table and nothing else: rows, edges and heads stay."""
+    path = tmp_path / "v4.db"
+    with SqliteStore(path) as store:
+        store.commit_boundary(
+            "rt", SnapshotDelta(4, b"m", {b"a": b"A"}, reads={b"a": [b"ix"]}), "r", "c", [], []
+        )
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("DROP TABLE traces")
+        conn.execute("UPDATE sofrito_schema SET version = 4")
+    with SqliteStore(path) as store:
+        assert store.load_memo_rows("rt", [b"a"], head=1) == {b"a": b"A"}
+        assert store.load_reader_closure("rt", [b"ix"], head=1) == [(b"ix", b"a")]
+        store.publish_traces([(b"L", b"t", b"row")])
+        assert store.load_traces(b"L") == [b"row"]
+    with closing(sqlite3.connect(path)) as conn, conn:
+        assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(5,)]
+
+
 def test_a_damaged_version_3_header_stays_damaged_after_the_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "v3.db"
     with SqliteStore(path) as store:

@@ -24,7 +24,11 @@ although a commit finds them by reader: a full load checks the table's own
 b-tree, never an index, so the closure must walk that b-tree. Then a damaged
 index can only make a commit miss an old edge, which leaves one edge too many
 (a reader marked for nothing, and a seal that no longer matches), never one
-too few. An older file is upgraded one step after another in one transaction.
+too few. 5 adds ``traces`` (sharing by content, docs/persistence.md): rows
+of no runtime, keyed by lookup and trace id, each sealed by the runtime that
+published it (a MAC under the team's trace secret), so the store keeps no
+checksum of its own; the upgrade creates the table and changes nothing else.
+An older file is upgraded one step after another in one transaction.
 
 **The upgrade to 4 drops the memo rows** (inputs, receipts, revisions and
 ``meta`` stay). Their edges cannot be derived here: a row is opaque to the
@@ -64,7 +68,7 @@ from sofrito.stores.protocol import Receipt
 
 __all__ = ["SCHEMA_VERSION", "prepare"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS sofrito_schema (version INTEGER NOT NULL);
@@ -109,6 +113,12 @@ CREATE TABLE IF NOT EXISTS edges (
     PRIMARY KEY (runtime_id, dep, reader)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_by_reader ON edges (runtime_id, reader);
+CREATE TABLE IF NOT EXISTS traces (
+    lookup BLOB NOT NULL,
+    trace_id BLOB NOT NULL,
+    row BLOB NOT NULL,
+    PRIMARY KEY (lookup, trace_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS receipts (
     runtime_id TEXT NOT NULL,
     sequence INTEGER NOT NULL,
@@ -148,7 +158,9 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
             _upgrade_from_1(conn)
         if version == 2:
             _upgrade_from_2(conn)
-        _upgrade_from_3(conn)
+        if version <= 3:
+            _upgrade_from_3(conn)
+        _create_tables(conn)  # 4 -> 5: the traces table, nothing else changes
         conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
     elif version > SCHEMA_VERSION:
         raise StoreError(

@@ -74,6 +74,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runtimes: dict[str, _Runtime] = {}
+        self._traces: dict[bytes, dict[bytes, bytes]] = {}
+        """lookup -> trace_id -> row: shared by every runtime, never dropped."""
         self._closed = False
 
     @property
@@ -299,11 +301,25 @@ class MemoryStore:
                 runtime.meta, runtime.has_snapshot, runtime.revision = b"", False, 0
             runtime.inputs, runtime.state = inputs, lifecycle
 
+    def publish_traces(self, traces: Iterable[tuple[bytes, bytes, bytes]]) -> None:
+        rows = list(traces)
+        with self._lock:
+            self._check_open()
+            for lookup, trace_id, row in rows:
+                self._traces.setdefault(bytes(lookup), {}).setdefault(bytes(trace_id), bytes(row))
+
+    def load_traces(self, lookup: bytes) -> list[bytes]:
+        with self._lock:
+            self._check_open()
+            found = self._traces.get(bytes(lookup), {})
+            return [found[trace_id] for trace_id in sorted(found)]
+
     def close(self) -> None:
         """Forget everything; later calls raise ``StoreError``, as on a closed file."""
         with self._lock:
             self._closed = True
             self._runtimes.clear()
+            self._traces.clear()
 
     def __enter__(self) -> MemoryStore:
         return self

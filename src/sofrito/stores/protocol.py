@@ -210,6 +210,21 @@ class RuntimeStore(Protocol):
         through an index: in proportion to what it returns."""
         ...
 
+    # -- traces: shared by every runtime of the store (docs/persistence.md, "Traces") ------
+
+    def publish_traces(self, traces: Iterable[tuple[bytes, bytes, bytes]]) -> None:
+        """Store each ``(lookup, trace_id, row)``, unless a row with that ``lookup``
+        and ``trace_id`` is stored already: insert, on conflict do nothing. Traces
+        are immutable and content-addressed, so concurrent publishers are
+        harmless and none waits on a runtime's head. They belong to no runtime:
+        reset and destroy leave them. The rows are opaque, sealed by the runtime."""
+        ...
+
+    def load_traces(self, lookup: bytes) -> list[bytes]:
+        """The rows published under ``lookup`` (any runtime), in ``trace_id`` order;
+        an empty list if there are none."""
+        ...
+
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None: ...
 
     def load_runtime_state(self, runtime_id: str) -> RuntimeState | None: ...

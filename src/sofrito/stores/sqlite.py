@@ -403,6 +403,24 @@ class SqliteStore:
         with self._opened(runtime_id, head) as conn:
             return read_inputs_changed_after(conn, runtime_id, revision)
 
+    # -- traces -----------------------------------------------------------------------------
+
+    def publish_traces(self, traces: Iterable[tuple[bytes, bytes, bytes]]) -> None:
+        rows = [(bytes(lookup), bytes(trace_id), bytes(row)) for lookup, trace_id, row in traces]
+        if not rows:
+            return
+        with self._transaction(None, "write") as conn:
+            conn.executemany("INSERT OR IGNORE INTO traces VALUES (?, ?, ?)", rows)
+
+    def load_traces(self, lookup: bytes) -> list[bytes]:
+        with self._transaction(None, "read") as conn:
+            found = conn.execute(
+                "SELECT row FROM traces WHERE lookup = ? ORDER BY trace_id", (bytes(lookup),)
+            ).fetchall()
+        # A damaged row (not a blob) is left out, as one that fails its MAC is refused:
+        # a trace is only ever a way to skip work, never needed.
+        return [row[0] for row in found if type(row[0]) is bytes]
+
     # -- input states and lifecycle -----------------------------------------------------
 
     def persist_input_state(
