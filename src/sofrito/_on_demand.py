@@ -48,6 +48,17 @@ state, as a cold *open* does, was rejected in the middle of a run: it would
 throw away what the program is holding and computing. A row whose
 fingerprint differs from the query's now is discarded the same way.
 
+**In bulk, when asked.** Each question above loads what one read needs,
+so a process loads no row the rules do not need (the on-demand property
+tests hold every library call to that). A caller that knows it will read
+most of a query's memos says so: ``prefetch(rt, calls)`` (below) loads
+their rows in one ``load_memo_rows`` call, then the stored reads of those
+a write marked, one ``load_memo_rows`` (and one ``load_input_rows``) per
+level of the graph below them, instead of one round trip per memo as
+verification meets them. ``sofrito run`` does it before it polls every
+output (docs/flows.md). Nothing is prefetched unasked: a library read of
+one root must not load 10,000 rows because a tool once did.
+
 Rejected: loading a memo's dependencies with it (a read of an unchanged root
 would load its whole cone); refreshing on ``StaleRead`` (see above); one
 store call per dependency while verifying (the walk asks for all of a
@@ -63,11 +74,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TypeVar
 
 from sofrito import _registry
 from sofrito._codec import CodecError, IntegrityError
-from sofrito._engine import restore
+from sofrito._engine import restore, write
 from sofrito._engine.backing import LoadFailed
 from sofrito._engine.listing import LISTING_KEY, digest_of, is_listing, listing_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus, Memo, Node
+from sofrito._entry_points import keyed_split
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._queries import spec_of
 from sofrito._snapshot import (
     INPUT,
     LISTING,
@@ -87,13 +100,38 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._inputs import Input
     from sofrito._persistence import Persistence
+    from sofrito._runtime import Runtime
 
-__all__ = ["Meta", "StoreBacking", "dirty_after"]
+__all__ = ["Meta", "StoreBacking", "dirty_after", "prefetch"]
 
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 log = logging.getLogger("sofrito.persistence")
+
+
+def prefetch(rt: Runtime, calls: Iterable[tuple[Any, tuple[Any, ...]]]) -> None:
+    """Load the stored memos of these ``(query, key)`` calls in bulk, for a caller
+    about to read most of them (``sofrito run`` polls every output): their rows
+    in one call, then what verifying them will read, one call per level
+    (``StoreBacking.prefetch``; module docstring, "In bulk"). Values stay the
+    same; only the number of round trips changes. Without a store, or for
+    memos already in memory, it does nothing."""
+    engine = rt._engine
+    write.refuse_until_loaded(engine, "read")
+    backing = engine.backing
+    if backing is None:
+        return
+    specs: list[tuple[QuerySpec[Any], tuple[Any, ...]]] = []
+    for query, args in calls:
+        spec = spec_of(query)
+        key = keyed_split(spec, args)[0] if spec.keys is not None else tuple(args)
+        specs.append((spec, key))
+    engine.gate.enter_read()
+    try:
+        backing.prefetch(specs)
+    finally:
+        engine.gate.exit_read()
 
 
 class Meta(NamedTuple):
@@ -178,6 +216,12 @@ def _is_dirty(memo: Memo) -> bool:
 
 def _readers(node: Node) -> list[Memo]:
     return list(node.rdeps or ())
+
+
+def _walks(memo: Memo) -> bool:
+    """Whether verifying ``memo`` will load its stored reads: it has them, and a
+    write marked it after its last verification."""
+    return memo.stored_deps is not None and _is_dirty(memo)
 
 
 class StoreBacking:
@@ -378,6 +422,37 @@ class StoreBacking:
 
     def memos_cleared(self) -> None:
         self.memos_gone = True
+
+    # -- in bulk, when asked ------------------------------------------------------------
+
+    def prefetch(self, calls: Sequence[tuple[QuerySpec[Any], tuple[Any, ...]]]) -> None:
+        """The stored memos of ``calls`` in one load; then, level by level, the
+        stored reads of those a write marked (one ``deps`` load per level), which
+        is what verifying them asks for one memo at a time (module docstring,
+        "In bulk")."""
+        mids: list[bytes] = []
+        for spec, key in calls:
+            if self.memos_gone or spec.name not in self.queries or not spec.persist:
+                continue
+            try:
+                mids.append(memo_id(spec.name, encode_key(key)))
+            except (KeyEncodingError, TypeError):
+                continue
+        with self.lock:
+            found, discarded = self._memos(mids) if mids else ({}, [])
+            if discarded:
+                self._discard(discarded)
+            level = [memo for memo in found.values() if _walks(memo)]
+            seen = set(level)
+            while level:
+                self.deps(level)
+                below: list[Memo] = []
+                for memo in level:
+                    for dep in memo.deps:
+                        if type(dep) is Memo and dep not in seen and _walks(dep):
+                            seen.add(dep)
+                            below.append(dep)
+                level = below
 
     # -- loading and installing ---------------------------------------------------------
 

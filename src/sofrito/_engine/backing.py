@@ -21,6 +21,9 @@ record it does not hold:
   first simply drops them (``backdate.store``).
 - ``readers``: a cell is about to be written (``write._apply``): its stored
   transitive readers installed and linked, so the dirty marks reach them.
+- ``prefetch``: never asked by the engine. A caller that knows it is about
+  to read many memos (``sofrito._on_demand.prefetch``; ``sofrito run`` before it polls
+  every output) has them loaded in bulk, with what verifying them will read.
 
 **A failed load inside a computation.** A store error met while a query body
 runs (``StaleRead``, ``CorruptSnapshot``) is not the body's result and must
@@ -78,6 +81,11 @@ class Backing(Protocol):
 
     def readers(self, cell: Cell) -> None:
         """Install the stored transitive readers of ``cell`` (it is being written)."""
+        ...
+
+    def prefetch(self, calls: Sequence[tuple[QuerySpec[Any], tuple[Any, ...]]]) -> None:
+        """Install the stored memos of ``calls`` in one load, and the stored reads of
+        those a write marked, a level of the graph per load."""
         ...
 
     def memos_cleared(self) -> None:
