@@ -5,12 +5,16 @@
 # so that one peer that cannot install blocks nothing; a peer already there is
 # not reinstalled; builds sofrito a second time with its engine compiled. Then
 # runs the harness (arguments are passed on: --only, --scale, --rounds) and the
-# persistence, Site, warm-start and call-count benchmarks. Runs on Python 3.13
+# persistence, site, warm-start and call-count benchmarks. Runs on Python 3.13
 # because on older Pythons pip silently picks years-old releases of some peers.
+# The site benchmark's peers (static-site generators) are a list of their own,
+# installed the same way: one that cannot install is a column of "skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${BENCH_VENV:-.venv-bench}"
 peers=(reaktiv nervio signified incr-compute revlet query-cascade pytracked)
+# Pelican reads Markdown through the markdown package (its [markdown] extra).
+site_peers=(pelican markdown sphinx myst-parser mkdocs hugo)
 
 is_313() { [ "$(env "$@" -c 'import sys; print(sys.version_info[:2] == (3, 13))' 2>/dev/null)" = True ]; }
 
@@ -39,10 +43,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 echo "bench: using $venv/bin/python ($("$venv/bin/python" -V 2>&1))"
 
-stamp="$venv/.sofrito-installed"
+# With the site extra: the site benchmark builds the example site (examples/site/).
+stamp="$venv/.sofrito-installed-site"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$venv/bin/python" -m pip install --quiet -e . >>"$venv/pip.log" 2>&1 \
-        || { echo "bench: pip install -e . failed; see $venv/pip.log" >&2; exit 1; }
+    "$venv/bin/python" -m pip install --quiet -e '.[site]' >>"$venv/pip.log" 2>&1 \
+        || { echo "bench: pip install -e '.[site]' failed; see $venv/pip.log" >&2; exit 1; }
     touch "$stamp"
 fi
 
@@ -56,7 +61,7 @@ reason() {
 
 status="$venv/peers.tsv"
 : >"$status"
-for peer in "${peers[@]}"; do
+for peer in "${peers[@]}" "${site_peers[@]}"; do
     if "$venv/bin/python" -c "import importlib.metadata as m, sys; m.version(sys.argv[1])" "$peer" 2>/dev/null; then
         note=$(grep -s "^$peer	" "$venv/peers.note" | cut -f2- || true)
         printf '%s\t%s\n' "$peer" "${note:-ok}" >>"$status"
@@ -97,16 +102,19 @@ if [ ! -f "$compiled/.built" ] || [ -n "$(find pyproject.toml src -newer "$compi
 fi
 
 "$venv/bin/python" -m benchmarks --install-status "$status" --compiled "$compiled" "$@"
-# Persistence, Site and warm start, sofrito only: on the compiled engine,
-# which a wheel installs, when it was built, then on pure Python.
+# Persistence, the site and warm start: on the compiled engine, which a wheel
+# installs, when it was built, then on pure Python. The site beside its peers
+# (N = 1,000) on the first build only; the second measures sofrito alone.
 builds=("")
 [ -d "$compiled" ] && builds=("$compiled:." "")
+site_tools=()
 for path in "${builds[@]}"; do
     echo
     echo "Persistence (sofrito only):"
     PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.persistence
     echo
-    PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.site
+    PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.site "${site_tools[@]}"
+    site_tools=(--only sofrito)
     echo
     PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.warm_start
 done

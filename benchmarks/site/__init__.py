@@ -1,0 +1,1 @@
+"""The site benchmark: ``sofrito run`` beside static-site generators (see ``__main__``)."""
