@@ -64,6 +64,7 @@ from sofrito._snapshot import (
     memo_id,
     split_memo_id,
 )
+from sofrito._traces import Published, TraceBook
 from sofrito.stores import (
     CorruptSnapshot,
     Drop,
@@ -78,6 +79,7 @@ from sofrito.stores import (
     UnstoredValueWarning,
     _encoding,
 )
+from sofrito.stores.traces import Traces
 
 if TYPE_CHECKING:
     from sofrito._engine.state import Engine
@@ -104,6 +106,7 @@ class Persistence:
         runtime_id: str,
         codec: Codec,
         secret: bytes | str | None,
+        traces: Traces | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -136,6 +139,15 @@ class Persistence:
         self._dirty: dict[bytes, int] | None = {}
         """Stored memos marked after their row's ``verified_at`` and not verified
         since (``_on_demand.Meta.dirty``); None: a snapshot that did not say."""
+        self.traces = (
+            None if traces is None else TraceBook(traces.store or store, codec, traces, runtime_id)
+        )
+        """The runtime's traces (``_traces.py``): published after each commit, if
+        ``traces.publish``; read by the engine before it executes, if ``traces.read``."""
+        if self.traces is not None and self.traces.reading:
+            engine.traces = self.traces
+        self._published: list[Published] | None = None
+        """While a commit with traces to publish builds its rows: what each row holds."""
 
     # -- ids -------------------------------------------------------------------
 
@@ -159,7 +171,12 @@ class Persistence:
         refuse_if_closed(engine, "commit")
         with engine.gate.write():
             states = [self.input_state(cell) for cell in _sorted_cells(self.journal.cells)]
-            delta, known = self._delta(strict, states)
+            book = self.traces
+            published = self._published = [] if book is not None and book.publishing else None
+            try:
+                delta, known = self._delta(strict, states)
+            finally:
+                self._published = None
             receipt = self.store.commit_boundary(
                 self.runtime_id,
                 delta,
@@ -174,6 +191,8 @@ class Persistence:
             if isinstance(engine.backing, StoreBacking):
                 engine.backing.marked = []  # recorded in the dirty set now
             self.journal.acknowledge()
+            if book is not None and published is not None:
+                book.publish(published)  # after the commit: a trace is true at any boundary
             return receipt
 
     def _delta(self, strict: bool, states: list[InputState]) -> tuple[SnapshotDelta, _Known]:
@@ -246,6 +265,8 @@ class Persistence:
         row = MemoRow(
             memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, deps, encoded
         )
+        if self._published is not None:
+            self._published.append((memo, split_memo_id(mid)[1], deps, encoded))
         return encode_memo_row(row, self.sealer, self._context("memo", mid))
 
     def _warn_unstorable(self, memo: Memo, mid: bytes, exc: CodecError) -> None:

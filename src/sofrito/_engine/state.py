@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sofrito._engine.lru import LruRing
     from sofrito._engine.memo import Cell
     from sofrito._engine.spec import QuerySpec
+    from sofrito._engine.trace import TraceSource
     from sofrito._events.kinds import Event
     from sofrito._events.watch import RevisionWatch
     from sofrito._inputs import Input
@@ -134,6 +135,9 @@ class Engine:
         """What changed since the last commit (``journal.py``); None without a store."""
         self.backing: Backing | None = None
         """Where records not in memory come from (``backing.py``); None: all are here."""
+        self.traces: TraceSource | None = None
+        """Traces to take instead of executing (``trace.py``); None: every execution runs
+        its body (no store, or traces not enabled for reading)."""
         self._names: dict[str, object] = {}
 
     def register_name(self, name: str, owner: object) -> None:

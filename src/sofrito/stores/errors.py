@@ -18,7 +18,9 @@
 file written by a newer sofrito, a database that belongs to something else.
 
 Beside the tree, ``UnstoredValueWarning`` (a ``UserWarning``) says that a
-commit left a memo out because its value cannot be encoded.
+commit left a memo out because its value cannot be encoded, and
+``TraceRefused`` (a ``UserWarning``) that a runtime refused a shared trace
+whose MAC does not verify, and computed instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "RecordNotFound",
     "StaleRead",
     "StoreError",
+    "TraceRefused",
     "UnstoredValueWarning",
     "WriteFailed",
 ]
@@ -139,6 +142,18 @@ class UnstoredValueWarning(UserWarning):
     """
 
 
+class TraceRefused(UserWarning):
+    """A runtime refused a trace (docs/persistence.md, "Traces"): its MAC does not
+    verify under this runtime's trace secret, or it is not a trace at all.
+
+    Issued once per query. Nothing of the trace was decoded or served: the query
+    was computed instead, so the values stay right. A trace published with
+    another secret (a team that rotated it, another team's store) is refused
+    this way; so is one somebody altered or forged in the store, which is what
+    the MAC is for: find out who can write the store.
+    """
+
+
 for _cls in (
     StoreError,
     WriteFailed,
@@ -148,5 +163,6 @@ for _cls in (
     StaleRead,
     CorruptSnapshot,
     UnstoredValueWarning,
+    TraceRefused,
 ):
     _cls.__module__ = "sofrito.stores"

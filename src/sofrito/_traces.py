@@ -1,0 +1,278 @@
+"""``TraceBook``: a runtime's traces in its store, published at commit, read on demand.
+
+The engine's side (``_engine/trace.py``) replays a trace's reads; this module
+decides what a trace is, in bytes, and whom to believe:
+
+- **A trace row** is the safe encoding (``_codec.SafeCodec``: decoding runs no
+  code) of ``(format, codec, query name, fingerprint, key bytes, reads, value)``,
+  each read ``(node kind, name, key bytes, hash of the value read)`` in read
+  order, the value as the runtime's codec encoded it; sealed whole with an
+  HMAC-SHA256 under the team's trace secret (``stores.Traces``). The MAC is
+  checked before anything is decoded, and the value is decoded (unpickled,
+  with the default codec) only once every read matched.
+- **Keys.** ``lookup`` hashes (query name, fingerprint, key bytes): every trace
+  of one version of one query at one key. ``trace_id`` hashes the lookup and
+  the reads: one row per distinct vector of read values, so a key that was
+  built from several states of its inputs keeps a trace of each, and
+  republishing the same one writes nothing (insert, on conflict do nothing).
+- **Value hashes** are BLAKE2b-256 of the codec's bytes: a memo loaded from
+  the store is hashed without decoding it (its stored bytes), one that
+  executed is hashed from the bytes its commit encodes, a cell is encoded
+  once per change. Both codecs encode an unchanged value to the same bytes in
+  one Python version; a value that encodes differently (a ``set`` of
+  strings under another hash seed) only costs a miss, never a wrong value,
+  since equal hashes mean equal bytes.
+
+What is published: each memo a commit stores that executed since the last
+commit, except one that read a pending or failed cell, a cached error, or a
+value that cannot be encoded (there is no hash to check it by), and except one
+taken from a trace (it is in the store already). Publishing follows the
+commit, in its own transaction: a trace is true whatever the boundary, so a
+commit never waits on it, and a failure to publish is logged, not raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any, Final
+
+from sofrito import _registry
+from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
+from sofrito._engine.listing import is_listing, key_set
+from sofrito._engine.memo import ALWAYS_DIRTY, Cell, CellStatus, Encoded, Memo
+from sofrito._engine.trace import (
+    TRACE_READ_CELL,
+    TRACE_READ_KEYS,
+    TRACE_READ_QUERY,
+    Trace,
+    TraceRead,
+)
+from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._snapshot import INPUT, LISTING, QUERY, NodeId
+from sofrito.stores.errors import StoreError, TraceRefused
+from sofrito.stores.protocol import RuntimeStore
+from sofrito.stores.traces import Traces
+
+if TYPE_CHECKING:
+    from sofrito._engine.memo import Node
+
+__all__ = ["Published", "TraceBook"]
+
+log = logging.getLogger("sofrito.traces")
+_SAFE = SafeCodec()
+_FORMAT: Final = "sofrito.trace.v1"
+_CONTEXT: Final = _FORMAT.encode()
+
+Published = tuple[Memo, bytes, list[NodeId], bytes]
+"""What a commit hands over per stored memo: the memo, its key bytes, its reads'
+node ids (as its row lists them) and its value as the codec encoded it."""
+
+
+def _hash(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def lookup_of(name: str, fingerprint: bytes, key_bytes: bytes) -> bytes:
+    """Where the traces of ``name`` (at ``fingerprint``) and ``key_bytes`` are kept."""
+    return _hash(_SAFE.encode((_FORMAT, name, fingerprint, key_bytes)))
+
+
+class TraceBook:
+    """The ``TraceSource`` of a runtime on a store, and its publisher."""
+
+    def __init__(self, store: RuntimeStore, codec: Codec, config: Traces, runtime_id: str) -> None:
+        self.store = store
+        self.codec = codec
+        self.sealer = Sealer(config.secret)
+        self.publishing = config.publish
+        self.reading = config.read
+        self.runtime_id = runtime_id
+        self._memo_digests: dict[Memo, tuple[Any, bytes]] = {}
+        """memo -> (the value object hashed, its hash): valid while the memo holds it."""
+        self._cell_digests: dict[Cell, tuple[int, bytes]] = {}
+        """cell -> (its changed_at when hashed, the hash)."""
+        self._taken: set[Memo] = set()
+        """Memos given a trace's value since the last commit: not published again."""
+        self._refused: set[str] = set()
+        """Queries warned about (``TraceRefused``): once each."""
+
+    # -- reading (the engine's TraceSource) -------------------------------------------
+
+    def candidates(self, memo: Memo) -> list[Trace]:
+        spec = memo.spec
+        if not spec.persist:
+            return []
+        try:
+            key_bytes = encode_key(memo.key)
+        except KeyEncodingError:
+            return []
+        try:
+            rows = self.store.load_traces(lookup_of(spec.name, spec.fingerprint, key_bytes))
+        except StoreError as exc:  # a cache that cannot be read is no cache: compute
+            log.warning("traces of %r not read from %s: %s", memo, self.store.location, exc)
+            return []
+        traces = []
+        for sealed in rows:
+            trace = self._checked(memo, key_bytes, sealed)
+            if trace is not None:
+                traces.append(trace)
+        return traces
+
+    def _checked(self, memo: Memo, key_bytes: bytes, sealed: bytes) -> Trace | None:
+        """The trace in ``sealed`` if its MAC verifies and it is one of ``memo``'s,
+        resolved to this process's queries and inputs; else None."""
+        try:
+            payload = self.sealer.open(sealed, _CONTEXT)
+            format_, codec, name, fingerprint, key, reads, value = _SAFE.decode(payload)
+        except (IntegrityError, CodecError, ValueError, TypeError):
+            self._refuse(memo)
+            return None
+        spec = memo.spec
+        if (format_, codec, name, fingerprint, key) != (
+            _FORMAT,
+            self.codec.name,
+            spec.name,
+            spec.fingerprint,
+            key_bytes,
+        ):
+            return None  # another codec (a team's other runtimes): not this runtime's
+        resolved = []
+        for kind, dep_name, dep_key, digest in reads:
+            read = _resolve(kind, dep_name, dep_key, digest)
+            if read is None:
+                return None  # it read a query or input this process does not define
+            resolved.append(read)
+        return Trace(resolved, value)
+
+    def _refuse(self, memo: Memo) -> None:
+        name = memo.spec.name
+        if name in self._refused:
+            return
+        self._refused.add(name)
+        message = (
+            f"a trace of {memo!r} in {self.store.location} was refused (runtime "
+            f"{self.runtime_id!r}): its MAC does not verify under this runtime's trace "
+            "secret (published with another secret, altered or forged); it was computed "
+            "instead. Check who can write the store, and that every runtime has the "
+            "team's current SOFRITO_TRACE_SECRET"
+        )
+        try:
+            warnings.warn(message, TraceRefused, stacklevel=2)
+        except Exception:  # warnings made errors (-W error): this runs inside an
+            # execution, where an exception would be cached as the query's own error
+            log.warning("%s", message)
+
+    def digest(self, node: Node) -> bytes | None:
+        if type(node) is Cell:
+            return self._cell_digest(node)
+        assert type(node) is Memo
+        return self._memo_digest(node)
+
+    def _memo_digest(self, memo: Memo) -> bytes | None:
+        if not memo.has_value or memo.error is not None:
+            return None
+        value = memo.value
+        known = self._memo_digests.get(memo)
+        if known is not None and known[0] is value:
+            return known[1]
+        if type(value) is Encoded:
+            digest = _hash(value.data)
+        else:
+            try:
+                digest = _hash(self.codec.encode(value))
+            except CodecError:
+                return None
+        self._memo_digests[memo] = (value, digest)
+        return digest
+
+    def _cell_digest(self, cell: Cell) -> bytes | None:
+        if cell.status != CellStatus.READY:
+            return None
+        known = self._cell_digests.get(cell)
+        if known is not None and known[0] == cell.changed_at:
+            return known[1]
+        try:
+            if is_listing(cell):
+                keys = sorted(encode_key(key) for key in key_set(cell).listed())
+                digest = _hash(_SAFE.encode(keys))
+            else:
+                digest = _hash(self.codec.encode(cell.value))
+        except (CodecError, KeyEncodingError):
+            return None
+        self._cell_digests[cell] = (cell.changed_at, digest)
+        return digest
+
+    def take(self, memo: Memo, trace: Trace) -> tuple[bool, Any]:
+        try:
+            value = self.codec.decode(trace.value)
+        except Exception:  # a class that moved: compute, as for a stored row
+            return False, None
+        self._memo_digests[memo] = (value, _hash(trace.value))
+        self._taken.add(memo)
+        return True, value
+
+    # -- publishing (after a commit) -------------------------------------------------
+
+    def publish(self, stored: list[Published]) -> None:
+        """Publish a trace of each memo in ``stored`` that has one (module docstring)."""
+        taken, self._taken = self._taken, set()
+        for memo, _, _, encoded in stored:  # first: a reader's trace hashes these
+            value = memo.value
+            self._memo_digests[memo] = (value, _hash(encoded))
+        rows = []
+        for memo, key_bytes, dep_ids, encoded in stored:
+            if memo in taken or memo.dirty_at == ALWAYS_DIRTY:
+                continue
+            row = self._row(memo, key_bytes, dep_ids, encoded)
+            if row is not None:
+                rows.append(row)
+        if not rows:
+            return
+        try:
+            self.store.publish_traces(rows)
+        except StoreError as exc:  # the commit stands; the team's cache misses these
+            log.warning(
+                "%d trace(s) of runtime %r not published to %s: %s",
+                len(rows),
+                self.runtime_id,
+                self.store.location,
+                exc,
+            )
+
+    def _row(
+        self, memo: Memo, key_bytes: bytes, dep_ids: list[NodeId], encoded: bytes
+    ) -> tuple[bytes, bytes, bytes] | None:
+        reads = []
+        for node, (kind, name, dep_key) in zip(memo.deps, dep_ids, strict=True):
+            digest = self.digest(node)
+            if digest is None:
+                return None  # an error, a pending cell: nothing to check it by
+            reads.append((kind, name, dep_key, digest))
+        spec = memo.spec
+        lookup = lookup_of(spec.name, spec.fingerprint, key_bytes)
+        trace_id = _hash(lookup + _SAFE.encode(reads))
+        payload = (_FORMAT, self.codec.name, spec.name, spec.fingerprint, key_bytes, reads, encoded)
+        return lookup, trace_id, self.sealer.seal(_SAFE.encode(payload), _CONTEXT)
+
+
+def _resolve(kind: bytes, name: str, key_bytes: bytes, digest: bytes) -> TraceRead | None:
+    """A trace's read as this process's query or input, or None if it has none."""
+    if kind == QUERY:
+        found = _registry.query_and_key(name, key_bytes)
+        if found is None or found[0].keys is not None:  # a keys= query needs its arguments
+            return None
+        return TraceRead(TRACE_READ_QUERY, found[0], None, found[1], digest)
+    input = _registry.input_named(name)
+    if input is None:
+        return None
+    if kind == LISTING:
+        return TraceRead(TRACE_READ_KEYS, None, input, (), digest)
+    if kind != INPUT:
+        return None
+    try:
+        key = decode_key(key_bytes)
+    except ValueError:
+        return None
+    return TraceRead(TRACE_READ_CELL, None, input, key, digest)
