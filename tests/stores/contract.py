@@ -453,6 +453,19 @@ class StoreContract:
         store.commit_boundary("rt", SnapshotDelta(3, b"m", {b"b": b"row"}), "r", "c", [], [])
         assert closure(store, "i:y") == []  # written with no reads: no edges
 
+    def test_a_recommitted_memo_keeps_the_edges_it_read_again(self, store: RuntimeStore) -> None:
+        """A store may write only the difference (SQLite does): the edges a memo read
+        again stay, the ones it no longer reads go, the new ones come."""
+        store.commit_boundary("rt", graph(1, a="i:x", b="a i:x i:z"), "r", "c", [], [])
+        store.commit_boundary("rt", graph(2, b="a i:y i:z"), "r", "c", [], [])
+        store.commit_boundary("rt", graph(3, b="a i:y i:z"), "r", "c", [], [])
+        assert closure(store, "i:x") == [("a", "b"), ("i:x", "a")]
+        assert closure(store, "i:y") == [("i:y", "b")]
+        assert closure(store, "i:z") == [("i:z", "b")]
+        snapshot = store.load_snapshot("rt")
+        assert snapshot is not None
+        assert sorted(snapshot.rows) == [b"a", b"b"]
+
     def test_a_deleted_memo_loses_its_edges_but_keeps_its_readers(
         self, store: RuntimeStore
     ) -> None:
