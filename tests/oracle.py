@@ -40,7 +40,10 @@ Ref = tuple[str, int]
 """("i", k) for input cell k, ("q", k) for derived node k, ("k", f) for the
 listing of input family f."""
 
-OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch", "state", "keys")
+OPS = (
+    *("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch", "state", "keys"),
+    "gather",
+)
 """What a node's body does with the values it reads (see ``apply``)."""
 
 
@@ -48,9 +51,10 @@ OPS = ("sum", "mod", "max", "min", "div", "const", "cond", "fail", "catch", "sta
 class Node:
     """One derived node: ``op`` over ``deps`` (read in this order), with ``param``.
 
-    ``param`` is the modulus (mod, fail), the divisor (div), the constant
-    (const), the threshold (cond), the stand-in for a failed read (catch) or
-    for a pending cell (state), the family whose listing it reads (keys).
+    ``param`` is the modulus (mod, fail, gather), the divisor (div), the
+    constant (const), the threshold (cond), the stand-in for a failed read
+    (catch) or for a pending cell (state), the family whose listing it reads
+    (keys). A "gather" node reads derived nodes only, through ``sf.gather``.
     """
 
     op: str
@@ -80,11 +84,13 @@ class Failure(Exception):
 
 
 class Missing(Exception):
-    """The evaluation read an input that has no value: the runtime must suspend."""
+    """The evaluation read inputs that have no value: the runtime must suspend,
+    naming ``cells`` (one, unless a "gather" node went on past a suspended key)."""
 
-    def __init__(self, cell: int) -> None:
-        super().__init__(cell)
+    def __init__(self, cell: int, *more: int) -> None:
+        super().__init__(cell, *more)
         self.cell = cell
+        self.cells = (cell, *more)
 
 
 Value = int | float
@@ -93,12 +99,20 @@ Peek = Callable[[int], "Value | Failure | None"]
 """What ``sf.state`` says of input cell k: its value, its error, or None (pending)."""
 Keys = Callable[[int], tuple[int, ...]]
 """The listing of input family f: its listed cells, ascending."""
+Gather = Callable[[tuple[Ref, ...]], list[Value]]
+"""``sf.gather`` of derived nodes: their values in order (``gather_in_order``)."""
 
 FAILED_STATE = 10
 """What a "state" node adds, on top of its ``param``, for a cell that holds an error."""
 
 
-def apply(node: Node, read: Read, peek: Peek | None = None, keys: Keys | None = None) -> Value:
+def apply(
+    node: Node,
+    read: Read,
+    peek: Peek | None = None,
+    keys: Keys | None = None,
+    gather: Gather | None = None,
+) -> Value:
     """One node's body: read ``node.deps`` through ``read`` and combine them.
 
     Shared by the oracle and by the query under test. ``read`` raises
@@ -115,6 +129,9 @@ def apply(node: Node, read: Read, peek: Peek | None = None, keys: Keys | None = 
     if op == "state":
         assert peek is not None, "a state node needs peek"
         return _state(node, read, peek)
+    if op == "gather":
+        assert gather is not None, "a gather node needs gather"
+        return sum(gather(deps)) % param
     if op == "cond":  # the dependency set depends on a value
         first = read(deps[0])
         return read(deps[1]) if first > param else read(deps[-1])
@@ -144,6 +161,28 @@ _COMBINE: dict[str, Callable[[list[Value], int], Value]] = {
     "const": lambda _, param: param,
 }
 """The ops that read every dependency, in order, and combine the values."""
+
+
+def gather_in_order(refs: tuple[Ref, ...], read: Read) -> list[Value]:
+    """What ``sf.gather`` means (``sofrito._gather``): the loop, except that
+    after a key that is missing inputs it reads the later keys only to learn
+    theirs (a later ``Failure`` is ignored), then raises them all at once."""
+    values: list[Value] = []
+    missing: dict[int, None] = {}
+    for ref in refs:
+        try:
+            value = read(ref)
+        except Missing as exc:
+            missing.update(dict.fromkeys(exc.cells))
+            continue
+        except Failure:
+            if not missing:
+                raise
+            continue
+        values.append(value)
+    if missing:
+        raise Missing(*missing)
+    return values
 
 
 def _state(node: Node, read: Read, peek: Peek) -> Value:
@@ -211,7 +250,7 @@ class Evaluation:
             self.started.append(index)
             try:
                 outcome: Value | Failure = apply(
-                    self.graph.nodes[index], self._read, self._peek, self._keys
+                    self.graph.nodes[index], self._read, self._peek, self._keys, self._gather
                 )
             except Failure as exc:
                 outcome = exc
@@ -220,6 +259,9 @@ class Evaluation:
         if isinstance(outcome, Failure):
             raise outcome
         return outcome
+
+    def _gather(self, refs: tuple[Ref, ...]) -> list[Value]:
+        return gather_in_order(refs, self._read)
 
     def _peek(self, index: int) -> Value | Failure | None:
         if self.locate is not None:

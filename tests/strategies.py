@@ -47,6 +47,9 @@ a family's listing, which a value edit does not change)."""
 WEIGHTED_OPS = (*CUTOFF_OPS, "sum", "fail", "catch")
 STATE_OPS = (*WEIGHTED_OPS, *("state",) * 8)
 """With nodes that read their cells through ``sf.state``: pending and failed cells are values."""
+GATHER_OPS = (*WEIGHTED_OPS, *("gather",) * 6)
+"""With nodes that read earlier nodes through ``sf.gather`` (a node with none to
+read is a "mod" instead)."""
 
 Step = tuple[Any, ...]
 
@@ -66,6 +69,12 @@ def nodes(draw: st.DrawFn, index: int, inputs: int, ops: tuple[str, ...] = WEIGH
     op = draw(st.sampled_from(ops))
     if op == "keys":  # reads the listing of one family, nothing else
         return Node(op, (), draw(st.integers(0, FAMILIES - 1)))
+    if op == "gather" and index:  # earlier nodes only, as keys of one query
+        size = draw(st.integers(1, min(4, index)))
+        order = draw(st.permutations(range(index)))
+        return Node(op, tuple(("q", k) for k in order[:size]), draw(st.integers(2, 5)))
+    if op == "gather":
+        op = "mod"
     lowest = 0 if op == "const" else 1
     if op == "cond":
         lowest = min(3, len(available))

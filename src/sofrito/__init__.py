@@ -33,6 +33,7 @@ from sofrito._events.kinds import (
     RevisionSet,
 )
 from sofrito._events.watch import RevisionReceiver
+from sofrito._gather import gather
 from sofrito._inputs import PENDING, Failed, Input, InputRef, Loading, Ready, state
 from sofrito._queries import Query, query
 from sofrito._runtime import Polled, Runtime
@@ -48,6 +49,7 @@ __all__ = [
     # running
     "Runtime",
     "Polled",
+    "gather",
     # assets and suspense
     "PENDING",
     "state",

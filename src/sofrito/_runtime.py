@@ -14,11 +14,12 @@ and writes none of it: it calls the engine's steps (``write``, ``restore``,
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from sofrito import _gather
 from sofrito import _lifecycle as lifecycle
 from sofrito._codec import codec_named
 from sofrito._durability import Durability
@@ -38,6 +39,7 @@ from sofrito.stores import Receipt, RuntimeState, RuntimeStore
 if TYPE_CHECKING:
     from sofrito._engine.handle import Db
     from sofrito._queries import Query, QuerySpec
+    from sofrito.executors import Executor
 
 __all__ = ["Polled", "Runtime"]
 
@@ -77,6 +79,7 @@ class Runtime:
         codec: Literal["pickle", "safe"] = "pickle",
         error_eq: ErrorEq | None = None,
         load: bool = True,
+        executor: Executor | None = None,
     ) -> None:
         """Options:
 
@@ -96,7 +99,12 @@ class Runtime:
           so that receivers can subscribe first; ``rt.load()`` then restores
           (and they see its ``RevisionSet``). Until then the runtime refuses
           reads and writes.
+        - ``executor``: what computes the independent keys of ``sf.gather``
+          and ``rt.query_many`` ahead of the gathering thread
+          (``sofrito.executors.Threads(n)``); None: the gathering thread alone.
         """
+        self.executor = executor
+        """The executor of ``sf.gather`` and ``rt.query_many`` (``sofrito.executors``)."""
         self._engine = Engine(runtime_id=runtime_id, error_eq=error_eq, journaled=store is not None)
         self._hits = self._engine.hits
         self._tables = self._engine.tables_by_index
@@ -273,6 +281,21 @@ class Runtime:
             key = keyed_split(spec, key)[0]
         memo = self._engine.memo_for(spec, key)
         return Polled(value, memo.changed_at, since)
+
+    def query_many(
+        self, q: Query[..., T], keys: Iterable[tuple[Any, ...]], executor: Executor | None = None
+    ) -> list[T]:
+        """``[q(rt, *key) for key in keys]``, the keys declared independent.
+
+        ``executor`` (default: the runtime's, ``sf.Runtime(executor=...)``)
+        computes keys ahead on its threads. When keys suspend, one
+        ``sf.Suspend`` lists the pending refs of all of them; otherwise the
+        values, or the first error in key order, are the loop's. Inside a
+        query use ``sf.gather(db, q, keys)``, which also records the
+        dependencies. Each key is a top-level call, as in the loop: a write
+        from another thread meanwhile may come between two keys.
+        """
+        return _gather.gather_top(self, q, keys, executor)
 
     async def aquery(self, q: Query[..., T], *key: Any, concurrency: int = 16) -> T:
         """Compute ``q(*key)``, awaiting the async locators of the inputs it waits for.
