@@ -35,6 +35,7 @@ from sofrito._inputs import Input, InputRef, ref_of
 from sofrito._persistence import Persistence
 from sofrito._queries import spec_of
 from sofrito.stores import Receipt, RuntimeState, RuntimeStore
+from sofrito.stores.traces import Traces
 
 if TYPE_CHECKING:
     from sofrito._engine.handle import Db
@@ -80,6 +81,7 @@ class Runtime:
         error_eq: ErrorEq | None = None,
         load: bool = True,
         executor: Executor | None = None,
+        traces: Traces | None = None,
     ) -> None:
         """Options:
 
@@ -102,6 +104,10 @@ class Runtime:
         - ``executor``: what computes the independent keys of ``sf.gather``
           and ``rt.query_many`` ahead of the gathering thread
           (``sofrito.executors.Threads(n)``); None: the gathering thread alone.
+        - ``traces``: share memos by content with the other runtimes of the store
+          (``sofrito.stores.Traces(secret, publish=..., read=...)``): a query
+          about to execute takes a published trace whose reads match instead.
+          See docs/persistence.md, "Traces: sharing by content".
         """
         self.executor = executor
         """The executor of ``sf.gather`` and ``rt.query_many`` (``sofrito.executors``)."""
@@ -119,10 +125,14 @@ class Runtime:
             raise ValueError(f"on_corrupt must be 'fail' or 'cold', got {on_corrupt!r}")
         self._cold = on_corrupt == "cold"
         if store is None:
+            if traces is not None:
+                raise ValueError("traces= needs a store: traces are kept in the store")
             if not load:
                 raise ValueError("load=False needs a store: without one there is nothing to load")
             return
-        self._persistence = Persistence(self._engine, store, runtime_id, codec_named(codec), secret)
+        self._persistence = Persistence(
+            self._engine, store, runtime_id, codec_named(codec), secret, traces
+        )
         if load:
             lifecycle.open_runtime(self, self._persistence, cold=self._cold)
         else:
