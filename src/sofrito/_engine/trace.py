@@ -29,8 +29,10 @@ the same idea keyed by content.
 execute gets here, and only on a runtime with traces enabled for reading
 (``Engine.traces``). A system error met on a replayed read (``Suspend``,
 ``Cancelled``, a cycle) is what the body would have met at the same read:
-it ends the execution as it would. A user error cached on a dependency
-means the trace does not match (a trace only records reads of values).
+it ends the execution as it would. A user error cached on a dependency, or
+a cell without a value (pending, failed), means the trace does not match (a
+trace only records reads of values): the body runs and reads it its own way
+(``sf.state`` sees a pending cell loading where a plain read suspends).
 
 Rejected: checking a trace's hashes against stored hashes of this runtime's
 memos without fetching them (what a cloud build does with a content store):
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from sofrito._engine.memo import CellStatus
 from sofrito._errors import QueryError
 
 if TYPE_CHECKING:
@@ -137,6 +140,10 @@ def _replay(engine: Engine, source: TraceSource, frame: Frame, trace: Trace) -> 
                 fetch.fetch_tracked(engine, frame, read.spec, read.key)
             elif read.kind == TRACE_READ_CELL:
                 assert read.input is not None
+                if inputs.cell_for(engine, read.input, read.key).status != CellStatus.READY:
+                    # The trace read a value; this cell has none. How the body reads it
+                    # (suspending, or sf.state seeing it loading) is the body's to say.
+                    return False
                 inputs.read_tracked(engine, frame, read.input, read.key)
             else:
                 assert read.input is not None
