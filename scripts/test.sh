@@ -18,6 +18,13 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
         echo "  sudo apt-get install chromium chromium-driver" >&2
     fi
 fi
+# The PostgresStore tests run against a throwaway server (stopped at exit by a trap),
+# and must not skip here: SOFRITO_REQUIRE_POSTGRES turns a missing server into a failure.
+if [ -z "${SOFRITO_TEST_POSTGRES:-}" ]; then
+    source scripts/_postgres.sh
+    start_postgres
+fi
+export SOFRITO_REQUIRE_POSTGRES=1
 .venv/bin/ruff check hatch_build.py src tests benchmarks
 .venv/bin/ruff format --check hatch_build.py src tests benchmarks
 .venv/bin/mypy

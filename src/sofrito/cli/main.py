@@ -105,6 +105,10 @@ def parser() -> argparse.ArgumentParser:
     _store_option(receipts)
     _debug_option(receipts)
     receipts.set_defaults(handler=_receipts)
+
+    from sofrito.cli.store import add_store_command  # noqa: PLC0415 (argparse only)
+
+    add_store_command(commands)  # sofrito store upgrade URL
     return top
 
 
@@ -112,7 +116,8 @@ def _store_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--store",
         metavar="URL",
-        help="cache: sqlite:PATH (default <flow dir>/.sofrito/cache.db) or memory:",
+        help="cache: sqlite:PATH (default <flow dir>/.sofrito/cache.db), memory: "
+        "or postgresql://USER@HOST/DB",
     )
 
 

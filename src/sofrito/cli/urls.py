@@ -3,9 +3,9 @@
 A URL is ``scheme:rest``; ``SCHEMES`` maps a scheme to a function that
 opens a store from ``rest`` and the flow's folder (a relative SQLite path is
 relative to the flow's folder, not the working directory, so
-``sofrito run site/flow.py`` finds the same cache from anywhere). A
-PostgreSQL store registers ``postgresql`` (and ``postgres``) with
-``register_scheme`` and the command takes ``postgresql://...`` unchanged.
+``sofrito run site/flow.py`` finds the same cache from anywhere).
+``postgresql://...`` and ``postgres://...`` open a ``PostgresStore`` with
+the URL as its DSN, as written (psycopg is imported only then).
 
 Options ride in a query string: ``sqlite:cache.db?busy_timeout=0.5`` (how
 long to wait for another process's lock, in seconds).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from sofrito.stores import MemoryStore, RuntimeStore
 
@@ -71,5 +71,20 @@ def _open_memory(rest: str, options: dict[str, str], flow_folder: Path) -> Runti
     return MemoryStore()
 
 
+def _postgres_opener(scheme: str) -> Opener:
+    """``postgresql://...`` (or ``postgres://``): the URL goes to psycopg as it was
+    written, query string included (``sslmode=``, ``options=-csearch_path%3D...``)."""
+
+    def open_postgres(rest: str, options: dict[str, str], flow_folder: Path) -> RuntimeStore:
+        from sofrito.stores import PostgresStore  # noqa: PLC0415 (psycopg only when used)
+
+        query = f"?{urlencode(options)}" if options else ""
+        return PostgresStore(f"{scheme}:{rest}{query}")
+
+    return open_postgres
+
+
 register_scheme("sqlite", _open_sqlite)
 register_scheme("memory", _open_memory)
+register_scheme("postgresql", _postgres_opener("postgresql"))
+register_scheme("postgres", _postgres_opener("postgres"))

@@ -2,6 +2,9 @@
 
 - ``MemoryStore()``: the contract without durability, for tests.
 - ``SqliteStore(path)``: the embedded default; one file, WAL, survives kill -9.
+- ``PostgresStore(dsn)``: one cache shared by processes and machines
+  (``postgres``, with ``_postgres_schema`` and ``_postgres_tables``); psycopg
+  is imported only when it is first asked for.
 
 Layout, one idea per module:
 
@@ -49,12 +52,16 @@ from sofrito.stores.receipt import compute_digest
 from sofrito.stores.snapshot import QUERY_NODE, reader_node
 
 if TYPE_CHECKING:
+    from sofrito.stores.postgres import CommitListener, Committed, PostgresStore
     from sofrito.stores.sqlite import SqliteStore
 
 __all__ = [
     "RuntimeStore",
     "MemoryStore",
     "SqliteStore",
+    "PostgresStore",
+    "Committed",
+    "CommitListener",
     "Receipt",
     "InputState",
     "InputStatus",
@@ -94,6 +101,8 @@ def __getattr__(name: str) -> object:
 
         globals()[name] = SqliteStore
         return SqliteStore
+    if name in _POSTGRES:
+        return _postgres(name)
     if name == "NotFound":
         warnings.warn(
             "sofrito.stores.NotFound is renamed sofrito.stores.RecordNotFound "
@@ -103,3 +112,20 @@ def __getattr__(name: str) -> object:
         )
         return RecordNotFound
     raise AttributeError(f"module 'sofrito.stores' has no attribute {name!r}")
+
+
+_POSTGRES = frozenset({"PostgresStore", "Committed", "CommitListener"})
+
+
+def _postgres(name: str) -> object:
+    """``PostgresStore`` and its records, importing psycopg on first use only."""
+    try:
+        from sofrito.stores import postgres  # noqa: PLC0415 (psycopg only when used)
+    except ImportError as exc:
+        raise ImportError(
+            f"sofrito.stores.{name} needs psycopg 3 and psycopg_pool ({exc}); "
+            "install them with: pip install 'sofrito[postgres]'"
+        ) from None
+    for one in _POSTGRES:
+        globals()[one] = getattr(postgres, one)
+    return globals()[name]
