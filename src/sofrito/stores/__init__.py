@@ -16,6 +16,7 @@ Layout, one idea per module:
 - ``_encoding``: the frozen byte encoding digests and checksums are computed
   over; ``_integrity``: row checksums and the seals that catch vanished rows;
   ``_checks``: what every store refuses, in the same words.
+- ``traces``: ``Traces``, a runtime's trace settings (sharing memos by content).
 - ``memory`` and ``sqlite``, with the SQLite store's ``_sqlite_schema``
   (versions, upgrades), ``_sqlite_rows`` (a checked row per record) and
   ``_sqlite_tables`` (what one call does to the tables).
@@ -33,6 +34,7 @@ from sofrito.stores.errors import (
     RecordNotFound,
     StaleRead,
     StoreError,
+    TraceRefused,
     UnstoredValueWarning,
     WriteFailed,
 )
@@ -50,6 +52,7 @@ from sofrito.stores.protocol import (
 )
 from sofrito.stores.receipt import compute_digest
 from sofrito.stores.snapshot import QUERY_NODE, reader_node
+from sofrito.stores.traces import Traces
 
 if TYPE_CHECKING:
     from sofrito.stores.postgres import CommitListener, Committed, PostgresStore
@@ -81,6 +84,8 @@ __all__ = [
     "StaleRead",
     "CorruptSnapshot",
     "UnstoredValueWarning",
+    "Traces",
+    "TraceRefused",
 ]
 
 
