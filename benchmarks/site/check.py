@@ -121,7 +121,8 @@ def _covered(
     if expect.everywhere is not None:
         covered.append(f"{sum(1 for path in after.files if path.endswith('.html')):,} HTML files")
     if expect.listed is not None:
-        covered.append(f"{len(listed_in.intersection(after.files)):,} listings")
+        listed = len(listed_in.intersection(after.files))
+        covered.append(f"{listed:,} listing{'s' if listed != 1 else ''}")
     return tuple(covered)
 
 
@@ -143,7 +144,7 @@ def _followed(before: Snapshot, after: Snapshot, expect: Expect) -> list[str]:
     stale = sorted((showed - after.holding[new]) | after.holding[old])
     if not stale:
         return []
-    return [f"{_count(stale)} of {len(showed)} files showing the old title are stale{_eg(stale)}"]
+    return [f"{_count(stale)} of {len(showed):,} files showing the old title are stale{_eg(stale)}"]
 
 
 def _everywhere(after: Snapshot, expect: Expect) -> list[str]:
@@ -153,7 +154,7 @@ def _everywhere(after: Snapshot, expect: Expect) -> list[str]:
     missing = sorted(path for path in html if path not in after.holding[expect.everywhere])
     if not missing:
         return []
-    where = f"{_count(missing)} of {len(html)} HTML files{_eg(missing)}"
+    where = f"{_count(missing)} of {len(html):,} HTML files{_eg(missing)}"
     return [f"the template edit is missing from {where}"]
 
 
@@ -174,7 +175,9 @@ def _listed(after: Snapshot, expect: Expect, listed_in: frozenset[str]) -> list[
     missing = sorted(lists - after.holding[expect.listed])
     if not missing:
         return []
-    return [f"{_count(missing)} of {len(lists)} listings do not list the added page{_eg(missing)}"]
+    return [
+        f"{_count(missing)} of {len(lists):,} listings do not list the added page{_eg(missing)}"
+    ]
 
 
 def _count(paths: list[str]) -> str:
