@@ -73,6 +73,8 @@ EVENTS_API = {
     "InputRemoved",
     "QueryInvalidated",
     "QueryChanged",
+    "QueryExecuting",
+    "QueryVerified",
 }
 
 STORES_API = {

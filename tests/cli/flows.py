@@ -2,7 +2,7 @@
 
 The flow logs every execution of its query bodies to ``executions.log``
 beside it, so a test can check what ran independently of the summary line
-(the summary counts executions its own way, ``sofrito/cli/counting.py``).
+(the summary counts them from the engine's execution events, ``sofrito/cli/lastrun.py``).
 """
 
 from __future__ import annotations

@@ -18,8 +18,10 @@ from sofrito._events.kinds import (
     InputRemoved,
     InputSet,
     QueryChanged,
+    QueryExecuting,
     QueryInvalidated,
     QueryRef,
+    QueryVerified,
     RevisionBumped,
     RevisionSet,
 )
@@ -36,7 +38,16 @@ class Page:
     lang: Lang
 
 
-EVENTS = (RevisionBumped, RevisionSet, InputSet, InputRemoved, QueryInvalidated, QueryChanged)
+EVENTS = (
+    RevisionBumped,
+    RevisionSet,
+    InputSet,
+    InputRemoved,
+    QueryInvalidated,
+    QueryChanged,
+    QueryExecuting,
+    QueryVerified,
+)
 
 
 def test_a_ref_carries_the_canonical_key_and_its_hash() -> None:
@@ -117,6 +128,8 @@ def test_events_have_exactly_the_fields_of_the_design() -> None:
         "InputRemoved": ["ref", "revision"],
         "QueryInvalidated": ["ref", "by", "revision"],
         "QueryChanged": ["ref", "revision"],
+        "QueryExecuting": ["ref", "revision", "first"],
+        "QueryVerified": ["ref", "revision"],
     }
     assert [f.name for f in dataclasses.fields(QueryRef) if f.compare] == [
         "kind",
@@ -125,7 +138,7 @@ def test_events_have_exactly_the_fields_of_the_design() -> None:
     ]
 
 
-def test_event_is_the_union_of_the_six() -> None:
+def test_event_is_the_union_of_the_eight() -> None:
     assert set(typing.get_args(Event)) == set(EVENTS)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sofrito._engine import backdate, rdeps, stack
+from sofrito._engine import backdate, report, stack
 from sofrito._engine.frames import Frame
 from sofrito._engine.memo import Encoded
 from sofrito._engine.sync import release, wait_for
@@ -47,7 +47,7 @@ def settle_changed(engine: Engine, memo: Memo, frame: Frame | None, task: Task) 
             return
 
 
-def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
+def execute(  # noqa: PLR0912, PLR0915 (every execution: a helper per step costs a call)
     engine: Engine, memo: Memo, parent: Frame | None, task: Task, *, restoring: bool
 ) -> bool:
     """Execute ``memo``'s body and store the result; False if another thread claimed it first.
@@ -66,6 +66,7 @@ def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
     else:
         reader, depth = task.reader, 0
     frame = Frame(engine, memo, parent, task, depth, reader)
+    announced = report.executing(engine, memo) if engine.listening else None
     claims = engine.claims
     if claims.setdefault(memo, frame) is not frame:  # a claim (sync.py): someone else has it
         return False
@@ -80,6 +81,8 @@ def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
         del claims[memo]
         return True
     memo.claim = frame
+    if announced is not None:
+        engine.events.publish(announced)
     outer = reader.frame
     reader.frame = frame  # for top-level calls nested in this one (a locator's rt.query)
     error: BaseException | None = None
@@ -115,8 +118,8 @@ def execute(  # noqa: PLR0912 (every execution: a helper per step costs a call)
     done = frame.done
     if done is not None:
         done.set()
-    if changed and engine.listening:
-        rdeps.emit_changed(engine, memo)  # last: a key that cannot be encoded raises here
+    if engine.listening:
+        report.executed(engine, memo, changed)  # last: a key that cannot be encoded raises here
     return True
 
 

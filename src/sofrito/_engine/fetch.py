@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from sofrito._engine import execute, frontier, hits, lru, verify, write
+from sofrito._engine import execute, frontier, hits, lru, report, verify, write
 from sofrito._engine.backing import LoadFailed
 from sofrito._engine.frames import Task
 from sofrito._engine.memo import (
@@ -231,6 +231,8 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
             dirty_at != ALWAYS_DIRTY and revisions.last_changed[memo.durability] <= hit_at
         ):
             memo.verified_at = memo.hit_at = revisions.current
+            if engine.listening:
+                report.verified(engine, memo)
             return memo.value
         first = memo.deps[0] if memo.deps else None
         stale = (
@@ -244,6 +246,8 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
                 dirty_at,
             ):
                 memo.verified_at = memo.hit_at = revisions.current
+                if engine.listening:
+                    report.verified(engine, memo)
                 return memo.value
             if verify.walk(engine, memo, frame, task, 1):
                 return memo.value

@@ -181,6 +181,8 @@ class Frame:
             ):
                 return _fetch.read_tracked(engine, self, memo)
             memo.verified_at = memo.hit_at = revisions.current
+            if engine.listening:
+                _report.verified(engine, memo)
         deps = self.deps
         if not deps or deps[-1] is not memo:
             deps.append(memo)
@@ -235,4 +237,5 @@ if TYPE_CHECKING:
 from sofrito._engine import fetch as _fetch  # noqa: E402
 from sofrito._engine import inputs as _inputs  # noqa: E402
 from sofrito._engine import lru as _lru  # noqa: E402
+from sofrito._engine import report as _report  # noqa: E402
 from sofrito._engine.state import NOT_USED  # noqa: E402

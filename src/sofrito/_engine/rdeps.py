@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING
 
 from sofrito._engine.memo import ALWAYS_DIRTY
 from sofrito._engine.refs import memo_ref, node_ref
-from sofrito._events.kinds import QueryChanged, QueryInvalidated
+from sofrito._events.kinds import QueryInvalidated
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Cell, Memo, Node
     from sofrito._engine.state import Engine
 
-__all__ = ["emit_changed", "invalidate_dependents", "mark_dependents", "relink"]
+__all__ = ["invalidate_dependents", "mark_dependents", "relink"]
 
 
 def relink(memo: Memo, old: list[Node], new: list[Node]) -> None:
@@ -131,7 +131,3 @@ def _walk_reporting(engine: Engine, node: Node, revision: int, listing: Cell | N
             failure = failure or exc
     if failure is not None:
         raise failure
-
-
-def emit_changed(engine: Engine, memo: Memo) -> None:
-    engine.events.publish(QueryChanged(memo_ref(memo), engine.revisions.current))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from sofrito._engine import execute, frontier, inputs, stack
+from sofrito._engine import execute, frontier, inputs, report, stack
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 
@@ -56,6 +56,8 @@ def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> boo
     """Whether ``memo`` (computed, unclaimed) is valid now; marks it verified if so."""
     if shallow_valid(engine, memo):
         mark_verified(memo, engine.revisions.current)
+        if engine.listening:
+            report.verified(engine, memo)
         return True
     return walk(engine, memo, frame, task, 1)
 
@@ -71,7 +73,7 @@ WALK_LEVELS_PER_STACK: Final = 200
 (one Python frame per level; a query chain 40 levels deep uses about 300)."""
 
 
-def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call per read)
+def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cost a call per read)
     engine: Engine, memo: Memo, frame: Frame | None, task: Task, level: int
 ) -> bool:
     """Check ``memo``'s reads in read order; True (and ``memo`` verified) if none changed.
@@ -130,6 +132,8 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
                         # Marked verified, unlike a clean read: its other readers
                         # then find it so, without asking again.
                         mark_verified(dep, revision)
+                        if engine.listening:
+                            report.verified(engine, dep)
                         clean = True
                 # A clean read is valid now and its changed_at answers the question.
                 # It is not marked verified here: a later read of it does that
@@ -157,6 +161,8 @@ def walk(  # noqa: PLR0912 (one hot loop: a helper per branch would cost a call 
     memo.verified_at = revision  # mark_verified, inlined: once per memo walked
     hittable = memo.has_value and memo.error is None and type(memo.value) is not Encoded
     memo.hit_at = revision if hittable else NOT_HITTABLE
+    if engine.listening:
+        report.verified(engine, memo)
     return True
 
 
@@ -176,6 +182,8 @@ def _settle_shallow(engine: Engine, dep: Memo, frame: Frame | None, task: Task) 
             continue
         if shallow_valid(engine, dep):
             mark_verified(dep, revision)
+            if engine.listening:
+                report.verified(engine, dep)
             return True
         return False
     return True

@@ -27,8 +27,10 @@ __all__ = [
     "InputRemoved",
     "InputSet",
     "QueryChanged",
+    "QueryExecuting",
     "QueryInvalidated",
     "QueryRef",
+    "QueryVerified",
     "RevisionBumped",
     "RevisionSet",
 ]
@@ -118,10 +120,42 @@ class QueryChanged:
     revision: int
 
 
+@dataclass(frozen=True, slots=True)
+class QueryExecuting:
+    """``ref``'s body is about to run in ``revision`` (salsa's ``WillExecute``).
+
+    ``first``: it has no earlier value (never computed, or dropped): no
+    ``QueryChanged`` and no early cutoff can follow, there is nothing to
+    compare with. Otherwise a ``QueryChanged`` for ``ref`` follows once the
+    body has returned a different value, and none when the value came out
+    equal (early cutoff).
+    """
+
+    ref: QueryRef
+    revision: int
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueryVerified:
+    """``ref``'s memo, from an earlier revision, was found valid in ``revision``
+    without executing: nothing it read changed (salsa's ``DidValidateMemoizedValue``)."""
+
+    ref: QueryRef
+    revision: int
+
+
 Event: TypeAlias = (
-    RevisionBumped | RevisionSet | InputSet | InputRemoved | QueryInvalidated | QueryChanged
+    RevisionBumped
+    | RevisionSet
+    | InputSet
+    | InputRemoved
+    | QueryInvalidated
+    | QueryChanged
+    | QueryExecuting
+    | QueryVerified
 )
-"""Any of the six events a receiver gets, for annotations: ``def apply(event: sf.Event)``."""
+"""Any of the eight events a receiver gets, for annotations: ``def apply(event: sf.Event)``."""
 
 for _cls in (
     QueryRef,
@@ -131,6 +165,8 @@ for _cls in (
     InputRemoved,
     QueryInvalidated,
     QueryChanged,
+    QueryExecuting,
+    QueryVerified,
 ):
     _cls.__module__ = "sofrito"
 

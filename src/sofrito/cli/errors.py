@@ -10,12 +10,13 @@ sofrito or the flow's own code and exits 70 with a hint to rerun with
 | code | class | meaning |
 |---|---|---|
 | 1 | ``OutputsFailed`` | the flow's code raised (``main``, or renders: the others written) |
-| 2 | (argparse) | bad command-line arguments |
+| 2 | (argparse), ``UnknownOutput`` | bad command-line arguments; an OUTPUT the flow does not have |
 | 3 | ``FlowFileError`` | the flow file is missing, does not compile, lacks ``main``/``SOURCES`` |
 | 4 | ``SourcesError`` | a ``SOURCES`` folder is missing or a source cannot be read |
 | 5 | ``CacheBusy`` | another process holds or just committed the cache |
 | 6 | ``CacheDamaged`` | the cache cannot be read as a cache |
 | 7 | ``OutputNotWritable`` | the output folder cannot be written |
+| 8 | ``NotRun`` | nothing to inspect: no cache, or no (recorded) run of the flow in it |
 | 70 | (anything else) | a bug: rerun with ``--debug`` and report it |
 | 130 | ``KeyboardInterrupt`` | interrupted |
 """
@@ -29,9 +30,11 @@ __all__ = [
     "CacheDamaged",
     "CliError",
     "FlowFileError",
+    "NotRun",
     "OutputNotWritable",
     "OutputsFailed",
     "SourcesError",
+    "UnknownOutput",
 ]
 
 EXIT_BUG = 70
@@ -78,3 +81,15 @@ class OutputNotWritable(CliError):
     """The output folder (or a file in it) cannot be created, written or deleted."""
 
     exit_code = 7
+
+
+class NotRun(CliError):
+    """``inspect`` found nothing to read: no cache there, or no run (recorded) in it."""
+
+    exit_code = 8
+
+
+class UnknownOutput(CliError):
+    """``inspect --why OUTPUT`` names an output the flow has not produced."""
+
+    exit_code = 2

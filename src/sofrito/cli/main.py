@@ -106,6 +106,27 @@ def parser() -> argparse.ArgumentParser:
     _debug_option(receipts)
     receipts.set_defaults(handler=_receipts)
 
+    inspect = commands.add_parser(
+        "inspect",
+        help="show the cached graph's size, or why an output re-rendered",
+        description=(
+            "Without --why: the memos stored per query and the input cells per kind in the "
+            "flow's cache. With --why OUTPUT: for the last run, the input changes that made "
+            "OUTPUT re-render and the chains of queries between them, each marked executed, "
+            "cut off early or verified; or that OUTPUT did not re-render."
+        ),
+    )
+    inspect.add_argument("flow", metavar="FLOW", help="the flow file")
+    inspect.add_argument(
+        "--why",
+        metavar="OUTPUT",
+        help="an output path as `run` writes it, relative to the output folder (e.g. a/b.html)",
+    )
+    inspect.add_argument("--json", action="store_true", help="print one JSON document")
+    _store_option(inspect)
+    _debug_option(inspect)
+    inspect.set_defaults(handler=_inspect)
+
     from sofrito.cli.store import add_store_command  # noqa: PLC0415 (argparse only)
 
     add_store_command(commands)  # sofrito store upgrade URL
@@ -315,6 +336,38 @@ def _receipts(args: argparse.Namespace) -> int:
         print(line)
     if not lines:
         print("no runs committed yet")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from sofrito.cli import inspect  # noqa: PLC0415
+    from sofrito.cli.errors import NotRun  # noqa: PLC0415
+    from sofrito.cli.flow import load_flow  # noqa: PLC0415
+    from sofrito.cli.urls import default_url, sqlite_path  # noqa: PLC0415
+
+    flow = load_flow(args.flow)
+    url = args.store or default_url(flow.root)
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url.removeprefix("sqlite:").partition("?")[0], flow.root)
+        if not path.exists():
+            raise NotRun(
+                f"no cache at {path}: run `sofrito run {flow.path.name}` first "
+                "(or pass the --store it used)"
+            )
+    _, store = _open(args)
+    try:
+        if args.why is None:
+            answer = inspect.graph_size(flow, store, url)
+            lines = inspect.graph_size_lines(answer)
+        else:
+            answer = inspect.why(flow, store, url, args.why)
+            lines = inspect.why_lines(answer)
+        text = json.dumps(answer, indent=2) if args.json else "\n".join(lines)
+    finally:
+        store.close()
+    print(text)
     return 0
 
 

@@ -40,13 +40,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import sofrito as sf
 from sofrito._fs.cells import FILES
 from sofrito._fs.patterns import normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
-from sofrito.cli.counting import CountingStore
+from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
 from sofrito.fs import Output
@@ -95,7 +95,8 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """What one run did. ``executed`` counts query executions (``counting.py``); the
+    """What one run did. ``executed`` counts the queries that executed, each once
+    (``lastrun.py``, from the engine's execution events); the
     rest count outputs: ``reused`` came from the cache without a new value,
     ``written`` had new bytes, ``unchanged`` were left alone, ``deleted`` went
     with their source, ``failed`` raised."""
@@ -145,7 +146,7 @@ class Session:
 
     flow: Flow
     rt: sf.Runtime
-    store: CountingStore
+    store: RuntimeStore
     out_dir: Path
     exclude: tuple[Path, ...] = field(default=())
 
@@ -159,12 +160,11 @@ def open_session(
     before_load: Callable[[sf.Runtime], None] | None = None,
 ) -> Session:
     """Open ``flow``'s runtime on ``store``; ``before_load`` may subscribe to its events first."""
-    counting = CountingStore(store)
-    rt = sf.Runtime(store=cast(RuntimeStore, counting), runtime_id=flow.name, load=False)
+    rt = sf.Runtime(store=store, runtime_id=flow.name, load=False)
     if before_load is not None:
         before_load(rt)
     rt.load()
-    return Session(flow, rt, counting, out_dir.absolute(), (out_dir.absolute(), *exclude))
+    return Session(flow, rt, store, out_dir.absolute(), (out_dir.absolute(), *exclude))
 
 
 def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
@@ -185,6 +185,8 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     except SourceError as exc:
         raise SourcesError(f"{flow.path.name}: {exc}") from None
     record = _Record.load(rt, session.out_dir)
+    listener = lastrun.RunListener(rt, start)  # after the scan: its writes report nothing
+    mapping: list[tuple[str, Any]] = []
     try:
         mapping, main_changed_at = _mapping(session)
         produced = _produce(session, mapping, start, main_changed_at, progress)
@@ -192,10 +194,10 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         deleted = _delete(session, record, {path for path, _ in mapping})
     finally:
         progress.stop()
-        _commit(session, record)
-    counts = session.store.take()
+        facts = listener.close()
+        _commit(session, record, lastrun.build(rt, facts, lastrun.renders_of(mapping, flow.main)))
     summary = RunSummary(
-        executed=counts,
+        executed=len(facts.executed),
         reused=sum(1 for item in produced if item.reused),
         written=len(emitted.written),
         unchanged=emitted.unchanged,
@@ -363,11 +365,13 @@ def _delete(session: Session, record: _Record, current: set[str]) -> list[str]:
     return deleted
 
 
-def _commit(session: Session, record: _Record) -> None:
-    """Record the outputs and commit the boundary, whatever happened before."""
+def _commit(session: Session, record: _Record, last_run: lastrun.LastRun) -> None:
+    """Record the outputs and the run (``lastrun.py``), and commit the boundary,
+    whatever happened before."""
     rt = session.rt
     with rt.batch():
         rt.set(OUT_DIR, record.out_dir)
+        rt.set(lastrun.LAST_RUN, last_run.to_value())
         for path, written in record.updates.items():
             rt.set(OUTPUTS[path], tuple(written))
         for path in record.removed:

@@ -1,0 +1,305 @@
+"""What the last run did, kept in the store for ``sofrito inspect --why``.
+
+A run listens to its runtime while it computes (``RunListener``: after the
+scan's writes, before the commit's, so that the writes report nothing), and
+reads the engine's execution events: ``QueryExecuting``, ``QueryVerified``,
+``QueryChanged`` (docs/events.md). They give the summary's ``executed`` (the
+queries that executed, each once) and each touched query's outcome:
+executed (its value changed), new (a first computation), cut off early
+(executed to an equal value) or verified (not executed).
+
+``build`` turns them into a ``LastRun`` record: the input changes of the run
+(a cell or a key listing whose ``changed_at`` is in the run), the queries that
+lie on a dependency path from one of them to the render of an output that
+executed, their outcomes, and the edges among them (asked from the runtime
+once, ``sofrito._introspect.reads``, since events carry no edges). Nothing
+else: a query that no change reached, or that leads to no output re-rendered,
+cannot answer "why did this output re-render". The record is bounded
+(``MAX_NODES``); past the bound it keeps the changed inputs and the outputs,
+and says how many queries it left out.
+
+**Where it is kept.** In the runtime's own input cell ``sofrito.run.last``
+(``LAST_RUN``), set in the batch that ends the run, so it is committed with
+the boundary it describes, in the same transaction, on every store, with no
+change to the store protocol. A cell no query reads invalidates nothing, and
+a run whose record equals the previous one (two no-op runs) writes nothing.
+The record is plain data (tuples, str, int, bytes), which both value codecs
+store. The engine keeps no such record itself: only a run that listens does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import sofrito as sf
+from sofrito._introspect import listing_ref, reads
+from sofrito._keys import key_hash
+from sofrito._queries import spec_of
+from sofrito.fs import Output
+
+__all__ = [
+    "LAST_RUN",
+    "MAX_NODES",
+    "LastRun",
+    "Node",
+    "RunFacts",
+    "RunListener",
+    "build",
+    "renders_of",
+]
+
+LAST_RUN = sf.Input("sofrito.run.last")
+"""The record of the last run that listened (``LastRun.to_value``)."""
+
+MAX_NODES: Final = 50_000
+"""The most queries and inputs a record keeps (a template edit on 10,000 pages
+keeps about 10,000: the template, its closure and each render)."""
+
+CAPACITY: Final = 1 << 21
+"""Events a run's receiver holds unread; a run that outgrows it is recorded as
+incomplete (``LastRun.lost``), never stalled."""
+
+EXECUTED, NEW, CUT_OFF, VERIFIED, CHANGED = "executed", "new", "cut off", "verified", "changed"
+"""A node's outcome in the run: the first four for queries, ``changed`` for inputs."""
+
+_VERSION: Final = 1
+
+
+@dataclass
+class RunFacts:
+    """What the events of one run said, query by query."""
+
+    start: int
+    """The revision before the run's scan: a change after it is the run's."""
+    executed: dict[sf.QueryRef, bool] = field(default_factory=dict)
+    """Each query that executed (once, however often), and whether it was its first."""
+    changed: set[sf.QueryRef] = field(default_factory=set)
+    verified: set[sf.QueryRef] = field(default_factory=set)
+    lost: int = 0
+    """Events the receiver dropped (``sf.Lagged``): the facts are incomplete."""
+
+    def outcome(self, ref: sf.QueryRef) -> str | None:
+        first = self.executed.get(ref)
+        if first is not None:
+            return NEW if first else EXECUTED if ref in self.changed else CUT_OFF
+        return VERIFIED if ref in self.verified else None
+
+
+class RunListener:
+    """Receives a runtime's events from now until ``close``, into ``RunFacts``."""
+
+    def __init__(self, rt: sf.Runtime, start: int) -> None:
+        """``start``: the revision before the run's writes (its input changes come after)."""
+        self.facts = RunFacts(start)
+        self.receiver = rt.subscribe_events(capacity=CAPACITY)
+
+    def drain(self) -> None:
+        """Take in every event held so far."""
+        facts, receiver = self.facts, self.receiver
+        while True:
+            try:
+                event = receiver.try_recv()
+            except sf.Lagged as lagged:
+                facts.lost += lagged.missed
+                continue
+            if event is None:
+                return
+            if isinstance(event, sf.QueryExecuting):
+                facts.executed.setdefault(event.ref, event.first)
+            elif isinstance(event, sf.QueryVerified):
+                facts.verified.add(event.ref)
+            elif isinstance(event, sf.QueryChanged):
+                facts.changed.add(event.ref)
+
+    def close(self) -> RunFacts:
+        """Stop listening (the commit's writes are not the run's) and return the facts."""
+        self.drain()
+        self.receiver.close()
+        return self.facts
+
+
+# -- the record --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A query or an input in the record: how it is named, and its outcome."""
+
+    what: str  # "query", "input" or "listing"
+    ref: sf.QueryRef
+    outcome: str
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The record ``inspect --why`` reads (module docstring)."""
+
+    start: int
+    end: int
+    nodes: tuple[Node, ...] = ()
+    edges: tuple[tuple[int, int], ...] = ()
+    """(read, reader): indexes into ``nodes``."""
+    outputs: Mapping[str, int] = field(default_factory=dict)
+    """Each output whose render executed -> its render's index in ``nodes``."""
+    changed_inputs: tuple[int, ...] = ()
+    dropped: int = 0
+    """Queries on the way that the bound left out (``MAX_NODES``)."""
+    lost: int = 0
+    first_build: bool = False
+    """Every query that executed did so for the first time (a cold cache): the
+    answer for every output is "new", so no graph is kept (``build``)."""
+
+    def to_value(self) -> tuple[Any, ...]:
+        """Plain data for the input cell: tuples of str, int and bytes."""
+        kinds: dict[str, int] = {}
+        nodes = tuple(
+            (node.what, kinds.setdefault(node.ref.kind, len(kinds)), node.ref.key, node.outcome)
+            for node in self.nodes
+        )
+        return (
+            _VERSION,
+            self.start,
+            self.end,
+            tuple(kinds),
+            nodes,
+            self.edges,
+            tuple(sorted(self.outputs.items())),
+            self.changed_inputs,
+            self.dropped,
+            self.lost,
+            self.first_build,
+        )
+
+    @classmethod
+    def from_value(cls, value: Any) -> LastRun | None:
+        """The record ``to_value`` made; None for one this version cannot read."""
+        if not isinstance(value, tuple) or not value or value[0] != _VERSION:
+            return None
+        _, start, end, kinds, nodes, edges, outputs, changed, dropped, lost, first = value
+        named = tuple(
+            Node(what, _ref(what, kinds[kind], key), outcome) for what, kind, key, outcome in nodes
+        )
+        return cls(start, end, named, edges, dict(outputs), changed, dropped, lost, first)
+
+
+def _ref(what: str, kind: str, key: bytes) -> sf.QueryRef:
+    return listing_ref(kind) if what == "listing" else sf.QueryRef(kind, key_hash(key), key)
+
+
+def renders_of(mapping: Iterable[tuple[str, Any]], main: Any) -> dict[str, sf.QueryRef]:
+    """Output path -> the query whose execution re-renders it: its ``sf.output``
+    reference, or ``main`` for content given inline."""
+    main_ref = sf.QueryRef.of(spec_of(main).name, ())
+    renders = {}
+    for path, value in mapping:
+        if isinstance(value, Output):
+            try:
+                renders[path] = sf.QueryRef.of(spec_of(value.render).name, value.key)
+            except TypeError:  # not a query, or a key with no name: no record of it
+                continue
+        else:
+            renders[path] = main_ref
+    return renders
+
+
+def build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
+    """The record of a run: what lies between its input changes and the outputs it re-rendered.
+
+    A first build (every execution a first computation: a cold cache) keeps its
+    outputs only: every one of them is new, and the whole graph lies between
+    the inputs and the renders, which is no answer worth its cost (a tenth of
+    a cold run, measured on the example site).
+    """
+    if facts.executed and all(facts.executed.values()):
+        return _first_build(rt, facts, renders)
+    outcomes = {ref: facts.outcome(ref) or VERIFIED for ref in (*facts.verified, *facts.executed)}
+    verified = [ref for ref, outcome in outcomes.items() if outcome == VERIFIED]
+    # A verified memo that no write reached is on no path from a change: its reads
+    # are not asked for (a no-op run verifies every render and asks for none).
+    read_by = reads(rt, facts.executed)
+    read_by.update(reads(rt, verified, reached_after=facts.start))
+    # Refs hash in Python (a dataclass): each is numbered once, the graph is ints.
+    number: dict[sf.QueryRef, int] = {}
+    nodes: list[Node] = []
+    edges: set[tuple[int, int]] = set()
+    for reader, reads_of_reader in read_by.items():
+        at = _numbered(number, nodes, "query", reader, outcomes[reader])
+        for read in reads_of_reader:
+            if read.what == "query":
+                outcome = outcomes.get(read.ref)
+                if outcome is None:  # not touched in the run: nothing changed there
+                    continue
+            elif read.changed_at is None or read.changed_at <= facts.start:
+                continue  # an input the run did not change
+            else:
+                outcome = CHANGED
+            edges.add((_numbered(number, nodes, read.what, read.ref, outcome), at))
+    targets = {path: number[ref] for path, ref in renders.items() if ref in facts.executed}
+    changed = [n for n, node in enumerate(nodes) if node.outcome == CHANGED]
+    between = _between(changed, set(targets.values()), edges)
+    kept = sorted(between | set(targets.values()))
+    dropped = 0
+    if len(kept) > MAX_NODES:
+        essential = sorted({*changed, *targets.values()})
+        dropped = len(kept) - len(essential)
+        kept = essential[:MAX_NODES]
+    index = {n: at for at, n in enumerate(kept)}
+    return LastRun(
+        start=facts.start,
+        end=rt.revision,
+        nodes=tuple(nodes[n] for n in kept),
+        edges=()
+        if dropped
+        else tuple(sorted((index[a], index[b]) for a, b in edges if a in index and b in index)),
+        outputs={path: index[n] for path, n in targets.items() if n in index},
+        changed_inputs=tuple(index[n] for n in changed if n in index),
+        dropped=dropped,
+        lost=facts.lost,
+    )
+
+
+def _numbered(
+    number: dict[sf.QueryRef, int], nodes: list[Node], what: str, ref: sf.QueryRef, outcome: str
+) -> int:
+    at = number.get(ref)
+    if at is None:
+        at = number[ref] = len(nodes)
+        nodes.append(Node(what, ref, outcome))
+    return at
+
+
+def _first_build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
+    rendered = {path: ref for path, ref in renders.items() if ref in facts.executed}
+    kept = list(dict.fromkeys(rendered.values()))[:MAX_NODES]
+    index = {ref: n for n, ref in enumerate(kept)}
+    return LastRun(
+        start=facts.start,
+        end=rt.revision,
+        nodes=tuple(Node("query", ref, NEW) for ref in kept),
+        outputs={path: index[ref] for path, ref in rendered.items() if ref in index},
+        lost=facts.lost,
+        first_build=True,
+    )
+
+
+def _between(sources: Iterable[int], targets: set[int], edges: set[tuple[int, int]]) -> set[int]:
+    """The nodes on some path from a source to a target (both included)."""
+    readers: dict[int, list[int]] = {}
+    read: dict[int, list[int]] = {}
+    for a, b in edges:
+        readers.setdefault(a, []).append(b)
+        read.setdefault(b, []).append(a)
+    return _reach(sources, readers) & _reach(targets, read)
+
+
+def _reach(start: Iterable[int], step: Mapping[int, list[int]]) -> set[int]:
+    seen = set(start)
+    todo = list(seen)
+    while todo:
+        for nxt in step.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
