@@ -10,7 +10,10 @@ prints.
 The steps, each a function below:
 
 1. ``scan`` (``sofrito._fs.scan``): the file inputs follow the disk, one batch.
-2. ``_mapping``: ``main``'s ``{path: content | sf.output(...)}``, checked.
+2. ``_mapping``: ``main``'s ``{path: content | sf.output(...)}``, checked;
+   ``_prefetch`` then loads the memos of every referenced output in bulk,
+   with what verifying them reads (``_on_demand.prefetch``): a run polls them
+   all, where a library read loads one memo per round trip.
 3. ``_produce``: each output's content. A reference is asked for with
    ``rt.poll``: a render no edit reached is a memo hit (never executed), and
    its ``changed_at`` tells whether its value moved. A render that raises
@@ -46,6 +49,7 @@ import sofrito as sf
 from sofrito._fs.cells import FILES
 from sofrito._fs.patterns import normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
+from sofrito._on_demand import prefetch
 from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
@@ -189,6 +193,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     mapping: list[tuple[str, Any]] = []
     try:
         mapping, main_changed_at = _mapping(session)
+        _prefetch(session, mapping)
         produced = _produce(session, mapping, start, main_changed_at, progress)
         emitted = _emit(session, produced, record)
         deleted = _delete(session, record, {path for path, _ in mapping})
@@ -267,6 +272,13 @@ def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
                 f"{flow.path.name}: main returned a bad output path: {exc}"
             ) from None
     return checked, polled.changed_at
+
+
+def _prefetch(session: Session, mapping: list[tuple[str, Any]]) -> None:
+    """Load every referenced output's memo in bulk: the run polls them all, and one
+    store call for all of them beats one each (``sofrito._on_demand.prefetch``)."""
+    outputs = [value for _, value in mapping if isinstance(value, Output)]
+    prefetch(session.rt, [(output.render, output.key) for output in outputs])
 
 
 def _produce(
