@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from sofrito import _registry
 from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
-from sofrito._engine import restore
+from sofrito._engine import restore, trace
 from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_for
 from sofrito._engine.memo import Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
@@ -145,7 +145,7 @@ class Persistence:
         """The runtime's traces (``_traces.py``): published after each commit, if
         ``traces.publish``; read by the engine before it executes, if ``traces.read``."""
         if self.traces is not None and self.traces.reading:
-            engine.traces = self.traces
+            trace.install(engine, self.traces)
         self._published: list[Published] | None = None
         """While a commit with traces to publish builds its rows: what each row holds."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sofrito._engine import backdate, report, stack
+from sofrito._engine import backdate, report, stack, trace
 from sofrito._engine.frames import Frame
 from sofrito._engine.memo import Encoded
 from sofrito._engine.sync import release, wait_for
@@ -89,6 +89,8 @@ def execute(  # noqa: PLR0912, PLR0915 (every execution: a helper per step costs
     try:
         if depth and depth % stack.FRAMES_PER_STACK == 0:
             value = stack.run_on_fresh_stack(engine, _call_body, engine, frame)
+        elif engine.traces is not None:  # a trace may stand in for the body (trace.py)
+            value = trace.run(engine, frame)
         else:
             key = memo.key  # _call written out: in pure Python, a call costs a frame
             size = len(key)
@@ -152,6 +154,8 @@ def _call_body(engine: Engine, frame: Frame) -> Any:
     reader.frame = frame
     frame.reader = reader  # the body's reads run on this thread
     try:
+        if engine.traces is not None:
+            return trace.run(engine, frame)
         memo = frame.memo
         return _call(memo.spec.run, frame, memo.key)
     finally:

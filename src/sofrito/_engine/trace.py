@@ -56,7 +56,16 @@ if TYPE_CHECKING:
     from sofrito._engine.state import Engine
     from sofrito._inputs import Input
 
-__all__ = ["TRACE_READ_CELL", "TRACE_READ_KEYS", "TRACE_READ_QUERY", "Trace", "TraceRead", "run"]
+__all__ = [
+    "TRACE_READ_CELL",
+    "TRACE_READ_KEYS",
+    "TRACE_READ_QUERY",
+    "Trace",
+    "TraceRead",
+    "TraceSource",
+    "install",
+    "run",
+]
 
 TRACE_READ_QUERY: Final = 0
 TRACE_READ_CELL: Final = 1
@@ -110,6 +119,12 @@ class TraceSource(Protocol):
     def take(self, memo: Memo, trace: Trace) -> tuple[bool, Any]:
         """``trace``'s value decoded for ``memo``; (False, None) if it does not decode."""
         ...
+
+
+def install(engine: Engine, source: TraceSource | None) -> None:
+    """Read traces from ``source`` before executing (None: never). The persistence
+    layer installs its ``TraceBook`` here, as it installs a backing (``backing.py``)."""
+    engine.traces = source
 
 
 def run(engine: Engine, frame: Frame) -> Any:
