@@ -75,6 +75,7 @@ EVENTS_API = {
     "QueryChanged",
     "QueryExecuting",
     "QueryVerified",
+    "QueryTraced",
 }
 
 STORES_API = {

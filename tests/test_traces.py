@@ -389,3 +389,28 @@ def test_a_trace_that_read_a_value_does_not_serve_a_reader_of_a_pending_cell(
     laptop.set(src["x"], "here")
     assert status(laptop, "x") == "ready: here"
     assert RUNS == []  # now the trace's read matches
+
+
+def test_a_trace_hit_is_an_announced_execution_whose_body_did_not_run(path: Path) -> None:
+    """QueryExecuting, then QueryTraced: tools counting executions can tell them apart."""
+    publisher(path)
+    rt = runtime(path, "laptop", Traces(SECRET, publish=False), load=False)
+    events = rt.subscribe_events()
+    rt.load()
+    build(rt, {**SOURCES, "b": "edited"})
+    seen: list[tuple[str, str]] = []
+    while True:
+        try:
+            event = events.recv(timeout=0)
+        except TimeoutError:
+            break
+        if isinstance(event, sf.QueryExecuting | sf.QueryTraced):
+            seen.append((type(event).__name__, str(event.ref)))
+    executing = [ref for kind, ref in seen if kind == "QueryExecuting"]
+    traced = [ref for kind, ref in seen if kind == "QueryTraced"]
+    bodies = sorted(set(executing) - set(traced))
+    assert bodies == ["traces.page('b')", "traces.total()", "traces.words('b')"]
+    assert sorted(RUNS) == [("page", "b"), ("total",), ("words", "b")]
+    assert len(traced) == 5  # title, words and page of a and c
+    for ref in traced:  # each announced first
+        assert seen.index(("QueryExecuting", ref)) < seen.index(("QueryTraced", ref))

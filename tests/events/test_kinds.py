@@ -21,6 +21,7 @@ from sofrito._events.kinds import (
     QueryExecuting,
     QueryInvalidated,
     QueryRef,
+    QueryTraced,
     QueryVerified,
     RevisionBumped,
     RevisionSet,
@@ -47,6 +48,7 @@ EVENTS = (
     QueryChanged,
     QueryExecuting,
     QueryVerified,
+    QueryTraced,
 )
 
 
@@ -130,6 +132,7 @@ def test_events_have_exactly_the_fields_of_the_design() -> None:
         "QueryChanged": ["ref", "revision"],
         "QueryExecuting": ["ref", "revision", "first"],
         "QueryVerified": ["ref", "revision"],
+        "QueryTraced": ["ref", "revision"],
     }
     assert [f.name for f in dataclasses.fields(QueryRef) if f.compare] == [
         "kind",
@@ -138,7 +141,7 @@ def test_events_have_exactly_the_fields_of_the_design() -> None:
     ]
 
 
-def test_event_is_the_union_of_the_eight() -> None:
+def test_event_is_the_union_of_the_nine() -> None:
     assert set(typing.get_args(Event)) == set(EVENTS)
 
 

@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING
 
 from sofrito._engine.memo import NEVER
 from sofrito._engine.refs import memo_ref
-from sofrito._events.kinds import QueryChanged, QueryExecuting, QueryVerified
+from sofrito._events.kinds import QueryChanged, QueryExecuting, QueryTraced, QueryVerified
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Memo
     from sofrito._engine.state import Engine
 
-__all__ = ["executed", "executing", "verified"]
+__all__ = ["executed", "executing", "traced", "verified"]
 
 
 def executing(engine: Engine, memo: Memo) -> QueryExecuting | None:
@@ -80,3 +80,9 @@ def executed(engine: Engine, memo: Memo, changed: bool) -> None:
 def verified(engine: Engine, memo: Memo) -> None:
     """``memo`` was just marked verified in this revision without executing."""
     engine.events.publish(QueryVerified(memo_ref(memo), engine.revisions.current))
+
+
+def traced(engine: Engine, memo: Memo) -> None:
+    """``memo``'s execution took a trace's value instead of running its body
+    (``trace.py``); its ``executing`` event came first, ``executed`` follows."""
+    engine.events.publish(QueryTraced(memo_ref(memo), engine.revisions.current))

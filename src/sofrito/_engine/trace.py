@@ -140,6 +140,8 @@ def run(engine: Engine, frame: Frame) -> Any:
             if _replay(engine, source, frame, trace):
                 taken, value = source.take(memo, trace)
                 if taken:
+                    if engine.listening:
+                        report.traced(engine, memo)
                     return value
             frame.deps = []  # what the body reads, from the start
     memo = frame.memo
@@ -175,4 +177,4 @@ def _replay(engine: Engine, source: TraceSource, frame: Frame, trace: Trace) -> 
 
 # At the bottom: fetch reaches this module through execute (the algorithm is
 # recursive), so these are bound once both exist (as in ``frames.py``).
-from sofrito._engine import fetch, inputs  # noqa: E402
+from sofrito._engine import fetch, inputs, report  # noqa: E402

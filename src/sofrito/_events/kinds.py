@@ -30,6 +30,7 @@ __all__ = [
     "QueryExecuting",
     "QueryInvalidated",
     "QueryRef",
+    "QueryTraced",
     "QueryVerified",
     "RevisionBumped",
     "RevisionSet",
@@ -145,6 +146,17 @@ class QueryVerified:
     revision: int
 
 
+@dataclass(frozen=True, slots=True)
+class QueryTraced:
+    """``ref``'s execution in ``revision``, announced by its ``QueryExecuting``, did
+    not run the body: a published trace whose reads all matched gave the value
+    (docs/persistence.md, "Traces: sharing by content"). ``QueryChanged``
+    follows as for an execution, when the value differs from an earlier one."""
+
+    ref: QueryRef
+    revision: int
+
+
 Event: TypeAlias = (
     RevisionBumped
     | RevisionSet
@@ -154,8 +166,9 @@ Event: TypeAlias = (
     | QueryChanged
     | QueryExecuting
     | QueryVerified
+    | QueryTraced
 )
-"""Any of the eight events a receiver gets, for annotations: ``def apply(event: sf.Event)``."""
+"""Any of the nine events a receiver gets, for annotations: ``def apply(event: sf.Event)``."""
 
 for _cls in (
     QueryRef,
@@ -167,6 +180,7 @@ for _cls in (
     QueryChanged,
     QueryExecuting,
     QueryVerified,
+    QueryTraced,
 ):
     _cls.__module__ = "sofrito"
 

@@ -3,8 +3,9 @@
 A run listens to its runtime while it computes (``RunListener``: after the
 scan's writes, before the commit's, so that the writes report nothing), and
 reads the engine's execution events: ``QueryExecuting``, ``QueryVerified``,
-``QueryChanged`` (docs/events.md). They give the summary's ``executed`` (the
-queries that executed, each once) and each touched query's outcome:
+``QueryChanged``, ``QueryTraced`` (docs/events.md). They give the summary's
+``executed`` (the queries whose bodies ran, each once: an execution a shared
+trace answered is not one) and each touched query's outcome:
 executed (its value changed), new (a first computation), cut off early
 (executed to an equal value) or verified (not executed).
 
@@ -77,8 +78,15 @@ class RunFacts:
     """Each query that executed (once, however often), and whether it was its first."""
     changed: set[sf.QueryRef] = field(default_factory=set)
     verified: set[sf.QueryRef] = field(default_factory=set)
+    traced: set[sf.QueryRef] = field(default_factory=set)
+    """Executions a shared trace answered (``QueryTraced``): their bodies did not run."""
     lost: int = 0
     """Events the receiver dropped (``sf.Lagged``): the facts are incomplete."""
+
+    @property
+    def bodies_run(self) -> int:
+        """The queries whose bodies ran: executed, less those a trace answered."""
+        return len(self.executed.keys() - self.traced)
 
     def outcome(self, ref: sf.QueryRef) -> str | None:
         first = self.executed.get(ref)
@@ -112,6 +120,8 @@ class RunListener:
                 facts.verified.add(event.ref)
             elif isinstance(event, sf.QueryChanged):
                 facts.changed.add(event.ref)
+            elif isinstance(event, sf.QueryTraced):
+                facts.traced.add(event.ref)
 
     def close(self) -> RunFacts:
         """Stop listening (the commit's writes are not the run's) and return the facts."""
