@@ -242,6 +242,31 @@ def test_one_suspension_lists_the_pending_refs_of_every_key_where_the_loop_lists
     assert deps_of(rt, cells_by_gather, 6) == deps_of(rt, cells_by_loop, 6)
 
 
+def test_a_gathering_memo_verified_after_keys_went_pending_suspends_on_all_of_them() -> None:
+    """The deep walk of a query that gathers does not stop at the first key that
+    suspends: the query re-executes and its gather lists every pending key,
+    where a query that loops lists the first (the walk suspends there)."""
+    rt = sf.Runtime()
+    with rt.batch():
+        for k in range(5):
+            rt.set(pending_cells[k], k)
+    assert cells_by_gather(rt, 5) == cells_by_loop(rt, 5) == [0, 1, 2, 3, 4]
+    with rt.batch():
+        rt.remove(pending_cells[1])
+        rt.remove(pending_cells[3])
+    with pytest.raises(sf.Suspend) as gathered:
+        cells_by_gather(rt, 5)
+    with pytest.raises(sf.Suspend) as looped:
+        cells_by_loop(rt, 5)
+    assert gathered.value.pending == [pending_cells[1], pending_cells[3]]
+    assert looped.value.pending == [pending_cells[1]]
+    with rt.batch():
+        rt.resolve(pending_cells[1], 1)
+        rt.resolve(pending_cells[3], 3)
+    assert cells_by_gather(rt, 5) == cells_by_loop(rt, 5) == [0, 1, 2, 3, 4]
+    assert deps_of(rt, cells_by_gather, 5) == deps_of(rt, cells_by_loop, 5)
+
+
 def test_query_many_collects_the_suspensions_of_every_key() -> None:
     rt = sf.Runtime()
     rt.set(pending_cells[1], "x")

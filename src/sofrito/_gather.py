@@ -90,6 +90,9 @@ def gather(db: Db, q: Any, keys: Iterable[Key]) -> list[Any]:
     if isinstance(db, Runtime):
         return gather_top(db, q, keys, None)
     checked = _checked_keys(q, keys)
+    frame_memo = getattr(db, "memo", None)
+    if frame_memo is not None:  # the gathering query: re-verified past a suspended key
+        frame_memo.spec.gathers = True  # (verify.walk; set once, before its first dependency)
     runtime = getattr(db, "runtime", None)
     executor = getattr(runtime, "executor", None)
     dispatch = _dispatch(executor, runtime, q, checked)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 from sofrito._engine import execute, frontier, inputs, report, stack
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
+from sofrito._errors import Suspend
 
 if TYPE_CHECKING:
     from sofrito._engine.frames import Frame, Task
@@ -115,38 +116,44 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
             assert type(dep) is Memo
             dep_verified = dep.verified_at
             if dep_verified != revision:
-                if dep_verified == NEVER or dep.claim is not None:
-                    clean = _settle_shallow(engine, dep, frame, task)
-                else:  # shallow_valid, written out for the hot loop (and
-                    # Revisions.unchanged_since, the durability rule, in it)
-                    dirty_at = dep.dirty_at
-                    clean = dirty_at <= dep_verified or (
-                        dirty_at != ALWAYS_DIRTY and last_changed[dep.durability] <= dep_verified
-                    )
-                    if (
-                        not clean
-                        and not dep_verified < engine.frontiers.blocked <= dirty_at  # covers'
-                        and frontier.covers(engine, dep_verified, dirty_at)
-                    ):
-                        # Every write since it was verified was cut (frontier.py).
-                        # Marked verified, unlike a clean read: its other readers
-                        # then find it so, without asking again.
-                        mark_verified(dep, revision)
-                        if engine.listening:
-                            report.verified(engine, dep)
-                        clean = True
-                # A clean read is valid now and its changed_at answers the question.
-                # It is not marked verified here: a later read of it does that
-                # lazily, so a wide memo's check costs no write per dependency.
-                if not clean:
-                    if level % WALK_LEVELS_PER_STACK:
-                        unchanged = walk(engine, dep, frame, task, level + 1)
-                    else:
-                        unchanged = stack.run_on_fresh_stack(
-                            engine, walk, engine, dep, frame, task, level + 1
+                try:  # (free in CPython 3.11+ and compiled while nothing raises)
+                    if dep_verified == NEVER or dep.claim is not None:
+                        clean = _settle_shallow(engine, dep, frame, task)
+                    else:  # shallow_valid, written out for the hot loop (and
+                        # Revisions.unchanged_since, the durability rule, in it)
+                        dirty_at = dep.dirty_at
+                        clean = dirty_at <= dep_verified or (
+                            dirty_at != ALWAYS_DIRTY
+                            and last_changed[dep.durability] <= dep_verified
                         )
-                    if not unchanged:
-                        execute.settle_changed(engine, dep, frame, task)
+                        if (
+                            not clean
+                            and not dep_verified < engine.frontiers.blocked <= dirty_at  # covers'
+                            and frontier.covers(engine, dep_verified, dirty_at)
+                        ):
+                            # Every write since it was verified was cut (frontier.py).
+                            # Marked verified, unlike a clean read: its other readers
+                            # then find it so, without asking again.
+                            mark_verified(dep, revision)
+                            if engine.listening:
+                                report.verified(engine, dep)
+                            clean = True
+                    # A clean read is valid now and its changed_at answers the question.
+                    # It is not marked verified here: a later read of it does that
+                    # lazily, so a wide memo's check costs no write per dependency.
+                    if not clean:
+                        if level % WALK_LEVELS_PER_STACK:
+                            unchanged = walk(engine, dep, frame, task, level + 1)
+                        else:
+                            unchanged = stack.run_on_fresh_stack(
+                                engine, walk, engine, dep, frame, task, level + 1
+                            )
+                        if not unchanged:
+                            execute.settle_changed(engine, dep, frame, task)
+                except Suspend:
+                    if not memo.spec.gathers:
+                        raise
+                    return False  # its gather collects every pending key: it re-executes
             if dep.changed_at > verified_at:
                 return False
             if dep.dirty_at == ALWAYS_DIRTY:
