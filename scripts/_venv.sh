@@ -18,13 +18,13 @@ if [ "${SOFRITO_COMPILE:-0}" = 1 ]; then
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         # The dependencies, from a pure-Python build (SOFRITO_BUILD=pure): a default
         # build would compile the engine a first time, in the tree itself.
-        SOFRITO_BUILD=pure "$VENV/bin/python" -m pip install --quiet ".[test,postgres]"
+        SOFRITO_BUILD=pure "$VENV/bin/python" -m pip install --quiet ".[test,postgres,dask]"
         source scripts/_compiled.sh
         install_compiled "$VENV/bin/python" --quiet --force-reinstall --no-deps
         touch "$stamp"
     fi
 elif [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e ".[test,postgres]"
+    "$VENV/bin/python" -m pip install --quiet -e ".[test,postgres,dask]"
     touch "$stamp"
 fi

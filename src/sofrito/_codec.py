@@ -124,6 +124,12 @@ class Sealer:
     def authenticated(self) -> bool:
         return self._secret is not None
 
+    @property
+    def secret(self) -> bytes | None:
+        """The secret, for a worker process that opens the same runtime
+        (``sofrito._shipping``): its rows must seal as the coordinator's do."""
+        return self._secret
+
     def _tag(self, data: bytes, context: bytes) -> bytes:
         if self._secret is None:
             return hashlib.blake2b(data, digest_size=16).digest()

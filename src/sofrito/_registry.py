@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from sofrito._engine.lifetime import Anchor
     from sofrito._engine.spec import QuerySpec
 
-__all__ = ["input_named", "query_and_key", "register_input", "register_query", "query_named"]
+__all__ = [
+    "entry_named",
+    "input_named",
+    "query_and_key",
+    "query_named",
+    "register_input",
+    "register_query",
+]
 
 _inputs: weakref.WeakValueDictionary[str, Anchor] = weakref.WeakValueDictionary()
 """Input anchors by name; each anchor's ``owner`` is its input."""
@@ -46,6 +53,12 @@ def register_query(name: str, entry: Callable[..., Any]) -> None:
 def input_named(name: str) -> Input | None:
     anchor = _inputs.get(name)
     return None if anchor is None else anchor.owner
+
+
+def entry_named(name: str) -> Callable[..., Any] | None:
+    """The entry point (what ``@sf.query`` returned) of the query named ``name``:
+    what a process that was sent the name calls (``sofrito._shipping``)."""
+    return _queries.get(name)
 
 
 def query_named(name: str) -> QuerySpec[Any] | None:

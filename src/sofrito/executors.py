@@ -33,27 +33,45 @@ boundary the coordinator committed before dispatching, and returns, per key,
 its value or error and its dependency records (each dependency's query or
 input name and canonical key, in read order, with the revision at which it
 last changed); the coordinator installs them as memos and stays the only
-writer of the store. (The installation is not built yet: DESIGN §8.)
+writer of the store (``sofrito._shipping`` says how, and why rows).
 
 ``Threads`` is the executor for bodies that wait on I/O: the engine is
 thread-safe, and the threads compute in the caller's runtime directly.
+``Processes(jobs)`` runs pure-Python bodies on more cores: worker processes
+of this machine, each with its own runtime on the same store.
+``Dask(client_or_address)`` runs them on a Dask cluster. Both send keys in
+batches (a task per batch, a few per worker, to spread the load and absorb
+the cost per task) and are the executors of ``sofrito run --jobs N`` and
+``--executor dask://HOST:PORT``. Where their workers cannot help (a runtime
+without a store, or on a ``MemoryStore``; a query with ``keys=``; a gather
+inside a query when the runtime has changes it cannot commit there), they
+dispatch nothing and the gatherer computes every key itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
+import multiprocessing
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from typing import TYPE_CHECKING, Any, Protocol
+
+from sofrito import _shipping
+from sofrito._on_demand import prefetch
+from sofrito._queries import spec_of
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from sofrito._runtime import Runtime
 
-__all__ = ["Dispatch", "Executor", "Threads"]
+__all__ = ["Dask", "Dispatch", "Executor", "Processes", "Threads"]
+
+log = logging.getLogger("sofrito.executors")
 
 Key = tuple[Any, ...]
 
@@ -186,3 +204,260 @@ def _compute(rt: Runtime, q: Any, key: Key) -> None:
     """
     with contextlib.suppress(Exception):  # the gatherer meets it (see the docstring)
         rt.query(q, *key, retry=False)
+
+
+# -- executors whose workers run in other processes ----------------------------------
+
+
+class Processes:
+    """Compute keys in ``jobs`` worker processes of this machine.
+
+    For pure-Python bodies, which threads cannot run in parallel. Each worker
+    (started with ``spawn``: a fresh interpreter) imports the module that
+    defines the query (a flow file by its path), opens the runtime on the
+    same store, pinned to the boundary the gatherer committed before it
+    dispatched, and sends back the memos it computed; the gatherer installs
+    them (``sofrito._shipping``). The runtime must be on a store other
+    processes can open: a ``SqliteStore`` (or a ``PostgresStore``);
+    ``store_url`` names it when it cannot be derived from the store.
+
+    One pool serves every dispatch and is started on first use;
+    ``shutdown()`` (or leaving ``with Processes(...)``) stops it. A worker
+    that dies takes its tasks with it: the gatherer computes those keys
+    itself, and the next dispatch starts a new pool.
+    """
+
+    def __init__(self, jobs: int, *, store_url: str | None = None, tasks_per_job: int = 4) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ValueError(f"Processes(jobs=...) takes a positive int, got {jobs!r}")
+        self.jobs = jobs
+        self.store_url = store_url
+        self.tasks_per_job = tasks_per_job
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
+        return _ship(rt, q, keys, self.store_url, self.jobs * self.tasks_per_job, self._submit)
+
+    def _submit(self, task: _shipping.Task) -> Future[_shipping.Shipped]:
+        return self._processes().submit(_shipping.run_task, task)
+
+    def _processes(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this sofrito.executors.Processes was shut down; make a new one")
+            pool = self._pool
+            if pool is not None and getattr(pool, "_broken", False):
+                pool.shutdown(wait=False, cancel_futures=True)  # a worker died: start afresh
+                pool = None
+            if pool is None:
+                pool = self._pool = ProcessPoolExecutor(
+                    self.jobs, mp_context=multiprocessing.get_context("spawn")
+                )
+            return pool
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the worker processes."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"Processes(jobs={self.jobs})"
+
+
+class Dask:
+    """Compute keys on a Dask cluster (``distributed``: ``pip install 'sofrito[dask]'``).
+
+    ``client_or_address``: a ``distributed.Client``, or a scheduler's address
+    (``"HOST:PORT"``, ``"tcp://HOST:PORT"``), to which this executor connects
+    and which it closes on ``shutdown()``. Every worker gets the sofrito plugin
+    (``sofrito._dask``), which holds its runtime on the store; tasks name the
+    query and carry keys (never functions), a few per worker (``tasks_per_worker``).
+    The workers must reach the store (the same SQLite file on a shared disk,
+    or a PostgreSQL server: ``store_url``) and import the module that defines
+    the query (a flow file by the path it has here). Dask reschedules the
+    task of a lost worker; a task that fails is computed by the gatherer.
+    """
+
+    def __init__(
+        self,
+        client_or_address: Any,
+        *,
+        store_url: str | None = None,
+        tasks_per_worker: int = 4,
+    ) -> None:
+        try:
+            import distributed  # noqa: PLC0415 (an optional extra)
+
+            from sofrito import _dask  # noqa: PLC0415
+        except ImportError:
+            raise ImportError(
+                "sofrito.executors.Dask needs the distributed package: pip install 'sofrito[dask]'"
+            ) from None
+        if isinstance(client_or_address, distributed.Client):
+            self.client, self._owned = client_or_address, False
+        else:
+            address = str(client_or_address)
+            self.client = distributed.Client(  # type: ignore[no-untyped-call]
+                address, set_as_default=False, timeout=10
+            )
+            self._owned = True
+        self.client.register_plugin(_dask.SofritoPlugin(), name=_dask.PLUGIN)
+        self._run = _dask.run_on_worker
+        self.store_url = store_url
+        self.tasks_per_worker = tasks_per_worker
+
+    def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
+        workers = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
+        tasks = workers * self.tasks_per_worker
+        return _ship(rt, q, keys, self.store_url, tasks, self._submit)
+
+    def _submit(self, task: _shipping.Task) -> Any:
+        return self.client.submit(self._run, task, pure=False)
+
+    def shutdown(self) -> None:
+        """Close the client if this executor opened it."""
+        if self._owned:
+            self.client.close()  # type: ignore[no-untyped-call]
+
+    def __enter__(self) -> Dask:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"Dask({self.client!r})"
+
+
+class _Nothing:
+    """A dispatch that sent nothing: the gatherer computes every key."""
+
+    def take(self, index: int, /) -> None:
+        pass
+
+    def close(self, wait: bool, /) -> None:
+        pass
+
+
+Submit = Callable[[_shipping.Task], Any]
+"""Starts one task and returns its future (``.result()``, ``.cancel()``)."""
+
+
+def _ship(
+    rt: Runtime,
+    q: Any,
+    keys: Sequence[Key],
+    store_url: str | None,
+    tasks: int,
+    submit: Submit,
+) -> Dispatch:
+    """Commit, cut ``keys`` into about ``tasks`` batches and submit one task each;
+    ``_Nothing`` where workers cannot help (the module docstring)."""
+    spec = spec_of(q)
+    if spec.keys is not None or not spec.persist or len(keys) < 2:
+        return _Nothing()
+    recipe = _shipping.recipe_for(rt, spec, store_url)
+    if recipe is None:
+        return _Nothing()
+    boundary = _shipping.prepare(rt)
+    if boundary is None:
+        return _Nothing()
+    head, revision = boundary
+    prefetch(rt, [(q, key) for key in keys])  # one load for the rows of all of them
+    needed = [index for index, key in enumerate(keys) if _shipping.needs_work(rt, spec, key)]
+    if len(needed) < 2:
+        return _Nothing()  # hits ship nothing; one key costs less here than a hand-off
+    size = max(1, math.ceil(len(needed) / max(1, tasks)))
+    batches = [needed[at : at + size] for at in range(0, len(needed), size)]
+    batch_of = {index: number for number, batch in enumerate(batches) for index in batch}
+    futures = [
+        submit(_shipping.Task(recipe, head, revision, spec.name, tuple(keys[i] for i in batch)))
+        for batch in batches
+    ]
+    return _Shipping(rt, spec.label, batch_of, [batch[0] for batch in batches], futures)
+
+
+class _Shipping:
+    """One gather's batches on remote workers. ``take(i)`` waits for the batch of
+    key ``i`` and installs it (batches are taken in order, so a batch is
+    installed before any key of it is read); a batch that failed is left to
+    the gatherer, with a warning."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        label: str,
+        batch_of: dict[int, int],
+        firsts: list[int],
+        futures: list[Any],
+    ) -> None:
+        self._rt = rt
+        self._label = label
+        self._batch_of = batch_of
+        """Each sent key's batch, by its index among the keys dispatched."""
+        self._firsts = firsts
+        """Each batch's first key, by index (for messages)."""
+        self._futures = futures
+        self._next = 0
+        """The first batch not collected yet."""
+        self.installed = 0
+        self.executed = 0
+
+    def take(self, index: int, /) -> None:
+        batch = self._batch_of.get(index)
+        if batch is None:
+            return  # a hit: not sent
+        while self._next <= batch:
+            self._collect(self._next)
+            self._next += 1
+
+    def _collect(self, batch: int) -> None:
+        try:
+            shipped = self._futures[batch].result()
+        except Exception as exc:  # a lost worker: its keys are computed here
+            log.warning(
+                "%s: a worker failed on the batch of keys from index %d (%s: %s); "
+                "computing them here",
+                self._label,
+                self._firsts[batch],
+                type(exc).__name__,
+                exc,
+            )
+            return
+        if shipped.refused is not None:
+            log.warning(
+                "%s: a worker refused its task (%s); computing it here",
+                self._label,
+                shipped.refused,
+            )
+            return
+        self.executed += shipped.executed
+        self.installed += _shipping.install(self._rt, shipped)
+
+    def close(self, wait: bool, /) -> None:
+        """Cancel what has not started. Running tasks are not waited for: a worker
+        writes nothing, so one still running cannot change what the caller sees."""
+        for future in self._futures[self._next :]:
+            future.cancel()
+        self._next = len(self._futures)

@@ -20,6 +20,10 @@ The calls:
   its dependencies (reverse dependencies included).
 - ``install_stored_memo``: the same, loaded on demand: its dependencies stay
   stored ids (``Memo.stored_deps``) until ``resolve_deps`` links them.
+- ``install_shipped_memo``: a memo another process computed at this
+  revision (an executor's worker, ``sofrito._shipping``): as
+  ``install_stored_memo``, over whatever this runtime held for the key, and
+  journaled, so the next commit stores it.
 - ``resolve_deps``, ``link_reader``, ``fresh_memo``: what loading on demand
   adds (``backing.py``).
 - ``date_listing``: a family's listing takes the revision a snapshot recorded.
@@ -62,6 +66,7 @@ __all__ = [
     "fresh_memo",
     "install_cell",
     "install_memo",
+    "install_shipped_memo",
     "install_stored_memo",
     "link_reader",
     "push_back",
@@ -175,6 +180,46 @@ def install_stored_memo(
     _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
     memo.stored_deps = stored_deps
     return table.setdefault(key, memo)
+
+
+def install_shipped_memo(
+    engine: Engine,
+    spec: QuerySpec[Any],
+    key: tuple[Any, ...],
+    data: bytes,
+    decode: Callable[[bytes], Any],
+    *,
+    changed_at: int,
+    durability: int,
+    stored_deps: list[tuple[bytes, str, bytes]],
+) -> Memo | None:
+    """Install a memo that a worker computed at this revision, from the store at
+    the boundary this runtime committed (``sofrito._shipping``): verified now,
+    its value still encoded, its reads stored ids that the caller resolves
+    (``Backing.deps``) before anything reads it. It replaces what the table held
+    for the key (a row from an older boundary, or nothing): the worker started
+    from that same row, so its ``changed_at`` is this runtime's answer too.
+
+    None, and nothing changed, if the memo is verified in this revision already
+    or claimed (computed here meanwhile, or shipped twice: a task that ran twice).
+    Journaled like an execution: the next commit writes its row and edges.
+    """
+    table = engine.tables[spec]
+    memo = table.get(key)
+    if memo is None:
+        memo = table.setdefault(key, Memo(spec, key))
+    revision = engine.revisions.current
+    if memo.claim is not None or memo.verified_at == revision:
+        return None
+    rdeps.relink(memo, memo.deps, [])
+    memo.deps = []
+    memo.error = memo.traceback = None
+    _fill(memo, Encoded(data, decode), changed_at, revision, durability, revision)
+    memo.hit_at = NOT_HITTABLE  # served once decoded (``memo.value_of``)
+    memo.stored_deps = stored_deps
+    if engine.journal is not None:
+        engine.journal.memos.add(memo)
+    return memo
 
 
 def resolve_deps(memo: Memo, deps: list[Node]) -> None:

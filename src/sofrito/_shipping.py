@@ -1,0 +1,442 @@
+"""Keys out to other processes, memos back: what the process and Dask executors share.
+
+An executor whose workers run in other processes (``sofrito.executors.Processes``,
+``sofrito.executors.Dask``) cannot compute in the caller's runtime. Each
+worker holds a runtime of its own, opened on the same store, and the
+coordinator (the process that gathers) installs what the workers computed
+as if it had computed it. The steps, each a function here:
+
+1. ``prepare`` (coordinator): commit the runtime's input changes as a
+   boundary, so that the store holds exactly the inputs the coordinator
+   reads, at its revision. Nothing else is shipped about the state: a
+   worker reads the same inputs from the store.
+2. ``run_task`` (worker): open the runtime on the store, pinned to that
+   boundary (the head and revision the task names; a store that moved on
+   since is refused, and the coordinator computes the keys itself), compute
+   the task's keys, reusing every stored memo that verifies, and return the
+   sealed rows of what executed on the way to them: the memos of the keys
+   and of the queries below them, each row as a commit would write it (its
+   value, ``changed_at``, durability and its reads as node ids, in read
+   order: ``_snapshot.py``).
+3. ``install`` (coordinator): check each row (seal, fingerprint of the code
+   this process runs) and install it (``restore.install_shipped_memo``);
+   then resolve their reads in one load (``Backing.deps``), so that a write
+   marks them as it marks a computed memo. A row whose reads cannot be
+   resolved here (an input cell the store does not hold, a query this
+   process does not define) is discarded: the gatherer computes that key
+   itself.
+
+**Why ship rows, not values.** A value alone would leave the coordinator a
+memo it cannot verify after the next edit. The row carries the reads, and
+it is the form the coordinator's store keeps anyway: the coordinator's next
+commit writes the installed memos as it writes executed ones, and stays the
+only writer of boundaries (workers never commit).
+
+**Why everything that executed below a key, not only the key.** A memo
+whose reads are missing from the coordinator is read from the store (a row
+of an older boundary) or counted as never computed: the installed memo
+would then re-execute after the next edit of anything, however unrelated.
+Rows of what a worker only verified are not shipped: the store holds them.
+
+**What makes a task safe to run twice, or to lose.** A worker writes
+nothing. Installing skips a memo the coordinator already holds at this
+revision. A task lost with its worker (a killed process) is computed by the
+gatherer itself, from the same inputs: the result is the same, only later.
+
+Only memos the store can hold travel: a cached error, a ``persist=False``
+query or a value the codec cannot encode is computed again by the
+gatherer, which then reports it as a serial run would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import logging
+import sys
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from sofrito import _registry
+from sofrito._codec import CodecError, IntegrityError
+from sofrito._engine import restore, verify
+from sofrito._engine.listing import listing_for
+from sofrito._engine.memo import CellStatus, Memo, Node
+from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._on_demand import StoreBacking
+from sofrito._snapshot import LISTING, QUERY, decode_memo_row, memo_id, split_memo_id
+
+if TYPE_CHECKING:
+    from sofrito._engine.spec import QuerySpec
+    from sofrito._engine.state import Engine
+    from sofrito._queries import Query
+    from sofrito._runtime import Runtime
+
+__all__ = [
+    "Opened",
+    "Recipe",
+    "Shipped",
+    "Task",
+    "install",
+    "needs_work",
+    "prepare",
+    "recipe_for",
+    "run_task",
+]
+
+log = logging.getLogger("sofrito.executors")
+Key = tuple[Any, ...]
+
+BOUNDARY = '{"command":"dispatch"}'
+"""The label of the boundary committed before a dispatch (``sofrito receipts``
+shows it as ``dispatch``)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a worker opens the coordinator's runtime: plain values, picklable."""
+
+    store_url: str
+    """``sqlite:/abs/path`` or a ``postgresql://`` DSN (``sofrito.cli.urls``)."""
+    runtime_id: str
+    codec: str
+    secret: bytes | str | None
+    modules: tuple[tuple[str, str | None], ...]
+    """Modules to import before the query is looked up by name, each with its
+    file when it was loaded by path (a flow file): a worker loads it the same way."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One batch of keys of one query, at one boundary."""
+
+    recipe: Recipe
+    head: int
+    revision: int
+    query: str
+    keys: tuple[Key, ...]
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """What a task sends back: the sealed rows of what executed, by memo id."""
+
+    head: int
+    revision: int
+    rows: list[tuple[bytes, bytes]]
+    executed: int
+    """How many queries executed in the worker for this task."""
+    refused: str | None = None
+    """Why nothing was computed (the store is at another boundary), if so."""
+
+
+# -- the coordinator ---------------------------------------------------------------
+
+
+def recipe_for(rt: Runtime, spec: QuerySpec[Any], store_url: str | None) -> Recipe | None:
+    """How a worker opens ``rt``; None if it cannot (no store, or a store other
+    processes cannot open: a ``MemoryStore``)."""
+    persistence = rt._persistence
+    if persistence is None:
+        return None
+    url = store_url or _url_of(persistence.store)
+    if url is None:
+        return None
+    module = sys.modules.get(spec.fn.__module__)
+    if module is None:
+        return None
+    loaded_by_path = getattr(module, "__spec__", None) is None
+    file = getattr(module, "__file__", None) if loaded_by_path else None
+    return Recipe(
+        url,
+        persistence.runtime_id,
+        persistence.codec.name,
+        persistence.sealer.secret,
+        ((module.__name__, file),),
+    )
+
+
+def _url_of(store: object) -> str | None:
+    from sofrito.stores import SqliteStore  # noqa: PLC0415
+
+    if isinstance(store, SqliteStore):
+        return f"sqlite:{store.path.absolute()}"
+    dsn = getattr(store, "dsn", None)  # PostgresStore
+    return dsn if isinstance(dsn, str) else None
+
+
+def prepare(rt: Runtime) -> tuple[int, int] | None:
+    """Commit what the runtime changed since its last commit, so the store holds
+    the inputs it reads; the (head, revision) workers must find. None inside a
+    computation with something to commit (a write cannot wait there): the
+    gatherer then computes its keys itself."""
+    persistence = rt._persistence
+    if persistence is None:
+        return None
+    journal = persistence.journal
+    if journal.cells or journal.memos or journal.full:
+        if rt._engine.gate.reader().depth:
+            return None
+        rt.commit(BOUNDARY)
+    return persistence.head, rt.revision
+
+
+def needs_work(rt: Runtime, spec: QuerySpec[Any], key: Key) -> bool:
+    """Whether ``spec(*key)`` may need computing: False for a memo that is valid
+    now without looking at its reads (``verify.shallow_valid``), which a
+    worker could only confirm: a hit ships nothing."""
+    engine = rt._engine
+    memo = engine.tables[spec].get(key)
+    if memo is None or not memo.has_value or memo.error is not None:
+        return True
+    if memo.verified_at == engine.revisions.current:
+        return False
+    return memo.claim is not None or not memo.computed or not verify.shallow_valid(engine, memo)
+
+
+def install(rt: Runtime, shipped: Shipped) -> int:
+    """Install the rows of ``shipped`` (module docstring, step 3); how many."""
+    engine = rt._engine
+    persistence = rt._persistence
+    backing = engine.backing
+    if (
+        persistence is None
+        or shipped.refused is not None
+        or shipped.revision != rt.revision
+        or shipped.head != persistence.head
+    ):
+        return 0
+    installed: list[Memo] = []
+    with backing.lock if isinstance(backing, StoreBacking) else _no_lock:
+        for mid, sealed in shipped.rows:
+            found = _registry.query_and_key(*split_memo_id(mid))
+            if found is None:
+                continue
+            spec, key = found
+            try:
+                row = decode_memo_row(sealed, persistence.sealer, persistence._context("memo", mid))
+            except (IntegrityError, CodecError) as exc:
+                log.warning(
+                    "a worker sent a damaged row of %s%r (%s): computing it here",
+                    spec.name,
+                    key,
+                    exc,
+                )
+                continue
+            if row.fingerprint != spec.fingerprint:
+                continue  # the worker ran other code: computed here
+            memo = restore.install_shipped_memo(
+                engine,
+                spec,
+                key,
+                row.value,
+                persistence.codec.decode,
+                changed_at=row.changed_at,
+                durability=row.durability,
+                stored_deps=row.deps,
+            )
+            if memo is not None:
+                installed.append(memo)
+        if isinstance(backing, StoreBacking):
+            backing.deps(installed)  # linked both ways; one that cannot be is discarded
+        else:
+            _resolve_in_memory(rt, installed)
+    return len(installed)
+
+
+_no_lock = contextlib.nullcontext()
+
+
+def _resolve_in_memory(rt: Runtime, memos: list[Memo]) -> None:
+    """``Backing.deps`` for a runtime that holds every record in memory (one
+    whose store held nothing when it opened): each stored id is the node this
+    runtime has; a memo that read a node it does not have is discarded."""
+    engine = rt._engine
+    unresolved: list[Memo] = []
+    for memo in memos:
+        deps: list[Node] = []
+        for kind, name, key_bytes in memo.stored_deps or ():
+            node = _node_named(engine, kind, name, key_bytes)
+            if node is None:
+                unresolved.append(memo)
+                break
+            deps.append(node)
+        else:
+            restore.resolve_deps(memo, deps)
+    if unresolved:
+        restore.discard(engine, unresolved, engine.revisions.current)
+
+
+def _node_named(engine: Engine, kind: bytes, name: str, key_bytes: bytes) -> Node | None:
+    if kind == QUERY:
+        found = _registry.query_and_key(name, key_bytes)
+        return None if found is None else restore.fresh_memo(engine, *found)
+    input = _registry.input_named(name)
+    if input is None:
+        return None
+    if kind == LISTING:
+        return listing_for(engine, input)
+    try:
+        key = decode_key(key_bytes)
+    except ValueError:
+        return None
+    cell = engine.cells.get(input, {}).get(key)
+    return cell if cell is not None and cell.status == CellStatus.READY else None
+
+
+# -- the worker --------------------------------------------------------------------
+
+
+class Opened:
+    """A worker's runtimes, one per recipe, each opened at the last head a task
+    named (a process pool's worker keeps one in this module; a Dask worker in
+    its plugin, ``sofrito._dask``)."""
+
+    def __init__(self) -> None:
+        self.runtimes: dict[Recipe, Runtime] = {}
+        self.lock = threading.Lock()
+        """One task at a time per worker: Dask runs tasks on threads."""
+        self.tasks = 0
+        """Tasks run here: a test counts what a run shipped."""
+
+    def close(self) -> None:
+        with self.lock:
+            for rt in self.runtimes.values():
+                _close(rt)
+            self.runtimes.clear()
+
+
+_process = Opened()
+
+
+def run_task(task: Task, opened: Opened | None = None) -> Shipped:
+    """Compute ``task``'s keys in this worker's runtime on the store and return
+    the rows of what executed (module docstring, step 2). Called by name in a
+    worker process (a process pool's, or a Dask worker's with its ``opened``)."""
+    opened = _process if opened is None else opened
+    with opened.lock:
+        opened.tasks += 1
+        rt = _runtime(opened.runtimes, task.recipe, task.head)
+        persistence = rt._persistence
+        assert persistence is not None
+        if persistence.head != task.head or rt.revision != task.revision:
+            return Shipped(
+                persistence.head,
+                rt.revision,
+                [],
+                0,
+                f"the store {task.recipe.store_url} is at head {persistence.head}, "
+                f"revision {rt.revision}; the task was sent for head {task.head}",
+            )
+        entry = _registry.entry_named(task.query)
+        if entry is None:
+            return Shipped(task.head, task.revision, [], 0, f"no query named {task.query!r} here")
+        journal = persistence.journal
+        before = len(journal.memos)
+        for key in task.keys:
+            try:
+                rt.query(cast("Query[..., Any]", entry), *key)
+            except Exception:  # the gatherer meets it again and reports it
+                continue
+        spec = entry.spec  # type: ignore[attr-defined]
+        memos = _executed_below(rt, spec, task.keys, journal.memos)
+        return Shipped(task.head, task.revision, _rows(rt, memos), len(journal.memos) - before)
+
+
+def _runtime(runtimes: dict[Recipe, Runtime], recipe: Recipe, head: int) -> Runtime:
+    """The worker's runtime for ``recipe``, opened at ``head`` (opened again if
+    the coordinator committed since)."""
+    rt = runtimes.get(recipe)
+    if rt is not None:
+        persistence = rt._persistence
+        if persistence is not None and persistence.head == head:
+            return rt
+        del runtimes[recipe]
+        _close(rt)
+    _import_modules(recipe.modules)
+    from sofrito._runtime import Runtime  # noqa: PLC0415
+    from sofrito.cli.urls import open_store  # noqa: PLC0415
+
+    store = open_store(recipe.store_url, Path.cwd())
+    rt = Runtime(
+        store=store,
+        runtime_id=recipe.runtime_id,
+        codec=recipe.codec,  # type: ignore[arg-type]
+        secret=recipe.secret,
+    )
+    runtimes[recipe] = rt
+    return rt
+
+
+def _close(rt: Runtime) -> None:
+    persistence = rt._persistence
+    close = getattr(persistence.store, "close", None) if persistence is not None else None
+    if close is not None:
+        close()
+
+
+def _import_modules(modules: Iterable[tuple[str, str | None]]) -> None:
+    """Import the modules that define the queries, a file loaded by path (a flow)
+    by path under the same name, so query names match the coordinator's."""
+    for name, file in modules:
+        if name in sys.modules:
+            continue
+        if file is None:
+            importlib.import_module(name)
+            continue
+        folder = str(Path(file).parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        spec = importlib.util.spec_from_file_location(name, file)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {file} as module {name!r}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+def _executed_below(
+    rt: Runtime, spec: QuerySpec[Any], keys: Sequence[Key], executed: set[Memo]
+) -> list[Memo]:
+    """The memos of ``keys`` and every memo below them that executed in this
+    process's runtime (the journal since it opened), readers after their reads."""
+    table = rt._engine.tables[spec]
+    order: list[Memo] = []
+    seen: set[Memo] = set()
+    stack = [memo for key in keys if (memo := table.get(key)) is not None]
+    while stack:  # depth-first; the order only groups reads before readers loosely
+        memo = stack.pop()
+        if memo in seen or memo not in executed:
+            continue
+        seen.add(memo)
+        order.append(memo)
+        stack.extend(dep for dep in memo.deps if type(dep) is Memo)
+    order.reverse()
+    return order
+
+
+def _rows(rt: Runtime, memos: Iterable[Memo]) -> list[tuple[bytes, bytes]]:
+    """Each memo's sealed row, as the runtime's commit would write it, by memo id;
+    memos a commit would not store are left out (the coordinator computes them)."""
+    persistence = rt._persistence
+    assert persistence is not None
+    rows: list[tuple[bytes, bytes]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unstorable value: the coordinator warns at commit
+        for memo in memos:
+            if not (memo.spec.persist and memo.has_value and memo.error is None and memo.computed):
+                continue
+            try:
+                mid = memo_id(memo.spec.name, encode_key(memo.key))
+                deps = [persistence._node_id(dep) for dep in memo.deps]
+            except (KeyEncodingError, TypeError):
+                continue
+            row = persistence._row(memo, mid, deps, strict=False)
+            if row is not None:
+                rows.append((mid, row))
+    return rows

@@ -1,0 +1,145 @@
+"""Process and Dask executors (DESIGN §8): results, installed memos, failures.
+
+Real worker processes (a spawn pool; a ``distributed.LocalCluster`` with two
+worker processes, one per test session) on a real SQLite file. Each test
+compares with a serial run on its own file: the values, and what an edit
+after the parallel run executes (the installed memos' dependencies must
+invalidate exactly what a serial run's do).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sofrito as sf
+from sofrito.executors import Processes
+from tests import parallel_flow as flow
+
+NAMES = [f"p{i:02}" for i in range(12)]
+KEYS = [(name,) for name in NAMES]
+
+
+def _open(path: Path, executor: Any = None) -> sf.Runtime:
+    return sf.Runtime(store=sf.stores.SqliteStore(path), runtime_id="parallel", executor=executor)
+
+
+def _fill(rt: sf.Runtime, behaviour: dict[str, str] | None = None) -> None:
+    with rt.batch():
+        for name in NAMES:
+            rt.set(flow.texts[name], f"text of {name} " * (1 + int(name[1:]) % 3))
+        rt.set(flow.settings, {"suffix": "!", "behaviour": behaviour or {}})
+
+
+def _serial(tmp_path: Path, edit: Any = None) -> tuple[list[str], list[str]]:
+    """A serial run's values, and what an edit after it executes."""
+    rt = _open(tmp_path / "serial.db")
+    _fill(rt)
+    values = rt.query_many(flow.render, KEYS)
+    rt.commit()
+    flow.RUNS.clear()
+    if edit is not None:
+        edit(rt)
+        rt.query_many(flow.render, KEYS)
+    return values, sorted(flow.RUNS)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
+    with Processes(2) as executor:
+        yield executor
+
+
+def _edit_one_text(rt: sf.Runtime) -> None:
+    rt.set(flow.texts["p03"], "an edited text")
+
+
+def _edit_suffix(rt: sf.Runtime) -> None:
+    rt.set(flow.settings, {"suffix": "?", "behaviour": {}})
+
+
+@pytest.mark.parametrize("edit", [_edit_one_text, _edit_suffix])
+def test_processes_equal_a_serial_run_and_an_edit_reexecutes_the_same(
+    tmp_path: Path, processes: Processes, edit: Any
+) -> None:
+    want, want_after_edit = _serial(tmp_path, edit)
+    rt = _open(tmp_path / "parallel.db")
+    _fill(rt)
+    flow.RUNS.clear()
+    assert rt.query_many(flow.render, KEYS, executor=processes) == want
+    assert flow.RUNS == []  # every key came from the workers
+    rt.commit()
+    edit(rt)
+    assert rt.query_many(flow.render, KEYS) != want  # here, on this thread
+    assert sorted(flow.RUNS) == want_after_edit
+
+
+def test_installed_memos_survive_a_restart_and_a_no_op_ships_nothing(
+    tmp_path: Path, processes: Processes
+) -> None:
+    want, _ = _serial(tmp_path)
+    rt = _open(tmp_path / "parallel.db", processes)
+    _fill(rt)
+    assert rt.query_many(flow.render, KEYS) == want
+    rt.commit()
+    rt._persistence.store.close()  # type: ignore[union-attr]
+    reopened = _open(tmp_path / "parallel.db", processes)
+    before = reopened.revision
+    flow.RUNS.clear()
+    submitted: list[Any] = []
+    real = processes._submit
+    processes._submit = lambda task: submitted.append(task) or real(task)  # type: ignore[method-assign]
+    assert reopened.query_many(flow.render, KEYS) == want
+    assert submitted == []  # every key a hit: nothing shipped
+    assert flow.RUNS == []
+    assert reopened.revision == before
+
+
+def test_a_worker_killed_mid_task_leaves_the_keys_to_the_gatherer(
+    tmp_path: Path, processes: Processes, caplog: pytest.LogCaptureFixture
+) -> None:
+    want, _ = _serial(tmp_path)
+    rt = _open(tmp_path / "parallel.db", processes)
+    _fill(rt, {"p05": "kill"})  # a worker that renders p05 kills itself
+    flow.RUNS.clear()
+    with caplog.at_level(logging.WARNING, logger="sofrito.executors"):
+        assert rt.query_many(flow.render, KEYS) == want
+    assert "computing them here" in caplog.text
+    assert "render p05" in flow.RUNS  # the gatherer rendered it (not killed: the coordinator)
+    rt.commit()
+    flow.RUNS.clear()
+    _edit_one_text(rt)  # the pool starts afresh after the loss
+    _fill(rt, {})
+    assert rt.query_many(flow.render, KEYS) == [*want[:3], want[3], *want[4:]]
+
+
+def test_a_user_error_in_a_worker_is_raised_by_the_gatherer_as_in_a_serial_run(
+    tmp_path: Path, processes: Processes
+) -> None:
+    rt = _open(tmp_path / "parallel.db", processes)
+    _fill(rt, {"p04": "fail"})
+    with pytest.raises(ValueError, match="cannot render p04"):
+        rt.query_many(flow.render, KEYS)
+    assert [flow.render(rt, name) for name in NAMES[:4]] == [
+        flow.render(rt, name) for name in NAMES[:4]
+    ]
+
+
+def test_a_runtime_on_a_memory_store_computes_every_key_itself(processes: Processes) -> None:
+    rt = sf.Runtime(store=sf.stores.MemoryStore(), runtime_id="m", executor=processes)
+    _fill(rt)
+    flow.RUNS.clear()
+    values = rt.query_many(flow.render, KEYS)
+    assert len(values) == len(KEYS)
+    assert sum(1 for run in flow.RUNS if run.startswith("render")) == len(KEYS)
+
+
+def test_processes_takes_a_positive_number_of_jobs() -> None:
+    with pytest.raises(ValueError, match="positive int"):
+        Processes(0)

@@ -1,0 +1,102 @@
+"""The Dask executor on a real ``distributed.LocalCluster`` (two worker processes,
+one cluster per test session, dashboard off): results equal a local run, a
+no-op ships nothing, a worker killed mid-task is rescheduled and the result
+is right. Skipped without ``distributed`` (an optional extra), except when
+``SOFRITO_REQUIRE_DASK=1`` (CI), where its absence fails."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sofrito as sf
+from tests import parallel_flow as flow
+from tests.test_parallel import KEYS, _fill, _open, _serial
+
+HAVE_DASK = importlib.util.find_spec("distributed") is not None
+needs_dask = pytest.mark.skipif(
+    not HAVE_DASK, reason="distributed is not installed (pip install 'sofrito[dask]')"
+)
+
+
+def test_dask_is_installed_when_required() -> None:
+    if os.environ.get("SOFRITO_REQUIRE_DASK") == "1":
+        assert HAVE_DASK, "SOFRITO_REQUIRE_DASK=1 but distributed is not installed"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Any]:
+    from distributed import LocalCluster
+
+    os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as local:
+        yield local
+
+
+@pytest.fixture
+def executor(cluster: Any) -> Iterator[Any]:
+    from sofrito.executors import Dask
+
+    with Dask(cluster.scheduler_address) as dask:
+        yield dask
+
+
+def _tasks_run(executor: Any) -> int:
+    from sofrito._dask import tasks_run
+
+    return sum(executor.client.run(tasks_run).values())
+
+
+@needs_dask
+def test_dask_equals_a_local_run_and_an_edit_reexecutes_the_same(
+    tmp_path: Path, executor: Any
+) -> None:
+    def edit(rt: sf.Runtime) -> None:
+        rt.set(flow.texts["p03"], "an edited text")
+
+    want, want_after_edit = _serial(tmp_path, edit)
+    rt = _open(tmp_path / "dask.db")
+    _fill(rt)
+    flow.RUNS.clear()
+    before = _tasks_run(executor)
+    assert rt.query_many(flow.render, KEYS, executor=executor) == want
+    assert flow.RUNS == []  # every key came from the workers
+    assert _tasks_run(executor) > before
+    rt.commit()
+    edit(rt)
+    rt.query_many(flow.render, KEYS)
+    assert sorted(flow.RUNS) == want_after_edit
+
+
+@needs_dask
+def test_dask_no_op_ships_nothing(tmp_path: Path, executor: Any) -> None:
+    rt = _open(tmp_path / "dask.db")
+    _fill(rt)
+    want = rt.query_many(flow.render, KEYS, executor=executor)
+    rt.commit()
+    rt._persistence.store.close()  # type: ignore[union-attr]
+    reopened = _open(tmp_path / "dask.db")
+    before = _tasks_run(executor)
+    assert reopened.query_many(flow.render, KEYS, executor=executor) == want
+    assert _tasks_run(executor) == before
+
+
+@needs_dask
+def test_dask_reschedules_the_task_of_a_worker_killed_mid_task(
+    tmp_path: Path, executor: Any
+) -> None:
+    want, _ = _serial(tmp_path)
+    mark = tmp_path / "killed"
+    rt = _open(tmp_path / "dask.db")
+    _fill(rt, {"p05": f"kill-once:{mark}"})
+    flow.RUNS.clear()
+    assert rt.query_many(flow.render, KEYS, executor=executor) == want
+    assert mark.exists()  # a worker died rendering p05
+    assert flow.RUNS == []  # and another rendered it: Dask rescheduled the task
