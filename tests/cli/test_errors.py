@@ -6,17 +6,13 @@ The exit codes are the table in docs/flows.md ("Exit codes") and
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli.flows import FLOW, Result, make_site, one_error_line, sofrito
+from tests.cli.flows import FLOW, make_site, one_error_line, sofrito
 
 
 def flow_file(folder: Path, text: str) -> Path:
@@ -161,6 +157,27 @@ def test_a_corrupt_cache_says_how_to_recover(tmp_path: Path) -> None:
     assert (site.out / "a.html").exists()
 
 
+def test_a_cache_from_a_newer_sofrito_says_upgrade_sofrito_never_delete_it(
+    tmp_path: Path,
+) -> None:
+    """The cache is whole, only newer: exit 9 (not 6, "damaged, delete it"), the
+    advice is to upgrade sofrito, and the file is left exactly as it was."""
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    cache = tmp_path / ".sofrito" / "cache.db"
+    with sqlite3.connect(cache) as conn:
+        conn.execute("UPDATE sofrito_schema SET version = 99")
+    conn.close()
+    before = cache.read_bytes()
+    result = site.run()
+    assert result.code == 9
+    line = one_error_line(result)
+    assert f"the cache sqlite:{cache} has store schema 99, written by a newer sofrito" in line
+    assert "upgrade sofrito here" in line
+    assert "do not delete it" in line
+    assert cache.read_bytes() == before
+
+
 def test_an_output_folder_that_cannot_be_written(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     blocker = tmp_path / "file"
@@ -185,57 +202,3 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = sofrito("run", str(flow), "--debug")
     assert result.code == 3
     assert "Traceback" in result.err
-
-
-WAITING_FLOW = FLOW.replace(
-    '    log(f"render {path}")\n',
-    '    log(f"render {path}")\n'
-    '    hold = os.environ.get("HOLD_RENDER")\n'
-    "    if hold:\n"
-    '        open(hold + ".waiting", "w").close()\n'
-    "        import time\n"
-    "        deadline = time.monotonic() + 30\n"
-    '        while not os.path.exists(hold + ".go") and time.monotonic() < deadline:\n'
-    "            time.sleep(0.01)\n",
-)
-
-
-def test_a_run_that_another_run_committed_under_exits_5_and_writes_no_mixed_cache(
-    tmp_path: Path,
-) -> None:
-    """Two runs of one flow at once: run A opens the cache and computes; run B
-    commits meanwhile; A must not commit a boundary mixed from the two. It
-    stops with exit 5 and one line (another process committed), and the next
-    run builds the edit correctly from B's boundary."""
-    site = make_site(tmp_path, WAITING_FLOW)
-    assert sofrito("run", str(site.flow)).code == 0
-    site.page("a.md", "Alpha\nedited page\n")
-    hold = tmp_path / "hold"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "sofrito", "run", str(site.flow)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "HOLD_RENDER": str(hold)},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not Path(f"{hold}.waiting").exists():  # A has opened and is computing
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "run A never reached its render"
-            time.sleep(0.01)
-        second = sofrito("run", str(site.flow))
-        assert second.code == 0, second.err
-        Path(f"{hold}.go").touch()
-        out, err = first.communicate(timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-    assert first.returncode == 5, err
-    line = one_error_line(Result(first.returncode, out, err))
-    assert "another" in line, line
-    assert "committed" in line, line
-    after = sofrito("run", str(site.flow))
-    assert after.code == 0, after.err
-    assert "edited page" in (site.root / "_site" / "a.html").read_text()

@@ -27,11 +27,16 @@ from sofrito.stores import (
     Conflict,
     CorruptSnapshot,
     RuntimeStore,
+    SchemaMismatch,
     SnapshotDelta,
     StoreError,
     compute_digest,
 )
 from tests.cli.flows import make_site, one_error_line, sofrito
+from tests.cli.test_rerun import (
+    a_run_that_loses_twice_exits_5_and_commits_nothing,
+    a_run_that_lost_the_race_runs_again_and_commits,
+)
 from tests.stores.contract import Damage, DurableStoreContract, Reopen, delta, graph, state
 
 DSN = os.environ.get("SOFRITO_TEST_POSTGRES", "")
@@ -405,8 +410,13 @@ def test_a_newer_schema_is_refused_naming_both_versions(schema: str) -> None:
 
     _open(schema).close()
     _in_schema(schema, "UPDATE sofrito_schema SET version = 99")
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(SchemaMismatch) as caught:
         _open(schema)
+    assert (caught.value.found, caught.value.expected, caught.value.older) == (
+        99,
+        SCHEMA_VERSION,
+        False,
+    )
     message = str(caught.value)
     assert (
         f"holds store schema 99, written by a newer sofrito (this sofrito knows {SCHEMA_VERSION})"
@@ -433,19 +443,106 @@ def _url(schema: str) -> str:
 
 @needs_postgres
 def test_store_upgrade_creates_then_has_nothing_to_do_and_refuses_a_newer(schema: str) -> None:
+    from sofrito.stores.postgres import SCHEMA_VERSION
+
     with _admin() as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     created = sofrito("store", "upgrade", _url(schema))
-    assert (created.code, created.out.strip()) == (0, "created a sofrito store, schema 1"), created
+    assert (created.code, created.out.strip()) == (
+        0,
+        f"created a sofrito store, schema {SCHEMA_VERSION}",
+    ), created
     again = sofrito("store", "upgrade", _url(schema))
-    assert (again.code, again.out.strip()) == (0, "the store schema is already 1; nothing to do")
+    assert (again.code, again.out.strip()) == (
+        0,
+        f"the store schema is already {SCHEMA_VERSION}; nothing to do",
+    )
     _in_schema(schema, "UPDATE sofrito_schema SET version = 7")
     newer = sofrito("store", "upgrade", _url(schema))
-    assert newer.code != 0
-    assert "schema 7, written by a newer sofrito" in one_error_line(newer)
+    assert newer.code == 9
+    line = one_error_line(newer)
+    assert f"the cache {_url(schema)} has store schema 7, written by a newer sofrito" in line
+    assert "upgrade sofrito here" in line
     sqlite = sofrito("store", "upgrade", "sqlite:cache.db")
     assert sqlite.code == 2
     assert "give a postgresql:// URL" in one_error_line(sqlite)
+
+
+def test_every_schema_version_before_this_one_has_an_upgrade_step() -> None:
+    from sofrito.stores import _postgres_schema
+
+    assert set(_postgres_schema._UPGRADES) == set(range(1, _postgres_schema.SCHEMA_VERSION))
+
+
+def _make_version_1(schema: str) -> None:
+    """Turn a current store into the layout of schema version 1, as a sofrito of
+    that version created it: traces without ``published_at``."""
+    _in_schema(schema, "ALTER TABLE traces DROP COLUMN published_at")
+    _in_schema(schema, "UPDATE sofrito_schema SET version = 1")
+
+
+@needs_postgres
+def test_a_version_1_store_is_refused_until_store_upgrade_brings_it_to_2(
+    schema: str, tmp_path: Path
+) -> None:
+    """A store made by the sofrito of schema 1, with a committed run and a trace:
+    a client refuses it (SchemaMismatch, older; `run` exits 9 naming the upgrade
+    command, and writes nothing), `sofrito store upgrade URL` upgrades it in place,
+    and then the same run uses what was there: nothing executes."""
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    site = make_site(tmp_path)
+    assert site.run("--store", _url(schema)).code == 0
+    with _open(schema) as store:
+        store.publish_traces([(b"lookup", b"trace", b"row")])
+    _make_version_1(schema)
+    heads = _in_schema(schema, "SELECT runtime_id, head, sequence FROM runtimes")
+
+    with pytest.raises(SchemaMismatch) as caught:
+        _open(schema)
+    assert (caught.value.found, caught.value.expected, caught.value.older) == (1, 2, True)
+    assert "sofrito store upgrade URL" in str(caught.value)
+    site.page("a.md", "Alpha\nedited\n")
+    refused = site.run("--store", _url(schema))
+    assert refused.code == 9
+    line = one_error_line(refused)
+    assert "has store schema 1, older than the 2 this sofrito uses" in line
+    assert f"run `sofrito store upgrade {_url(schema)}`" in line
+    assert _in_schema(schema, "SELECT runtime_id, head, sequence FROM runtimes") == heads
+
+    upgraded = sofrito("store", "upgrade", _url(schema))
+    assert (upgraded.code, upgraded.out.strip()) == (
+        0,
+        "upgraded the store schema from 1 to 2",
+    ), upgraded
+    assert _in_schema(schema, "SELECT version FROM sofrito_schema") == [(2,)]
+    ((published,),) = _in_schema(schema, "SELECT published_at FROM traces")
+    assert published is not None  # the old row got the time of the upgrade
+    assert _in_schema(schema, "SELECT runtime_id, head, sequence FROM runtimes") == heads
+    site.page("a.md", "Alpha\nfirst page\n")  # back as it was built
+    site.executions()
+    again = site.run("--store", _url(schema))
+    assert again.code == 0, again.err
+    assert again.out.startswith("0 executed"), again.out
+    assert site.executions() == []
+    with _open(schema) as store:
+        store.publish_traces([(b"lookup", b"new", b"row 2")])
+        assert sorted(store.load_traces(b"lookup")) == [b"row", b"row 2"]
+
+
+@needs_postgres
+def test_sofrito_run_on_a_newer_schema_says_upgrade_sofrito(schema: str, tmp_path: Path) -> None:
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    site = make_site(tmp_path)
+    assert site.run("--store", _url(schema)).code == 0
+    _in_schema(schema, "UPDATE sofrito_schema SET version = 99")
+    result = site.run("--store", _url(schema))
+    assert result.code == 9
+    line = one_error_line(result)
+    assert "has store schema 99, written by a newer sofrito (this one knows 2)" in line
+    assert "upgrade sofrito here" in line
+    assert "do not delete it" in line
 
 
 # -- LISTEN/NOTIFY ---------------------------------------------------------------------------
@@ -530,6 +627,22 @@ def test_sofrito_run_on_postgresql_builds_then_does_nothing(schema: str, tmp_pat
     assert site.executions() == []
     receipts = _in_schema(schema, "SELECT runtime_id, sequence FROM receipts ORDER BY sequence")
     assert receipts == [("flow", 1), ("flow", 2)]
+
+
+@needs_postgres
+def test_a_run_that_lost_the_race_on_postgresql_runs_again_and_commits(
+    schema: str, tmp_path: Path
+) -> None:
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    a_run_that_lost_the_race_runs_again_and_commits(tmp_path, ["--store", _url(schema)])
+
+
+@needs_postgres
+def test_a_run_that_loses_twice_on_postgresql_exits_5(schema: str, tmp_path: Path) -> None:
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    a_run_that_loses_twice_exits_5_and_commits_nothing(tmp_path, ["--store", _url(schema)])
 
 
 @needs_postgres

@@ -263,6 +263,17 @@ def test_a_conflict_names_both_heads_and_survives_pickling() -> None:
     assert (again.runtime_id, again.base, again.head) == ("rt", 3, 5)
 
 
+def test_a_schema_mismatch_says_which_side_is_older_and_survives_pickling() -> None:
+    older = stores.SchemaMismatch("old store", "db", 1, 2)
+    newer = stores.SchemaMismatch("new store", "db", 3, 2)
+    assert isinstance(older, stores.StoreError)
+    assert (older.older, newer.older) == (True, False)
+    again = pickle.loads(pickle.dumps(newer))
+    assert (type(again), str(again)) == (stores.SchemaMismatch, "new store")
+    assert (again.location, again.found, again.expected) == ("db", 3, 2)
+    assert stores.SchemaMismatch.__module__ == "sofrito.stores"
+
+
 def test_the_reference_implementation_in_the_docs_recomputes_the_digest() -> None:
     """docs/persistence.md shows how to check a receipt without sofrito; it must work."""
     docs = Path(__file__).parent.parent.parent / "docs" / "persistence.md"

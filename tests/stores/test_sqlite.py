@@ -25,6 +25,7 @@ from sofrito.stores import (
     MemoryStore,
     RuntimeState,
     RuntimeStore,
+    SchemaMismatch,
     SnapshotDelta,
     SqliteStore,
     StaleRead,
@@ -130,13 +131,19 @@ def test_a_newer_schema_is_refused_naming_the_file_and_both_versions(tmp_path: P
     SqliteStore(path).close()
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE sofrito_schema SET version = 99")
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(SchemaMismatch) as caught:
         SqliteStore(path)
     assert str(path) in str(caught.value)
     assert f"newer sofrito (store schema 99; this sofrito knows {SCHEMA_VERSION})" in str(
         caught.value
     )
     assert not isinstance(caught.value, CorruptSnapshot)
+    assert (caught.value.found, caught.value.expected, caught.value.older) == (
+        99,
+        SCHEMA_VERSION,
+        False,
+    )
+    assert caught.value.location == str(path)
 
 
 def test_a_nonsense_schema_version_is_damage(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ sofrito or the flow's own code and exits 70 with a hint to rerun with
 | 6 | ``CacheDamaged`` | the cache cannot be read as a cache |
 | 7 | ``OutputNotWritable`` | the output folder cannot be written |
 | 8 | ``NotRun`` | nothing to inspect: no cache, or no (recorded) run of the flow in it |
+| 9 | ``CacheVersion`` | the cache's schema is another version: upgrade the store, or sofrito |
 | 70 | (anything else) | a bug: rerun with ``--debug`` and report it |
 | 130 | ``KeyboardInterrupt`` | interrupted |
 """
@@ -28,6 +29,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "CacheBusy",
     "CacheDamaged",
+    "CacheVersion",
     "CliError",
     "FlowFileError",
     "NotRun",
@@ -75,6 +77,15 @@ class CacheDamaged(CliError):
     """The cache exists but is not a readable sofrito cache."""
 
     exit_code = 6
+
+
+class CacheVersion(CliError):
+    """The cache is whole, but its schema is not this sofrito's version
+    (``sofrito.stores.SchemaMismatch``): older, upgrade the store
+    (``sofrito store upgrade URL``); newer, upgrade sofrito. Never "delete it":
+    a shared cache holds a team's work."""
+
+    exit_code = 9
 
 
 class OutputNotWritable(CliError):

@@ -22,12 +22,13 @@ from sofrito.cli.errors import (
     EXIT_INTERRUPTED,
     CacheBusy,
     CacheDamaged,
+    CacheVersion,
     CliError,
 )
 
 if TYPE_CHECKING:
     from sofrito.cli.flow import Flow
-    from sofrito.stores import RuntimeStore
+    from sofrito.stores import RuntimeStore, SchemaMismatch
 
 __all__ = ["main", "parser"]
 
@@ -205,10 +206,19 @@ def _as_cli_error(exc: Exception, args: argparse.Namespace) -> CliError | None:
 
 
 def _store_problem(exc: Exception, where: str) -> CliError:
-    """A store error as the user should read it: busy (wait, or elsewhere) or damaged."""
-    from sofrito.stores import Conflict, CorruptSnapshot, ReadFailed, WriteFailed  # noqa: PLC0415
+    """A store error as the user should read it: busy (wait, or elsewhere), another
+    schema version (upgrade one side), or damaged."""
+    from sofrito.stores import (  # noqa: PLC0415
+        Conflict,
+        CorruptSnapshot,
+        ReadFailed,
+        SchemaMismatch,
+        WriteFailed,
+    )
 
     text = str(exc)
+    if isinstance(exc, SchemaMismatch):
+        return _schema_advice(exc, where)
     if isinstance(exc, Conflict):
         return CacheBusy(
             f"another process committed to the cache {where} during this run; run again ({text})"
@@ -224,6 +234,33 @@ def _store_problem(exc: Exception, where: str) -> CliError:
         f"the cache {where} is {kind} ({type(exc).__name__}: {text}); delete it (the next "
         "run rebuilds it from the sources) or use --store with another cache"
     )
+
+
+def _schema_advice(exc: SchemaMismatch, where: str) -> CacheVersion:
+    """Which side to upgrade: the store when it is older, sofrito when it is newer."""
+    where = _without_password(where)
+    if exc.older:
+        return CacheVersion(
+            f"the cache {where} has store schema {exc.found}, older than the {exc.expected} "
+            f"this sofrito uses; run `sofrito store upgrade {where}` (once "
+            "every machine that uses it runs this sofrito), then run again"
+        )
+    return CacheVersion(
+        f"the cache {where} has store schema {exc.found}, written by a newer sofrito (this "
+        f"one knows {exc.expected}); upgrade sofrito here (pip install -U sofrito), or use "
+        "--store with another cache; the cache itself is fine, do not delete it"
+    )
+
+
+def _without_password(url: str) -> str:
+    """``url`` with its password, if any, shown as ``PASSWORD``: the line lands in CI logs."""
+    from urllib.parse import urlsplit, urlunsplit  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:PASSWORD@{host}"))
 
 
 def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
@@ -245,22 +282,36 @@ def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
 
 def _run(args: argparse.Namespace) -> int:
     from sofrito.cli.output import EventPrinter, progress_for, summary_line  # noqa: PLC0415
-    from sofrito.cli.runner import open_session, run_once  # noqa: PLC0415
+    from sofrito.cli.rerun import run_retrying  # noqa: PLC0415
+    from sofrito.cli.runner import RunSummary, Session, open_session, run_once  # noqa: PLC0415
 
     flow, store = _open(args)
     out = Path(args.out).absolute() if args.out else flow.root / "_site"
     printers: list[EventPrinter] = []
-    try:
-        session = open_session(
+
+    def session() -> Session:
+        return open_session(
             flow,
             store,
             out,
             exclude=_cache_folder(args.store_url, flow.root),
             before_load=(lambda rt: printers.append(EventPrinter(rt))) if args.events else None,
         )
-        progress = progress_for(sys.stderr) if not args.events else None
+
+    def run(session: Session) -> RunSummary:
+        return run_once(session, progress_for(sys.stderr) if not args.events else None)
+
+    def lost(conflict: Exception) -> None:
+        print(
+            f"sofrito: another process committed to the cache "
+            f"{_without_password(args.store_url)} during this run; running again "
+            "from what it committed",
+            file=sys.stderr,
+        )
+
+    try:
         try:
-            summary = run_once(session, progress)
+            summary = run_retrying(session, run, where=args.store_url, lost=lost)
         finally:
             for printer in printers:
                 printer.close()

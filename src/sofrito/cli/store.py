@@ -54,6 +54,7 @@ def add_store_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def _upgrade(args: argparse.Namespace) -> int:
     url = str(args.url)
+    args.store_url = url  # what a store error's line names (main._store_problem)
     if not url.startswith(_SCHEMES):
         raise _UsageError(
             f"store upgrade: {url.partition(':')[0]!r} URLs need no upgrade command (a "

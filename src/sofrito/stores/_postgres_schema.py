@@ -14,14 +14,29 @@ PostgreSQL schema (``search_path``), so one database can hold several stores.
   sofrito: an upgrade is a decision for whoever administers the database
   (and holds the role that may change tables), never a side effect of the
   first client that happens to be newer;
-- finds a **newer** version: refuses, naming both versions (upgrade sofrito);
+- finds a **newer** version: refuses, naming both versions (upgrade sofrito).
+  Both refusals are ``SchemaMismatch``, so the command line can say which
+  thing to upgrade instead of calling the store damaged;
 - finds sofrito's table names without the version table, or a version that
   is not a number: refuses, and touches nothing.
 
 ``upgrade`` runs the steps in ``_UPGRADES`` from the stored version to
-``SCHEMA_VERSION`` in one transaction, each step a function of the connection.
-Version 1 is the first PostgreSQL schema (traces included: rows of no
-runtime, insert-only), so there is no step yet.
+``SCHEMA_VERSION`` in one transaction, each step a function of the connection
+that takes the layout of version n to that of n + 1; ``create`` writes the
+current layout directly. A step must leave the tables usable by a client of
+the version before it that is still running (it checked the version when it
+opened, not at every statement): add columns with defaults, never rename or
+drop what an older client writes.
+
+Version history: 1 is the first PostgreSQL schema (traces included: rows of
+no runtime, insert-only). 2 gives each trace the time it was first published
+(``traces.published_at``, default ``now()``): traces are never updated or
+deleted by sofrito, so a team store grows with every distinct value its
+publishers computed, and an administrator prunes it by age
+(docs/persistence.md, "Pruning traces"); a deleted trace only means the next
+reader computes. Version 1 rows get the time of the upgrade. A version 1
+client still running inserts traces without the column, which takes its
+default.
 
 Bytes are ``bytea``, counters ``bigint``; every row carries the same checksum
 as in SQLite (``_integrity``), and the header row the same seals, so the same
@@ -38,11 +53,11 @@ from typing import Any
 
 import psycopg
 
-from sofrito.stores.errors import StoreError
+from sofrito.stores.errors import SchemaMismatch, StoreError
 
 __all__ = ["SCHEMA_VERSION", "create", "prepare", "stored_version", "upgrade"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _LOCK = 0x736F667269746F  # "sofrito": the advisory lock that serializes creating and upgrading
 
@@ -93,6 +108,7 @@ _TABLES = (
         lookup bytea NOT NULL,
         trace_id bytea NOT NULL,
         row bytea NOT NULL,
+        published_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (lookup, trace_id)
     )""",
     """CREATE TABLE receipts (
@@ -108,8 +124,14 @@ _TABLES = (
 )
 _OWN_TABLES = ("runtimes", "memos", "inputs", "edges", "receipts")
 
-_UPGRADES: dict[int, Callable[[psycopg.Connection[Any]], None]] = {}
-"""Version n -> n + 1, by n. Empty while version 1 is the only one."""
+
+def _to_2(conn: psycopg.Connection[Any]) -> None:
+    """Version 1 -> 2: the time each trace was first published (the upgrade's, for old rows)."""
+    conn.execute("ALTER TABLE traces ADD COLUMN published_at timestamptz NOT NULL DEFAULT now()")
+
+
+_UPGRADES: dict[int, Callable[[psycopg.Connection[Any]], None]] = {1: _to_2}
+"""Version n -> n + 1, by n: one step for every version before ``SCHEMA_VERSION``."""
 
 UPGRADE_HINT = "run `sofrito store upgrade URL` (with a role that may alter the tables)"
 
@@ -145,15 +167,22 @@ def prepare(conn: psycopg.Connection[Any], location: str) -> None:
 
 
 def check_version(version: int, location: str) -> None:
+    """Refuse a version other than ``SCHEMA_VERSION``, saying what to upgrade."""
     if version < SCHEMA_VERSION:
-        raise StoreError(
+        raise SchemaMismatch(
             f"{location} holds store schema {version}, older than the {SCHEMA_VERSION} this "
-            f"sofrito uses; {UPGRADE_HINT}, once every client that uses it runs this sofrito"
+            f"sofrito uses; {UPGRADE_HINT}, once every client that uses it runs this sofrito",
+            location,
+            version,
+            SCHEMA_VERSION,
         )
     if version > SCHEMA_VERSION:
-        raise StoreError(
+        raise SchemaMismatch(
             f"{location} holds store schema {version}, written by a newer sofrito (this "
-            f"sofrito knows {SCHEMA_VERSION}); upgrade sofrito on this machine"
+            f"sofrito knows {SCHEMA_VERSION}); upgrade sofrito on this machine",
+            location,
+            version,
+            SCHEMA_VERSION,
         )
 
 
@@ -182,7 +211,7 @@ def upgrade(conn: psycopg.Connection[Any], location: str) -> tuple[int | None, i
     """Bring the schema to ``SCHEMA_VERSION`` in one transaction; return (found, now).
 
     ``found`` is None for a schema that had no store: then it is created. A
-    newer version is refused (``StoreError``), as by ``check_version``."""
+    newer version is refused (``SchemaMismatch``), as by ``check_version``."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         found = stored_version(conn)

@@ -361,7 +361,8 @@ def publish_traces(conn: Conn, rows: list[tuple[bytes, bytes, bytes]]) -> None:
         first.setdefault((row[0], row[1]), row)
     _copy(conn, "sofrito_traces_in", "lookup, trace_id, row", first.values())
     conn.execute(
-        "INSERT INTO traces SELECT lookup, trace_id, row FROM sofrito_traces_in "
+        "INSERT INTO traces (lookup, trace_id, row) SELECT lookup, trace_id, row "
+        "FROM sofrito_traces_in "
         "ON CONFLICT (lookup, trace_id) DO NOTHING"
     )
 

@@ -6,7 +6,7 @@
   opening never waits behind a writer;
 - empty (a new file): create the tables;
 - with an older version: upgrade it in one transaction;
-- with a newer version: refuse (``StoreError`` naming the file and both
+- with a newer version: refuse (``SchemaMismatch`` naming the file and both
   versions), never half-understand it;
 - with tables but no ``sofrito_schema``: someone else's database; refuse and
   leave it alone. Unless the tables are sofrito's own (all four of them): then
@@ -63,7 +63,7 @@ from sofrito.stores._sqlite_rows import (
     text,
     write_header,
 )
-from sofrito.stores.errors import StoreError
+from sofrito.stores.errors import SchemaMismatch, StoreError
 from sofrito.stores.protocol import Receipt
 
 __all__ = ["SCHEMA_VERSION", "prepare"]
@@ -163,9 +163,12 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
         _create_tables(conn)  # 4 -> 5: the traces table, nothing else changes
         conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
     elif version > SCHEMA_VERSION:
-        raise StoreError(
+        raise SchemaMismatch(
             f"{path} was written by a newer sofrito (store schema {version}; "
-            f"this sofrito knows {SCHEMA_VERSION}); upgrade sofrito or use another file"
+            f"this sofrito knows {SCHEMA_VERSION}); upgrade sofrito or use another file",
+            str(path),
+            version,
+            SCHEMA_VERSION,
         )
 
 

@@ -11,11 +11,13 @@
     │   │                 process (or runtime object) wrote first; nothing written
     │   └── StaleRead     an on-demand load asked for the boundary this process
     │                     opened, and another has been committed since
+    ├── SchemaMismatch    the store's schema version is not this sofrito's: older
+    │                     (upgrade the store) or newer (upgrade sofrito)
     └── CorruptSnapshot   stored bytes fail their checksum or seal, or the file is
                           not a (readable) store at all
 
-``StoreError`` itself is raised for what fits none of them: a closed store, a
-file written by a newer sofrito, a database that belongs to something else.
+``StoreError`` itself is raised for what fits none of them: a closed store,
+a database that belongs to something else.
 
 Beside the tree, ``UnstoredValueWarning`` (a ``UserWarning``) says that a
 commit left a memo out because its value cannot be encoded, and
@@ -30,6 +32,7 @@ __all__ = [
     "CorruptSnapshot",
     "ReadFailed",
     "RecordNotFound",
+    "SchemaMismatch",
     "StaleRead",
     "StoreError",
     "TraceRefused",
@@ -41,8 +44,7 @@ __all__ = [
 class StoreError(Exception):
     """Base of every store failure. Nothing half-written is ever left behind.
 
-    Raised as such for a closed store, a store file written by a newer sofrito
-    (upgrade sofrito or use another file), or a path that holds some other
+    Raised as such for a closed store, or a path that holds some other
     program's database (use another path).
     """
 
@@ -115,6 +117,40 @@ class StaleRead(Conflict):
     """
 
 
+class SchemaMismatch(StoreError):
+    """The store's schema version is one this sofrito does not use; nothing was read
+    or written.
+
+    ``found`` is the version in the store, ``expected`` this sofrito's. What to do
+    depends on which is newer (``older`` says):
+
+    - the store is **older** (a PostgreSQL store created by an earlier sofrito):
+      run ``sofrito store upgrade URL`` once every client that uses the store runs
+      this sofrito, with a role that may alter tables. A shared store never
+      upgrades itself as a side effect of opening (docs/persistence.md). A SQLite
+      file does, so it never raises this for an older version;
+    - the store is **newer** (written by a later sofrito): upgrade sofrito on this
+      machine, or use another store. The store is fine; deleting it would throw
+      away the team's work.
+
+    ``location`` names the file or server (never a password).
+    """
+
+    def __init__(self, message: str, location: str, found: int, expected: int) -> None:
+        super().__init__(message)
+        self.location = location
+        self.found = found
+        self.expected = expected
+
+    @property
+    def older(self) -> bool:
+        """Whether the store's schema is older than this sofrito's (upgrade the store)."""
+        return self.found < self.expected
+
+    def __reduce__(self) -> tuple[type[SchemaMismatch], tuple[str, str, int, int]]:
+        return (type(self), (str(self), self.location, self.found, self.expected))
+
+
 class CorruptSnapshot(StoreError):
     """Stored bytes do not verify, or the file is not a store at all.
 
@@ -161,6 +197,7 @@ for _cls in (
     RecordNotFound,
     Conflict,
     StaleRead,
+    SchemaMismatch,
     CorruptSnapshot,
     UnstoredValueWarning,
     TraceRefused,
