@@ -171,15 +171,17 @@ def _url_of(store: object) -> str | None:
 
 
 def prepare(rt: Runtime) -> tuple[int, int] | None:
-    """Commit what the runtime changed since its last commit, so the store holds
+    """Commit the input changes since the runtime's last commit, so the store holds
     the inputs it reads; the (head, revision) workers must find. None inside a
     computation with something to commit (a write cannot wait there): the
     gatherer then computes its keys itself."""
     persistence = rt._persistence
     if persistence is None:
         return None
-    journal = persistence.journal
-    if journal.cells or journal.memos or journal.full:
+    # Only input changes: memos computed or installed since the last commit are
+    # this revision's, and a worker that computes one again gets the same row
+    # (and installing skips it), so a second dispatch in a run commits nothing.
+    if persistence.journal.cells:
         if rt._engine.gate.reader().depth:
             return None
         rt.commit(BOUNDARY)
