@@ -1,6 +1,6 @@
 """The site through ``sofrito run`` beside Pelican, Sphinx + MyST, MkDocs and Hugo (issue 24).
 
-``python -m benchmarks.site [--pages 1000] [--pages 10000] [--only mkdocs,hugo]``
+``python -m benchmarks.site [--pages 1000] [--pages 10000] [--only mkdocs,hugo] [--store URL]``
 
 For each corpus size: generate the example site's corpus
 (``examples/site/generate.py``, seed 0), lay it out for each tool in a
@@ -21,6 +21,12 @@ uses ``.venv-bench``, where it installs the peers); a tool that is not
 installed there is a column of "skipped" with the reason. Nothing here runs
 in the test suite; ``tests/benchmarks/site/`` tests the checker and the
 tables on outputs made by hand.
+
+``--store URL`` runs sofrito on that store instead of its SQLite file (a
+``postgresql://`` URL: the Site workload on a shared store). The flow's
+runtime id is the same at every size, so the store must hold no runtime
+``flow`` yet, and one ``--pages`` is measured per store: else the cold build
+would not be cold.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from benchmarks.site.measure import snapshot
 from benchmarks.site.steps import STEPS, Edits
 from benchmarks.site.table import StepResult, ToolRun, render
 from benchmarks.site.tools import TOOLS, Tool
+from benchmarks.site.tools.sofrito import Sofrito
 
 SAMPLE = 20
 """Titles sampled after the cold build to find the listings (files that show them all)."""
@@ -113,8 +120,16 @@ def main() -> None:
     names = ",".join(tool.name for tool in TOOLS)
     parser.add_argument("--only", help=f"tools to measure besides sofrito, of: {names}")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (logs too)")
+    parser.add_argument(
+        "--store", metavar="URL", help="sofrito's store (an empty one; default its SQLite file)"
+    )
     args = parser.parse_args()
+    if args.store and len(args.pages or [1000]) > 1:
+        parser.error("--store measures one --pages: every size would share the runtime 'flow'")
     tools = [tool() for tool in TOOLS]
+    for tool in tools:
+        if isinstance(tool, Sofrito):
+            tool.store = args.store
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")} | {"sofrito"}
         unknown = wanted - {tool.name for tool in tools}

@@ -3,7 +3,9 @@
 The folder is the example's own skeleton (the flow, ``site.toml``,
 templates, static files) with the corpus's pages under ``content/``: what
 ``generate.py`` makes. Each step is ``sofrito run flow.py`` in a fresh
-process, from the SQLite cache it keeps in ``.sofrito/``.
+process, from the SQLite cache it keeps in ``.sofrito/``, or from the store
+``--store URL`` names (``python -m benchmarks.site --store postgresql://...``:
+the Site workload on a shared PostgreSQL store, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class Sofrito(Tool):
         "re-executes the queries an edit reached, writes only outputs whose bytes changed"
     )
 
+    store: str | None = None
+    """A store URL for every ``sofrito run`` (None: the default SQLite file)."""
+
     def version(self) -> str:
         build = "compiled" if sf.COMPILED else "pure Python"
         return f"sofrito {sf.__version__} ({build})"
@@ -43,7 +48,8 @@ class Sofrito(Tool):
         self.write_pages(corpus, folder)
 
     def command(self) -> list[str]:
-        return [str(BIN / "sofrito"), "run", "flow.py"]
+        store = ["--store", self.store] if self.store else []
+        return [str(BIN / "sofrito"), "run", "flow.py", *store]
 
     def text(self, page: Page) -> str:
         return yaml_front_matter(page)
