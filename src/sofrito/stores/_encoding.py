@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Final, TypeAlias
 
-__all__ = ["MAX_LENGTH", "Plain", "decode_str_tuple", "encode", "encode_into"]
+__all__ = ["MAX_LENGTH", "Plain", "decode_str_tuple", "encode", "encode_into", "length"]
 
 Plain: TypeAlias = "bool | int | str | bytes | tuple[Plain, ...] | None"
 
@@ -60,7 +60,7 @@ def encode_into(out: bytearray, value: Plain) -> None:
     if type(value) is tuple:
         items: tuple[Plain, ...] = value
         out.append(TUPLE)
-        out += _length(len(items))
+        out += length(len(items))
         for item in items:  # a row's fields: scalars, encoded with one call each
             if type(item) is tuple:
                 encode_into(out, item)
@@ -101,7 +101,8 @@ def _encode_scalar(out: bytearray, value: Plain) -> None:
     out += raw
 
 
-def _length(size: int) -> bytes:
+def length(size: int) -> bytes:
+    """A length or count as the encoding writes it (``ValueError`` past 4 GiB)."""
     if size > MAX_LENGTH:
         raise ValueError(f"{size} bytes or items do not fit the store encoding (at most 4 GiB)")
     return size.to_bytes(4, "big")

@@ -75,18 +75,27 @@ def compute_digest(
     """The hex SHA-256 a receipt carries. The input ids are sorted first, so
     their order never matters; every field is type-checked by the encoding
     (``TypeError`` for, say, an int where a str belongs)."""
-    payload = _encoding.encode(
-        (
-            _RECEIPT_TAG,
-            runtime_id,
-            run_id,
-            sequence,
-            boundary,
-            tuple(sorted(contributing_inputs)),
-            snapshot.to_bytes(),
-        )
-    )
-    return hashlib.sha256(payload).hexdigest()
+    # The same bytes as encode((tag, ..., inputs, snapshot.to_bytes())), hashed in
+    # pieces: the snapshot's rows are not copied (``SnapshotDelta.parts``).
+    parts = snapshot.parts()
+    head = bytearray()
+    head.append(_encoding.TUPLE)
+    head += (7).to_bytes(4, "big")
+    for item in (
+        _RECEIPT_TAG,
+        runtime_id,
+        run_id,
+        sequence,
+        boundary,
+        tuple(sorted(contributing_inputs)),
+    ):
+        _encoding.encode_into(head, item)
+    head.append(_encoding.BYTES)
+    head += _encoding.length(sum(len(part) for part in parts))
+    digest = hashlib.sha256(head)
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
 
 
 def mint(
