@@ -102,7 +102,7 @@ if TYPE_CHECKING:
     from sofrito._persistence import Persistence
     from sofrito._runtime import Runtime
 
-__all__ = ["Meta", "StoreBacking", "dirty_after", "prefetch"]
+__all__ = ["Meta", "StoreBacking", "dirty_after", "prefetch", "untouched"]
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -132,6 +132,50 @@ def prefetch(rt: Runtime, calls: Iterable[tuple[Any, tuple[Any, ...]]]) -> None:
         backing.prefetch(specs)
     finally:
         engine.gate.exit_read()
+
+
+def untouched(rt: Runtime, calls: Sequence[tuple[Any, tuple[Any, ...]]]) -> list[bool]:
+    """For each ``(query, key)`` call: whether its stored row, *if it has one*, is
+    its value now, known without loading it (``StoreBacking.untouched``). A
+    caller that knows from elsewhere that the row exists and what its
+    ``changed_at`` is (``sofrito run``'s record of outputs, committed with the
+    rows) need not read it at all. All False without a store."""
+    engine = rt._engine
+    write.refuse_until_loaded(engine, "read")
+    backing = engine.backing
+    if not isinstance(backing, StoreBacking):
+        return [False] * len(calls)
+    specs: list[tuple[QuerySpec[Any], tuple[Any, ...]]] = []
+    for query, args in calls:
+        spec = spec_of(query)
+        specs.append((spec, keyed_split(spec, args)[0] if spec.keys is not None else tuple(args)))
+    engine.gate.enter_read()
+    try:
+        return backing.untouched(specs)
+    finally:
+        engine.gate.exit_read()
+
+
+class Pending:
+    """Writes marked by id and not settled yet (``StoreBacking._mark_by_id``)."""
+
+    __slots__ = ("added", "at", "base", "deps", "done", "seeds")
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        """The revision before the first of these writes: a node whose ``changed_at``
+        is after it changed."""
+        self.at = base
+        self.done: set[bytes] = set()
+        """Seeds whose readers were marked in revision ``at`` (a batch writes a
+        family's listing once, however many of its cells it writes)."""
+        self.seeds: dict[bytes, Node | None] = {}
+        """Node ids written (cells; a family's listing, None), and the cell."""
+        self.deps: dict[bytes, dict[bytes, None]] = {}
+        """Per reader memo id reached, the node ids it reads among the seeds and
+        the readers reached (the stored edges of the closure)."""
+        self.added: set[bytes] = set()
+        """Memo ids whose mark in ``dirty`` these writes added (none was there)."""
 
 
 class Meta(NamedTuple):
@@ -424,6 +468,45 @@ class StoreBacking:
         self.memos_gone = True
 
     # -- in bulk, when asked ------------------------------------------------------------
+
+    def untouched(self, calls: Sequence[tuple[QuerySpec[Any], tuple[Any, ...]]]) -> list[bool]:
+        """For each call, whether its stored row, if there is one, is valid now
+        without being loaded: the memo is not in memory and the snapshot says
+        its row was clean at the commit (not in ``Meta.dirty``, its query's
+        fingerprint unchanged, not pushed back at opening, not damaged).
+
+        Why not in memory suffices for this process's writes: a write installs
+        every stored transitive reader of the cell it writes before marking
+        (``readers``), and so does a listing that changed (``family``); a row
+        nothing loaded was reached by none of them. Whether a row exists at all
+        is not known here (that would take a store call): the caller knows it
+        from a record committed with the rows, or must load.
+        """
+        persistence = self.persistence
+        dirty = self.dirty
+        if dirty is None or self.memos_gone:
+            return [False] * len(calls)
+        found: list[bool] = []
+        for spec, key in calls:
+            if not spec.persist or self.queries.get(spec.name) != spec.fingerprint:
+                found.append(False)
+                continue
+            table = self.engine.tables.get(spec)
+            if table is not None and key in table:
+                found.append(False)
+                continue
+            try:
+                mid = memo_id(spec.name, encode_key(key))
+            except (KeyEncodingError, TypeError):
+                found.append(False)
+                continue
+            found.append(
+                mid not in dirty
+                and mid not in self.untrusted
+                and mid not in self.damaged
+                and mid not in persistence._unstored
+            )
+        return found
 
     def prefetch(self, calls: Sequence[tuple[QuerySpec[Any], tuple[Any, ...]]]) -> None:
         """The stored memos of ``calls`` in one load; then, level by level, the

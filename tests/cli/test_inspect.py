@@ -122,7 +122,8 @@ def test_graph_size_counts_what_the_runs_stored(tmp_path: Path) -> None:
     answer = json.loads(sofrito("inspect", str(site.flow), "--json").out)
     assert answer["memos_total"] == counts(first.out)["executed"] == 7
     assert answer["inputs"]["sofrito.fs.file"] == 2
-    assert answer["inputs"]["sofrito.run.output"] == 3  # a.html, b.html, index.html
+    # the record of outputs is a cell per folder: a.html, b.html, index.html in one
+    assert answer["inputs"]["sofrito.run.outputs"] == 1
     site.page("c.md", "Gamma\nthird page\n")
     assert site.run().code == 0
     answer = json.loads(sofrito("inspect", str(site.flow), "--json").out)

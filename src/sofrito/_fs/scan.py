@@ -1,7 +1,8 @@
 """The scan: bring the file inputs in line with the disk, in one batch.
 
 A run starts here. For every file the flow's ``SOURCES`` globs match, the
-scan compares ``(size, mtime_ns)`` with the manifest (``cells.MANIFEST``):
+scan compares ``(size, mtime_ns)`` with the manifest (``cells.MANIFEST``, a
+cell per folder, read whole: one decode per folder, not per file):
 equal means unchanged, and the file is not opened. Otherwise it reads the
 bytes and compares their SHA-256 with the manifest's: equal means the file
 was touched, not changed, and only the manifest entry is refreshed (no
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sofrito._fs.cells import FILES, MANIFEST, Stat
+from sofrito._fs.cells import FILES, MANIFEST, Stat, split
 from sofrito._fs.patterns import Pattern, compile_pattern
 
 if TYPE_CHECKING:
@@ -76,34 +77,51 @@ def scan(
 ) -> ScanReport:
     """Set the files under ``root`` matching ``sources`` that changed; remove the gone ones."""
     found = walk(root, sources, exclude=exclude)
-    known = {key[0] for key in MANIFEST.keys(rt)}
-    writes: list[tuple[str, bytes, Stat, bool]] = []  # the bool: set the content too
+    manifest = _manifest(rt)
+    folders = {folder: dict(entries) for folder, entries in manifest.items()}
+    contents: list[tuple[str, bytes]] = []
     added: list[str] = []
     changed: list[str] = []
     touched: list[str] = []
     for relpath, signature in sorted(found.items()):
-        old: Stat | None = rt.get(MANIFEST[relpath]) if relpath in known else None
+        folder, name = split(relpath)
+        old = manifest.get(folder, {}).get(name)
         if old is not None and (old[0], old[1]) == signature:
             continue
         data, size, mtime_ns = _read(root, relpath)
         digest = hashlib.sha256(data).hexdigest()
+        folders.setdefault(folder, {})[name] = (size, mtime_ns, digest)
         if old is not None and old[2] == digest:
             touched.append(relpath)
-            writes.append((relpath, b"", (size, mtime_ns, digest), False))
             continue
         (changed if old is not None else added).append(relpath)
-        writes.append((relpath, data, (size, mtime_ns, digest), True))
-    removed = sorted(known - found.keys())
-    if writes or removed:
+        contents.append((relpath, data))
+    removed = sorted(
+        f"{folder}/{name}" if folder else name
+        for folder, entries in manifest.items()
+        for name in entries
+        if (f"{folder}/{name}" if folder else name) not in found
+    )
+    for relpath in removed:
+        folder, name = split(relpath)
+        del folders[folder][name]
+    if contents or removed or touched:
         with rt.batch():
-            for relpath, data, stat, content in writes:
-                if content:
-                    rt.set(FILES[relpath], data)
-                rt.set(MANIFEST[relpath], stat)
+            for relpath, data in contents:
+                rt.set(FILES[relpath], data)
             for relpath in removed:
                 rt.remove(FILES[relpath])
-                rt.remove(MANIFEST[relpath])
+            for folder, entries in folders.items():
+                if not entries:
+                    rt.remove(MANIFEST[folder])
+                elif entries != manifest.get(folder):
+                    rt.set(MANIFEST[folder], dict(sorted(entries.items())))
     return ScanReport(tuple(added), tuple(changed), tuple(removed), tuple(touched), len(found))
+
+
+def _manifest(rt: Runtime) -> dict[str, dict[str, Stat]]:
+    """The manifest as stored: folder -> {name: Stat}."""
+    return {key[0]: rt.get(MANIFEST[key[0]]) for key in MANIFEST.keys(rt)}
 
 
 def walk(

@@ -35,7 +35,7 @@ from sofrito._snapshot import split_memo_id
 from sofrito.cli.errors import NotRun, UnknownOutput
 from sofrito.cli.flow import Flow
 from sofrito.cli.lastrun import CHANGED, CUT_OFF, EXECUTED, LAST_RUN, NEW, VERIFIED, LastRun
-from sofrito.cli.runner import OUTPUTS
+from sofrito.cli.runner import recorded_outputs
 from sofrito.stores import InputStatus, RuntimeStore
 
 __all__ = ["graph_size", "graph_size_lines", "why", "why_lines"]
@@ -125,7 +125,7 @@ def why(flow: Flow, store: RuntimeStore, where: str, output: str) -> dict[str, A
     answer: dict[str, Any] = {"flow": flow.path.name, "output": path}
     at = record.outputs.get(path)
     if at is None:
-        known = {key[0] for key in OUTPUTS.keys(rt)} | set(record.outputs)
+        known = set(recorded_outputs(rt)) | set(record.outputs)
         if path not in known:
             raise _unknown(flow, path, known)
         answer.update(re_rendered=False, revisions=[record.start, record.end])

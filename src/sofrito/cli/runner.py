@@ -10,10 +10,13 @@ prints.
 The steps, each a function below:
 
 1. ``scan`` (``sofrito._fs.scan``): the file inputs follow the disk, one batch.
-2. ``_mapping``: ``main``'s ``{path: content | sf.output(...)}``, checked;
-   ``_prefetch`` then loads the memos of every referenced output in bulk,
-   with what verifying them reads (``_on_demand.prefetch``): a run polls them
-   all, where a library read loads one memo per round trip.
+2. ``_mapping``: ``main``'s ``{path: content | sf.output(...)}``, checked.
+   ``_kept`` sets aside the outputs whose file holds what their render's
+   stored row, untouched by this run's edits, holds: those are not asked
+   for at all (on a no-op, none is). ``_prefetch`` then loads the memos of
+   the other referenced outputs in bulk, with what verifying them reads
+   (``_on_demand.prefetch``): a run polls them all, where a library read
+   loads one memo per round trip.
 3. ``_produce``: each output's content. A reference is asked for with
    ``rt.poll``: a render no edit reached is a memo hit (never executed), and
    its ``changed_at`` tells whether its value moved. A render that raises
@@ -21,8 +24,9 @@ The steps, each a function below:
 4. ``_emit``: write an output only when its bytes differ from the file's
    (a file the record does not know is compared byte for byte, and kept
    when equal: a fresh cache does not rewrite a whole site).
-   The written outputs are recorded in the store (``OUTPUTS``: path ->
-   digest, size, mtime, ``changed_at``): an output whose render's
+   The written outputs are recorded in the store (``OUTPUTS``, a cell per
+   output folder: name -> digest, size, mtime, ``changed_at``; read whole
+   every run, so one decode per folder): an output whose render's
    ``changed_at`` and whose file's size and mtime are as recorded is
    unchanged without hashing its content. Writes are a temporary file in
    the same folder and ``os.replace``, so a reader never sees half a file.
@@ -46,20 +50,32 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import sofrito as sf
-from sofrito._fs.cells import FILES
+from sofrito._fs.cells import FILES, split
 from sofrito._fs.patterns import normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
-from sofrito._on_demand import prefetch
+from sofrito._on_demand import prefetch, untouched
 from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
 from sofrito.fs import Output
 from sofrito.stores import Receipt, RuntimeStore
 
-__all__ = ["OUTPUTS", "Failure", "Progress", "RunSummary", "Session", "open_session", "run_once"]
+__all__ = [
+    "OUTPUTS",
+    "Failure",
+    "Progress",
+    "RunSummary",
+    "Session",
+    "open_session",
+    "recorded_outputs",
+    "run_once",
+]
 
-OUTPUTS = sf.Input("sofrito.run.output")
-"""Output path -> ``Written``: what sofrito wrote there."""
+OUTPUTS = sf.Input("sofrito.run.outputs")
+"""Folder of outputs (``""`` at the top) -> {file name: ``Written`` as a plain
+tuple}: what sofrito wrote there. A cell per folder, as the scan's manifest
+(``sofrito._fs.cells``): every run reads the whole record, and a cell per
+output was 10,000 rows to load and decode on a 10,000-page site."""
 OUT_DIR = sf.Input("sofrito.run.out_dir")
 """The absolute output folder ``OUTPUTS`` describes; another folder starts a fresh record."""
 
@@ -193,8 +209,9 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     mapping: list[tuple[str, Any]] = []
     try:
         mapping, main_changed_at = _mapping(session)
-        _prefetch(session, mapping)
-        produced = _produce(session, mapping, start, main_changed_at, progress)
+        kept = _kept(session, mapping, record)
+        _prefetch(session, [(path, value) for path, value in mapping if path not in kept])
+        produced = _produce(session, mapping, start, main_changed_at, progress, kept)
         emitted = _emit(session, produced, record)
         deleted = _delete(session, record, {path for path, _ in mapping})
     finally:
@@ -222,10 +239,12 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
 
 class _Produced(NamedTuple):
     path: str
-    content: str | bytes | None  # None: failed; str is written as UTF-8
+    content: str | bytes | None  # None: failed or kept; str is written as UTF-8
     changed_at: int | None
     reused: bool
     failure: Failure | None
+    kept: bool = False
+    """Not asked for: its file holds the render's current value (``_kept``)."""
 
 
 @dataclass
@@ -234,17 +253,57 @@ class _Record:
 
     out_dir: str
     known: dict[str, Written]
+    stored: dict[str, dict[str, tuple[Any, ...]]]
+    """``OUTPUTS`` as stored, by folder (of another output folder, if it moved)."""
+    fresh: bool = False
+    """The record describes another output folder: it is replaced whole."""
     updates: dict[str, Written] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     receipt: Receipt | None = None
 
     @classmethod
     def load(cls, rt: sf.Runtime, out_dir: Path) -> _Record:
-        paths = [key[0] for key in OUTPUTS.keys(rt)]
+        stored = {key[0]: rt.get(OUTPUTS[key[0]]) for key in OUTPUTS.keys(rt)}
         folder = str(out_dir)
         same = bool(OUT_DIR.keys(rt)) and rt.get(OUT_DIR) == folder
-        known = {path: Written(*rt.get(OUTPUTS[path])) for path in paths} if same else {}
-        return cls(folder, known)
+        return cls(folder, _unfolded(stored) if same else {}, stored, fresh=not same)
+
+    def folders(self) -> dict[str, dict[str, tuple[Any, ...]] | None]:
+        """The folder cells this run changes: their new entries, None for one to remove."""
+        changed: dict[str, dict[str, tuple[Any, ...]] | None] = {}
+        if self.fresh:
+            changed.update(dict.fromkeys(self.stored))
+        for path in (*self.updates, *self.removed):
+            folder = split(path)[0]
+            if changed.get(folder) is None:
+                changed[folder] = {} if self.fresh else dict(self.stored.get(folder, {}))
+        for path, written in self.updates.items():
+            folder, name = split(path)
+            entries = changed[folder]
+            assert entries is not None
+            entries[name] = tuple(written)
+        for path in self.removed:
+            folder, name = split(path)
+            entries = changed[folder]
+            assert entries is not None
+            entries.pop(name, None)
+        return {
+            folder: dict(sorted(entries.items())) if entries else None
+            for folder, entries in changed.items()
+        }
+
+
+def recorded_outputs(rt: sf.Runtime) -> dict[str, Written]:
+    """Output path -> what the last runs wrote there (``OUTPUTS``), in whatever folder."""
+    return _unfolded({key[0]: rt.get(OUTPUTS[key[0]]) for key in OUTPUTS.keys(rt)})
+
+
+def _unfolded(stored: dict[str, dict[str, tuple[Any, ...]]]) -> dict[str, Written]:
+    return {
+        f"{folder}/{name}" if folder else name: Written(*entry)
+        for folder, entries in stored.items()
+        for name, entry in entries.items()
+    }
 
 
 def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
@@ -274,6 +333,32 @@ def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
     return checked, polled.changed_at
 
 
+def _kept(session: Session, mapping: list[tuple[str, Any]], record: _Record) -> set[str]:
+    """The outputs a run need not ask for: the record knows the ``changed_at`` their
+    render had when its file was written, the file is as written (size and
+    mtime), and the render's stored row is its value now, untouched by this
+    run's edits (``sofrito._on_demand.untouched``). Such a render is neither
+    loaded nor polled: a no-op over 10,000 pages decodes no page.
+
+    Why the record is enough to know the row: it is committed in the same
+    transaction as the rows, and every run keeps it true: an output whose
+    render failed, or whose new value could not be written, is recorded with
+    no ``changed_at`` (``_emit``), so the next run asks for it again.
+    """
+    candidates: list[tuple[str, Output]] = []
+    for path, value in mapping:
+        old = record.known.get(path)
+        if (
+            isinstance(value, Output)
+            and old is not None
+            and old.changed_at is not None
+            and _stat(session.out_dir / path) == (old.size, old.mtime_ns)
+        ):
+            candidates.append((path, value))
+    clean = untouched(session.rt, [(value.render, value.key) for _, value in candidates])
+    return {path for (path, _), ok in zip(candidates, clean, strict=True) if ok}
+
+
 def _prefetch(session: Session, mapping: list[tuple[str, Any]]) -> None:
     """Load every referenced output's memo in bulk: the run polls them all, and one
     store call for all of them beats one each (``sofrito._on_demand.prefetch``)."""
@@ -287,12 +372,17 @@ def _produce(
     start: int,
     main_changed_at: int,
     progress: Progress,
+    kept: set[str],
 ) -> list[_Produced]:
-    """Each output's content (or failure), in the mapping's order."""
+    """Each output's content (or failure), in the mapping's order; ``kept`` ones
+    are not asked for (``_kept``)."""
     progress.start(len(mapping))
     produced = []
     for path, value in mapping:
-        produced.append(_one(session, path, value, start, main_changed_at))
+        if path in kept:
+            produced.append(_Produced(path, None, None, True, None, kept=True))
+        else:
+            produced.append(_one(session, path, value, start, main_changed_at))
         progress.advance(path)
     return produced
 
@@ -326,11 +416,19 @@ class _Emitted(NamedTuple):
 
 
 def _emit(session: Session, produced: list[_Produced], record: _Record) -> _Emitted:
-    """Write the outputs whose bytes differ from their file's; record what was written."""
+    """Write the outputs whose bytes differ from their file's; record what was written.
+
+    An output whose render failed, or that could not be written, keeps its old
+    file and is recorded with no ``changed_at``: the record no longer vouches
+    for it, so the next run asks for it (``_kept``) and compares bytes."""
     written: list[str] = []
     unchanged = 0
-    for item in produced:
+    for at, item in enumerate(produced):
+        if item.kept:
+            unchanged += 1
+            continue
         if item.content is None:
+            _unvouched(record, item.path)
             continue
         target = session.out_dir / item.path
         old = record.known.get(item.path)
@@ -356,10 +454,20 @@ def _emit(session: Session, produced: list[_Produced], record: _Record) -> _Emit
         try:
             size, mtime_ns = _write_atomic(target, content)
         except OSError as exc:
+            for left in produced[at:]:
+                if not left.kept:
+                    _unvouched(record, left.path)
             return _Emitted(written, unchanged, _not_writable(session, target, exc))
         record.updates[item.path] = Written(digest, size, mtime_ns, item.changed_at)
         written.append(item.path)
     return _Emitted(written, unchanged, None)
+
+
+def _unvouched(record: _Record, path: str) -> None:
+    """``path``'s file may not hold its render's value: recorded without ``changed_at``."""
+    old = record.known.get(path)
+    if old is not None and old.changed_at is not None:
+        record.updates[path] = old._replace(changed_at=None)
 
 
 def _delete(session: Session, record: _Record, current: set[str]) -> list[str]:
@@ -384,10 +492,11 @@ def _commit(session: Session, record: _Record, last_run: lastrun.LastRun) -> Non
     with rt.batch():
         rt.set(OUT_DIR, record.out_dir)
         rt.set(lastrun.LAST_RUN, last_run.to_value())
-        for path, written in record.updates.items():
-            rt.set(OUTPUTS[path], tuple(written))
-        for path in record.removed:
-            rt.remove(OUTPUTS[path])
+        for folder, entries in record.folders().items():
+            if entries is None:
+                rt.remove(OUTPUTS[folder])
+            else:
+                rt.set(OUTPUTS[folder], entries)
     label = {"command": "run", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     record.receipt = rt.commit(json.dumps(label, separators=(",", ":")))
 
