@@ -30,7 +30,7 @@ store. The engine keeps no such record itself: only a run that listens does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -198,9 +198,37 @@ def _ref(what: str, kind: str, key: bytes) -> sf.QueryRef:
     return listing_ref(kind) if what == "listing" else sf.QueryRef(kind, key_hash(key), key)
 
 
-def renders_of(mapping: Iterable[tuple[str, Any]], main: Any) -> dict[str, sf.QueryRef]:
+def renders_of(mapping: Iterable[tuple[str, Any]], main: Any) -> Mapping[str, sf.QueryRef]:
     """Output path -> the query whose execution re-renders it: its ``sf.output``
-    reference, or ``main`` for content given inline."""
+    reference, or ``main`` for content given inline. Named when first read: a
+    run that executed nothing (a no-op) never encodes its 10,000 render keys."""
+    return _Renders(list(mapping), main)
+
+
+class _Renders(Mapping[str, sf.QueryRef]):
+    """``renders_of``'s answer, built on first use."""
+
+    def __init__(self, mapping: list[tuple[str, Any]], main: Any) -> None:
+        self._mapping = mapping
+        self._main = main
+        self._refs: dict[str, sf.QueryRef] | None = None
+
+    def _built(self) -> dict[str, sf.QueryRef]:
+        if self._refs is None:
+            self._refs = _named(self._mapping, self._main)
+        return self._refs
+
+    def __getitem__(self, path: str) -> sf.QueryRef:
+        return self._built()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
+def _named(mapping: list[tuple[str, Any]], main: Any) -> dict[str, sf.QueryRef]:
     main_ref = sf.QueryRef.of(spec_of(main).name, ())
     renders = {}
     for path, value in mapping:
@@ -222,7 +250,9 @@ def build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -
     the inputs and the renders, which is no answer worth its cost (a tenth of
     a cold run, measured on the example site).
     """
-    if facts.executed and all(facts.executed.values()):
+    if not facts.executed:  # nothing re-rendered: the renders need no names
+        return LastRun(start=facts.start, end=rt.revision, lost=facts.lost)
+    if all(facts.executed.values()):
         return _first_build(rt, facts, renders)
     outcomes = {ref: facts.outcome(ref) or VERIFIED for ref in (*facts.verified, *facts.executed)}
     verified = [ref for ref, outcome in outcomes.items() if outcome == VERIFIED]
