@@ -102,7 +102,7 @@ if TYPE_CHECKING:
     from sofrito._persistence import Persistence
     from sofrito._runtime import Runtime
 
-__all__ = ["Meta", "StoreBacking", "dirty_after", "prefetch", "untouched"]
+__all__ = ["Meta", "Pending", "StoreBacking", "dirty_after", "prefetch", "untouched"]
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -219,13 +219,13 @@ def dirty_after(
         memo = _in_memory(engine, mid)
         if memo is not None and not _is_dirty(memo):
             del found[mid]
+    current = engine.revisions.current
     seeds: list[Node] = list(marked)
     for cell in written:
         seeds.append(cell)
         listing = (engine.cells.get(cell.input) or {}).get(LISTING_KEY)
         if listing is not None:
             seeds.append(listing)
-    current = engine.revisions.current
     seen: set[Memo] = set()
     stack = [reader for node in seeds for reader in _readers(node)]
     stack += [node for node in seeds if type(node) is Memo]
@@ -308,6 +308,11 @@ class StoreBacking:
         """Nodes whose in-memory readers were marked here by something other than
         a write this process journals (a late input, a push back, a discard):
         the next commit looks at their readers for its dirty set."""
+        self.deferring = False
+        """Inside ``sofrito._settle.marks_by_id``: a write marks its stored readers
+        by id, without loading them (``_mark_by_id``)."""
+        self.pending: Pending | None = None
+        """What writes marked by id left for ``sofrito._settle.settle``."""
 
     # -- opening ------------------------------------------------------------------------
 
@@ -422,6 +427,9 @@ class StoreBacking:
                 return recorded[0]
             # Other keys than the snapshot listed: the listing's stored readers verify.
             listing_id = encode_node_id((LISTING, name, b""))
+            if self._by_id():
+                self._mark_by_id([listing_id], {})
+                return None
             reached = self._merge([listing_id], link=False)
             restore.push_back(self.engine, reached, self.engine.revisions.current)
             self.marked += reached
@@ -462,10 +470,96 @@ class StoreBacking:
             seeds = [node_id]
             if node.input.name in self.families:  # a key may join or leave its listing
                 seeds.append(encode_node_id((LISTING, node.input.name, b"")))
-            self._merge(seeds, known={node_id: node})
+            if self._by_id():
+                self._mark_by_id(seeds, {node_id: node})
+            else:
+                self._merge(seeds, known={node_id: node})
 
     def memos_cleared(self) -> None:
         self.memos_gone = True
+
+    # -- marks by id, for settle --------------------------------------------------------
+
+    def _by_id(self) -> bool:
+        """Whether a write now marks by id: asked for (``deferring``), the snapshot
+        keeps a dirty set to hold the marks, and nobody listens (a
+        ``QueryInvalidated`` names each reader: it takes the eager walk)."""
+        return (
+            self.deferring
+            and self.dirty is not None
+            and self.persistence._dirty is not None
+            and not self.memos_gone
+            and not self.engine.listening
+        )
+
+    def _mark_by_id(self, seeds: list[bytes], known: dict[bytes, Node]) -> None:
+        """``readers`` (and ``family``) inside ``marks_by_id``: the stored transitive
+        readers of ``seeds``, found as ids by one ``load_reader_closure``, none of
+        them loaded. A reader not in memory is marked in ``dirty`` (it loads
+        dirty if anything loads it before ``settle`` clears the mark); one in
+        memory is marked there, with what reads it. The edges are kept for
+        ``settle``. No revision up to this one can be shown cut any more: its
+        frontier (``frontier.py``) holds only the readers in memory."""
+        engine = self.engine
+        revision = engine.revisions.current
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = Pending(revision - 1)
+        if pending.at != revision:  # a later revision marks again what an earlier did
+            pending.at, pending.done = revision, set()
+        new = [seed for seed in seeds if seed not in pending.done and seed not in self.merged]
+        for seed in new:
+            pending.seeds[seed] = known.get(seed)
+            pending.done.add(seed)
+        if not new:
+            return
+        edges = self._load_list(self.store.load_reader_closure, new)
+        if not edges:
+            return
+        restore.unlinked_readers(engine, revision)
+        reached: dict[bytes, None] = {}
+        for dep, mid in edges:
+            deps = pending.deps.get(mid)
+            if deps is None:
+                deps = pending.deps[mid] = {}
+            deps[dep] = None
+            reached[mid] = None
+        self._mark_readers(pending, reached, revision)
+
+    def _mark_readers(self, pending: Pending, reached: Iterable[bytes], revision: int) -> None:
+        """Mark each reader reached: by id, or in memory. By id means in ``dirty``
+        (what a load asks) and in the persistence's dirty set (what the next
+        commit records, ``dirty_after``: a mark still there for an unloaded
+        row stays, one for a row loaded since is judged by its memo)."""
+        dirty, recorded = self.dirty, self.persistence._dirty
+        assert dirty is not None
+        assert recorded is not None
+        in_memory: list[Memo] = []
+        for mid in reached:
+            memo = self._memo_in_memory(mid)
+            if memo is not None:
+                in_memory.append(memo)
+            elif _registry.query_named(split_memo_id(mid)[0]) is None:
+                self.untrusted.setdefault(mid, revision)  # as ``_merge`` does
+            else:
+                if mid not in dirty and mid not in recorded:
+                    pending.added.add(mid)
+                dirty[mid] = max(dirty.get(mid, revision), revision)
+                recorded[mid] = max(recorded.get(mid, revision), revision)
+        if in_memory:
+            restore.push_back(self.engine, in_memory, revision)
+            self.marked += in_memory
+
+    def _memo_in_memory(self, mid: bytes) -> Memo | None:
+        """The memo of ``mid`` if this process holds it; its key is decoded only
+        when the query has memos in memory (a fresh process holds few)."""
+        name, key_bytes = split_memo_id(mid)
+        spec = _registry.query_named(name)
+        table = None if spec is None else self.engine.tables.get(spec)
+        if not table:
+            return None
+        found = _registry.query_and_key(name, key_bytes)
+        return None if found is None else table.get(found[1])
 
     # -- in bulk, when asked ------------------------------------------------------------
 

@@ -26,6 +26,8 @@ The calls:
   journaled, so the next commit stores it.
 - ``resolve_deps``, ``link_reader``, ``fresh_memo``: what loading on demand
   adds (``backing.py``).
+- ``unlinked_readers``: a write whose stored readers were marked by id, not
+  linked: no revision up to it can be shown cut.
 - ``date_listing``: a family's listing takes the revision a snapshot recorded.
 - ``discard``: memos whose stored rows cannot be trusted count as changed,
   and whatever read them is pushed back to be verified.
@@ -48,7 +50,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import rdeps
+from sofrito._engine import frontier, rdeps
 from sofrito._engine.memo import NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ __all__ = [
     "push_back",
     "resolve_deps",
     "set_durability_revisions",
+    "unlinked_readers",
 ]
 
 
@@ -254,6 +257,14 @@ def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
             reader.verified_at = revision - 1
         reader.dirty_at = max(reader.dirty_at, revision)  # (ALWAYS_DIRTY is above all)
         stack.extend(reader.rdeps or ())
+
+
+def unlinked_readers(engine: Engine, revision: int) -> None:
+    """A write at ``revision`` left stored readers of its cell unloaded and so
+    unlinked (marked by id, ``sofrito._settle``): its frontier holds only the
+    readers in memory, so neither it nor any revision before it may be shown
+    cut (``frontier.py``), as after a restore."""
+    frontier.jump(engine, revision)
 
 
 def date_listing(node: Cell, changed_at: int) -> None:
