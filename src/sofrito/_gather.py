@@ -55,13 +55,15 @@ query body makes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from sofrito._engine import gathering
 from sofrito._engine.family import Input
 from sofrito._errors import Cancelled, Suspend
 from sofrito._queries import spec_of
 
 if TYPE_CHECKING:
+    from sofrito._engine.frames import Frame
     from sofrito._engine.handle import Db
     from sofrito._engine.spec import QuerySpec
     from sofrito._inputs import InputRef
@@ -90,15 +92,20 @@ def gather(db: Db, q: Any, keys: Iterable[Key]) -> list[Any]:
     if isinstance(db, Runtime):
         return gather_top(db, q, keys, None)
     checked = _checked_keys(q, keys)
-    frame_memo = getattr(db, "memo", None)
-    if frame_memo is not None:  # the gathering query: re-verified past a suspended key
-        frame_memo.spec.gathers = True  # (verify.walk; set once, before its first dependency)
     runtime = getattr(db, "runtime", None)
     executor = getattr(runtime, "executor", None)
     dispatch = _dispatch(executor, runtime, q, checked)
+    frame = cast("Frame", db)
+    start = len(frame.deps)
     try:
         return _read_in_order(db, q, checked, dispatch)
     finally:
+        spec = None if isinstance(q, Input) else spec_of(q)
+        if spec is not None and spec.keys is None:  # a deep walk that finds one of
+            # these reads suspended goes on to the later keys, so that the call
+            # names the pending refs of every key, as this gather does
+            # (_engine/gathering.py)
+            gathering.record(frame._engine, frame.memo, frame.deps, start, spec, checked)
         if dispatch is not None:
             dispatch.close(False)  # inside a computation: never wait on threads here
 

@@ -751,6 +751,26 @@ def test_nodes_that_gather_agree_with_the_oracle(scenario: Scenario) -> None:
 
 
 @examples(100)
+@given(scenarios(max_inputs=4, ops=GATHER_OPS))
+def test_nodes_that_gather_past_removed_cells_agree_with_the_oracle(scenario: Scenario) -> None:
+    """Gather nodes through removals (cells go pending) and ``clear_cache``: a
+    gather node re-verified after keys went pending re-executes and names the
+    pending cells of every key, as the oracle's evaluation does, and a node
+    that does not gather re-executes only when something it read changed."""
+    run_scenario(scenario)
+
+
+@examples(100)
+@given(scenarios(max_inputs=4, suspense=True, ops=(*GATHER_OPS, *("state",) * 4)))
+def test_nodes_that_gather_with_located_and_failed_cells_agree_with_the_oracle(
+    scenario: Scenario,
+) -> None:
+    """Gather nodes beside cells with a locator, cells resolved to errors and put
+    back to pending: the locator calls, values and suspensions are the oracle's."""
+    run_scenario(scenario)
+
+
+@examples(100)
 @given(scenarios(max_inputs=4, max_nodes=12, max_steps=20))
 def test_tiny_lru_capacity_keeps_values_right(scenario: Scenario) -> None:
     run_scenario(scenario, lru=True)

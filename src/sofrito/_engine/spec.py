@@ -34,7 +34,6 @@ class QuerySpec(Generic[R]):
         "arity",
         "error_eq",
         "fn",
-        "gathers",
         "index",
         "keys",
         "label",
@@ -86,11 +85,6 @@ class QuerySpec(Generic[R]):
         self.run: Callable[..., R] = fn if run is None else run
         """What an execution calls as ``run(db, *key)``: ``fn``, or for ``keys=``
         the body given its other arguments too."""
-        self.gathers = False
-        """Its body has called ``sf.gather`` (``_gather.py`` sets it): a deep walk
-        of one of its memos that meets a dependency that suspends re-executes it
-        instead of suspending, so its gather collects the pending refs of every
-        key in one ``Suspend``, not only of the first key met (``verify.walk``)."""
         self.index = next(_indexes)
         """This query's place in every runtime's list of memo tables
         (``MemoTables.by_index``), which the memo hit indexes: a list index

@@ -21,8 +21,9 @@ from sofrito._runtime_state import RuntimeState
 if TYPE_CHECKING:
     from sofrito._engine.backing import Backing
     from sofrito._engine.frames import Frame
+    from sofrito._engine.gathering import Gathered
     from sofrito._engine.lru import LruRing
-    from sofrito._engine.memo import Cell
+    from sofrito._engine.memo import Cell, Node
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.trace import TraceSource
     from sofrito._events.kinds import Event
@@ -138,6 +139,9 @@ class Engine:
         self.traces: TraceSource | None = None
         """Traces to take instead of executing (``trace.py``); None: every execution runs
         its body (no store, or traces not enabled for reading)."""
+        self.gathered: dict[Memo, list[tuple[list[Node], list[Gathered]]]] = {}
+        """Per memo, the reads its gathers made (``gathering.py``): which suspended
+        dependency makes a deep walk execute the memo instead of suspending."""
         self._names: dict[str, object] = {}
 
     def register_name(self, name: str, owner: object) -> None:

@@ -20,9 +20,9 @@ re-executes a dependency it has proved changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
-from sofrito._engine import execute, frontier, inputs, report, stack
+from sofrito._engine import execute, frontier, gathering, inputs, report, stack
 from sofrito._engine.memo import ALWAYS_DIRTY, NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 from sofrito._engine.sync import wait_for
 from sofrito._errors import Suspend
@@ -150,10 +150,11 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
                             )
                         if not unchanged:
                             execute.settle_changed(engine, dep, frame, task)
-                except Suspend:
-                    if not memo.spec.gathers:
+                except Suspend as suspended:
+                    later = gathering.later_keys(engine, memo, dep)
+                    if not later:
                         raise
-                    return False  # its gather collects every pending key: it re-executes
+                    _suspend_past(engine, later, suspended, frame, task, level)
             if dep.changed_at > verified_at:
                 return False
             if dep.dirty_at == ALWAYS_DIRTY:
@@ -174,6 +175,36 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
 
 
 _STATIC: Final = 3
+
+
+def _suspend_past(
+    engine: Engine,
+    later: list[Memo],
+    suspended: Suspend,
+    frame: Frame | None,
+    task: Task,
+    level: int,
+) -> NoReturn:
+    """A key of a gather suspended in ``walk``: bring the gather's ``later`` keys
+    up to date as executing the gathering memo again would (a key that
+    suspends too adds its pending refs to the call's, ``task.pending``), then
+    let the suspension through (``gathering.py``)."""
+    revision = engine.revisions.current
+    for dep in later:
+        try:
+            if dep.verified_at == revision or _settle_shallow(engine, dep, frame, task):
+                continue
+            if level % WALK_LEVELS_PER_STACK:
+                unchanged = walk(engine, dep, frame, task, level + 1)
+            else:
+                unchanged = stack.run_on_fresh_stack(
+                    engine, walk, engine, dep, frame, task, level + 1
+                )
+            if not unchanged:
+                execute.settle_changed(engine, dep, frame, task)
+        except Suspend:
+            continue  # its pending refs are the call's now
+    raise suspended
 
 
 def _settle_shallow(engine: Engine, dep: Memo, frame: Frame | None, task: Task) -> bool:
