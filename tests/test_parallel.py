@@ -80,6 +80,46 @@ def test_processes_equal_a_serial_run_and_an_edit_reexecutes_the_same(
     assert sorted(flow.RUNS) == want_after_edit
 
 
+def _executions(rt: sf.Runtime, run: Any) -> set[tuple[str, str, bytes, bool]]:
+    """The execution events ``run()`` makes ``rt`` send: (event, query, key, first)."""
+    receiver = rt.subscribe_events(capacity=10_000)
+    run()
+    seen: set[tuple[str, str, bytes, bool]] = set()
+    while (event := receiver.try_recv()) is not None:
+        if isinstance(event, sf.QueryExecuting):
+            seen.add(("executing", event.ref.kind, event.ref.key, event.first))
+        elif isinstance(event, sf.QueryChanged):
+            seen.add(("changed", event.ref.kind, event.ref.key, False))
+    receiver.close()
+    return seen
+
+
+def test_what_workers_execute_is_reported_as_a_serial_run_reports_it(
+    tmp_path: Path, processes: Processes
+) -> None:
+    serial = _open(tmp_path / "serial.db")
+    parallel = _open(tmp_path / "parallel.db", processes)
+    for rt in (serial, parallel):
+        _fill(rt)
+    flow.RUNS.clear()
+    cold = _executions(parallel, lambda: parallel.query_many(flow.render, KEYS))
+    assert flow.RUNS == []  # all in the workers, yet reported here
+    assert cold == _executions(serial, lambda: serial.query_many(flow.render, KEYS))
+    assert len(cold) == 2 * len(KEYS) + 1  # render and words per key, suffix once
+    for rt in (serial, parallel):
+        rt.commit()
+        _edit_suffix(rt)
+    flow.RUNS.clear()
+    edited = _executions(parallel, lambda: parallel.query_many(flow.render, KEYS))
+    assert flow.RUNS == []
+    assert edited == _executions(serial, lambda: serial.query_many(flow.render, KEYS))
+    assert {what for what, name, _, first in edited if name == "parallel.render"} == {
+        "executing",
+        "changed",
+    }
+    assert all(not first for _, _, _, first in edited)
+
+
 def test_installed_memos_survive_a_restart_and_a_no_op_ships_nothing(
     tmp_path: Path, processes: Processes
 ) -> None:

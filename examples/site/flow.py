@@ -30,7 +30,9 @@ whose front matter is broken fails alone: its render raises
 ``FrontMatterError`` naming ``file:line``; the site-wide pages leave it out.
 
 ``SITE_TRACE=FILE`` (for tests) appends a line per execution of the main
-queries to FILE, to count what a run executed.
+queries to FILE, to count what a run executed; with ``SITE_TRACE_PIDS=1``
+each line ends with the process id, to tell a worker's executions
+(``--jobs N``) from the run's own.
 """
 
 # ruff: noqa: PLC0415 (the packages are imported by the queries that use them, on purpose)
@@ -96,8 +98,9 @@ class Link(NamedTuple):
 def _trace(what: str, key: str = "") -> None:
     log = os.environ.get("SITE_TRACE")
     if log:
+        where = f" pid={os.getpid()}" if os.environ.get("SITE_TRACE_PIDS") else ""
         with open(log, "a", encoding="utf-8") as file:
-            file.write(f"{what} {key}\n")
+            file.write(f"{what} {key}{where}\n")
 
 
 # -- configuration -------------------------------------------------------------
@@ -318,9 +321,12 @@ def summary(db: Any, path: str) -> Summary | None:
 def order(db: Any) -> tuple[str, ...]:
     """The good pages, newest first (then by path): the index's and neighbours' order."""
     _trace("order")
+    paths = sf.fs.glob(db, PAGES)
+    # Gathered: the loop's reads, but the keys are independent, so with workers
+    # (``sofrito run --jobs N``) every page's parse and summary is computed by
+    # them, not here (docs/parallel.md).
     dated = []
-    for path in sf.fs.glob(db, PAGES):
-        info = summary(db, path)
+    for path, info in zip(paths, sf.gather(db, summary, [(path,) for path in paths]), strict=True):
         if info is not None:
             dated.append((info.date, path))
     dated.sort(key=lambda item: (_reverse(item[0]), item[1]))

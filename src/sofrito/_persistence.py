@@ -269,6 +269,25 @@ class Persistence:
             self._published.append((memo, split_memo_id(mid)[1], deps, encoded))
         return encode_memo_row(row, self.sealer, self._context("memo", mid))
 
+    def row_to_ship(self, memo: Memo) -> tuple[bytes, bytes] | None:
+        """``memo``'s id and sealed row as a commit would write them, for a worker
+        to send back (``sofrito._shipping``); None for a memo a commit would not
+        store (an error, an evicted value, a key or value with no encoding)."""
+        if not (memo.spec.persist and memo.has_value and memo.error is None and memo.computed):
+            return None
+        try:
+            mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
+            deps = [self._node_id(dep) for dep in memo.deps]
+        except TypeError:
+            return None
+        row = self._row(memo, mid, deps, strict=False)
+        return None if row is None else (mid, row)
+
+    def shipped_row(self, mid: bytes, sealed: bytes) -> MemoRow:
+        """A row a worker sent (``row_to_ship``), its seal checked; raises
+        ``IntegrityError`` or ``CodecError`` for damage (the caller computes it)."""
+        return decode_memo_row(sealed, self.sealer, self._context("memo", mid))
+
     def _warn_unstorable(self, memo: Memo, mid: bytes, exc: CodecError) -> None:
         """Once per query and key: a cache that cannot hold one value is still a
         cache, but the user should know which value it is and how to quiet it."""

@@ -67,9 +67,11 @@ from sofrito._codec import CodecError, IntegrityError
 from sofrito._engine import restore, verify
 from sofrito._engine.listing import listing_for
 from sofrito._engine.memo import CellStatus, Memo, Node
-from sofrito._keys import KeyEncodingError, decode_key, encode_key
+from sofrito._engine.refs import memo_ref
+from sofrito._events.kinds import QueryChanged, QueryExecuting, QueryTraced
+from sofrito._keys import decode_key
 from sofrito._on_demand import StoreBacking
-from sofrito._snapshot import LISTING, QUERY, decode_memo_row, memo_id, split_memo_id
+from sofrito._snapshot import LISTING, QUERY, memo_id, split_memo_id
 
 if TYPE_CHECKING:
     from sofrito._engine.spec import QuerySpec
@@ -133,6 +135,10 @@ class Shipped:
     """How many queries executed in the worker for this task."""
     refused: str | None = None
     """Why nothing was computed (the store is at another boundary), if so."""
+    first: frozenset[bytes] = frozenset()
+    """The memo ids among ``rows`` that had no earlier value (``QueryExecuting.first``)."""
+    traced: frozenset[bytes] = frozenset()
+    """The memo ids among ``rows`` that a shared trace answered, their body not run."""
 
 
 # -- the coordinator ---------------------------------------------------------------
@@ -171,20 +177,27 @@ def _url_of(store: object) -> str | None:
 
 
 def prepare(rt: Runtime) -> tuple[int, int] | None:
-    """Commit the input changes since the runtime's last commit, so the store holds
-    the inputs it reads; the (head, revision) workers must find. None inside a
-    computation with something to commit (a write cannot wait there): the
-    gatherer then computes its keys itself."""
+    """Commit what the workers must find in the store; the (head, revision) they
+    must open at. None inside a computation with input changes to commit (a
+    write cannot wait there): the gatherer then computes its keys itself.
+
+    Input changes must be committed: a worker reads the inputs from the store.
+    Memos computed or installed since the last commit are committed too when
+    the caller holds no read (a top-level call): a worker that needs them
+    (a render reading every page's summary) then loads them instead of
+    computing them again, once per worker. They would be written by the
+    run's own commit anyway: this writes them sooner, not twice. Inside a
+    computation they are left out, and a worker that needs one computes it.
+    """
     persistence = rt._persistence
     if persistence is None:
         return None
-    # Only input changes: memos computed or installed since the last commit are
-    # this revision's, and a worker that computes one again gets the same row
-    # (and installing skips it), so a second dispatch in a run commits nothing.
-    if persistence.journal.cells:
-        if rt._engine.gate.reader().depth:
+    journal = persistence.journal
+    if journal.cells or journal.memos or journal.full:
+        if not rt._engine.gate.reader().depth:
+            rt.commit(BOUNDARY)
+        elif journal.cells or journal.full:
             return None
-        rt.commit(BOUNDARY)
     return persistence.head, rt.revision
 
 
@@ -221,7 +234,7 @@ def install(rt: Runtime, shipped: Shipped) -> int:
                 continue
             spec, key = found
             try:
-                row = decode_memo_row(sealed, persistence.sealer, persistence._context("memo", mid))
+                row = persistence.shipped_row(mid, sealed)
             except (IntegrityError, CodecError) as exc:
                 log.warning(
                     "a worker sent a damaged row of %s%r (%s): computing it here",
@@ -244,11 +257,30 @@ def install(rt: Runtime, shipped: Shipped) -> int:
             )
             if memo is not None:
                 installed.append(memo)
+                if engine.listening:
+                    _report(engine, memo, mid in shipped.first, mid in shipped.traced)
         if isinstance(backing, StoreBacking):
             backing.deps(installed)  # linked both ways; one that cannot be is discarded
         else:
             _resolve_in_memory(rt, installed)
     return len(installed)
+
+
+def _report(engine: Engine, memo: Memo, first: bool, traced: bool) -> None:
+    """The events of ``memo``'s execution in a worker, as if it had executed here:
+    ``QueryExecuting``, ``QueryTraced`` if a trace answered it, ``QueryChanged``
+    if its value moved (it started from the row this runtime holds, so the
+    worker's ``changed_at`` is this runtime's answer)."""
+    revision = engine.revisions.current
+    try:
+        ref = memo_ref(memo)
+    except TypeError:  # no canonical key: it was not shipped either
+        return
+    engine.events.publish(QueryExecuting(ref, revision, first))
+    if traced:
+        engine.events.publish(QueryTraced(ref, revision))
+    if not first and memo.changed_at == revision:
+        engine.events.publish(QueryChanged(ref, revision))
 
 
 _no_lock = contextlib.nullcontext()
@@ -340,14 +372,47 @@ def run_task(task: Task, opened: Opened | None = None) -> Shipped:
             return Shipped(task.head, task.revision, [], 0, f"no query named {task.query!r} here")
         journal = persistence.journal
         before = len(journal.memos)
-        for key in task.keys:
-            try:
-                rt.query(cast("Query[..., Any]", entry), *key)
-            except Exception:  # the gatherer meets it again and reports it
-                continue
+        with _Executions(rt) as executions:
+            for key in task.keys:
+                try:
+                    rt.query(cast("Query[..., Any]", entry), *key)
+                except Exception:  # the gatherer meets it again and reports it
+                    continue
         spec = entry.spec  # type: ignore[attr-defined]
         memos = _executed_below(rt, spec, task.keys, journal.memos)
-        return Shipped(task.head, task.revision, _rows(rt, memos), len(journal.memos) - before)
+        rows = _rows(rt, memos)
+        shipped = {mid for mid, _ in rows}
+        return Shipped(
+            task.head,
+            task.revision,
+            rows,
+            len(journal.memos) - before,
+            first=frozenset(executions.first & shipped),
+            traced=frozenset(executions.traced & shipped),
+        )
+
+
+class _Executions:
+    """What the worker's engine said of the executions of one task: which memos
+    had no earlier value, and which a shared trace answered (their ids). The
+    coordinator repeats these as its own events (``install``), so a run's
+    summary and ``--events`` show what the workers executed."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._receiver = rt.subscribe_events(capacity=1 << 30)
+        self.first: set[bytes] = set()
+        self.traced: set[bytes] = set()
+
+    def __enter__(self) -> _Executions:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        while (event := self._receiver.try_recv()) is not None:
+            if isinstance(event, QueryExecuting) and event.first:
+                self.first.add(memo_id(event.ref.kind, event.ref.key))
+            elif isinstance(event, QueryTraced):
+                self.traced.add(memo_id(event.ref.kind, event.ref.key))
+        self._receiver.close()
 
 
 def _runtime(runtimes: dict[Recipe, Runtime], recipe: Recipe, head: int) -> Runtime:
@@ -427,18 +492,7 @@ def _rows(rt: Runtime, memos: Iterable[Memo]) -> list[tuple[bytes, bytes]]:
     memos a commit would not store are left out (the coordinator computes them)."""
     persistence = rt._persistence
     assert persistence is not None
-    rows: list[tuple[bytes, bytes]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an unstorable value: the coordinator warns at commit
-        for memo in memos:
-            if not (memo.spec.persist and memo.has_value and memo.error is None and memo.computed):
-                continue
-            try:
-                mid = memo_id(memo.spec.name, encode_key(memo.key))
-                deps = [persistence._node_id(dep) for dep in memo.deps]
-            except (KeyEncodingError, TypeError):
-                continue
-            row = persistence._row(memo, mid, deps, strict=False)
-            if row is not None:
-                rows.append((mid, row))
-    return rows
+        shipped = [persistence.row_to_ship(memo) for memo in memos]
+    return [row for row in shipped if row is not None]

@@ -380,14 +380,14 @@ def _ship(
     recipe = _shipping.recipe_for(rt, spec, store_url)
     if recipe is None:
         return _Nothing()
-    boundary = _shipping.prepare(rt)
-    if boundary is None:
-        return _Nothing()
-    head, revision = boundary
     prefetch(rt, [(q, key) for key in keys])  # one load for the rows of all of them
     needed = [index for index, key in enumerate(keys) if _shipping.needs_work(rt, spec, key)]
     if len(needed) < 2:
         return _Nothing()  # hits ship nothing; one key costs less here than a hand-off
+    boundary = _shipping.prepare(rt)  # only now: a dispatch that sends nothing commits nothing
+    if boundary is None:
+        return _Nothing()
+    head, revision = boundary
     size = max(1, math.ceil(len(needed) / max(1, tasks)))
     batches = [needed[at : at + size] for at in range(0, len(needed), size)]
     batch_of = {index: number for number, batch in enumerate(batches) for index in batch}
