@@ -569,10 +569,15 @@ class StoreBacking:
         its row was clean at the commit (not in ``Meta.dirty``, its query's
         fingerprint unchanged, not pushed back at opening, not damaged).
 
-        Why not in memory suffices for this process's writes: a write installs
-        every stored transitive reader of the cell it writes before marking
-        (``readers``), and so does a listing that changed (``family``); a row
-        nothing loaded was reached by none of them. Whether a row exists at all
+        Why this covers this process's writes: a write reaches every stored
+        transitive reader of the cell it writes (``readers``), and so does a
+        listing that changed (``family``). The eager walk installs each and
+        marks it in memory; a write inside ``sofrito._settle.marks_by_id``
+        marks each not in memory by id, in ``dirty``, the set read here, and
+        ``settle`` takes a mark out only for a reader it proved unchanged. So
+        a row no write reached, or one proved green, is clean; one left
+        marked (a read that suspended, a ``keys=`` query, their readers) is
+        not (tests/cli/test_run_settle.py). Whether a row exists at all
         is not known here (that would take a store call): the caller knows it
         from a record committed with the rows, or must load.
         """

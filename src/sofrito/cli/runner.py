@@ -9,7 +9,10 @@ prints.
 
 The steps, each a function below:
 
-1. ``scan`` (``sofrito._fs.scan``): the file inputs follow the disk, one batch.
+1. ``scan`` (``sofrito._fs.scan``): the file inputs follow the disk, one batch,
+   whose writes mark their stored readers by id (``sofrito._settle``); then
+   ``settle`` verifies the cone of what changed and clears the marks of the
+   readers it proves unchanged, none of them loaded (docs/persistence.md).
 2. ``_mapping``: ``main``'s ``{path: content | sf.output(...)}``, checked.
    ``_kept`` sets aside the outputs whose file holds what their render's
    stored row, untouched by this run's edits, holds: those are not asked
@@ -54,6 +57,7 @@ from sofrito._fs.cells import FILES, split
 from sofrito._fs.patterns import normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
 from sofrito._on_demand import prefetch, untouched
+from sofrito._settle import marks_by_id, settle
 from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
@@ -199,7 +203,8 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     flow, rt = session.flow, session.rt
     start = rt.revision
     try:
-        report = scan(rt, flow.root, flow.sources, exclude=session.exclude)
+        with marks_by_id(rt):  # its writes' stored readers: marked by id, for settle
+            report = scan(rt, flow.root, flow.sources, exclude=session.exclude)
     except MissingFolder as exc:
         raise SourcesError(f"{flow.path.name}: {exc}") from None
     except SourceError as exc:
@@ -208,6 +213,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     listener = lastrun.RunListener(rt, start)  # after the scan: its writes report nothing
     mapping: list[tuple[str, Any]] = []
     try:
+        settle(rt)  # verify the cone of the scan's writes, without loading the rest
         mapping, main_changed_at = _mapping(session)
         kept = _kept(session, mapping, record)
         _prefetch(session, [(path, value) for path, value in mapping if path not in kept])
