@@ -113,9 +113,10 @@ def _write_memos(
             [(runtime_id, memo_id) for memo_id in snapshot.deletes if memo_id in old],
         )
     checksum = memo_checksummer(runtime_id)
+    # In key order (``_in_key_order``): the rows are most of a cold build's bytes.
     rows = [
         (runtime_id, memo_id, row, checksum(memo_id, row))
-        for memo_id, row in snapshot.upserts.items()
+        for memo_id, row in sorted(snapshot.upserts.items())
     ]
     conn.executemany("INSERT OR REPLACE INTO memos VALUES (?, ?, ?, ?)", rows)
     return fold(seal, (row[3] for row in rows))
@@ -143,7 +144,7 @@ def _write_edges(
             for reader in (reader_node(memo_id),)
             for dep in snapshot.edges_of(memo_id)
         ]
-        conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", rows)
+        conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", _in_key_order(rows))
         return fold(EMPTY_SEAL, (row[3] for row in rows))
     wanted = {reader_node(memo_id): snapshot.edges_of(memo_id) for memo_id in snapshot.upserts}
     wanted.update((reader_node(memo_id), frozenset()) for memo_id in snapshot.deletes)
@@ -162,8 +163,24 @@ def _write_edges(
     conn.executemany("DELETE FROM edges WHERE runtime_id = ? AND dep = ? AND reader = ?", gone)
     # OR REPLACE: an old edge a damaged index hid from the lookup above is the
     # same row; its checksum, not folded out, leaves the seal for a full load to catch.
-    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", added)
+    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", _in_key_order(added))
     return fold(seal, (row[3] for row in added))
+
+
+def _in_key_order(
+    rows: list[tuple[str, bytes, bytes, bytes]],
+) -> list[tuple[str, bytes, bytes, bytes]]:
+    """``rows`` sorted by the table's primary key ``(runtime_id, dep, reader)``.
+
+    Inserted in the order a commit builds them (per reader, in read order),
+    every row lands on a random page of the b-tree: at 10,000 pages (255,000
+    edges, 70,000 memo rows) the pages the cache cannot hold are written out
+    and read back again and again, about 6 s of CPU and 15 s of a loaded
+    disk's time. Sorted, each page is filled once: 2.4 s of CPU and 4 s
+    (measured on the example site's first commit; a bigger page cache,
+    ``PRAGMA cache_size``, did not help). Sorting costs a fraction of that."""
+    rows.sort()
+    return rows
 
 
 def _stored_edges(
