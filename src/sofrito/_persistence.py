@@ -148,15 +148,21 @@ class Persistence:
             trace.install(engine, self.traces)
         self._published: list[Published] | None = None
         """While a commit with traces to publish builds its rows: what each row holds."""
+        self._shipped: dict[Memo, _Shipped] = {}
+        """Memos installed from a worker's row (``keep_shipped``), until the next commit."""
 
     # -- ids -------------------------------------------------------------------
 
-    def _key_bytes(self, what: str, key: tuple[Any, ...]) -> bytes:
+    def _key_bytes(self, what: object, key: tuple[Any, ...]) -> bytes:
+        """``key``'s canonical bytes; a ``TypeError`` naming ``what`` (a memo or cell,
+        or a description) if it has none. ``what`` is only described on that
+        error: a commit names every row's key, and a repr each cost a tenth of it."""
         try:
             return encode_key(key)
         except KeyEncodingError as exc:
+            named = what if isinstance(what, str) else repr(what)
             raise TypeError(
-                f"{what}: {exc}; persisted keys need a canonical encoding "
+                f"{named}: {exc}; persisted keys need a canonical encoding "
                 "(or declare the query with persist=False)"
             ) from None
 
@@ -206,22 +212,28 @@ class Persistence:
         queries = {} if full else dict(self._queries)
         unstored: set[bytes] = set() if full else set(self._unstored)
         families = self._families | {s.kind for s in states if s.status is InputStatus.READY}
+        shipped, self._shipped = self._shipped, {}
         for memo in self.journal.memos:
-            mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
-            row = None
-            deps: list[NodeId] = []
-            if memo.has_value and memo.error is None and memo.computed:
-                deps = [self._node_id(dep) for dep in memo.deps]
-                row = self._row(memo, mid, deps, strict)
+            as_shipped = shipped.get(memo) if shipped else None
+            if as_shipped is not None and as_shipped.holds(memo) and self._published is None:
+                mid, row, read_ids = as_shipped.mid, as_shipped.row, as_shipped.reads
+            else:
+                mid = memo_id(memo.spec.name, self._key_bytes(memo, memo.key))
+                row = None
+                read_ids = []
+                if memo.has_value and memo.error is None and memo.computed:
+                    deps = [self._node_id(dep) for dep in memo.deps]
+                    row = self._row(memo, mid, deps, strict)
+                    # The store's reverse edges: the same nodes as the row's deps.
+                    read_ids = [encode_node_id(dep) for dep in deps]
             if row is not None:
                 upserts[mid] = row
-                # The store's reverse edges: the same nodes as the row's deps.
-                reads[mid] = [encode_node_id(dep) for dep in deps]
+                reads[mid] = read_ids
                 deletes.discard(mid)
                 queries[memo.spec.name] = memo.spec.fingerprint
                 unstored.discard(mid)
                 unstored.update(
-                    memo_id(dep.spec.name, self._key_bytes(repr(dep), dep.key))
+                    memo_id(dep.spec.name, self._key_bytes(dep, dep.key))
                     for dep in memo.deps
                     if isinstance(dep, Memo) and not _has_row(dep)
                 )
@@ -276,7 +288,7 @@ class Persistence:
         if not (memo.spec.persist and memo.has_value and memo.error is None and memo.computed):
             return None
         try:
-            mid = memo_id(memo.spec.name, self._key_bytes(repr(memo), memo.key))
+            mid = memo_id(memo.spec.name, self._key_bytes(memo, memo.key))
             deps = [self._node_id(dep) for dep in memo.deps]
         except TypeError:
             return None
@@ -287,6 +299,14 @@ class Persistence:
         """A row a worker sent (``row_to_ship``), its seal checked; raises
         ``IntegrityError`` or ``CodecError`` for damage (the caller computes it)."""
         return decode_memo_row(sealed, self.sealer, self._context("memo", mid))
+
+    def keep_shipped(self, memo: Memo, mid: bytes, sealed: bytes, row: MemoRow) -> None:
+        """``memo`` was just installed from ``row`` (``sealed``, by id ``mid``): the
+        next commit writes those bytes as they came, if the memo is still what
+        was installed, instead of encoding and sealing its row again (the
+        coordinator of a parallel run would otherwise seal every row twice)."""
+        reads = [encode_node_id(dep) for dep in row.deps]
+        self._shipped[memo] = _Shipped(mid, sealed, reads, memo)
 
     def _warn_unstorable(self, memo: Memo, mid: bytes, exc: CodecError) -> None:
         """Once per query and key: a cache that cannot hold one value is still a
@@ -315,8 +335,8 @@ class Persistence:
         if isinstance(node, Cell):
             if is_listing(node):
                 return (_LISTING, node.input.name, b"")
-            return (_INPUT, node.input.name, self._key_bytes(repr(node), node.key))
-        return (_QUERY, node.spec.name, self._key_bytes(repr(node), node.key))
+            return (_INPUT, node.input.name, self._key_bytes(node, node.key))
+        return (_QUERY, node.spec.name, self._key_bytes(node, node.key))
 
     def _meta(self, known: _Known) -> bytes:
         """The snapshot header's runtime state: the codec, the revisions per
@@ -367,7 +387,7 @@ class Persistence:
             status = InputStatus.READY
         else:  # errors and pending cells are resolved again after a restart
             value, status = b"", InputStatus.REMOVED
-        key = self._key_bytes(repr(cell), cell.key)
+        key = self._key_bytes(cell, cell.key)
         return InputState(
             input_id,
             cell.input.name,
@@ -622,6 +642,35 @@ class Persistence:
 _Known = tuple[dict[str, bytes], set[bytes], set[str], dict[bytes, int] | None]
 """What a commit's meta says about the stored rows (``_on_demand.Meta``):
 fingerprints, unstored memo ids, families, the dirty set."""
+
+
+class _Shipped:
+    """A row installed as it came from a worker, and what the memo held then."""
+
+    __slots__ = ("changed_at", "durability", "mid", "reads", "row", "verified_at")
+
+    def __init__(self, mid: bytes, row: bytes, reads: list[bytes], memo: Memo) -> None:
+        self.mid = mid
+        self.row = row
+        self.reads = reads
+        self.changed_at = memo.changed_at
+        self.verified_at = memo.verified_at
+        self.durability = memo.durability
+
+    def holds(self, memo: Memo) -> bool:
+        """Whether the row is still ``memo``'s: it has a value, verified and changed
+        at the same revisions, with the same durability. An execution since would
+        have verified it at a later revision (one per revision), a discard or a
+        push back emptied it or moved ``verified_at``; reading it (its value
+        decoded) changes none of these, and its row stays true."""
+        return (
+            memo.has_value
+            and memo.error is None
+            and memo.computed
+            and memo.verified_at == self.verified_at
+            and memo.changed_at == self.changed_at
+            and memo.durability == self.durability
+        )
 
 
 def _has_row(memo: Memo) -> bool:

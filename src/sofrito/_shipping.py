@@ -214,8 +214,16 @@ def needs_work(rt: Runtime, spec: QuerySpec[Any], key: Key) -> bool:
     return memo.claim is not None or not memo.computed or not verify.shallow_valid(engine, memo)
 
 
-def install(rt: Runtime, shipped: Shipped) -> int:
-    """Install the rows of ``shipped`` (module docstring, step 3); how many."""
+NodeId = tuple[bytes, str, bytes]
+
+
+def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = None) -> int:
+    """Install the rows of ``shipped`` (module docstring, step 3); how many.
+
+    ``known``: nodes by stored id, found by earlier installs of the same
+    dispatch (one revision), filled here: most rows read what another row
+    of the dispatch is, or read too, and a key decoded once is enough."""
+    known = {} if known is None else known
     engine = rt._engine
     persistence = rt._persistence
     backing = engine.backing
@@ -257,12 +265,14 @@ def install(rt: Runtime, shipped: Shipped) -> int:
             )
             if memo is not None:
                 installed.append(memo)
+                known[(QUERY, *split_memo_id(mid))] = memo
+                persistence.keep_shipped(memo, mid, sealed, row)
                 if engine.listening:
                     _report(engine, memo, mid in shipped.first, mid in shipped.traced)
         if isinstance(backing, StoreBacking):
             backing.deps(installed)  # linked both ways; one that cannot be is discarded
         else:
-            _resolve_in_memory(rt, installed)
+            _resolve_in_memory(rt, installed, known)
     return len(installed)
 
 
@@ -286,7 +296,7 @@ def _report(engine: Engine, memo: Memo, first: bool, traced: bool) -> None:
 _no_lock = contextlib.nullcontext()
 
 
-def _resolve_in_memory(rt: Runtime, memos: list[Memo]) -> None:
+def _resolve_in_memory(rt: Runtime, memos: list[Memo], known: dict[NodeId, Node]) -> None:
     """``Backing.deps`` for a runtime that holds every record in memory (one
     whose store held nothing when it opened): each stored id is the node this
     runtime has; a memo that read a node it does not have is discarded."""
@@ -294,11 +304,14 @@ def _resolve_in_memory(rt: Runtime, memos: list[Memo]) -> None:
     unresolved: list[Memo] = []
     for memo in memos:
         deps: list[Node] = []
-        for kind, name, key_bytes in memo.stored_deps or ():
-            node = _node_named(engine, kind, name, key_bytes)
+        for stored in memo.stored_deps or ():
+            node = known.get(stored)
             if node is None:
-                unresolved.append(memo)
-                break
+                node = _node_named(engine, *stored)
+                if node is None:
+                    unresolved.append(memo)
+                    break
+                known[stored] = node
             deps.append(node)
         else:
             restore.resolve_deps(memo, deps)

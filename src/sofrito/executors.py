@@ -423,6 +423,8 @@ class _Shipping:
         """The first batch not collected yet."""
         self.installed = 0
         self.executed = 0
+        self._known: dict[_shipping.NodeId, Any] = {}
+        """Nodes by stored id, shared by this dispatch's installs (``_shipping.install``)."""
 
     def take(self, index: int, /) -> None:
         batch = self._batch_of.get(index)
@@ -453,7 +455,7 @@ class _Shipping:
             )
             return
         self.executed += shipped.executed
-        self.installed += _shipping.install(self._rt, shipped)
+        self.installed += _shipping.install(self._rt, shipped, self._known)
 
     def close(self, wait: bool, /) -> None:
         """Cancel what has not started. Running tasks are not waited for: a worker
