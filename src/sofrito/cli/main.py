@@ -11,6 +11,8 @@ to rerun with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -29,6 +31,7 @@ from sofrito.cli.errors import (
 if TYPE_CHECKING:
     from sofrito.cli.flow import Flow
     from sofrito.stores import RuntimeStore, SchemaMismatch
+    from sofrito.stores.traces import Traces
 
 __all__ = ["main", "parser"]
 
@@ -271,6 +274,7 @@ def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
     flow = load_flow(args.flow)
     url = args.store or default_url(flow.root)
     args.store_url = url
+    args.traces = _traces(flow.root)
     try:
         store = open_store(url, flow.root)
     except ValueError as exc:
@@ -278,6 +282,29 @@ def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
     except OSError as exc:
         raise CacheDamaged(f"cannot open the cache {url}: {exc}") from None
     return flow, store
+
+
+def _traces(root: Path) -> Traces | None:
+    """Shared traces from the environment: ``SOFRITO_TRACE_SECRET`` turns them on,
+    ``SOFRITO_TRACES`` says ``read``, ``publish`` or both (the default), and
+    ``SOFRITO_TRACE_STORE`` names a shared store for them (default: the run's own)."""
+    from sofrito.cli.urls import open_store  # noqa: PLC0415
+    from sofrito.stores.traces import ENV_STORE, Traces  # noqa: PLC0415
+
+    try:
+        traces = Traces.from_environment()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    url = os.environ.get(ENV_STORE, "")
+    if traces is None or not url:
+        return traces
+    try:
+        shared = open_store(url, root)
+    except ValueError as exc:
+        raise UsageError(f"{ENV_STORE}: {exc}") from None
+    except OSError as exc:
+        raise CacheDamaged(f"cannot open the trace store {url}: {exc}") from None
+    return dataclasses.replace(traces, store=shared)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -295,6 +322,7 @@ def _run(args: argparse.Namespace) -> int:
             store,
             out,
             exclude=_cache_folder(args.store_url, flow.root),
+            traces=args.traces,
             before_load=(lambda rt: printers.append(EventPrinter(rt))) if args.events else None,
         )
 
@@ -333,7 +361,13 @@ def _watch(args: argparse.Namespace, serve: bool = False) -> int:
     flow, store = _open(args)
     out = Path(args.out).absolute() if args.out else flow.root / "_site"
     try:
-        session = open_session(flow, store, out, exclude=_cache_folder(args.store_url, flow.root))
+        session = open_session(
+            flow,
+            store,
+            out,
+            exclude=_cache_folder(args.store_url, flow.root),
+            traces=args.traces,
+        )
 
         def explain(exc: Exception) -> CliError | None:
             return _as_cli_error(exc, args)

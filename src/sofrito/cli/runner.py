@@ -62,7 +62,7 @@ from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
 from sofrito.fs import Output
-from sofrito.stores import Receipt, RuntimeStore
+from sofrito.stores import Receipt, RuntimeStore, Traces
 
 __all__ = [
     "OUTPUTS",
@@ -119,7 +119,8 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """What one run did. ``executed`` counts the queries that executed, each once
+    """What one run did. ``executed`` counts the queries whose bodies ran, each once
+    (a shared trace that stood in for a body is not counted)
     (``lastrun.py``, from the engine's execution events); the
     rest count outputs: ``reused`` came from the cache without a new value,
     ``written`` had new bytes, ``unchanged`` were left alone, ``deleted`` went
@@ -182,9 +183,11 @@ def open_session(
     *,
     exclude: tuple[Path, ...] = (),
     before_load: Callable[[sf.Runtime], None] | None = None,
+    traces: Traces | None = None,
 ) -> Session:
-    """Open ``flow``'s runtime on ``store``; ``before_load`` may subscribe to its events first."""
-    rt = sf.Runtime(store=store, runtime_id=flow.name, load=False)
+    """Open ``flow``'s runtime on ``store``; ``before_load`` may subscribe to its events first.
+    ``traces``: shared traces (``SOFRITO_TRACE_SECRET``, docs/persistence.md)."""
+    rt = sf.Runtime(store=store, runtime_id=flow.name, load=False, traces=traces)
     if before_load is not None:
         before_load(rt)
     rt.load()
@@ -225,7 +228,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         facts = listener.close()
         _commit(session, record, lastrun.build(rt, facts, lastrun.renders_of(mapping, flow.main)))
     summary = RunSummary(
-        executed=len(facts.executed),
+        executed=facts.bodies_run,
         reused=sum(1 for item in produced if item.reused),
         written=len(emitted.written),
         unchanged=emitted.unchanged,
