@@ -75,6 +75,7 @@ def _slots_or_init_fields(cls: ast.ClassDef) -> set[str]:
 
 NOT_RECORDS = {
     "_entry_points.py: entry.spec": "the generated entry point's own attribute, not Memo.spec",
+    "_on_demand.py: pending.deps": "settle's own record of stored edges by id, not Memo.deps",
 }
 """Writes the check matches by name that are not to an engine record, and why."""
 
