@@ -181,12 +181,13 @@ class _Walk:
         recorded = backing.persistence._dirty or {}
         added = self.pending.added
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
+        held: dict[str, int] = {}  # nothing loads before the loop ends: valid for the wave
         for mid in wave:
             worst = max((state.get(dep, UNKNOWN) for dep in self.pending.deps[mid]), default=SAME)
             if worst == UNKNOWN:
                 state[QUERY + mid] = UNKNOWN
                 continue
-            in_memory = backing._memo_in_memory(mid)
+            in_memory = backing._memo_in_memory(mid, held)
             if worst == SAME and in_memory is None and mid in added:
                 dirty.pop(mid, None)  # green: valid as its row says, and unloaded
                 recorded.pop(mid, None)

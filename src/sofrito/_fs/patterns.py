@@ -26,6 +26,8 @@ from dataclasses import dataclass
 __all__ = ["Pattern", "compile_pattern", "normalize"]
 
 _MAGIC = re.compile(r"[*?\[]")
+_DRIVE = re.compile(r"[A-Za-z]:")
+"""A Windows drive: an absolute path (compiled once: ``main`` names 10,000 outputs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ def normalize(relpath: str, *, what: str = "path") -> str:
     if not isinstance(relpath, str):
         raise TypeError(f"a {what} is a str, not {type(relpath).__name__}: {relpath!r}")
     text = relpath.replace("\\", "/")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+    if text.startswith("/") or _DRIVE.match(text):
         raise ValueError(f"{what} {relpath!r} is absolute; name it relative to the flow's folder")
     parts: list[str] = []
     for part in text.split("/"):
