@@ -8,7 +8,9 @@ are counted by the bodies themselves (``RUNS``).
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import closing
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 
 import sofrito as sf
-from sofrito.stores import MemoryStore, SqliteStore, TraceRefused, Traces
+from sofrito.stores import MemoryStore, RuntimeStore, SqliteStore, TraceRefused, Traces
 
 SECRET = "a team secret of enough bytes"
 RUNS: list[tuple[Any, ...]] = []
@@ -106,13 +108,44 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "cache.db"
 
 
+POSTGRES = os.environ.get("SOFRITO_TEST_POSTGRES", "")
+Place = Path | str
+"""Where the runtimes of a test keep their rows and traces: a SQLite file, or a
+PostgreSQL schema (on ``SOFRITO_TEST_POSTGRES``, the issue's target store)."""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
+    """The tests of sharing run on both stores (tests/stores/test_postgres.py skips
+    the same way without a server; CI always has one)."""
+    if request.param == "sqlite":
+        yield tmp_path / "cache.db"
+        return
+    if not POSTGRES:
+        pytest.skip("no PostgreSQL server: set SOFRITO_TEST_POSTGRES (scripts/_postgres.sh)")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield schema
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def open_store(place: Place) -> RuntimeStore:
+    if isinstance(place, Path):
+        return SqliteStore(place)
+    from sofrito.stores import PostgresStore
+
+    return PostgresStore(POSTGRES, schema=place)
+
+
 def runtime(
-    path: Path, runtime_id: str, traces: Traces | None = None, **options: Any
+    place: Place, runtime_id: str, traces: Traces | None = None, **options: Any
 ) -> sf.Runtime:
-    return sf.Runtime(store=SqliteStore(path), runtime_id=runtime_id, traces=traces, **options)
+    return sf.Runtime(store=open_store(place), runtime_id=runtime_id, traces=traces, **options)
 
 
-def publisher(path: Path, sources: dict[str, str] = SOURCES) -> dict[str, Any]:
+def publisher(path: Place, sources: dict[str, str] = SOURCES) -> dict[str, Any]:
     """Runtime "ci" builds ``sources`` and commits, publishing its traces."""
     rt = runtime(path, "ci", Traces(SECRET, read=False))
     values = build(rt, sources)
@@ -130,28 +163,28 @@ def trace_rows(path: Path) -> list[bytes]:
 
 
 def test_a_second_runtime_builds_identical_sources_from_traces_executing_nothing(
-    path: Path,
+    place: Place,
 ) -> None:
-    expected = publisher(path)
-    rt = runtime(path, "laptop", Traces(SECRET, publish=False))
+    expected = publisher(place)
+    rt = runtime(place, "laptop", Traces(SECRET, publish=False))
     values = build(rt)
     assert RUNS == []
     assert values == expected == cold()
 
 
-def test_with_one_source_different_only_its_cone_executes(path: Path) -> None:
-    publisher(path)
-    rt = runtime(path, "laptop", Traces(SECRET, publish=False))
+def test_with_one_source_different_only_its_cone_executes(place: Place) -> None:
+    publisher(place)
+    rt = runtime(place, "laptop", Traces(SECRET, publish=False))
     edited = {**SOURCES, "b": "three four five six"}
     values = build(rt, edited)
     assert sorted(RUNS) == [("page", "b"), ("total",), ("words", "b")]
     assert values == cold(edited)
 
 
-def test_a_taken_memo_has_the_edges_an_execution_records(path: Path) -> None:
+def test_a_taken_memo_has_the_edges_an_execution_records(place: Place) -> None:
     """Later edits invalidate it as if it had executed: the reads were recorded."""
-    publisher(path)
-    rt = runtime(path, "laptop", Traces(SECRET, publish=False))
+    publisher(place)
+    rt = runtime(place, "laptop", Traces(SECRET, publish=False))
     build(rt)
     rt.set(src["a"], "one two three four")
     assert page(rt, "a") == "SITE: a has 4 words"
@@ -163,28 +196,63 @@ def test_a_taken_memo_has_the_edges_an_execution_records(path: Path) -> None:
     assert sorted(RUNS) == [("page", "c"), ("title",)]
 
 
-def test_taken_memos_are_committed_and_served_after_a_restart(path: Path) -> None:
-    expected = publisher(path)
-    rt = runtime(path, "laptop", Traces(SECRET, publish=False))
+def test_taken_memos_are_committed_and_served_after_a_restart(place: Place) -> None:
+    expected = publisher(place)
+    rt = runtime(place, "laptop", Traces(SECRET, publish=False))
     build(rt)
     rt.commit()
-    again = runtime(path, "laptop")  # no traces at all now: its own rows serve
+    again = runtime(place, "laptop")  # no traces at all now: its own rows serve
     assert {name: page(again, name) for name in "abc"} == {k: expected[k] for k in "abc"}
     assert total(again) == expected["total"]
     assert RUNS == []
 
 
-def test_a_runtime_that_reads_traces_also_publishes_what_it_executes(path: Path) -> None:
-    publisher(path)
+def test_a_runtime_that_reads_traces_also_publishes_what_it_executes(place: Place) -> None:
+    publisher(place)
     edited = {**SOURCES, "c": "seven eight"}
-    first = runtime(path, "one", Traces(SECRET))
+    first = runtime(place, "one", Traces(SECRET))
     build(first, edited)
     first.commit()
     RUNS.clear()
-    second = runtime(path, "two", Traces(SECRET, publish=False))
+    second = runtime(place, "two", Traces(SECRET, publish=False))
     values = build(second, edited)
     assert RUNS == []
     assert values == cold(edited)
+
+
+class Counting:
+    """A real store whose trace loads are counted (delegated, not imitated)."""
+
+    def __init__(self, store: RuntimeStore) -> None:
+        self.store = store
+        self.loads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("load_traces", "load_trace_rows"):
+            self.loads += 1
+        return getattr(self.store, name)
+
+
+def test_a_build_from_traces_loads_them_a_level_at_a_time(place: Place) -> None:
+    """total reads words(x) of each source: its traces and theirs come in two reads
+    of the store, not one per memo (one store transaction each)."""
+    sources = {f"s{i}": "word " * i for i in range(30)}
+    shared = Counting(open_store(place))
+    ci = runtime(place, "ci", Traces(SECRET, read=False, store=shared))  # type: ignore[arg-type]
+    with ci.batch():
+        for name, text in sources.items():
+            ci.set(src[name], text)
+    expected = total(ci)
+    ci.commit()
+    RUNS.clear()
+    laptop = runtime(place, "laptop", Traces(SECRET, publish=False, store=shared))  # type: ignore[arg-type]
+    with laptop.batch():
+        for name, text in sources.items():
+            laptop.set(src[name], text)
+    shared.loads = 0
+    assert total(laptop) == expected == sum(range(30))
+    assert RUNS == []
+    assert shared.loads == 2
 
 
 def test_traces_in_a_store_of_their_own_are_shared_by_two_caches(tmp_path: Path) -> None:
@@ -325,9 +393,9 @@ def test_a_tampered_trace_is_refused_with_a_warning_and_computed(path: Path) -> 
     assert any("traces.words(" in m and str(path) in m and "'laptop'" in m for m in messages)
 
 
-def test_a_wrong_secret_reads_nothing(path: Path) -> None:
-    expected = publisher(path)
-    rt = runtime(path, "laptop", Traces("another secret of enough bytes", publish=False))
+def test_a_wrong_secret_reads_nothing(place: Place) -> None:
+    expected = publisher(place)
+    rt = runtime(place, "laptop", Traces("another secret of enough bytes", publish=False))
     with pytest.warns(TraceRefused, match="does not verify"):
         assert build(rt) == expected
     assert len(RUNS) == 8

@@ -66,6 +66,7 @@ from sofrito.stores.traces import Traces
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
+    from sofrito._engine.spec import QuerySpec
 
 __all__ = ["Published", "TraceBook"]
 
@@ -76,6 +77,8 @@ _CONTEXT: Final = b"sofrito.trace.v1"
 _COUNT = struct.Struct(">I")
 _READ_HEAD = struct.Struct(">cH")
 _DIGEST_SIZE: Final = 32
+_NOT_OURS: Final = Trace([], b"")
+"""``TraceBook._opened``'s answer for an authentic trace this runtime cannot use."""
 
 Published = tuple[Memo, bytes, list[NodeId], bytes]
 """What a commit hands over per stored memo: the memo, its key bytes, its reads'
@@ -154,6 +157,11 @@ class TraceBook:
         """Memos given a trace's value since the last commit: not published again."""
         self._refused: set[str] = set()
         """Queries warned about (``TraceRefused``): once each."""
+        self._ready: dict[bytes, tuple[list[Trace], bool]] = {}
+        """lookup -> (its traces opened, whether one was refused): loaded ahead of
+        the execution that replays them (``_load``), taken once."""
+        self._fetched: set[bytes] = set()
+        """The lookups loaded since the last commit, replayed or not."""
 
     # -- reading (the engine's TraceSource) -------------------------------------------
 
@@ -165,43 +173,94 @@ class TraceBook:
             key_bytes = encode_key(memo.key)
         except KeyEncodingError:
             return []
-        try:
-            rows = self.store.load_traces(lookup_of(spec.name, spec.fingerprint, key_bytes))
-        except StoreError as exc:  # a cache that cannot be read is no cache: compute
-            log.warning("traces of %r not read from %s: %s", memo, self.store.location, exc)
-            return []
-        traces = []
-        for sealed in rows:
-            trace = self._checked(memo, key_bytes, sealed)
-            if trace is not None:
-                traces.append(trace)
+        lookup = lookup_of(spec.name, spec.fingerprint, key_bytes)
+        found = self._ready.pop(lookup, None)
+        if found is None:
+            self._load({lookup: (spec, key_bytes)})
+            found = self._ready.pop(lookup, ([], False))
+        traces, refused = found
+        if refused:
+            self._refuse(memo)
         return traces
 
-    def _checked(self, memo: Memo, key_bytes: bytes, sealed: bytes) -> Trace | None:
-        """The trace in ``sealed`` if its MAC verifies and it is one of ``memo``'s,
-        resolved to this process's queries and inputs; else None."""
+    def _load(self, pending: dict[bytes, tuple[QuerySpec[Any], bytes]]) -> None:
+        """Open the traces under ``pending`` into ``_ready`` and, a level at a time,
+        those of every query call they read: one ``load_trace_rows`` per level of
+        the build, not one store transaction per memo (what a replay will ask for
+        next is what the traces it replays read). A lookup is loaded once per
+        commit (``_fetched``), so a trace that did not match is not loaded again
+        for each of its readers."""
+        first = True
+        while pending:
+            try:
+                rows = self.store.load_trace_rows(list(pending))
+            except StoreError as exc:  # a cache that cannot be read is no cache: compute
+                if first:
+                    log.warning(
+                        "traces of %d quer%s not read from %s: %s",
+                        len(pending),
+                        "y" if len(pending) == 1 else "ies",
+                        self.store.location,
+                        exc,
+                    )
+                return
+            first = False
+            following: dict[bytes, tuple[QuerySpec[Any], bytes]] = {}
+            for lookup, (spec, key_bytes) in pending.items():
+                self._fetched.add(lookup)
+                traces: list[Trace] = []
+                refused = False
+                for sealed in rows.get(lookup, ()):
+                    trace = self._opened(spec, key_bytes, sealed, following)
+                    if trace is None:
+                        refused = True
+                    elif trace is not _NOT_OURS:
+                        traces.append(trace)
+                self._ready[lookup] = (traces, refused)
+            pending = {
+                lookup: call for lookup, call in following.items() if lookup not in self._fetched
+            }
+
+    def _opened(
+        self,
+        spec: QuerySpec[Any],
+        key_bytes: bytes,
+        sealed: bytes,
+        following: dict[bytes, tuple[QuerySpec[Any], bytes]],
+    ) -> Trace | None:
+        """The trace in ``sealed`` if its MAC verifies and it is one of ``spec``'s at
+        ``key_bytes``, resolved to this process's queries and inputs, the lookups of
+        the query calls it reads added to ``following``; None if it is refused (a
+        MAC that fails, an authentic row this sofrito cannot read); ``_NOT_OURS``
+        for a trace of another codec or of a query or input this process lacks."""
         try:
             payload = self.sealer.open(sealed, _CONTEXT)
         except IntegrityError:
-            self._refuse(memo)
             return None
-        spec = memo.spec
         head = head_of(self.codec.name, spec.name, spec.fingerprint, key_bytes)
         if not payload.startswith(head):
-            return None  # another codec (a team's other runtimes): not this runtime's
+            return _NOT_OURS  # another codec (a team's other runtimes): not this runtime's
         try:
             reads, at = _parse_reads(payload, len(head))
         except (struct.error, UnicodeDecodeError, ValueError):
-            self._refuse(memo)  # authentic, yet not a trace this sofrito reads
-            return None
-        value = payload[at:]
+            return None  # authentic, yet not a trace this sofrito reads
         resolved = []
         for kind, dep_name, dep_key, digest in reads:
             read = _resolve(kind, dep_name, dep_key, digest)
             if read is None:
-                return None  # it read a query or input this process does not define
+                return _NOT_OURS  # it read a query or input this process does not define
             resolved.append(read)
-        return Trace(resolved, value)
+            dep_spec = read.spec
+            if dep_spec is not None and dep_spec.persist:
+                lookup = lookup_of(dep_spec.name, dep_spec.fingerprint, dep_key)
+                following.setdefault(lookup, (dep_spec, dep_key))
+        return Trace(resolved, payload[at:])
+
+    def forget(self) -> None:
+        """Drop the traces loaded ahead and not replayed (after a commit): a later
+        execution reads the store again, and sees what was published since."""
+        self._ready.clear()
+        self._fetched.clear()
 
     def _refuse(self, memo: Memo) -> None:
         name = memo.spec.name

@@ -644,6 +644,16 @@ class StoreContract:
         assert store.load_traces(b"M") == [b"other"]
         store.publish_traces([])  # nothing to publish is fine
 
+    def test_trace_rows_of_many_lookups_load_in_one_call(self, store: RuntimeStore) -> None:
+        assert store.load_trace_rows([]) == {}
+        assert store.load_trace_rows([b"L"]) == {}
+        rows = [(b"L%d" % i, b"t%d" % j, b"row-%d-%d" % (i, j)) for i in range(700) for j in (2, 1)]
+        store.publish_traces(rows)
+        asked = [b"L%d" % i for i in range(0, 700, 1)] + [b"L3", b"missing"]
+        found = store.load_trace_rows(asked)  # more lookups than one SQLite IN (...) takes
+        assert found == {b"L%d" % i: [b"row-%d-1" % i, b"row-%d-2" % i] for i in range(700)}
+        assert all(found[b"L%d" % i] == store.load_traces(b"L%d" % i) for i in (0, 699))
+
     def test_a_trace_is_immutable_the_first_publisher_wins(self, store: RuntimeStore) -> None:
         store.publish_traces([(b"L", b"t", b"first")])
         store.publish_traces([(b"L", b"t", b"second"), (b"L", b"t", b"third")])
@@ -686,6 +696,8 @@ class StoreContract:
             store.publish_traces([(b"L", b"t", b"row")])
         with pytest.raises(StoreError, match="closed"):
             store.load_traces(b"L")
+        with pytest.raises(StoreError, match="closed"):
+            store.load_trace_rows([b"L"])
 
     # -- any sequence of deltas -------------------------------------------------------
 

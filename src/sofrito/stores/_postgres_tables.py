@@ -66,6 +66,7 @@ __all__ = [
     "current_head",
     "read_all_inputs",
     "publish_traces",
+    "read_trace_rows",
     "read_traces",
     "read_one_input",
     "read_deps_by_prefix",
@@ -373,6 +374,20 @@ def read_traces(conn: Conn, lookup: bytes) -> list[bytes]:
         "SELECT row FROM traces WHERE lookup = %s ORDER BY trace_id", (lookup,)
     ).fetchall()
     return [row[0] for row in found if type(row[0]) is bytes]
+
+
+def read_trace_rows(conn: Conn, lookups: list[bytes]) -> dict[bytes, list[bytes]]:
+    """``read_traces`` of many lookups in one statement (``= ANY``, the primary key)."""
+    if not lookups:
+        return {}
+    found: dict[bytes, list[bytes]] = {}
+    for lookup, row in conn.execute(
+        "SELECT lookup, row FROM traces WHERE lookup = ANY(%s) ORDER BY lookup, trace_id",
+        (lookups,),
+    ):
+        if type(lookup) is bytes and type(row) is bytes:
+            found.setdefault(lookup, []).append(row)
+    return found
 
 
 # -- full reads -----------------------------------------------------------------------

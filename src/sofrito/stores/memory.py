@@ -314,6 +314,16 @@ class MemoryStore:
             found = self._traces.get(bytes(lookup), {})
             return [found[trace_id] for trace_id in sorted(found)]
 
+    def load_trace_rows(self, lookups: Sequence[bytes]) -> dict[bytes, list[bytes]]:
+        with self._lock:
+            self._check_open()
+            rows: dict[bytes, list[bytes]] = {}
+            for lookup in lookups:
+                found = self._traces.get(bytes(lookup))
+                if found:
+                    rows[bytes(lookup)] = [found[trace_id] for trace_id in sorted(found)]
+            return rows
+
     def close(self) -> None:
         """Forget everything; later calls raise ``StoreError``, as on a closed file."""
         with self._lock:

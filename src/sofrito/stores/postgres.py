@@ -573,6 +573,15 @@ class PostgresStore:
 
         return self._attempts(None, "read", attempt)
 
+    def load_trace_rows(self, lookups: Sequence[bytes]) -> dict[bytes, list[bytes]]:
+        wanted = list(dict.fromkeys(bytes(lookup) for lookup in lookups))
+
+        def attempt() -> dict[bytes, list[bytes]]:
+            with self._checked_out() as conn:
+                return tables.read_trace_rows(conn, wanted)
+
+        return self._attempts(None, "read", attempt)
+
     # -- input states and lifecycle -------------------------------------------------------
 
     def persist_input_state(

@@ -225,6 +225,13 @@ class RuntimeStore(Protocol):
         an empty list if there are none."""
         ...
 
+    def load_trace_rows(self, lookups: Sequence[bytes]) -> dict[bytes, list[bytes]]:
+        """``load_traces`` of each of ``lookups`` in one read: the lookups that have
+        rows, each with its rows in ``trace_id`` order. A runtime reading traces
+        asks for a whole level of its build at once (``sofrito._traces``): one
+        round trip instead of one per memo."""
+        ...
+
     def persist_runtime_state(self, runtime_id: str, state: RuntimeState) -> None: ...
 
     def load_runtime_state(self, runtime_id: str) -> RuntimeState | None: ...

@@ -110,6 +110,8 @@ _DAMAGE = (
     "encrypted",
 )
 _COLD = 'open the runtime with on_corrupt="cold" to start fresh'
+_TRACE_CHUNK = 500
+"""Lookups per ``IN (...)`` in ``load_trace_rows``, well under SQLite's parameter limit."""
 
 
 class SqliteStore:
@@ -426,6 +428,22 @@ class SqliteStore:
         # A damaged row (not a blob) is left out, as one that fails its MAC is refused:
         # a trace is only ever a way to skip work, never needed.
         return [row[0] for row in found if type(row[0]) is bytes]
+
+    def load_trace_rows(self, lookups: Sequence[bytes]) -> dict[bytes, list[bytes]]:
+        wanted = list(dict.fromkeys(bytes(lookup) for lookup in lookups))
+        found: dict[bytes, list[bytes]] = {}
+        with self._transaction(None, "read") as conn:
+            for start in range(0, len(wanted), _TRACE_CHUNK):
+                chunk = wanted[start : start + _TRACE_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = (
+                    f"SELECT lookup, row FROM traces WHERE lookup IN ({marks}) "
+                    "ORDER BY lookup, trace_id"
+                )
+                for lookup, row in conn.execute(query, chunk):
+                    if type(lookup) is bytes and type(row) is bytes:  # as load_traces
+                        found.setdefault(lookup, []).append(row)
+        return found
 
     # -- input states and lifecycle -----------------------------------------------------
 
