@@ -226,10 +226,19 @@ class Counting:
     def __init__(self, store: RuntimeStore) -> None:
         self.store = store
         self.loads = 0
+        self.asked: list[bytes] = []
+
+    def load_traces(self, lookup: bytes) -> list[bytes]:
+        self.loads += 1
+        self.asked.append(lookup)
+        return self.store.load_traces(lookup)
+
+    def load_trace_rows(self, lookups: list[bytes]) -> dict[bytes, list[bytes]]:
+        self.loads += 1
+        self.asked += lookups
+        return self.store.load_trace_rows(lookups)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("load_traces", "load_trace_rows"):
-            self.loads += 1
         return getattr(self.store, name)
 
 
@@ -253,6 +262,23 @@ def test_a_build_from_traces_loads_them_a_level_at_a_time(place: Place) -> None:
     assert total(laptop) == expected == sum(range(30))
     assert RUNS == []
     assert shared.loads == 2
+
+
+def test_a_runtime_with_rows_loads_only_the_traces_of_what_executes(place: Place) -> None:
+    """After its first commit, an edit's cone executes and the rest is stored: the
+    traces that cone's traces read are not loaded ahead (the first build did)."""
+    publisher(place)
+    shared = Counting(open_store(place))
+    laptop = runtime(place, "laptop", Traces(SECRET, publish=False, store=shared))  # type: ignore[arg-type]
+    build(laptop)
+    laptop.commit()
+    assert RUNS == []
+    again = runtime(place, "laptop", Traces(SECRET, publish=False, store=shared))  # type: ignore[arg-type]
+    shared.asked = []
+    edited = {**SOURCES, "b": "three four five six"}
+    assert build(again, edited) == cold(edited)
+    RUNS.clear()
+    assert len(shared.asked) == 3  # page("b"), words("b"), total: nothing they read
 
 
 def test_traces_in_a_store_of_their_own_are_shared_by_two_caches(tmp_path: Path) -> None:

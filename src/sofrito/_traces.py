@@ -162,6 +162,12 @@ class TraceBook:
         the execution that replays them (``_load``), taken once."""
         self._fetched: set[bytes] = set()
         """The lookups loaded since the last commit, replayed or not."""
+        self.ahead = True
+        """Whether to load the traces of what a trace reads ahead of its replay
+        (``_load``): while the runtime has nothing stored, what its traces read
+        will execute too, or be taken from a trace. Once it has rows (opened on
+        some, or after a commit), what executes is an edit's cone: most of what
+        its traces read is stored, so only the executing memo's own are loaded."""
 
     # -- reading (the engine's TraceSource) -------------------------------------------
 
@@ -185,11 +191,11 @@ class TraceBook:
 
     def _load(self, pending: dict[bytes, tuple[QuerySpec[Any], bytes]]) -> None:
         """Open the traces under ``pending`` into ``_ready`` and, a level at a time,
-        those of every query call they read: one ``load_trace_rows`` per level of
-        the build, not one store transaction per memo (what a replay will ask for
-        next is what the traces it replays read). A lookup is loaded once per
-        commit (``_fetched``), so a trace that did not match is not loaded again
-        for each of its readers."""
+        those of every query call they read (while ``ahead``): one
+        ``load_trace_rows`` per level of the build, not one store transaction per
+        memo (what a replay will ask for next is what the traces it replays
+        read). A lookup is loaded once per commit (``_fetched``), so a trace that
+        did not match is not loaded again for each of its readers."""
         first = True
         while pending:
             try:
@@ -217,6 +223,8 @@ class TraceBook:
                     elif trace is not _NOT_OURS:
                         traces.append(trace)
                 self._ready[lookup] = (traces, refused)
+            if not self.ahead:
+                return
             pending = {
                 lookup: call for lookup, call in following.items() if lookup not in self._fetched
             }
@@ -258,9 +266,11 @@ class TraceBook:
 
     def forget(self) -> None:
         """Drop the traces loaded ahead and not replayed (after a commit): a later
-        execution reads the store again, and sees what was published since."""
+        execution reads the store again, and sees what was published since. The
+        runtime has rows now: no more loading ahead (``ahead``)."""
         self._ready.clear()
         self._fetched.clear()
+        self.ahead = False
 
     def _refuse(self, memo: Memo) -> None:
         name = memo.spec.name
