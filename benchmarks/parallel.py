@@ -23,7 +23,7 @@ What the speed-up and the overhead mean, honestly:
   processes: ``jobs x 4`` per dispatched group, the executor's batching).
 
 Dask runs on a ``distributed.LocalCluster`` of N single-threaded worker
-processes started here (dashboard off), a fresh one per measurement, so the
+processes started here (dashboard on a free port), a fresh one per measurement, so the
 workers' first imports are in the cold build, as on a fresh cluster. Needs
 ``distributed`` (``pip install 'sofrito[dask]'``); without it, the Dask rows
 say so.
@@ -96,7 +96,7 @@ def _dask(workers: int) -> Iterator[tuple[str, Any]]:
 
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
