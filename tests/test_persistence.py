@@ -204,6 +204,35 @@ def test_values_are_decoded_only_when_read(tmp_path: Path) -> None:
     assert decoded == [("k5",)]
 
 
+def test_a_commit_holds_each_stored_value_as_its_encoding_until_read(tmp_path: Path) -> None:
+    """A first build kept every value beside the bytes written for it: after the
+    commit a stored memo holds the bytes, as if loaded, and is decoded when read."""
+    rt = sf.Runtime(store=SqliteStore(tmp_path / "held.db"), runtime_id="held")
+    with rt.batch():
+        for n in range(3):
+            rt.set(source[f"k{n}"], f"v{n}")
+    for n in range(3):
+        upper(rt, f"k{n}")
+    assert joined(rt, "k0", "k1") == joined(rt, "k0", "k1") == "V0+V1"  # a hit, held twice
+    runs.clear()
+    rt.commit()
+    table = rt._engine.tables[upper.spec]
+    assert all(type(memo.value) is Encoded for memo in table.values())
+    assert type(rt._engine.tables[joined.spec][("k0", "k1")].value) is Encoded
+    assert joined(rt, "k0", "k1") == "V0+V1"  # not the hit table's old value: decoded
+    assert upper(rt, "k2") == "V2"
+    assert runs == {}
+    held = [key for key, memo in table.items() if type(memo.value) is Encoded]
+    assert held == [("k0",), ("k1",)]
+    rt.set(source["k1"], "w1")
+    assert joined(rt, "k0", "k1") == "V0+W1"  # k0's held value is read, not recomputed
+    assert runs == {"k1": 1}
+    rt.commit()
+    reopened = sf.Runtime(store=SqliteStore(tmp_path / "held.db"), runtime_id="held")
+    assert joined(reopened, "k0", "k1") == "V0+W1"
+    assert runs == {"k1": 1}
+
+
 def test_clear_cache_makes_the_next_commit_replace_the_stored_memos(tmp_path: Path) -> None:
     db = tmp_path / "cleared.db"
     rt = sf.Runtime(store=SqliteStore(db), runtime_id="cleared")

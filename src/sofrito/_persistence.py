@@ -226,7 +226,8 @@ class Persistence:
                 read_ids = []
                 if memo.has_value and memo.error is None and memo.computed:
                     both = [ids.of(dep) for dep in memo.deps]
-                    row = self._row(memo, mid, [node_id for node_id, _ in both], strict)
+                    deps = [node_id for node_id, _ in both]
+                    row = self._row(memo, mid, deps, strict, hold=self.traces is None)
                     # The store's reverse edges: the same nodes as the row's deps.
                     read_ids = [flat for _, flat in both]
             if row is not None:
@@ -259,9 +260,17 @@ class Persistence:
         )
         return delta, known
 
-    def _row(self, memo: Memo, mid: bytes, deps: list[NodeId], strict: bool) -> bytes | None:
+    def _row(
+        self, memo: Memo, mid: bytes, deps: list[NodeId], strict: bool, *, hold: bool = False
+    ) -> bytes | None:
         """The memo's sealed row, listing ``deps`` (its dependencies' ids), or None
-        for a value the codec cannot encode (``StoreError`` instead with ``strict``)."""
+        for a value the codec cannot encode (``StoreError`` instead with ``strict``).
+
+        ``hold``: the memo keeps its value's encoding from now on, not the value
+        (``restore.hold_encoded``): a commit, not a worker's row to ship. Done
+        row by row, so the values go as the rows come: at 10,000 pages, values
+        and rows side by side were most of a first build's peak memory. Not
+        with traces, whose digests are kept by value object (``_traces.py``)."""
         value = memo.value
         if type(value) is Encoded:
             encoded = value.data
@@ -282,7 +291,10 @@ class Persistence:
         )
         if self._published is not None:
             self._published.append((memo, split_memo_id(mid)[1], deps, encoded))
-        return encode_memo_row(row, self.sealer, self._context("memo", mid))
+        sealed = encode_memo_row(row, self.sealer, self._context("memo", mid))
+        if hold and type(value) is not Encoded:
+            restore.hold_encoded(self.engine, memo, encoded, self.codec.decode)
+        return sealed
 
     def row_to_ship(self, memo: Memo) -> tuple[bytes, bytes] | None:
         """``memo``'s id and sealed row as a commit would write them, for a worker
@@ -408,8 +420,6 @@ class Persistence:
         The stored lifecycle state, and the revision to open at (None for a
         runtime with nothing stored)."""
         header = self.store.load_header(self.runtime_id)
-        if self.traces is not None:
-            self.traces.ahead = header is None  # a first build loads traces ahead
         if header is None:
             self.head = 0
             return None, None

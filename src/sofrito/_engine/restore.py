@@ -24,6 +24,8 @@ The calls:
   revision (an executor's worker, ``sofrito._shipping``): as
   ``install_stored_memo``, over whatever this runtime held for the key, and
   journaled, so the next commit stores it.
+- ``hold_encoded``: a committed memo keeps the bytes its row was written
+  from instead of its value, as if it had been loaded.
 - ``resolve_deps``, ``link_reader``, ``fresh_memo``: what loading on demand
   adds (``backing.py``).
 - ``unlinked_readers``: a write whose stored readers were marked by id, not
@@ -50,7 +52,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import frontier, rdeps
+from sofrito._engine import frontier, hits, rdeps
 from sofrito._engine.memo import NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 
 if TYPE_CHECKING:
@@ -223,6 +225,22 @@ def install_shipped_memo(
     if engine.journal is not None:
         engine.journal.memos.add(memo)
     return memo
+
+
+def hold_encoded(engine: Engine, memo: Memo, data: bytes, decode: Callable[[bytes], Any]) -> None:
+    """``memo``'s value, just written to the store as ``data``, is held as those
+    bytes from now on (``Encoded``), exactly as a memo loaded from that row:
+    decoded when next read, then hittable again (``fetch.ensure``).
+
+    Why: after a first build every value sat in memory beside its encoding
+    (and a non-ASCII ``str`` beside the UTF-8 copy pickling caches in it), 3
+    bytes or more held per byte stored. Called under the write gate (a
+    commit): nothing reads ``memo`` meanwhile. The hit table may hold the old
+    value, so it is emptied, as a write empties it (``hits.py``)."""
+    memo.value = Encoded(data, decode)
+    memo.hit_at = NOT_HITTABLE
+    if engine.hits[memo.spec.index] is not hits.EMPTY:
+        hits.forget_all(engine)
 
 
 def resolve_deps(memo: Memo, deps: list[Node]) -> None:

@@ -222,6 +222,9 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         _prefetch(session, [(path, value) for path, value in mapping if path not in kept])
         produced = _produce(session, mapping, start, main_changed_at, progress, kept)
         emitted = _emit(session, produced, record)
+        # Written: their contents (the renders' values) need not outlive the
+        # commit's encoding of them (``restore.hold_encoded``).
+        produced = [item._replace(content=None) for item in produced]
         deleted = _delete(session, record, {path for path, _ in mapping})
     finally:
         progress.stop()
