@@ -67,6 +67,7 @@ from sofrito.stores.traces import Traces
 if TYPE_CHECKING:
     from sofrito._engine.memo import Node
     from sofrito._engine.spec import QuerySpec
+    from sofrito._inputs import Input
 
 __all__ = ["Published", "TraceBook"]
 
@@ -79,6 +80,12 @@ _READ_HEAD = struct.Struct(">cH")
 _DIGEST_SIZE: Final = 32
 _NOT_OURS: Final = Trace([], b"")
 """``TraceBook._opened``'s answer for an authentic trace this runtime cannot use."""
+
+Call = tuple[int, "QuerySpec[Any] | None", "Input | None", tuple[Any, ...], bytes | None]
+"""A trace's read resolved in this process (``_resolve``): what ``TraceRead`` holds
+but the hash, and the lookup of the traces of the query it calls (None for an
+input, or a query whose memos are not stored)."""
+_UNSEEN: Final[Call] = (-1, None, None, (), None)
 
 Published = tuple[Memo, bytes, list[NodeId], bytes]
 """What a commit hands over per stored memo: the memo, its key bytes, its reads'
@@ -162,6 +169,9 @@ class TraceBook:
         the execution that replays them (``_load``), taken once."""
         self._fetched: set[bytes] = set()
         """The lookups loaded since the last commit, replayed or not."""
+        self._calls: dict[tuple[bytes, str, bytes], Call | None] = {}
+        """(kind, name, key bytes) of a read -> what it reads in this process, and the
+        lookup of its traces (a query's): a node is read by many traces."""
         self.ahead = True
         """Whether to load the traces of what a trace reads ahead of its replay
         (``_load``): while the runtime has nothing stored, what its traces read
@@ -253,14 +263,18 @@ class TraceBook:
         except (struct.error, UnicodeDecodeError, ValueError):
             return None  # authentic, yet not a trace this sofrito reads
         resolved = []
+        calls = self._calls
         for kind, dep_name, dep_key, digest in reads:
-            read = _resolve(kind, dep_name, dep_key, digest)
-            if read is None:
+            what = (kind, dep_name, dep_key)
+            call = calls.get(what, _UNSEEN)
+            if call is _UNSEEN:
+                call = calls[what] = _resolve(kind, dep_name, dep_key)
+            if call is None:
                 return _NOT_OURS  # it read a query or input this process does not define
-            resolved.append(read)
-            dep_spec = read.spec
-            if dep_spec is not None and dep_spec.persist:
-                lookup = lookup_of(dep_spec.name, dep_spec.fingerprint, dep_key)
+            read_kind, dep_spec, input, key, lookup = call
+            resolved.append(TraceRead(read_kind, dep_spec, input, key, digest))
+            if lookup is not None:
+                assert dep_spec is not None
                 following.setdefault(lookup, (dep_spec, dep_key))
         return Trace(resolved, payload[at:])
 
@@ -270,6 +284,7 @@ class TraceBook:
         runtime has rows now: no more loading ahead (``ahead``)."""
         self._ready.clear()
         self._fetched.clear()
+        self._calls.clear()
         self.ahead = False
 
     def _refuse(self, memo: Memo) -> None:
@@ -383,22 +398,24 @@ class TraceBook:
         return lookup, _hash(lookup + packed), self.sealer.seal(payload + encoded, _CONTEXT)
 
 
-def _resolve(kind: bytes, name: str, key_bytes: bytes, digest: bytes) -> TraceRead | None:
+def _resolve(kind: bytes, name: str, key_bytes: bytes) -> Call | None:
     """A trace's read as this process's query or input, or None if it has none."""
     if kind == QUERY:
         found = _registry.query_and_key(name, key_bytes)
         if found is None or found[0].keys is not None:  # a keys= query needs its arguments
             return None
-        return TraceRead(TRACE_READ_QUERY, found[0], None, found[1], digest)
+        spec = found[0]
+        lookup = lookup_of(name, spec.fingerprint, key_bytes) if spec.persist else None
+        return TRACE_READ_QUERY, spec, None, found[1], lookup
     input = _registry.input_named(name)
     if input is None:
         return None
     if kind == LISTING:
-        return TraceRead(TRACE_READ_KEYS, None, input, (), digest)
+        return TRACE_READ_KEYS, None, input, (), None
     if kind != INPUT:
         return None
     try:
         key = decode_key(key_bytes)
     except ValueError:
         return None
-    return TraceRead(TRACE_READ_CELL, None, input, key, digest)
+    return TRACE_READ_CELL, None, input, key, None
