@@ -1,11 +1,12 @@
 """``sofrito run`` with shared traces, in real processes: two checkouts of one site.
 
 Each checkout keeps its own cache (``<flow dir>/.sofrito/cache.db``); the
-team's traces live in one SQLite file named by ``SOFRITO_TRACE_STORE``, sealed
-under ``SOFRITO_TRACE_SECRET``. The flow logs every execution of its bodies
-(``tests/cli/flows.py``), here to a file named by an environment variable read
-at run time, so that both checkouts run the same code (a path in a module
-constant is part of the fingerprint, which is right: it is code).
+team's traces live in one store named by ``SOFRITO_TRACE_STORE`` (a SQLite
+file, or a PostgreSQL schema), sealed under ``SOFRITO_TRACE_SECRET``. The flow
+logs every execution of its bodies (``tests/cli/flows.py``), here to a file
+named by an environment variable read at run time, so that both checkouts run
+the same code (a path in a module constant is part of the fingerprint, which
+is right: it is code).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
+
+import pytest
 
 from tests.cli.flows import FLOW, Result, Site, make_site
 
@@ -21,15 +27,37 @@ SHARED_FLOW = FLOW.replace(
     'LOG = os.path.join(os.path.dirname(__file__), "executions.log")', ""
 ).replace('with open(LOG, "a")', 'with open(os.environ["FLOW_LOG"], "a")')
 SECRET = "the team's trace secret, 32 bytes"
+POSTGRES = os.environ.get("SOFRITO_TEST_POSTGRES", "")
 
 
-def run(site: Site, team: Path, *, secret: str = SECRET, mode: str | None = None) -> Result:
+@pytest.fixture(params=["sqlite", "postgres"])
+def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """``SOFRITO_TRACE_STORE``: a SQLite file, or a fresh PostgreSQL schema (the
+    issue's target store; skipped without ``SOFRITO_TEST_POSTGRES``, as in
+    tests/stores/test_postgres.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite:{tmp_path / 'team.db'}"
+        return
+    if not POSTGRES:
+        pytest.skip("no PostgreSQL server: set SOFRITO_TEST_POSTGRES (scripts/_postgres.sh)")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES else "?"
+    yield f"{POSTGRES}{separator}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def run(site: Site, team: str, *, secret: str = SECRET, mode: str | None = None) -> Result:
     env = {
         **os.environ,
         "PYTHONWARNINGS": "error",
         "FLOW_LOG": str(site.root / "executions.log"),
         "SOFRITO_TRACE_SECRET": secret,
-        "SOFRITO_TRACE_STORE": f"sqlite:{team}",
+        "SOFRITO_TRACE_STORE": team,
     }
     if mode is not None:
         env["SOFRITO_TRACES"] = mode
@@ -56,9 +84,8 @@ def outputs(site: Site) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(site.out.iterdir())}
 
 
-def test_a_second_checkout_builds_from_the_first_ones_traces(tmp_path: Path) -> None:
+def test_a_second_checkout_builds_from_the_first_ones_traces(tmp_path: Path, team: str) -> None:
     ci, laptop = checkouts(tmp_path)
-    team = tmp_path / "team.db"
     first = run(ci, team, mode="publish")
     assert first.code == 0, first.err
     assert "render content/a.md" in ci.executions()
@@ -70,9 +97,10 @@ def test_a_second_checkout_builds_from_the_first_ones_traces(tmp_path: Path) -> 
     assert outputs(laptop) == outputs(ci)
 
 
-def test_an_edited_page_in_the_second_checkout_executes_only_its_cone(tmp_path: Path) -> None:
+def test_an_edited_page_in_the_second_checkout_executes_only_its_cone(
+    tmp_path: Path, team: str
+) -> None:
     ci, laptop = checkouts(tmp_path)
-    team = tmp_path / "team.db"
     assert run(ci, team).code == 0
     ci.executions()
     laptop.page("b.md", "Beta\nsecond page, edited\n")
@@ -84,9 +112,8 @@ def test_an_edited_page_in_the_second_checkout_executes_only_its_cone(tmp_path: 
     assert (laptop.out / "a.html").read_bytes() == (ci.out / "a.html").read_bytes()
 
 
-def test_a_checkout_with_another_secret_computes_everything(tmp_path: Path) -> None:
+def test_a_checkout_with_another_secret_computes_everything(tmp_path: Path, team: str) -> None:
     ci, laptop = checkouts(tmp_path)
-    team = tmp_path / "team.db"
     assert run(ci, team).code == 0
     result = run(laptop, team, secret="not the team's secret, 32 bytes")
     # PYTHONWARNINGS=error: the refusal is a warning, never the query's own error
@@ -99,7 +126,7 @@ def test_a_checkout_with_another_secret_computes_everything(tmp_path: Path) -> N
 
 def test_a_bad_traces_mode_is_one_usage_line(tmp_path: Path) -> None:
     ci, _ = checkouts(tmp_path)
-    result = run(ci, tmp_path / "team.db", mode="wirte")
+    result = run(ci, f"sqlite:{tmp_path / 'team.db'}", mode="wirte")
     assert result.code == 2
     assert result.err.strip().splitlines() == [
         "sofrito: error: SOFRITO_TRACES='wirte': expected 'read', 'publish' or "
