@@ -23,6 +23,13 @@ The queries are cut so that an edit re-executes only what it reaches
   every summary but return only what their readers need, and per-page
   readers (``neighbours``, ``backlinks``, ``tag_page``) read the summaries
   of the pages they show: a title change reaches the pages showing it.
+- ``neighbours`` and ``backlinks`` read the index through a shard of it
+  (``neighbour_shard``, ``link_shard``: the pages whose path hashes to one
+  of 128 pieces), not the whole index: a page added or deleted changes
+  ``order`` for everyone, but only a few shards, so only the pages in those
+  re-execute, and only those whose neighbours or backlinks changed render
+  again. (Reading the whole ``order`` made each of 10,000 pages re-execute,
+  and look itself up in it, on every page added.)
 
 Markdown-it, Jinja2, Pygments and PyYAML are imported inside the queries
 that use them, so a run where nothing changed never imports them. A page
@@ -45,6 +52,7 @@ import os
 import posixpath
 import re
 import tomllib
+import zlib
 from typing import Any, NamedTuple
 
 import sofrito as sf
@@ -376,23 +384,68 @@ def _link(db: Any, path: str) -> Link:
     return Link(info.title, info.url)
 
 
+SHARDS = 128
+"""How many pieces ``neighbour_shard`` and ``link_shard`` cut the site-wide indexes into."""
+
+
+def shard_of(path: str) -> int:
+    """The piece of the indexes that holds ``path`` (the same in every process)."""
+    return zlib.crc32(path.encode()) % SHARDS
+
+
+@sf.query
+def neighbour_shards(db: Any) -> tuple[dict[str, tuple[str | None, str | None]], ...]:
+    """Per shard, each page's newer and older page in ``order``, by path."""
+    pages = order(db)
+    shards: list[dict[str, tuple[str | None, str | None]]] = [{} for _ in range(SHARDS)]
+    for at, path in enumerate(pages):
+        newer = pages[at - 1] if at > 0 else None
+        older = pages[at + 1] if at + 1 < len(pages) else None
+        shards[shard_of(path)][path] = (newer, older)
+    return tuple(shards)
+
+
+@sf.query
+def neighbour_shard(db: Any, shard: int) -> dict[str, tuple[str | None, str | None]]:
+    """One piece of ``neighbour_shards``: equal again unless one of its pages moved
+    next to another, so a page added or deleted re-executes the ``neighbours`` of
+    a few shards, not of every page."""
+    return neighbour_shards(db)[shard]
+
+
+@sf.query
+def link_shards(db: Any) -> tuple[dict[str, tuple[str, ...]], ...]:
+    """``link_index`` cut by the shard of each target."""
+    shards: list[dict[str, tuple[str, ...]]] = [{} for _ in range(SHARDS)]
+    for target, sources in link_index(db).items():
+        shards[shard_of(target)][target] = sources
+    return tuple(shards)
+
+
+@sf.query
+def link_shard(db: Any, shard: int) -> dict[str, tuple[str, ...]]:
+    """One piece of ``link_shards`` (as ``neighbour_shard``): a new link re-executes
+    the ``backlinks`` of its target's shard only."""
+    return link_shards(db)[shard]
+
+
 @sf.query
 def neighbours(db: Any, path: str) -> tuple[Link | None, Link | None]:
-    """The newer and the older page next to ``path``: reads their summaries only."""
-    pages = order(db)
-    try:
-        at = pages.index(path)
-    except ValueError:
-        return None, None
-    newer = _link(db, pages[at - 1]) if at > 0 else None
-    older = _link(db, pages[at + 1]) if at + 1 < len(pages) else None
-    return newer, older
+    """The newer and the older page next to ``path``: reads their summaries and
+    the shard of ``path`` only, so a change of ``order`` elsewhere cuts off early."""
+    _trace("neighbours", path)
+    newer, older = neighbour_shard(db, shard_of(path)).get(path, (None, None))
+    return (
+        _link(db, newer) if newer is not None else None,
+        _link(db, older) if older is not None else None,
+    )
 
 
 @sf.query
 def backlinks(db: Any, path: str) -> tuple[Link, ...]:
     """The pages linking to ``path``, with the titles they have now."""
-    return tuple(_link(db, source) for source in link_index(db).get(path, ()))
+    _trace("backlinks", path)
+    return tuple(_link(db, source) for source in link_shard(db, shard_of(path)).get(path, ()))
 
 
 # -- templates -----------------------------------------------------------------

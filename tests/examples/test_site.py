@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -254,3 +255,72 @@ def test_the_generator_is_deterministic_and_rewrites_nothing_the_second_time(
     assert generate.corpus(50, seed=3) != generate.corpus(50, seed=4)
     assert generate.generate(tmp_path, 10, seed=1) > 10
     assert generate.generate(tmp_path, 10, seed=1) == 0
+
+
+def added_page(site: Site, next_to: int) -> str:
+    """A new page in the folder of page ``next_to``, dated as it (so it lands among
+    the pages, not at an end) and linking to it; its relpath."""
+    target = a_page(site, next_to)
+    date = re.search(r"date: (\S+)", (site.root / target).read_text())
+    assert date is not None
+    new = f"{target.rpartition('/')[0]}/zz-added.md"
+    (site.root / new).write_text(
+        f"---\ntitle: 'A page added'\ndate: {date.group(1)}\ntags: [python]\n---\n\n"
+        f"See [the page next to it]({target.rpartition('/')[2]}).\n"
+    )
+    return new
+
+
+def from_scratch(site: Site, where: Path) -> dict[str, bytes]:
+    """The outputs of a first build of ``site``'s sources, in a folder of their own."""
+    fresh = Site(where)
+    shutil.rmtree(where, ignore_errors=True)
+    shutil.copytree(site.root, where, ignore=shutil.ignore_patterns(".sofrito", "_site"))
+    result = fresh.run()
+    assert result.code == 0, result.err
+    return {path: data for path, (_, data) in fresh.files().items()}
+
+
+def test_after_each_edit_the_site_equals_a_build_from_scratch_of_the_same_sources(
+    tmp_path: Path,
+) -> None:
+    site = Site(tmp_path / "site")
+    generate.generate(site.root, 300, seed=11)
+    assert site.run().code == 0
+    title = re.search(r"title: '(.*)'", (site.root / a_page(site, 5)).read_text())
+    assert title is not None
+    steps = {
+        "body edit": lambda: site.edit(a_page(site, 3), "\n## ", "\nA new paragraph.\n\n## "),
+        "title edit": lambda: site.edit(a_page(site, 5), title.group(0), "title: 'Renamed'"),
+        "page added": lambda: added_page(site, 7),
+        "page deleted": (site.root / a_page(site, 8)).unlink,
+        "added page deleted": lambda: next(site.root.rglob("zz-added.md")).unlink(),
+        "template edit": lambda: site.edit("templates/page.html", "<article>", "<article id=x>"),
+    }
+    for step, edit in steps.items():
+        edit()
+        result = site.run()
+        assert result.code == 0, f"{step}: {result.err}"
+        built = {path: data for path, (_, data) in site.files().items()}
+        expected = from_scratch(site, tmp_path / "scratch")
+        assert built.keys() == expected.keys(), step
+        assert [path for path in built if built[path] != expected[path]] == [], step
+
+
+def test_a_page_added_re_executes_the_neighbours_and_backlinks_of_a_few_pages(
+    tmp_path: Path,
+) -> None:
+    site = built(tmp_path)
+    before = site.files()
+    new = added_page(site, 7)
+    result = site.run()
+    assert result.code == 0, result.err
+    # order and link_index change for every page, but each page reads its shard of
+    # them: only the pages of the shards that changed look again (35 pages before)
+    assert sum(line.startswith("neighbours ") for line in result.trace) <= 8
+    assert sum(line.startswith("backlinks ") for line in result.trace) <= 8
+    assert f"render {new}" in result.trace
+    assert f"render {a_page(site, 7)}" in result.trace  # its backlinks
+    written = rewritten(before, site.files())
+    assert html_of(a_page(site, 7)) in written
+    assert len({path for path in written if path.count("/") and "tags/" not in path}) <= 4
