@@ -30,13 +30,13 @@ store. The engine keeps no such record itself: only a run that listens does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import sofrito as sf
 from sofrito._introspect import listing_ref, reads
-from sofrito._keys import key_hash
+from sofrito._keys import decode_key, key_hash
 from sofrito._queries import spec_of
 from sofrito.fs import Output
 
@@ -227,6 +227,61 @@ class _Renders(Mapping[str, sf.QueryRef]):
     def __len__(self) -> int:
         return len(self._built())
 
+    def among(self, executed: Collection[sf.QueryRef]) -> dict[str, sf.QueryRef]:
+        """The outputs whose render is one of ``executed``, naming only those: an
+        edit of one page executes a few renders of 10,000, and encoding every
+        render's key to find them cost more than the rest of the record. An
+        executed key is decoded and looked up by value, then confirmed by its
+        ref (two keys can be equal values and encode apart: ``1`` and ``True``)."""
+        if self._refs is not None or len(executed) > len(self._mapping):  # a cold build
+            return {path: ref for path, ref in self._built().items() if ref in executed}
+        wanted: dict[tuple[str, tuple[Any, ...]], sf.QueryRef] = {}
+        for ref in executed:
+            try:
+                wanted[ref.kind, decode_key(ref.key)] = ref
+            except (ValueError, TypeError):  # a key only its classes decode
+                return {path: ref for path, ref in self._built().items() if ref in executed}
+        main_ref = sf.QueryRef.of(spec_of(self._main).name, ())
+        names: dict[Any, str | None] = {}
+        found: dict[str, sf.QueryRef] = {}
+        for path, value in self._mapping:
+            if not isinstance(value, Output):
+                if main_ref in executed:
+                    found[path] = main_ref
+                continue
+            name = names.get(value.render, _UNNAMED)
+            if name is _UNNAMED:
+                try:
+                    name = names[value.render] = spec_of(value.render).name
+                except TypeError:
+                    name = names[value.render] = None
+            try:
+                hit = wanted.get((name, value.key)) if name is not None else None
+            except TypeError:  # an unhashable key: not a memo's
+                continue
+            if hit is not None and _ref_of(name, value.key) == hit:
+                found[path] = hit
+        return found
+
+
+_UNNAMED: Final[Any] = object()
+
+
+def _ref_of(name: str | None, key: tuple[Any, ...]) -> sf.QueryRef | None:
+    try:
+        return None if name is None else sf.QueryRef.of(name, key)
+    except TypeError:
+        return None
+
+
+def rendered(
+    renders: Mapping[str, sf.QueryRef], executed: Collection[sf.QueryRef]
+) -> dict[str, sf.QueryRef]:
+    """Output path -> render ref, for the outputs whose render executed."""
+    if isinstance(renders, _Renders):
+        return renders.among(executed)
+    return {path: ref for path, ref in renders.items() if ref in executed}
+
 
 def _named(mapping: list[tuple[str, Any]], main: Any) -> dict[str, sf.QueryRef]:
     main_ref = sf.QueryRef.of(spec_of(main).name, ())
@@ -276,7 +331,7 @@ def build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -
             else:
                 outcome = CHANGED
             edges.add((_numbered(number, nodes, read.what, read.ref, outcome), at))
-    targets = {path: number[ref] for path, ref in renders.items() if ref in facts.executed}
+    targets = {path: number[ref] for path, ref in rendered(renders, facts.executed).items()}
     changed = [n for n, node in enumerate(nodes) if node.outcome == CHANGED]
     between = _between(changed, set(targets.values()), edges)
     kept = sorted(between | set(targets.values()))
@@ -311,14 +366,14 @@ def _numbered(
 
 
 def _first_build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
-    rendered = {path: ref for path, ref in renders.items() if ref in facts.executed}
-    kept = list(dict.fromkeys(rendered.values()))[:MAX_NODES]
+    named = rendered(renders, facts.executed)
+    kept = list(dict.fromkeys(named.values()))[:MAX_NODES]
     index = {ref: n for n, ref in enumerate(kept)}
     return LastRun(
         start=facts.start,
         end=rt.revision,
         nodes=tuple(Node("query", ref, NEW) for ref in kept),
-        outputs={path: index[ref] for path, ref in rendered.items() if ref in index},
+        outputs={path: index[ref] for path, ref in named.items() if ref in index},
         lost=facts.lost,
         first_build=True,
     )

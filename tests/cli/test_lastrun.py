@@ -1,0 +1,39 @@
+"""``lastrun.rendered``: the outputs whose render executed, found without naming every render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sofrito as sf
+from sofrito.cli import lastrun
+
+
+@sf.query
+def page(db: Any, key: Any) -> str:
+    return str(key)
+
+
+@sf.query
+def site(db: Any) -> dict[str, Any]:
+    return {}
+
+
+def test_rendered_names_the_outputs_of_executed_renders_and_tells_equal_keys_apart() -> None:
+    mapping: list[tuple[str, Any]] = [
+        ("one.html", sf.output(page, 1)),
+        ("true.html", sf.output(page, True)),  # equal to 1 as a value, another key
+        ("a.html", sf.output(page, "a")),
+        ("inline.txt", "text"),  # main's own content
+    ]
+    spec_name = lastrun._named(mapping, site)["one.html"].kind
+    executed = {sf.QueryRef.of(spec_name, (True,)), sf.QueryRef.of(spec_name, ("a",))}
+    found = lastrun.rendered(lastrun.renders_of(mapping, site), executed)
+    assert found == {
+        "true.html": sf.QueryRef.of(spec_name, (True,)),
+        "a.html": sf.QueryRef.of(spec_name, ("a",)),
+    }
+    main_ref = sf.QueryRef.of(lastrun._named(mapping, site)["inline.txt"].kind, ())
+    both = lastrun.rendered(lastrun.renders_of(mapping, site), {*executed, main_ref})
+    assert both == {**found, "inline.txt": main_ref}
+    full = lastrun.renders_of(mapping, site)
+    assert lastrun.rendered(full, executed) == {p: r for p, r in full.items() if r in executed}
