@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sofrito as sf
-from sofrito._fs.patterns import compile_pattern, normalize
+from sofrito._fs.patterns import _match, compile_pattern, normalize
 from sofrito.fs import scan
 
 
@@ -155,3 +157,20 @@ def test_normalize() -> None:
     assert normalize("a/./b/../c") == "a/c"
     with pytest.raises(ValueError, match="names no file"):
         normalize(".")
+
+
+_NAMES = st.sampled_from(["a", "b", "b.md", ".git", ".x.md", "ab", "[a]", "a*b", "!"])
+_SEGMENTS = st.sampled_from(
+    ["**", "*", "*.md", "?", "a", ".git", ".*", "[ab]", "[!a]*", "[a-c]?", "[!]", "[", "a*b", "*b*"]
+)
+
+
+@given(st.lists(_SEGMENTS, min_size=1, max_size=4), st.lists(_NAMES, min_size=1, max_size=5))
+@settings(max_examples=2000, deadline=None)
+def test_a_pattern_matches_as_one_regex_what_the_segment_walk_matches(
+    segments: list[str], names: list[str]
+) -> None:
+    pattern = compile_pattern("/".join(segments))
+    relpath = "/".join(names)
+    expected = _match(pattern.segments, pattern.regexes, tuple(names), 0, 0)
+    assert pattern.matches(relpath) == expected, (pattern.whole.pattern, relpath)

@@ -39,6 +39,9 @@ class Pattern:
     regexes: tuple[re.Pattern[str] | None, ...]  # None for a "**" segment
     prefix: tuple[str, ...]
     """The leading segments without wildcards: the folder the walk starts in."""
+    whole: re.Pattern[str]
+    """The segments as one regex over ``"/" + relpath`` (``_whole``): a scan matches
+    10,000 paths, and one C call each beats the backtracking walk of ``_match``."""
 
     @property
     def hidden(self) -> bool:
@@ -52,7 +55,7 @@ class Pattern:
 
     def matches(self, relpath: str) -> bool:
         """Whether the normalized ``relpath`` matches the whole pattern."""
-        return _match(self.segments, self.regexes, tuple(relpath.split("/")), 0, 0)
+        return self.whole.match("/" + relpath) is not None
 
 
 @functools.lru_cache(maxsize=256)
@@ -67,7 +70,57 @@ def compile_pattern(text: str) -> Pattern:
         if _MAGIC.search(segment):
             break
         prefix.append(segment)
-    return Pattern(text, segments, regexes, tuple(prefix))
+    return Pattern(text, segments, regexes, tuple(prefix), _whole(segments))
+
+
+def _whole(segments: tuple[str, ...]) -> re.Pattern[str]:
+    """The regex of ``_match``'s rule, each name preceded by ``/``: a ``**`` is any
+    number of visible names (at least one when it ends the pattern after another
+    ``**``, as ``_match`` has it), any other segment one name, hidden only if the
+    segment starts with ``.``. tests/test_fs.py holds the two to the same answers."""
+    parts: list[str] = []
+    for at, segment in enumerate(segments):
+        if segment == "**":
+            last = at == len(segments) - 1
+            repeat = "+" if last and at > 0 and segments[at - 1] == "**" else "*"
+            parts.append(f"(?:/(?!\\.)[^/]*){repeat}")
+        else:
+            hidden = "" if segment.startswith(".") else "(?!\\.)"
+            parts.append("/" + hidden + _segment(segment))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def _segment(segment: str) -> str:
+    """One segment's ``fnmatch`` rule within one name: ``*`` and ``?`` and a class
+    never match ``/``. A class is translated by ``fnmatch`` itself (its ranges and
+    negation), found as ``fnmatch`` finds it."""
+    out: list[str] = []
+    i, n = 0, len(segment)
+    while i < n:
+        c = segment[i]
+        i += 1
+        if c == "*":
+            if not out or out[-1] != "[^/]*":
+                out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i
+            if j < n and segment[j] == "!":
+                j += 1
+            if j < n and segment[j] == "]":
+                j += 1
+            while j < n and segment[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+            else:
+                translated = fnmatch.translate(segment[i - 1 : j + 1])  # (?s:[...])\Z
+                out.append("(?!/)" + translated.removeprefix("(?s:").removesuffix(")\\Z"))
+                i = j + 1
+        else:
+            out.append(re.escape(c))
+    return "".join(out)
 
 
 def normalize(relpath: str, *, what: str = "path") -> str:
