@@ -264,6 +264,27 @@ def test_a_build_from_traces_loads_them_a_level_at_a_time(place: Place) -> None:
     assert shared.loads == 2
 
 
+def test_calls_announced_ahead_have_their_traces_loaded_together(place: Place) -> None:
+    """sofrito run announces its renders (``_on_demand.prefetch``): their traces come
+    in one read, what those read in one more, not two reads per page."""
+    from sofrito._on_demand import prefetch
+
+    publisher(place)
+    shared = Counting(open_store(place))
+    laptop = runtime(place, "laptop", Traces(SECRET, publish=False, store=shared))  # type: ignore[arg-type]
+    with laptop.batch():
+        laptop.set(config, {"title": "site"})
+        for name, text in SOURCES.items():
+            laptop.set(src[name], text)
+    shared.loads = 0
+    prefetch(laptop, [(page, (name,)) for name in sorted(SOURCES)])
+    assert [page(laptop, name) for name in sorted(SOURCES)] == [
+        cold()[name] for name in sorted(SOURCES)
+    ]
+    RUNS.clear()
+    assert shared.loads == 2  # the pages', then title's and the words'
+
+
 def test_a_runtime_with_rows_loads_only_the_traces_of_what_executes(place: Place) -> None:
     """After its first commit, an edit's cone executes and the rest is stored: the
     traces that cone's traces read are not loaded ahead (the first build did)."""

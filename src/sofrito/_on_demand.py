@@ -121,17 +121,24 @@ def prefetch(rt: Runtime, calls: Iterable[tuple[Any, tuple[Any, ...]]]) -> None:
     in one call, then what verifying them will read, one call per level
     (``StoreBacking.prefetch``; module docstring, "In bulk"). Values stay the
     same; only the number of round trips changes. Without a store, or for
-    memos already in memory, it does nothing."""
+    memos already in memory, it does nothing. A first build that reads traces
+    loads theirs together too (``TraceBook.expect``)."""
     engine = rt._engine
     write.refuse_until_loaded(engine, "read")
     backing = engine.backing
-    if backing is None:
+    persistence = rt._persistence
+    traces = None if persistence is None else persistence.traces
+    if backing is None and traces is None:
         return
     specs: list[tuple[QuerySpec[Any], tuple[Any, ...]]] = []
     for query, args in calls:
         spec = spec_of(query)
         key = keyed_split(spec, args)[0] if spec.keys is not None else tuple(args)
         specs.append((spec, key))
+    if traces is not None:
+        traces.expect(specs)  # a first build (nothing stored, no backing): their traces
+    if backing is None:
+        return
     engine.gate.enter_read()
     try:
         backing.prefetch(specs)

@@ -420,6 +420,8 @@ class Persistence:
         The stored lifecycle state, and the revision to open at (None for a
         runtime with nothing stored)."""
         header = self.store.load_header(self.runtime_id)
+        if self.traces is not None:
+            self.traces.ahead = header is None  # a first build loads traces ahead
         if header is None:
             self.head = 0
             return None, None

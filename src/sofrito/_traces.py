@@ -278,6 +278,26 @@ class TraceBook:
                 following.setdefault(lookup, (dep_spec, dep_key))
         return Trace(resolved, payload[at:])
 
+    def expect(self, calls: list[tuple[QuerySpec[Any], tuple[Any, ...]]]) -> None:
+        """Load the traces of ``calls``, which the caller is about to ask for (``sofrito
+        run``'s renders, through ``sofrito._on_demand.prefetch``), and what they read,
+        a level at a time: without it each top-level call that misses starts a
+        level of its own. Only while loading ahead (``ahead``)."""
+        if not (self.reading and self.ahead):
+            return
+        pending: dict[bytes, tuple[QuerySpec[Any], bytes]] = {}
+        for spec, key in calls:
+            if not spec.persist:
+                continue
+            try:
+                key_bytes = encode_key(key)
+            except KeyEncodingError:
+                continue
+            lookup = lookup_of(spec.name, spec.fingerprint, key_bytes)
+            if lookup not in self._fetched:
+                pending[lookup] = (spec, key_bytes)
+        self._load(pending)
+
     def forget(self) -> None:
         """Drop the traces loaded ahead and not replayed (after a commit): a later
         execution reads the store again, and sees what was published since. The
