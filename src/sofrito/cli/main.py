@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print runtime events as JSON lines on stdout (summary on stderr)",
     )
+    from sofrito.cli.parallel import add_parallel_options  # noqa: PLC0415 (argparse only)
+
+    add_parallel_options(run)  # --jobs N, --executor URL (docs/parallel.md)
     _debug_option(run)
     run.set_defaults(handler=_run)
 
@@ -309,40 +312,45 @@ def _traces(root: Path) -> Traces | None:
 
 def _run(args: argparse.Namespace) -> int:
     from sofrito.cli.output import EventPrinter, progress_for, summary_line  # noqa: PLC0415
+    from sofrito.cli.parallel import executor_for  # noqa: PLC0415
     from sofrito.cli.rerun import run_retrying  # noqa: PLC0415
     from sofrito.cli.runner import RunSummary, Session, open_session, run_once  # noqa: PLC0415
 
     flow, store = _open(args)
     out = Path(args.out).absolute() if args.out else flow.root / "_site"
     printers: list[EventPrinter] = []
-
-    def session() -> Session:
-        return open_session(
-            flow,
-            store,
-            out,
-            exclude=_cache_folder(args.store_url, flow.root),
-            traces=args.traces,
-            before_load=(lambda rt: printers.append(EventPrinter(rt))) if args.events else None,
-        )
-
-    def run(session: Session) -> RunSummary:
-        return run_once(session, progress_for(sys.stderr) if not args.events else None)
-
-    def lost(conflict: Exception) -> None:
-        print(
-            f"sofrito: another process committed to the cache "
-            f"{_without_password(args.store_url)} during this run; running again "
-            "from what it committed",
-            file=sys.stderr,
-        )
-
     try:
-        try:
-            summary = run_retrying(session, run, where=args.store_url, lost=lost)
-        finally:
-            for printer in printers:
-                printer.close()
+        with executor_for(args) as executor:
+
+            def session() -> Session:
+                return open_session(
+                    flow,
+                    store,
+                    out,
+                    exclude=_cache_folder(args.store_url, flow.root),
+                    traces=args.traces,
+                    before_load=(
+                        (lambda rt: printers.append(EventPrinter(rt))) if args.events else None
+                    ),
+                    executor=executor,
+                )
+
+            def run(session: Session) -> RunSummary:
+                return run_once(session, progress_for(sys.stderr) if not args.events else None)
+
+            def lost(conflict: Exception) -> None:
+                print(
+                    f"sofrito: another process committed to the cache "
+                    f"{_without_password(args.store_url)} during this run; running again "
+                    "from what it committed",
+                    file=sys.stderr,
+                )
+
+            try:
+                summary = run_retrying(session, run, where=args.store_url, lost=lost)
+            finally:
+                for printer in printers:
+                    printer.close()
     finally:
         store.close()
     for failure in summary.failures:

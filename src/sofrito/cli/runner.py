@@ -50,9 +50,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sofrito as sf
+from sofrito import _shipping
 from sofrito._fs.cells import FILES, split
 from sofrito._fs.patterns import normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
@@ -63,6 +64,9 @@ from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
 from sofrito.fs import Output
 from sofrito.stores import Receipt, RuntimeStore, Traces
+
+if TYPE_CHECKING:
+    from sofrito.executors import Executor
 
 __all__ = [
     "OUTPUTS",
@@ -174,6 +178,8 @@ class Session:
     store: RuntimeStore
     out_dir: Path
     exclude: tuple[Path, ...] = field(default=())
+    executor: Executor | None = None
+    """``--jobs``, ``--executor``: computes the renders ahead (``_run_ahead``)."""
 
 
 def open_session(
@@ -184,14 +190,16 @@ def open_session(
     exclude: tuple[Path, ...] = (),
     before_load: Callable[[sf.Runtime], None] | None = None,
     traces: Traces | None = None,
+    executor: Executor | None = None,
 ) -> Session:
     """Open ``flow``'s runtime on ``store``; ``before_load`` may subscribe to its events first.
     ``traces``: shared traces (``SOFRITO_TRACE_SECRET``, docs/persistence.md)."""
-    rt = sf.Runtime(store=store, runtime_id=flow.name, load=False, traces=traces)
+    rt = sf.Runtime(store=store, runtime_id=flow.name, load=False, traces=traces, executor=executor)
     if before_load is not None:
         before_load(rt)
     rt.load()
-    return Session(flow, rt, store, out_dir.absolute(), (out_dir.absolute(), *exclude))
+    exclude = (out_dir.absolute(), *exclude)
+    return Session(flow, rt, store, out_dir.absolute(), exclude, executor)
 
 
 def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
@@ -217,9 +225,12 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     mapping: list[tuple[str, Any]] = []
     try:
         settle(rt)  # verify the cone of the scan's writes, without loading the rest
+        _commit_for_workers(session)
         mapping, main_changed_at = _mapping(session)
         kept = _kept(session, mapping, record)
-        _prefetch(session, [(path, value) for path, value in mapping if path not in kept])
+        asked = [(path, value) for path, value in mapping if path not in kept]
+        _prefetch(session, asked)
+        _run_ahead(session, asked)
         produced = _produce(session, mapping, start, main_changed_at, progress, kept)
         emitted = _emit(session, produced, record)
         # Written: their contents (the renders' values) need not outlive the
@@ -377,6 +388,41 @@ def _prefetch(session: Session, mapping: list[tuple[str, Any]]) -> None:
     store call for all of them beats one each (``sofrito._on_demand.prefetch``)."""
     outputs = [value for _, value in mapping if isinstance(value, Output)]
     prefetch(session.rt, [(output.render, output.key) for output in outputs])
+
+
+def _run_ahead(session: Session, mapping: list[tuple[str, Any]]) -> None:
+    """With an executor (``--jobs N``, ``--executor``): the referenced outputs'
+    renders, grouped by query, are computed by its workers and installed, so
+    that ``_produce`` finds them current. Keys that are hits are not sent, and
+    a key a worker could not compute is computed by ``_produce``, which also
+    reports every failure as a serial run does (docs/parallel.md)."""
+    executor = session.executor
+    if executor is None:
+        return
+    by_render: dict[Any, list[tuple[Any, ...]]] = {}
+    for _, value in mapping:
+        if isinstance(value, Output):
+            by_render.setdefault(value.render, []).append(value.key)
+    # Every group sent before any is taken: the first dispatch commits what
+    # main computed (the workers read it), the others find nothing to commit,
+    # and the workers have every group's tasks at once.
+    dispatches = [(executor.dispatch(session.rt, r, keys), keys) for r, keys in by_render.items()]
+    try:
+        for dispatch, keys in dispatches:
+            for index in range(len(keys)):
+                dispatch.take(index)
+    finally:
+        for dispatch, _ in dispatches:
+            dispatch.close(True)
+
+
+def _commit_for_workers(session: Session) -> None:
+    """With an executor, commit the scan's input changes before ``main`` runs:
+    a query's ``sf.gather`` (the site's ``order`` gathers every page's summary)
+    can send its keys to workers only when the store holds the inputs they
+    read, and a computation cannot commit. A no-op has nothing to commit."""
+    if session.executor is not None:
+        _shipping.prepare(session.rt)
 
 
 def _produce(

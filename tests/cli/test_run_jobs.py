@@ -1,0 +1,132 @@
+"""``sofrito run --jobs N`` and ``--executor``: the example site built by worker
+processes equals the serial build byte for byte, with every page's work done
+once, in the workers, and counted in the summary; a no-op ships nothing and
+commits no dispatch boundary; bad options are one line and exit 2."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("markdown_it")
+pytest.importorskip("jinja2")
+pytest.importorskip("pygments")
+pytest.importorskip("yaml")
+
+SITE = Path(__file__).parent.parent.parent / "examples" / "site"
+
+
+def _generate(root: Path, pages: int) -> None:
+    spec = importlib.util.spec_from_file_location("site_generate_jobs", SITE / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(root, pages, seed=11)
+
+
+def _sofrito(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sofrito", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=False,
+    )
+
+
+def _traced(root: Path, *args: str) -> tuple[subprocess.Popen[str], str, list[tuple[str, int]]]:
+    """``sofrito run`` with the site's execution trace: the process, its output,
+    and each traced execution as (what and key, process id)."""
+    log = root / "trace.log"
+    env = {**os.environ, "COLUMNS": "200", "SITE_TRACE": str(log), "SITE_TRACE_PIDS": "1"}
+    command = [sys.executable, "-m", "sofrito", "run", str(root / "flow.py"), *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
+        out, _ = process.communicate(timeout=120)
+    lines = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    traced = [(line.rpartition(" pid=")[0], int(line.rpartition(" pid=")[2])) for line in lines]
+    return process, out, traced
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    out = root / "_site"
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_jobs_2_builds_the_site_byte_for_byte_as_jobs_1_and_a_no_op_ships_nothing(
+    tmp_path: Path,
+) -> None:
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    _generate(serial, 40)
+    _generate(parallel, 40)
+    one = _sofrito("run", str(serial / "flow.py"), "--jobs", "1")
+    two = _sofrito("run", str(parallel / "flow.py"), "--jobs", "2")
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    assert _outputs(parallel) == _outputs(serial)
+    # the summary counts what the workers executed too: the same as a serial run
+    assert two.stdout.split()[0] == one.stdout.split()[0]
+    receipts = _sofrito("receipts", str(parallel / "flow.py")).stdout.splitlines()
+    # the scan's inputs before main (its gather ships the summaries), then what
+    # main computed before the renders are shipped, then the run
+    assert [line.split()[1] for line in receipts] == ["run", "dispatch", "dispatch"]
+
+    again = _sofrito("run", str(parallel / "flow.py"), "--jobs", "2")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("0 executed")
+    receipts = _sofrito("receipts", str(parallel / "flow.py")).stdout.splitlines()
+    assert [line.split()[1] for line in receipts] == ["run", "run", "dispatch", "dispatch"]
+
+    page = next((parallel / "content").rglob("page-00003.md"))
+    page.write_text(page.read_text() + "\nOne more paragraph.\n")
+    (serial / page.relative_to(parallel)).write_text(page.read_text())
+    assert _sofrito("run", str(parallel / "flow.py"), "--jobs", "2").returncode == 0
+    assert _sofrito("run", str(serial / "flow.py")).returncode == 0
+    assert _outputs(parallel) == _outputs(serial)
+
+
+def test_jobs_2_parses_and_renders_every_page_once_in_the_workers(tmp_path: Path) -> None:
+    """The per-page work (front matter, parse, summary, render) is done by the
+    workers, each page once, and the run installs it rather than doing it
+    again; the run's own executions are the site-wide ones."""
+    _generate(tmp_path, 40)
+    pages = [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "content").rglob("*.md")]
+    process, out, traced = _traced(tmp_path, "--jobs", "2")
+    assert process.returncode == 0
+    per_page = [(what, pid) for what, pid in traced if what.split()[0] in PER_PAGE]
+    assert sorted(what for what, _ in per_page) == sorted(
+        f"{what} {page}" for what in PER_PAGE for page in pages
+    )  # each once: nothing computed twice, nothing redone by the run
+    assert {pid for _, pid in per_page}.isdisjoint({process.pid})  # all in workers
+    run_own = sorted(what.strip() for what, pid in traced if pid == process.pid)
+    # site-wide pages and indexes (link_index is read by renders: in the workers)
+    assert run_own == ["feed", "index", "order", "sitemap", "tag_index", "tags_overview"]
+    assert int(out.split()[0]) > len(per_page)  # and the summary counts them
+
+
+PER_PAGE = ("meta", "parsed", "summary", "render")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--jobs", "0"], "0 is not a positive number of jobs"),
+        (["--jobs", "2", "--executor", "dask://127.0.0.1:1"], "not both"),
+        (["--executor", "ray://here"], "unknown executor"),
+    ],
+)
+def test_bad_parallel_options_are_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    _generate(tmp_path / "site", 3)
+    done = _sofrito("run", str(tmp_path / "site" / "flow.py"), *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
