@@ -219,6 +219,12 @@ def test_a_commit_holds_each_stored_value_as_its_encoding_until_read(tmp_path: P
     table = rt._engine.tables[upper.spec]
     assert all(type(memo.value) is Encoded for memo in table.values())
     assert type(rt._engine.tables[joined.spec][("k0", "k1")].value) is Encoded
+    # Held once: a view of the value's bytes at the end of the row written.
+    held = table[("k0",)].value.data
+    assert type(held) is memoryview
+    assert type(held.obj) is bytes
+    assert held.obj.endswith(held)
+    assert len(held.obj) > len(held)
     assert joined(rt, "k0", "k1") == "V0+V1"  # not the hit table's old value: decoded
     assert upper(rt, "k2") == "V2"
     assert runs == {}

@@ -273,7 +273,8 @@ class Persistence:
         with traces, whose digests are kept by value object (``_traces.py``)."""
         value = memo.value
         if type(value) is Encoded:
-            encoded = value.data
+            data = value.data
+            encoded = data if type(data) is bytes else bytes(data)
         else:
             try:
                 encoded = self.codec.encode(value)
@@ -293,8 +294,15 @@ class Persistence:
             self._published.append((memo, split_memo_id(mid)[1], deps, encoded))
         sealed = encode_memo_row(row, self.sealer, self._context("memo", mid))
         if hold and type(value) is not Encoded:
-            restore.hold_encoded(self.engine, memo, encoded, self.codec.decode)
+            # The row ends with the value's bytes: a view of them, not a second copy.
+            held = memoryview(sealed)[len(sealed) - len(encoded) :]
+            restore.hold_encoded(self.engine, memo, held, self._decode_held)
         return sealed
+
+    def _decode_held(self, data: memoryview) -> Any:
+        """A held value (``_row``): the codec reads bytes (a view's copy lives only
+        as long as the decoding)."""
+        return self.codec.decode(bytes(data))
 
     def row_to_ship(self, memo: Memo) -> tuple[bytes, bytes] | None:
         """``memo``'s id and sealed row as a commit would write them, for a worker

@@ -92,7 +92,7 @@ Published = tuple[Memo, bytes, list[NodeId], bytes]
 node ids (as its row lists them) and its value as the codec encoded it."""
 
 
-def _hash(data: bytes) -> bytes:
+def _hash(data: bytes | memoryview) -> bytes:
     return hashlib.blake2b(data, digest_size=32).digest()
 
 

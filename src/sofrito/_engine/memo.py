@@ -53,11 +53,16 @@ word compare."""
 
 
 class Encoded:
-    """A persisted value not decoded yet: decoding waits until someone reads it."""
+    """A persisted value not decoded yet: decoding waits until someone reads it.
+
+    ``data`` is the codec's bytes, or a view of them inside the row a commit
+    wrote (``restore.hold_encoded``), so that a committed value is held once,
+    not once in its row and again beside it. ``decode`` takes what ``data`` is.
+    """
 
     __slots__ = ("data", "decode")
 
-    def __init__(self, data: bytes, decode: Callable[[bytes], Any]) -> None:
+    def __init__(self, data: bytes | memoryview, decode: Callable[[Any], Any]) -> None:
         self.data = data
         self.decode = decode
 

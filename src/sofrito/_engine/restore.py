@@ -227,9 +227,12 @@ def install_shipped_memo(
     return memo
 
 
-def hold_encoded(engine: Engine, memo: Memo, data: bytes, decode: Callable[[bytes], Any]) -> None:
-    """``memo``'s value, just written to the store as ``data``, is held as those
-    bytes from now on (``Encoded``), exactly as a memo loaded from that row:
+def hold_encoded(
+    engine: Engine, memo: Memo, data: memoryview, decode: Callable[[memoryview], Any]
+) -> None:
+    """``memo``'s value, just written to the store as ``data`` (a view of the
+    value's bytes in its row), is held as those bytes from now on
+    (``Encoded``), exactly as a memo loaded from that row:
     decoded when next read, then hittable again (``fetch.ensure``).
 
     Why: after a first build every value sat in memory beside its encoding
