@@ -227,6 +227,26 @@ def test_a_delta_with_edges_has_its_own_pinned_encoding_that_covers_them() -> No
     assert moved.to_bytes() != GOLDEN_EDGES.to_bytes()
 
 
+def test_a_large_delta_encodes_as_the_formula_says_whatever_its_size() -> None:
+    """The encoding is cut into parts for the digest (rows apart, edges in pieces):
+    the bytes stay the documented encoding of the whole delta."""
+    upserts = {f"q:{n:05}".encode(): bytes([n % 251]) * (n % 300) for n in range(3000)}
+    reads = {memo_id: [f"i:{n % 700:04}".encode() * 4 for n in range(40)] for memo_id in upserts}
+    delta = SnapshotDelta(9, b"meta", upserts, frozenset({b"q:gone"}), reads=reads)
+    edges = tuple(sorted((m, tuple(sorted(set(ids)))) for m, ids in reads.items()))
+    formula = (
+        "sofrito.snapshot.v2",
+        9,
+        b"meta",
+        tuple(sorted(upserts.items())),
+        (b"q:gone",),
+        False,
+        edges,
+    )
+    assert len(delta.parts()) > 2 * len(upserts) + 2  # the edges came in several parts
+    assert delta.to_bytes() == _encoding.encode(formula)
+
+
 def test_a_delta_without_edges_encodes_as_before_edges_existed() -> None:
     """Receipts minted before edges existed still verify: no edge, the v1 bytes."""
     empty_reads = SnapshotDelta(

@@ -49,6 +49,8 @@ _SNAPSHOT_TAG_EDGES = "sofrito.snapshot.v2"
 _PAIR: Final = bytes([_encoding.TUPLE, 0, 0, 0, 2, _encoding.BYTES])
 """How the encoding of a (bytes, bytes) pair starts: its tag, its count, the first tag."""
 _BYTES: Final = bytes([_encoding.BYTES])
+_CHUNK: Final = 1 << 20
+"""The size of the pieces ``parts()`` cuts the encoded edges into."""
 
 QUERY_NODE: Final = b"q"
 """The first byte of a memo's node id: memo ``m`` read as a dependency is the
@@ -167,7 +169,7 @@ class SnapshotDelta:
             _encoding.encode_into(out, memo_id)
         _encoding.encode_into(out, bool(self.full))
         if edges:
-            _encode_edges(out, edges)
+            _encode_edges(out, edges, parts)
         parts.append(bytes(out))
         return parts
 
@@ -183,10 +185,14 @@ class SnapshotDelta:
         return tuple(sorted(edges))
 
 
-def _encode_edges(out: bytearray, edges: tuple[tuple[bytes, tuple[bytes, ...]], ...]) -> None:
+def _encode_edges(
+    out: bytearray, edges: tuple[tuple[bytes, tuple[bytes, ...]], ...], parts: list[bytes]
+) -> None:
     """``encode_into(out, edges)``, every item known to be bytes (checked by
     ``_canonical_edges``), written out: an encoder call per node id was most
-    of the digest of a 10,000-page first commit (255,000 edges)."""
+    of the digest of a 10,000-page first commit (255,000 edges). ``out`` goes
+    to ``parts`` every ``_CHUNK`` bytes: the edges of that commit encode to
+    20 MB, which a single part would hold twice (the buffer and its copy)."""
     length = _encoding.length
     out.append(_encoding.TUPLE)
     out += length(len(edges))
@@ -200,6 +206,9 @@ def _encode_edges(out: bytearray, edges: tuple[tuple[bytes, tuple[bytes, ...]], 
             out += _BYTES
             out += length(len(node_id))
             out += node_id
+        if len(out) >= _CHUNK:
+            parts.append(bytes(out))
+            out.clear()
 
 
 def _check_bytes(memo_id: object, row: object) -> None:
