@@ -75,6 +75,35 @@ def test_a_body_edit_on_the_example_site_loads_its_cone_not_a_row_per_page(
     assert found["rows"] <= 20, found  # 1,236 before settle, at this size
 
 
+def test_a_page_deleted_from_the_example_site_loads_what_it_reached_not_every_page(
+    tmp_path: Path,
+) -> None:
+    """The deleted page's own queries cannot be verified (the file they read is
+    gone: the read suspends), and ``order`` and the link index read them; settle
+    verifies those readers the engine's way (they execute without the page) and
+    leaves green the pages whose shard of the indexes came out equal. Left
+    undecided, every page's render was loaded and polled (6,000 rows at this size)."""
+    root = tmp_path / "site"
+    _generate(root, PAGES)
+    command = [sys.executable, "-m", "sofrito", "run", str(root / "flow.py")]
+    assert subprocess.run(command, capture_output=True, timeout=120, check=False).returncode == 0
+    source = next((root / "content").rglob("page-00010.md"))
+    source.unlink()
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(root)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not (root / "_site" / source.relative_to(root / "content").with_suffix(".html")).exists()
+    assert len(found["written"]) <= 12, found  # its neighbours, pages it linked to, indexes
+    assert found["rows"] <= 2 * PAGES, found  # the 2 x 128 shards, order, the indexes
+
+
 SETTLE_ONLY = """
 import sys
 from pathlib import Path
@@ -112,10 +141,10 @@ def body(db, path, style="p"):
     return f"<{style}>{sf.fs.file(db, path).decode()}</{style}>"
 
 
-@sf.query
-def render(db, path):
+@sf.query(keys=("path",))
+def render(db, path, style="p"):
     log(f"render {path}")
-    return body(db, path, "p")
+    return body(db, path, style)
 
 
 @sf.query
@@ -128,10 +157,10 @@ def main(db):
 
 
 def test_a_render_settle_leaves_marked_is_polled_not_kept_as_untouched(tmp_path: Path) -> None:
-    """``body`` is a ``keys=`` query: a fresh process has no call of it to take its
-    ``style`` from, so ``settle`` does not verify it (the engine will, with the
-    default) and leaves it, and its reader ``render('content/a.md')``, marked by
-    id, unloaded (a child process scans and settles, and commits nothing). The run must not take
+    """``body`` and ``render`` are ``keys=`` queries: a fresh process has no call of
+    them to take their ``style`` from, so ``settle`` does not verify them (the
+    engine will, with the default) and leaves both marked by id, unloaded (a
+    child process scans and settles, and commits nothing). The run must not take
     that render's file as current (``runner._kept``, ``StoreBacking.untouched``
     read the marks by id): it polls it, and the edit reaches the page."""
     site = make_site(tmp_path, UNDECIDED)
