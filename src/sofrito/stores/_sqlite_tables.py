@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import operator
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from sofrito.stores._integrity import (
     EMPTY_SEAL,
+    SUM_SIZE,
     EdgeSums,
     edge_checksummer,
     fold,
@@ -113,7 +114,7 @@ def _write_memos(
             [(runtime_id, memo_id) for memo_id in snapshot.deletes if memo_id in old],
         )
     checksum = memo_checksummer(runtime_id)
-    # In key order (``_in_key_order``): the rows are most of a cold build's bytes.
+    # In key order, as edges are (``_insert_edges``): most of a cold build's bytes.
     rows = [
         (runtime_id, memo_id, row, checksum(memo_id, row))
         for memo_id, row in sorted(snapshot.upserts.items())
@@ -135,52 +136,64 @@ def _write_edges(
     index, in proportion to the delta; rewriting them all cost a wide memo
     (a root reading 10,000 pages) 10,000 deletes and inserts per commit, about
     75% of that commit (docs/persistence.md, "Reverse edges")."""
-    checksum = edge_checksummer(runtime_id)
     if snapshot.full:
         conn.execute("DELETE FROM edges WHERE runtime_id = ?", (runtime_id,))
-        rows = [
-            (runtime_id, dep, reader, checksum(reader, dep))
+        pairs = [
+            (dep, reader)
             for memo_id in snapshot.upserts
             for reader in (reader_node(memo_id),)
             for dep in snapshot.edges_of(memo_id)
         ]
-        conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", _in_key_order(rows))
-        return fold(EMPTY_SEAL, (row[3] for row in rows))
-    wanted = {reader_node(memo_id): snapshot.edges_of(memo_id) for memo_id in snapshot.upserts}
-    wanted.update((reader_node(memo_id), frozenset()) for memo_id in snapshot.deletes)
-    stored = _stored_edges(conn, runtime_id, list(wanted))
+        return _insert_edges(conn, runtime_id, EMPTY_SEAL, pairs)
+    memo_ids = [*snapshot.upserts, *snapshot.deletes]  # a deleted memo has no edges
     gone: list[tuple[str, bytes, bytes]] = []
-    added: list[tuple[str, bytes, bytes, bytes]] = []
-    for reader, deps in wanted.items():
-        old = stored.get(reader, {})
-        for dep, stored_sum in old.items():
-            if dep not in deps:
-                gone.append((runtime_id, dep, reader))
-                seal = fold(seal, (stored_sum,))
-        added += [
-            (runtime_id, dep, reader, checksum(reader, dep)) for dep in deps if dep not in old
-        ]
+    added: list[tuple[bytes, bytes]] = []
+    for start in range(0, len(memo_ids), _CHUNK):  # a chunk's edge sets at a time
+        ids = memo_ids[start : start + _CHUNK]
+        readers = [reader_node(memo_id) for memo_id in ids]
+        stored = _stored_edges(conn, runtime_id, readers)
+        for memo_id, reader in zip(ids, readers, strict=True):
+            deps = snapshot.edges_of(memo_id)
+            old = stored.get(reader, {})
+            for dep, stored_sum in old.items():
+                if dep not in deps:
+                    gone.append((runtime_id, dep, reader))
+                    seal = fold(seal, (stored_sum,))
+            added += [(dep, reader) for dep in deps if dep not in old]
     conn.executemany("DELETE FROM edges WHERE runtime_id = ? AND dep = ? AND reader = ?", gone)
     # OR REPLACE: an old edge a damaged index hid from the lookup above is the
     # same row; its checksum, not folded out, leaves the seal for a full load to catch.
-    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", _in_key_order(added))
-    return fold(seal, (row[3] for row in added))
+    return _insert_edges(conn, runtime_id, seal, added)
 
 
-def _in_key_order(
-    rows: list[tuple[str, bytes, bytes, bytes]],
-) -> list[tuple[str, bytes, bytes, bytes]]:
-    """``rows`` sorted by the table's primary key ``(runtime_id, dep, reader)``.
+def _insert_edges(
+    conn: sqlite3.Connection, runtime_id: str, seal: bytes, pairs: list[tuple[bytes, bytes]]
+) -> bytes:
+    """Insert the edges ``(dep, reader)`` with their checksums; return ``seal``
+    with the checksums folded in.
 
-    Inserted in the order a commit builds them (per reader, in read order),
-    every row lands on a random page of the b-tree: at 10,000 pages (255,000
-    edges, 70,000 memo rows) the pages the cache cannot hold are written out
-    and read back again and again, about 6 s of CPU and 15 s of a loaded
-    disk's time. Sorted, each page is filled once: 2.4 s of CPU and 4 s
-    (measured on the example site's first commit; a bigger page cache,
-    ``PRAGMA cache_size``, did not help). Sorting costs a fraction of that."""
-    rows.sort()
-    return rows
+    In primary-key order ``(runtime_id, dep, reader)``: inserted in the order a
+    commit builds them (per reader, in read order), every row lands on a
+    random page of the b-tree, and at 10,000 pages (255,000 edges, 70,000 memo
+    rows) the pages the cache cannot hold are written out and read back again
+    and again, about 6 s of CPU and 15 s of a loaded disk's time. Sorted, each
+    page is filled once: 2.4 s of CPU and 4 s (measured on the example site's
+    first commit; a bigger page cache, ``PRAGMA cache_size``, did not help).
+    The rows are made as SQLite takes them, not held: two ids a pair is what
+    a first commit holds, not four fields and a checksum."""
+    pairs.sort()
+    checksum = edge_checksummer(runtime_id)
+    folded = int.from_bytes(seal, "big")
+
+    def rows() -> Iterator[tuple[str, bytes, bytes, bytes]]:
+        nonlocal folded
+        for dep, reader in pairs:
+            stored = checksum(reader, dep)
+            folded ^= int.from_bytes(stored, "big")
+            yield runtime_id, dep, reader, stored
+
+    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", rows())
+    return folded.to_bytes(SUM_SIZE, "big")
 
 
 def _stored_edges(
