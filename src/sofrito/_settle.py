@@ -143,21 +143,33 @@ class _Walk:
         pending = self.pending
         for seed, node in pending.seeds.items():
             self.state[seed] = self._seed_state(seed, node)
+        state = self.state
         readers_of: dict[bytes, list[bytes]] = {}
         waiting: dict[bytes, int] = {}
+        worst: dict[bytes, int] = {}
+        """Per reader, the worst state among its reads decided so far: each edge is
+        looked at once, as its read is decided (40,000 edges on the example site)."""
         for mid, deps in pending.deps.items():
             count = 0
+            bad = SAME
             for dep in deps:
-                if dep not in self.state:
+                known = state.get(dep)
+                if known is None:
                     readers_of.setdefault(dep, []).append(mid)
                     count += 1
+                elif known > bad:
+                    bad = known
             waiting[mid] = count
+            worst[mid] = bad
         wave = [mid for mid, count in waiting.items() if not count]
         while wave:
-            self._decide(wave)
+            self._decide(wave, worst)
             below: list[bytes] = []
             for mid in wave:
+                decided = state[QUERY + mid]
                 for reader in readers_of.get(QUERY + mid, ()):
+                    if decided > worst[reader]:  # noqa: PLR1730 (no call per edge)
+                        worst[reader] = decided
                     waiting[reader] -= 1
                     if not waiting[reader]:
                         below.append(reader)
@@ -178,8 +190,9 @@ class _Walk:
         listing = None if table is None else table.get(LISTING_KEY)
         return CHANGED if listing is not None and listing.changed_at > base else SAME
 
-    def _decide(self, wave: list[bytes]) -> None:
-        """Green what may be, verify what must be (loaded together), per reader."""
+    def _decide(self, wave: list[bytes], worsts: dict[bytes, int]) -> None:
+        """Green what may be, verify what must be (loaded together), per reader
+        (``worsts``: the worst state of its reads, all decided by now)."""
         state = self.state
         backing = self.backing
         dirty = backing.dirty or {}
@@ -188,7 +201,7 @@ class _Walk:
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
         held: dict[str, int] = {}  # nothing loads before the loop ends: valid for the wave
         for mid in wave:
-            worst = max((state.get(dep, UNKNOWN) for dep in self.pending.deps[mid]), default=SAME)
+            worst = worsts[mid]
             in_memory = backing._memo_in_memory(mid, held)
             if worst == SAME and in_memory is None and mid in added:
                 dirty.pop(mid, None)  # green: valid as its row says, and unloaded
