@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -169,6 +170,36 @@ def test_commit_after_a_small_change_writes_only_what_executed() -> None:
     )
     assert receipt.verify(store.deltas[-1])
     assert store.load_receipt("small", receipt.run_id, receipt.sequence) == receipt
+
+
+def test_a_commit_pauses_the_cyclic_collector_and_resumes_it(tmp_path: Path) -> None:
+    """Everything a commit builds lives until the store has written it: collecting
+    meanwhile walks the heap for nothing. Paused for the commit, as it was before after."""
+
+    enabled: list[bool] = []
+
+    class GcWatchingStore(RecordingStore):
+        def commit_boundary(
+            self, runtime_id: str, snapshot: SnapshotDelta, *rest: Any, **options: Any
+        ) -> Any:
+            enabled.append(gc.isenabled())
+            return super().commit_boundary(runtime_id, snapshot, *rest, **options)
+
+    rt = sf.Runtime(store=GcWatchingStore(), runtime_id="gc")
+    rt.set(source["a"], "x")
+    upper(rt, "a")
+    assert gc.isenabled()
+    rt.commit()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        rt.set(source["a"], "y")
+        upper(rt, "a")
+        rt.commit()
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
+    assert enabled == [False, False]
 
 
 def test_receipts_are_contiguous_and_verify(tmp_path: Path) -> None:

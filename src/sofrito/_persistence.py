@@ -175,7 +175,7 @@ class Persistence:
     def commit(self, boundary: str, *, strict: bool = False) -> Receipt:
         engine = self.engine
         refuse_if_closed(engine, "commit")
-        with engine.gate.write():
+        with engine.gate.write(), _collector_paused():
             states = [self.input_state(cell) for cell in _sorted_cells(self.journal.cells)]
             book = self.traces
             published = self._published = [] if book is not None and book.publishing else None
@@ -742,7 +742,10 @@ def _collector_paused() -> Iterator[None]:
     """Opening builds a few objects per stored row and frees none of them, the
     worst case for the cyclic collector, which would walk the growing heap
     again and again for nothing (about 15% of opening a 10,000-page site).
-    It is paused for the load and resumed after, unless it was off already."""
+    A commit is the same case: every row, id and edge it builds lives until
+    the store has written them (0.6 s of a 10,000-page first build's commit,
+    compiled, about 10%). It is paused for the load or the commit and
+    resumed after, unless it was off already."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
