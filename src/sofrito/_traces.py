@@ -41,6 +41,7 @@ commit never waits on it, and a failure to publish is logged, not raised.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import struct
@@ -205,7 +206,21 @@ class TraceBook:
         ``load_trace_rows`` per level of the build, not one store transaction per
         memo (what a replay will ask for next is what the traces it replays
         read). A lookup is loaded once per commit (``_fetched``), so a trace that
-        did not match is not loaded again for each of its readers."""
+        did not match is not loaded again for each of its readers.
+
+        The cyclic collector is paused meanwhile: a level builds a few objects per
+        read of each trace and frees none, the worst case for it: it walked the
+        growing heap again and again (a 10,000-page site's first build from
+        traces: 1,386 collections, 1.4 s, while loading 255,000 reads)."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_levels(pending)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _load_levels(self, pending: dict[bytes, tuple[QuerySpec[Any], bytes]]) -> None:
         first = True
         while pending:
             try:
