@@ -25,6 +25,8 @@ if [ -z "${SOFRITO_TEST_POSTGRES:-}" ]; then
     start_postgres
 fi
 export SOFRITO_REQUIRE_POSTGRES=1
+# The Dask tests (a real LocalCluster) must not skip here either.
+export SOFRITO_REQUIRE_DASK=1
 .venv/bin/ruff check hatch_build.py src tests benchmarks
 .venv/bin/ruff format --check hatch_build.py src tests benchmarks
 .venv/bin/mypy
