@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
-from sofrito._fs.patterns import _match, compile_pattern, normalize
+from sofrito._fs.patterns import _match, _normalized, compile_pattern, normalize
 from sofrito.fs import scan
 
 
@@ -174,3 +175,15 @@ def test_a_pattern_matches_as_one_regex_what_the_segment_walk_matches(
     relpath = "/".join(names)
     expected = _match(pattern.segments, pattern.regexes, tuple(names), 0, 0)
     assert pattern.matches(relpath) == expected, (pattern.whole.pattern, relpath)
+
+
+@given(st.text(alphabet="ab./\\:C \n", max_size=8))
+@settings(max_examples=3000, deadline=None)
+def test_normalize_takes_a_normal_path_as_it_is_and_any_other_part_by_part(text: str) -> None:
+    def outcome(call: Any) -> str:
+        try:
+            return f"ok {call()}"
+        except ValueError as error:
+            return f"ValueError {error}"
+
+    assert outcome(lambda: normalize(text)) == outcome(lambda: _normalized(text, "path"))
