@@ -547,12 +547,12 @@ class StoreBacking:
         assert dirty is not None
         assert recorded is not None
         in_memory: list[Memo] = []
-        held: dict[str, int] = {}
+        held: dict[bytes, int] = {}
         for mid in reached:
             memo = self._memo_in_memory(mid, held)
             if memo is not None:
                 in_memory.append(memo)
-            elif held[split_memo_id(mid)[0]] == UNDEFINED:
+            elif self.held_state(mid, held) == UNDEFINED:
                 self.untrusted.setdefault(mid, revision)  # as ``_merge`` does
             else:
                 if mid not in dirty and mid not in recorded:
@@ -563,18 +563,29 @@ class StoreBacking:
             restore.push_back(self.engine, in_memory, revision)
             self.marked += in_memory
 
-    def _memo_in_memory(self, mid: bytes, held: dict[str, int] | None = None) -> Memo | None:
+    def _memo_in_memory(self, mid: bytes, held: dict[bytes, int] | None = None) -> Memo | None:
         """The memo of ``mid`` if this process holds it; its key is decoded only
         when the query has memos in memory (a fresh process holds few).
 
-        ``held``: per query name, whether it is ``UNDEFINED`` here, has ``NONE_HELD``
-        or ``SOME_HELD`` memos in memory, filled in as names are met, for a caller
-        asking about many ids while nothing is installed (a write's closure,
-        60,000 readers on the example site at 10,000 pages, of a few queries)."""
+        ``held``: per query (by the name's bytes at the head of ``mid``), whether
+        it is ``UNDEFINED`` here, has ``NONE_HELD`` or ``SOME_HELD`` memos in
+        memory, filled in as queries are met, for a caller asking about many ids
+        while nothing is installed (a write's closure, 30,000 readers on the
+        example site at 10,000 pages, of a few queries): ``held_state``."""
+        if held is not None and self.held_state(mid, held) != SOME_HELD:
+            return None
         name, key_bytes = split_memo_id(mid)
-        known = None if held is None else held.get(name)
+        found = _registry.query_and_key(name, key_bytes)
+        table = None if found is None else self.engine.tables.get(found[0])
+        return None if found is None or table is None else table.get(found[1])
+
+    def held_state(self, mid: bytes, held: dict[bytes, int]) -> int:
+        """What ``_memo_in_memory``'s ``held`` says of ``mid``'s query, found the first
+        time from the registry; the name is not decoded again per id."""
+        head = mid[: 4 + int.from_bytes(mid[:4], "big")]
+        known = held.get(head)
         if known is None:
-            spec = _registry.query_named(name)
+            spec = _registry.query_named(head[4:].decode())
             known = (
                 UNDEFINED
                 if spec is None
@@ -582,13 +593,8 @@ class StoreBacking:
                 if self.engine.tables.get(spec)
                 else NONE_HELD
             )
-            if held is not None:
-                held[name] = known
-        if known != SOME_HELD:
-            return None
-        found = _registry.query_and_key(name, key_bytes)
-        table = None if found is None else self.engine.tables.get(found[0])
-        return None if found is None or table is None else table.get(found[1])
+            held[head] = known
+        return known
 
     # -- in bulk, when asked ------------------------------------------------------------
 

@@ -199,7 +199,7 @@ class _Walk:
         recorded = backing.persistence._dirty or {}
         added = self.pending.added
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
-        held: dict[str, int] = {}  # nothing loads before the loop ends: valid for the wave
+        held: dict[bytes, int] = {}  # nothing loads before the loop ends: valid for the wave
         for mid in wave:
             worst = worsts[mid]
             in_memory = backing._memo_in_memory(mid, held)
