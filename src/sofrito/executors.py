@@ -56,9 +56,10 @@ import math
 import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor as FuturesExecutor
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from sofrito import _shipping
 from sofrito._on_demand import prefetch
@@ -96,7 +97,57 @@ class Executor(Protocol):
         ...
 
 
-class Threads:
+_Pool = TypeVar("_Pool", bound=FuturesExecutor)
+
+
+class _OwnsPool(Generic[_Pool]):
+    """What ``Threads`` and ``Processes`` share: one pool, started on first use
+    (an unused executor costs no thread or process), started afresh when it
+    broke, refused after ``shutdown()``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: _Pool | None = None
+        self._closed = False
+
+    def _start(self) -> _Pool:
+        raise NotImplementedError
+
+    def _live_pool(self) -> _Pool:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(
+                    f"this sofrito.executors.{type(self).__name__} was shut down; make a new one"
+                )
+            pool = self._pool
+            if pool is not None and getattr(pool, "_broken", False):
+                pool.shutdown(wait=False, cancel_futures=True)  # a worker died: start afresh
+                pool = None
+            if pool is None:
+                pool = self._pool = self._start()
+            return pool
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the pool (after the keys it is computing, with ``wait``)."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+
+class Threads(_OwnsPool[ThreadPoolExecutor]):
     """Compute keys on ``workers`` threads of this process, in the caller's runtime.
 
     For query bodies that wait on I/O (files, network, subprocesses); pure
@@ -109,44 +160,14 @@ class Threads:
     def __init__(self, workers: int = 4) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"Threads(workers=...) takes a positive int, got {workers!r}")
+        super().__init__()
         self.workers = workers
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._closed = False
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
-        return _ThreadDispatch(self._threads(), rt, q, list(keys), self.workers)
+        return _ThreadDispatch(self._live_pool(), rt, q, list(keys), self.workers)
 
-    def _threads(self) -> ThreadPoolExecutor:
-        """The pool, started on first use (an unused executor costs no thread)."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(
-                    "this sofrito.executors.Threads was shut down; make a new one "
-                    "for the runtime (sf.Runtime(executor=Threads(...)))"
-                )
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sofrito-threads")
-            return self._pool
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop the threads (after the keys they are computing, with ``wait``)."""
-        with self._lock:
-            self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait, cancel_futures=True)
-
-    def __enter__(self) -> Threads:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.shutdown()
+    def _start(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.workers, thread_name_prefix="sofrito-threads")
 
     def __repr__(self) -> str:
         return f"Threads(workers={self.workers})"
@@ -209,7 +230,7 @@ def _compute(rt: Runtime, q: Any, key: Key) -> None:
 # -- executors whose workers run in other processes ----------------------------------
 
 
-class Processes:
+class Processes(_OwnsPool[ProcessPoolExecutor]):
     """Compute keys in ``jobs`` worker processes of this machine.
 
     For pure-Python bodies, which threads cannot run in parallel. Each worker
@@ -233,48 +254,16 @@ class Processes:
         self.jobs = jobs
         self.store_url = store_url
         self.tasks_per_job = tasks_per_job
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-        self._closed = False
+        super().__init__()
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
         return _ship(rt, q, keys, self.store_url, self.jobs * self.tasks_per_job, self._submit)
 
     def _submit(self, task: _shipping.Task) -> Future[_shipping.Shipped]:
-        return self._processes().submit(_shipping.run_task, task)
+        return self._live_pool().submit(_shipping.run_task, task)
 
-    def _processes(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("this sofrito.executors.Processes was shut down; make a new one")
-            pool = self._pool
-            if pool is not None and getattr(pool, "_broken", False):
-                pool.shutdown(wait=False, cancel_futures=True)  # a worker died: start afresh
-                pool = None
-            if pool is None:
-                pool = self._pool = ProcessPoolExecutor(
-                    self.jobs, mp_context=multiprocessing.get_context("spawn")
-                )
-            return pool
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop the worker processes."""
-        with self._lock:
-            self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait, cancel_futures=True)
-
-    def __enter__(self) -> Processes:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.shutdown()
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
 
     def __repr__(self) -> str:
         return f"Processes(jobs={self.jobs})"
