@@ -34,7 +34,16 @@ import sofrito as sf
 from sofrito._snapshot import split_memo_id
 from sofrito.cli.errors import NotRun, UnknownOutput
 from sofrito.cli.flow import Flow
-from sofrito.cli.lastrun import CHANGED, CUT_OFF, EXECUTED, LAST_RUN, NEW, VERIFIED, LastRun
+from sofrito.cli.lastrun import (
+    CHANGED,
+    CUT_OFF,
+    EXECUTED,
+    LAST_RUN,
+    NEW,
+    VERIFIED,
+    LastRun,
+    reach,
+)
 from sofrito.cli.runner import recorded_outputs
 from sofrito.stores import InputStatus, RuntimeStore
 
@@ -152,8 +161,8 @@ def _explain(record: LastRun, target: int) -> dict[str, Any]:
     for a, b in record.edges:
         reads.setdefault(b, []).append(a)
         readers.setdefault(a, []).append(b)
-    changed = [n for n in record.changed_inputs if n in _reach([target], reads)]
-    between = _reach(changed, readers) & _reach([target], reads)
+    changed = [n for n in record.changed_inputs if n in reach([target], reads)]
+    between = reach(changed, readers) & reach([target], reads)
     chains = list(_chains(record, target, reads, set(changed)))
     order = _topological([n for n in range(len(record.nodes)) if n in between], reads)
     return {
@@ -180,17 +189,6 @@ def _node(record: LastRun, n: int) -> dict[str, Any]:
         "key_hash": node.ref.key_hash,
         "outcome": node.outcome,
     }
-
-
-def _reach(start: list[int], step: dict[int, list[int]]) -> set[int]:
-    seen = set(start)
-    todo = list(seen)
-    while todo:
-        for nxt in step.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
 
 
 def _chains(

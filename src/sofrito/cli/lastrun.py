@@ -48,6 +48,7 @@ __all__ = [
     "RunFacts",
     "RunListener",
     "build",
+    "reach",
     "renders_of",
 ]
 
@@ -386,10 +387,12 @@ def _between(sources: Iterable[int], targets: set[int], edges: set[tuple[int, in
     for a, b in edges:
         readers.setdefault(a, []).append(b)
         read.setdefault(b, []).append(a)
-    return _reach(sources, readers) & _reach(targets, read)
+    return reach(sources, readers) & reach(targets, read)
 
 
-def _reach(start: Iterable[int], step: Mapping[int, list[int]]) -> set[int]:
+def reach(start: Iterable[int], step: Mapping[int, list[int]]) -> set[int]:
+    """Every node reachable from ``start`` by ``step`` (``start`` included): the
+    record's chains are what lies between changed inputs and a render."""
     seen = set(start)
     todo = list(seen)
     while todo:
