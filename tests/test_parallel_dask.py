@@ -1,5 +1,6 @@
 """The Dask executor on a real ``distributed.LocalCluster`` (two worker processes,
-one cluster per test session, dashboard off): results equal a local run, a
+one cluster per test session, its HTTP server on a free port): results equal a
+local run, a
 no-op ships nothing, a worker killed mid-task is rescheduled and the result
 is right. Skipped without ``distributed`` (an optional extra), except when
 ``SOFRITO_REQUIRE_DASK=1`` (CI), where its absence fails."""
@@ -34,8 +35,11 @@ def cluster() -> Iterator[Any]:
     from distributed import LocalCluster
 
     os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
+    # dashboard_address=None still serves HTTP on 8787 (distributed falls back
+    # to its default port), which another cluster on the machine may hold: ":0"
+    # takes a free port.
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as local:
         yield local
 
