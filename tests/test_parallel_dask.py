@@ -1,8 +1,7 @@
 """The Dask executor on a real ``distributed.LocalCluster`` (two worker processes,
 one cluster per test session, its HTTP server on a free port): results equal a
-local run, a
-no-op ships nothing, a worker killed mid-task is rescheduled and the result
-is right. Skipped without ``distributed`` (an optional extra), except when
+local run, a no-op ships nothing, a worker killed mid-task is rescheduled and
+the result is right. Skipped without ``distributed`` (an optional extra), except when
 ``SOFRITO_REQUIRE_DASK=1`` (CI), where its absence fails."""
 
 from __future__ import annotations
