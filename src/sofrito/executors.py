@@ -105,13 +105,12 @@ class _OwnsPool(Generic[_Pool]):
     (an unused executor costs no thread or process), started afresh when it
     broke, refused after ``shutdown()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: Callable[[], _Pool]) -> None:
+        self._start = start
+        """Makes the pool: a ``ThreadPoolExecutor`` or a ``ProcessPoolExecutor``."""
         self._lock = threading.Lock()
         self._pool: _Pool | None = None
         self._closed = False
-
-    def _start(self) -> _Pool:
-        raise NotImplementedError
 
     def _live_pool(self) -> _Pool:
         with self._lock:
@@ -160,13 +159,13 @@ class Threads(_OwnsPool[ThreadPoolExecutor]):
     def __init__(self, workers: int = 4) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"Threads(workers=...) takes a positive int, got {workers!r}")
-        super().__init__()
+        super().__init__(self._new_threads)
         self.workers = workers
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
         return _ThreadDispatch(self._live_pool(), rt, q, list(keys), self.workers)
 
-    def _start(self) -> ThreadPoolExecutor:
+    def _new_threads(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(self.workers, thread_name_prefix="sofrito-threads")
 
     def __repr__(self) -> str:
@@ -254,7 +253,7 @@ class Processes(_OwnsPool[ProcessPoolExecutor]):
         self.jobs = jobs
         self.store_url = store_url
         self.tasks_per_job = tasks_per_job
-        super().__init__()
+        super().__init__(self._new_processes)
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
         return _ship(rt, q, keys, self.store_url, self.jobs * self.tasks_per_job, self._submit)
@@ -262,7 +261,7 @@ class Processes(_OwnsPool[ProcessPoolExecutor]):
     def _submit(self, task: _shipping.Task) -> Future[_shipping.Shipped]:
         return self._live_pool().submit(_shipping.run_task, task)
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _new_processes(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import sys
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,7 +23,7 @@ BIN = Path(sys.executable).parent
 """The venv's scripts: each tool runs from the venv the harness runs in."""
 
 
-class Tool:
+class Tool(ABC):
     name: ClassVar[str]
     """The column heading."""
     distributions: ClassVar[tuple[str, ...]] = ()
@@ -54,21 +55,21 @@ class Tool:
             f"{name} {importlib.metadata.version(name)}" for name in self.distributions
         )
 
+    @abstractmethod
     def prepare(self, corpus: Corpus, folder: Path) -> None:
         """Lay out ``folder`` for the tool: pages, configuration, templates."""
-        raise NotImplementedError
 
+    @abstractmethod
     def command(self) -> list[str]:
         """The build command, run in the tool's folder."""
-        raise NotImplementedError
 
     def source(self, page: Page) -> str:
         """The page's source file, relative to the folder."""
         return f"content/{page.path}"
 
+    @abstractmethod
     def text(self, page: Page) -> str:
         """The page's source text in the tool's format."""
-        raise NotImplementedError
 
     def page_output(self, page: Page) -> str:
         """The page's output file, relative to the output folder."""
