@@ -55,7 +55,7 @@ from sofrito.stores._sqlite_rows import (
     receipt_params,
 )
 from sofrito.stores._sqlite_rows import _header as checked_header
-from sofrito.stores._sqlite_tables import ASTRAY, SEAL_BROKEN
+from sofrito.stores._sqlite_tables import ASTRAY, SEAL_BROKEN, after_prefix
 from sofrito.stores.protocol import InputState, Receipt, SnapshotDelta
 from sofrito.stores.snapshot import QUERY_NODE, reader_node
 
@@ -503,7 +503,7 @@ def read_deps_by_prefix(conn: Conn, runtime_id: str, prefixes: list[bytes]) -> l
     """Distinct dep node ids starting with one of ``prefixes`` (a range scan each)."""
     found: dict[bytes, None] = {}
     for prefix in prefixes:
-        upper = _after_prefix(prefix)
+        upper = after_prefix(prefix)
         if upper is None:
             rows = conn.execute(
                 "SELECT DISTINCT dep FROM edges WHERE runtime_id = %s AND dep >= %s",
@@ -518,13 +518,6 @@ def read_deps_by_prefix(conn: Conn, runtime_id: str, prefixes: list[bytes]) -> l
             if type(dep) is bytes and dep.startswith(prefix):
                 found[dep] = None
     return list(found)
-
-
-def _after_prefix(prefix: bytes) -> bytes | None:
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return None
-    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 _CLOSURE = """

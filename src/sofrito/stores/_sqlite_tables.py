@@ -48,6 +48,7 @@ from sofrito.stores.snapshot import QUERY_NODE, reader_node
 __all__ = [
     "ASTRAY",
     "SEAL_BROKEN",
+    "after_prefix",
     "apply_boundary",
     "check_edges",
     "has_rows",
@@ -413,7 +414,7 @@ def read_deps_by_prefix(
     found: dict[bytes, None] = {}
     query = "SELECT DISTINCT dep FROM edges WHERE runtime_id = ? AND dep >= ? AND dep < ?"
     for prefix in prefixes:
-        upper = _after_prefix(prefix)
+        upper = after_prefix(prefix)
         if upper is None:
             rows = conn.execute(
                 "SELECT DISTINCT dep FROM edges WHERE runtime_id = ? AND dep >= ?",
@@ -427,7 +428,7 @@ def read_deps_by_prefix(
     return list(found)
 
 
-def _after_prefix(prefix: bytes) -> bytes | None:
+def after_prefix(prefix: bytes) -> bytes | None:
     """The least byte string above every string that starts with ``prefix``
     (None: there is none, the prefix is all 0xff bytes)."""
     stripped = prefix.rstrip(b"\xff")
