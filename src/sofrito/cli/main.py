@@ -398,11 +398,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _cache_folder(url: str, root: Path) -> tuple[Path, ...]:
     """The cache's folder, for the scan to skip, when it is a folder of its own."""
-    from sofrito.cli.urls import sqlite_path  # noqa: PLC0415
+    from sofrito.cli.urls import sqlite_file  # noqa: PLC0415
 
-    if not url.startswith("sqlite:"):
+    path = sqlite_file(url, root)
+    if path is None:
         return ()
-    folder = sqlite_path(url.removeprefix("sqlite:").partition("?")[0], root).parent.absolute()
+    folder = path.parent.absolute()
     if folder == root or folder in root.parents:
         return ()
     return (folder,)
@@ -411,15 +412,13 @@ def _cache_folder(url: str, root: Path) -> tuple[Path, ...]:
 def _receipts(args: argparse.Namespace) -> int:
     from sofrito.cli.flow import load_flow  # noqa: PLC0415
     from sofrito.cli.receipts import receipt_lines  # noqa: PLC0415
-    from sofrito.cli.urls import default_url, sqlite_path  # noqa: PLC0415
+    from sofrito.cli.urls import default_url, sqlite_file  # noqa: PLC0415
 
     flow = load_flow(args.flow)
-    url = args.store or default_url(flow.root)
-    if url.startswith("sqlite:"):
-        path = sqlite_path(url.removeprefix("sqlite:").partition("?")[0], flow.root)
-        if not path.exists():
-            print(f"no runs committed yet (no cache at {path})")
-            return 0
+    path = sqlite_file(args.store or default_url(flow.root), flow.root)
+    if path is not None and not path.exists():
+        print(f"no runs committed yet (no cache at {path})")
+        return 0
     _, store = _open(args)
     try:
         lines = list(receipt_lines(store, flow.name))
@@ -438,17 +437,16 @@ def _inspect(args: argparse.Namespace) -> int:
     from sofrito.cli import inspect  # noqa: PLC0415
     from sofrito.cli.errors import NotRun  # noqa: PLC0415
     from sofrito.cli.flow import load_flow  # noqa: PLC0415
-    from sofrito.cli.urls import default_url, sqlite_path  # noqa: PLC0415
+    from sofrito.cli.urls import default_url, sqlite_file  # noqa: PLC0415
 
     flow = load_flow(args.flow)
     url = args.store or default_url(flow.root)
-    if url.startswith("sqlite:"):
-        path = sqlite_path(url.removeprefix("sqlite:").partition("?")[0], flow.root)
-        if not path.exists():
-            raise NotRun(
-                f"no cache at {path}: run `sofrito run {flow.path.name}` first "
-                "(or pass the --store it used)"
-            )
+    path = sqlite_file(url, flow.root)
+    if path is not None and not path.exists():
+        raise NotRun(
+            f"no cache at {path}: run `sofrito run {flow.path.name}` first "
+            "(or pass the --store it used)"
+        )
     _, store = _open(args)
     try:
         if args.why is None:

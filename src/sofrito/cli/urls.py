@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sofrito.stores import MemoryStore, RuntimeStore
 
-__all__ = ["SCHEMES", "default_url", "open_store", "register_scheme"]
+__all__ = ["SCHEMES", "default_url", "open_store", "register_scheme", "sqlite_file"]
 
 Opener = Callable[[str, dict[str, str], Path], RuntimeStore]
 """``opener(rest, options, flow_folder) -> store``."""
@@ -56,6 +56,14 @@ def sqlite_path(rest: str, flow_folder: Path) -> Path:
         raise ValueError("store URL 'sqlite:' needs a path: sqlite:PATH")
     path = Path(rest).expanduser()
     return path if path.is_absolute() else flow_folder / path
+
+
+def sqlite_file(url: str, flow_folder: Path) -> Path | None:
+    """The file a ``sqlite:`` store URL names (its options left out); None for
+    another scheme."""
+    if not url.startswith("sqlite:"):
+        return None
+    return sqlite_path(url.removeprefix("sqlite:").partition("?")[0], flow_folder)
 
 
 def _open_sqlite(rest: str, options: dict[str, str], flow_folder: Path) -> RuntimeStore:
