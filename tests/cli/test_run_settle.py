@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.cli.flows import make_site
 
@@ -46,19 +47,14 @@ def _generate(root: Path, pages: int) -> None:
     module.generate(root, pages, seed=7)
 
 
-def test_a_body_edit_on_the_example_site_loads_its_cone_not_a_row_per_page(
-    tmp_path: Path,
-) -> None:
-    """Every render reads the site-wide order and link index, so the stored readers
-    of one page's file are every page's render, neighbours and backlinks (more
-    than 1,000 rows at this size, each loaded before ``settle``); the page's
-    summary comes out equal, so only its own cone is loaded."""
-    root = tmp_path / "site"
-    _generate(root, PAGES)
+def _build(root: Path) -> None:
+    """A first ``sofrito run`` of the site, in a process of its own."""
     command = [sys.executable, "-m", "sofrito", "run", str(root / "flow.py")]
     assert subprocess.run(command, capture_output=True, timeout=120, check=False).returncode == 0
-    source = next((root / "content").rglob("page-00010.md"))
-    source.write_text(source.read_text() + "\nOne more paragraph, settled.\n")
+
+
+def _counted_run(root: Path) -> dict[str, Any]:
+    """The next run, in a process of its own, with the memo rows it loaded counted."""
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(root)],
         capture_output=True,
@@ -68,7 +64,23 @@ def test_a_body_edit_on_the_example_site_loads_its_cone_not_a_row_per_page(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_a_body_edit_on_the_example_site_loads_its_cone_not_a_row_per_page(
+    tmp_path: Path,
+) -> None:
+    """Every render reads the site-wide order and link index, so the stored readers
+    of one page's file are every page's render, neighbours and backlinks (more
+    than 1,000 rows at this size, each loaded before ``settle``); the page's
+    summary comes out equal, so only its own cone is loaded."""
+    root = tmp_path / "site"
+    _generate(root, PAGES)
+    _build(root)
+    source = next((root / "content").rglob("page-00010.md"))
+    source.write_text(source.read_text() + "\nOne more paragraph, settled.\n")
+    found = _counted_run(root)
     edited = source.relative_to(root / "content").with_suffix(".html").as_posix()
     assert found["written"] == [edited]
     assert "One more paragraph, settled." in (root / "_site" / edited).read_text()
@@ -85,20 +97,10 @@ def test_a_page_deleted_from_the_example_site_loads_what_it_reached_not_every_pa
     undecided, every page's render was loaded and polled (6,000 rows at this size)."""
     root = tmp_path / "site"
     _generate(root, PAGES)
-    command = [sys.executable, "-m", "sofrito", "run", str(root / "flow.py")]
-    assert subprocess.run(command, capture_output=True, timeout=120, check=False).returncode == 0
+    _build(root)
     source = next((root / "content").rglob("page-00010.md"))
     source.unlink()
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = _counted_run(root)
     assert not (root / "_site" / source.relative_to(root / "content").with_suffix(".html")).exists()
     assert len(found["written"]) <= 12, found  # its neighbours, pages it linked to, indexes
     assert found["rows"] <= 2 * PAGES, found  # the 2 x 128 shards, order, the indexes
