@@ -77,8 +77,10 @@ class Stream:
 class Command:
     """``python -m sofrito ARGS`` running in the background."""
 
-    def __init__(self, *args: str, cwd: Path | None = None) -> None:
-        env = {**os.environ, "PYTHONWARNINGS": "error", "PYTHONUNBUFFERED": "1"}
+    def __init__(
+        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        env = {**os.environ, "PYTHONWARNINGS": "error", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sofrito", *args],
             stdout=subprocess.PIPE,

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from tests.cli.flows import FLOW, Site, make_site, sofrito
+from tests.cli.running import Command, wait_for
 
 HELD_FLOW = FLOW.replace(
     '    log(f"render {path}")\n',
@@ -140,9 +141,45 @@ def a_run_that_loses_twice_exits_5_and_commits_nothing(tmp_path: Path, store: li
     assert "second edit" in (site.out / "a.html").read_text()
 
 
+def a_watch_that_lost_the_race_reopens_and_goes_on(tmp_path: Path, store: list[str]) -> None:
+    """The watch computes an edit while B commits it: the watch's commit loses, it
+    reopens at B's boundary, runs again and commits; its next edit commits too,
+    instead of losing to a head it no longer holds."""
+    site = make_site(tmp_path, HELD_FLOW)
+    assert site.run(*store).code == 0
+    hold = site.root / "hold"
+    with Command("watch", str(site.flow), *store, env={"HOLD_RENDER": str(hold)}) as watch:
+        watch.out.expect(r"^0 executed, ")  # the watch's first run: nothing to render
+        site.page("a.md", "Alpha\nfirst edit\n")
+        wait_for(lambda: Path(f"{hold}.waiting.0").exists(), "the watch's render of a.md")
+        assert site.run(*store).code == 0  # B commits the edit while the watch holds
+        Path(f"{hold}.go.0").touch()
+        note = watch.err.expect(r"^sofrito: another process committed .*$").group(0)
+        assert note.endswith("during this run; running again from what it committed"), note
+        rerun = watch.out.expect(r"^\d+ executed, .*$").group(0)
+        assert ", 0 failed in " in rerun, rerun
+        site.page("a.md", "Alpha\nsecond edit\n")
+        wait_for(lambda: Path(f"{hold}.waiting.1").exists(), "the watch's second render")
+        Path(f"{hold}.go.1").touch()
+        wait_for(
+            lambda: "second edit" in (site.out / "a.html").read_text(), "the second edit"
+        )
+        watch.out.expect(r"^\d+ executed, ")
+        assert watch.interrupt() == 0, watch.err.text()
+    assert "error" not in watch.err.text(), watch.err.text()
+    # the watch's second run committed: a new process finds nothing to do
+    site.executions()
+    after = site.run(*store)
+    assert (after.code, after.out.split(",")[0]) == (0, "0 executed"), after
+
+
 def test_a_run_that_lost_the_race_runs_again_and_commits(tmp_path: Path) -> None:
     a_run_that_lost_the_race_runs_again_and_commits(tmp_path, [])
 
 
 def test_a_run_that_loses_twice_exits_5_and_commits_nothing(tmp_path: Path) -> None:
     a_run_that_loses_twice_exits_5_and_commits_nothing(tmp_path, [])
+
+
+def test_a_watch_that_lost_the_race_reopens_and_goes_on(tmp_path: Path) -> None:
+    a_watch_that_lost_the_race_reopens_and_goes_on(tmp_path, [])

@@ -36,6 +36,7 @@ from tests.cli.flows import make_site, one_error_line, sofrito
 from tests.cli.test_rerun import (
     a_run_that_loses_twice_exits_5_and_commits_nothing,
     a_run_that_lost_the_race_runs_again_and_commits,
+    a_watch_that_lost_the_race_reopens_and_goes_on,
 )
 from tests.stores.contract import Damage, DurableStoreContract, Reopen, delta, graph, state
 
@@ -643,6 +644,13 @@ def test_a_run_that_loses_twice_on_postgresql_exits_5(schema: str, tmp_path: Pat
     with _admin() as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     a_run_that_loses_twice_exits_5_and_commits_nothing(tmp_path, ["--store", _url(schema)])
+
+
+@needs_postgres
+def test_a_watch_that_lost_the_race_on_postgresql_reopens(schema: str, tmp_path: Path) -> None:
+    with _admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    a_watch_that_lost_the_race_reopens_and_goes_on(tmp_path, ["--store", _url(schema)])
 
 
 @needs_postgres

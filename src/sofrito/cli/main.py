@@ -15,7 +15,7 @@ import dataclasses
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -313,7 +313,7 @@ def _traces(root: Path) -> Traces | None:
 def _run(args: argparse.Namespace) -> int:
     from sofrito.cli.output import EventPrinter, progress_for, summary_line  # noqa: PLC0415
     from sofrito.cli.parallel import executor_for  # noqa: PLC0415
-    from sofrito.cli.rerun import run_retrying  # noqa: PLC0415
+    from sofrito.cli.rerun import Reopening, run_retrying  # noqa: PLC0415
     from sofrito.cli.runner import RunSummary, Session, open_session, run_once  # noqa: PLC0415
 
     flow, store = _open(args)
@@ -338,16 +338,9 @@ def _run(args: argparse.Namespace) -> int:
             def run(session: Session) -> RunSummary:
                 return run_once(session, progress_for(sys.stderr) if not args.events else None)
 
-            def lost(conflict: Exception) -> None:
-                print(
-                    f"sofrito: another process committed to the cache "
-                    f"{_without_password(args.store_url)} during this run; running again "
-                    "from what it committed",
-                    file=sys.stderr,
-                )
-
+            reopening = Reopening(session, args.store_url, _lost_race(args.store_url))
             try:
-                summary = run_retrying(session, run, where=args.store_url, lost=lost)
+                summary = run_retrying(session, run, reopening)
             finally:
                 for printer in printers:
                     printer.close()
@@ -359,23 +352,42 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
+def _lost_race(url: str) -> Callable[[Exception], None]:
+    """The note printed when a run lost the race for the cache's head and runs again."""
+
+    def lost(conflict: Exception) -> None:
+        print(
+            f"sofrito: another process committed to the cache {_without_password(url)} "
+            "during this run; running again from what it committed",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return lost
+
+
 def _watch(args: argparse.Namespace, serve: bool = False) -> int:
     """``watch`` and ``serve``: one session for every run (``watch.py``, ``serve.py``)."""
     from sofrito.cli.output import progress_for  # noqa: PLC0415
-    from sofrito.cli.runner import Progress, open_session  # noqa: PLC0415
+    from sofrito.cli.rerun import Reopening  # noqa: PLC0415
+    from sofrito.cli.runner import Progress, Session, open_session  # noqa: PLC0415
     from sofrito.cli.serve import serve_command  # noqa: PLC0415
     from sofrito.cli.watch import watch_command  # noqa: PLC0415
 
     flow, store = _open(args)
     out = Path(args.out).absolute() if args.out else flow.root / "_site"
     try:
-        session = open_session(
-            flow,
-            store,
-            out,
-            exclude=_cache_folder(args.store_url, flow.root),
-            traces=args.traces,
-        )
+
+        def session() -> Session:
+            return open_session(
+                flow,
+                store,
+                out,
+                exclude=_cache_folder(args.store_url, flow.root),
+                traces=args.traces,
+            )
+
+        reopening = Reopening(session, args.store_url, _lost_race(args.store_url))
 
         def explain(exc: Exception) -> CliError | None:
             return _as_cli_error(exc, args)
@@ -385,9 +397,16 @@ def _watch(args: argparse.Namespace, serve: bool = False) -> int:
 
         if serve:
             return serve_command(
-                session, port=args.port, explain=explain, debug=args.debug, progress=progress
+                session(),
+                port=args.port,
+                explain=explain,
+                debug=args.debug,
+                progress=progress,
+                reopening=reopening,
             )
-        return watch_command(session, explain=explain, debug=args.debug, progress=progress)
+        return watch_command(
+            session(), explain=explain, debug=args.debug, progress=progress, reopening=reopening
+        )
     finally:
         store.close()
 

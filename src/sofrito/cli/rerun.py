@@ -22,41 +22,58 @@ exits 5 with a line that says so, and the user decides.
 Rejected: committing the same delta again at the new head. The delta was
 computed from the old boundary; laid over the new one it is exactly the
 mixed state the compare-and-swap exists to prevent. Rejected too: rerunning
-inside ``run_once``. It would have to reopen its own session, and ``watch``
-and ``serve`` keep one session for many runs, reporting a conflict as one
-failed run and going on.
+inside ``run_once``. It would have to reopen its own session, which belongs
+to its caller.
+
+``watch`` and ``serve`` keep one session for many runs, so for them a lost
+race has a second consequence: the session's runtime stays at the boundary
+it opened, and every later run of it would lose again (its commit, or
+already its first lazy load of what the winner wrote). So a long-lived
+session is replaced by a fresh one whenever it loses (``Watch`` in
+``watch.py``), the run that lost is run once more on it like ``run``'s,
+and a second loss is reported as one failed run while the watch goes on,
+from the newest head.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sofrito.cli.errors import CacheBusy
 from sofrito.cli.runner import RunSummary, Session
 from sofrito.stores import Conflict
 
-__all__ = ["run_retrying"]
+__all__ = ["Reopening", "run_retrying"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reopening:
+    """How to start again from the newest head after a lost race."""
+
+    open_session: Callable[[], Session]
+    """A fresh session on the same store: the runtime restored from its head."""
+    where: str
+    """The cache, as the error line names it."""
+    lost: Callable[[Conflict], None]
+    """Told of the first loss of a run, before it runs again."""
 
 
 def run_retrying(
-    open_session: Callable[[], Session],
-    run: Callable[[Session], RunSummary],
-    *,
-    where: str,
-    lost: Callable[[Conflict], None],
+    session: Callable[[], Session], run: Callable[[Session], RunSummary], reopening: Reopening
 ) -> RunSummary:
-    """``run`` on a session from ``open_session``; after a ``Conflict``, ``lost(conflict)``
-    and ``run`` once more on a fresh session. A second ``Conflict`` is ``CacheBusy``
-    naming the cache ``where``."""
+    """``run`` on ``session()``; after a ``Conflict``, ``reopening.lost(conflict)`` and
+    ``run`` once more on ``reopening.open_session()``. A second ``Conflict`` is
+    ``CacheBusy`` naming the cache."""
     try:
-        return run(open_session())
+        return run(session())
     except Conflict as exc:
-        lost(exc)
+        reopening.lost(exc)
     try:
-        return run(open_session())
+        return run(reopening.open_session())
     except Conflict as exc:
         raise CacheBusy(
-            f"another process committed to the cache {where} during this run, and again "
-            "while it ran a second time; nothing of it was committed: run again when the "
-            f"other runs are done ({exc})"
+            f"another process committed to the cache {reopening.where} during this run, and "
+            "again while it ran a second time; nothing of it was committed: run again when "
+            f"the other runs are done ({exc})"
         ) from None

@@ -54,6 +54,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sofrito.cli.errors import CliError
+from sofrito.cli.rerun import Reopening
 from sofrito.cli.runner import Progress, Session
 from sofrito.cli.watch import Explain, Outcome, watch_command
 
@@ -268,6 +269,7 @@ def serve_command(
     explain: Explain,
     debug: bool,
     progress: Callable[[], Progress] = Progress,
+    reopening: Reopening | None = None,
 ) -> int:
     """``sofrito serve``: bind, print the URL, watch with ``Reloads.publish`` after each run."""
     reloads = Reloads()
@@ -278,7 +280,12 @@ def serve_command(
             flush=True,
         )
         return watch_command(
-            session, explain=explain, debug=debug, progress=progress, on_run=reloads.publish
+            session,
+            explain=explain,
+            debug=debug,
+            progress=progress,
+            on_run=reloads.publish,
+            reopening=reopening,
         )
     finally:
         reloads.close()

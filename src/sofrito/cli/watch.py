@@ -28,6 +28,11 @@ Decisions (docs/flows.md, "watch and serve"):
 - A problem a user can fix while watching (a render or ``main`` raised, a
   source is unreadable, the output folder is not writable, the cache is
   busy) prints its line and the watch goes on; the next change runs again.
+- Another process committing to the cache (a ``sofrito run`` in another
+  terminal, a teammate on a shared PostgreSQL store) makes the watch's
+  session stale: it reopens at the newest head and runs again, as ``run``
+  does (``rerun.py``), so the watch never keeps losing to a head it does
+  not hold.
 - Edits to the flow's Python code (the flow file, a helper module) are not
   reloaded: a query's memos are keyed by its name, not its code, so in one
   process old memos would answer for new code. The watch prints that a
@@ -54,7 +59,9 @@ from typing import TYPE_CHECKING
 
 from sofrito._fs.patterns import compile_pattern
 from sofrito.cli.errors import EXIT_INTERRUPTED, CliError
+from sofrito.cli.rerun import Reopening, run_retrying
 from sofrito.cli.runner import Progress, RunSummary, Session, run_once
+from sofrito.stores import Conflict
 from sofrito.subscriptions import Batch, Driver, FileWatch, StopSignal, Subscription
 
 if TYPE_CHECKING:
@@ -124,8 +131,11 @@ class Watch:
         explain: Explain = lambda exc: exc if isinstance(exc, CliError) else None,
         progress: Callable[[], Progress] = Progress,
         debounce: int = 50,
+        reopening: Reopening | None = None,
     ) -> None:
         self.session = session
+        self.reopening = reopening
+        """Where a session comes from after a lost race; None: report the loss only."""
         self.on_run = on_run
         self.on_code_edit = on_code_edit
         self.explain = explain
@@ -178,12 +188,30 @@ class Watch:
         self._last_scan_began = time.monotonic()
         self.runs += 1
         try:
-            return Outcome(changed, summary=run_once(self.session, self.progress()))
+            return Outcome(changed, summary=self._run_once())
         except Exception as exc:
             error = self.explain(exc)
             if error is None:
                 raise  # a bug: the driver hands it to _on_failure
             return Outcome(changed, error=error)
+
+    def _run_once(self) -> RunSummary:
+        """``run_once`` on the session, once more on a fresh one after a lost race."""
+        reopening = self.reopening
+        if reopening is None:
+            return run_once(self.session, self.progress())
+        return run_retrying(lambda: self.session, self._attempt, reopening)
+
+    def _attempt(self, session: Session) -> RunSummary:
+        """One run on ``session``; when it loses the race, the watch's session is a fresh
+        one from then on, whatever comes of this run."""
+        self.session = session
+        try:
+            return run_once(session, self.progress())
+        except Conflict:
+            assert self.reopening is not None
+            self.session = self.reopening.open_session()
+            raise
 
     def _on_failure(self, exc: BaseException) -> None:
         """The watcher failed (the folder vanished, no inotify watches left) or a run hit a
@@ -265,6 +293,7 @@ def watch_command(
     progress: Callable[[], Progress] = Progress,
     on_run: Callable[[Outcome], None] = lambda outcome: None,
     on_ready: Callable[[Watch], None] = lambda watch: None,
+    reopening: Reopening | None = None,
 ) -> int:
     """``sofrito watch``'s loop with its printing; ``serve`` adds ``on_run`` and ``on_ready``."""
     name = session.flow.path.name
@@ -282,7 +311,12 @@ def watch_command(
         )
 
     watch = Watch(
-        session, on_run=report, on_code_edit=code_edited, explain=explain, progress=progress
+        session,
+        on_run=report,
+        on_code_edit=code_edited,
+        explain=explain,
+        progress=progress,
+        reopening=reopening,
     )
     print(
         f"sofrito: watching {session.flow.root} for {name} (Ctrl-C to stop)",
