@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from sofrito.stores import (
     Conflict,
     CorruptSnapshot,
+    InputState,
+    InputStatus,
     MemoryStore,
     RuntimeState,
     RuntimeStore,
@@ -1009,6 +1011,52 @@ def test_the_closure_walks_the_primary_key_that_a_full_load_checks(tmp_path: Pat
         plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["rt", b"x"]))
     assert "edges USING PRIMARY KEY (runtime_id=? AND dep=?)" in plan
     assert "edges_by_reader" not in plan
+
+
+def _steps_to_load(store: SqliteStore, load: Callable[[], object]) -> int:
+    """SQLite virtual machine steps (in hundreds) that ``load`` takes: a count of the
+    rows a query visits, the same on every machine."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    conn = store._connection()
+    conn.set_progress_handler(count, 100)
+    try:
+        load()
+    finally:
+        conn.set_progress_handler(None, 0)
+    return steps
+
+
+def test_a_family_is_read_through_its_index_not_beside_every_other_input(
+    tmp_path: Path,
+) -> None:
+    """Loading a family of one cell visits that cell, however many cells of other
+    families (a site's file contents) the runtime holds (``read_family``: a range
+    of the primary key, not every row of the runtime)."""
+    visited = {}
+    for others in (10, 3_000):
+        with SqliteStore(tmp_path / f"{others}.db") as store:
+            ready = InputStatus.READY
+            cells = [
+                InputState(f"file:{n:05d}", "file", b"%05d" % n, b"x" * 500, 0, 1, ready)
+                for n in range(others)
+            ]
+            cells.append(state("src:a"))
+            ids = [cell.input_id for cell in cells]
+            store.commit_boundary("rt", delta(1), "r", "c", ids, cells)
+            header = store.load_header("rt")
+            assert header is not None
+            head = header.head
+            assert [s.input_id for s in store.load_family("rt", "src", head=head)] == ["src:a"]
+            visited[others] = _steps_to_load(
+                store, lambda store=store, head=head: store.load_family("rt", "src", head=head)
+            )
+    assert visited[3_000] <= visited[10] + 1
 
 
 def read_closure_sql(seeds: int) -> str:

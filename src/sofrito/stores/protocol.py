@@ -62,8 +62,9 @@ so ``drop="everything"`` with ``RuntimeState.DESTROYED`` leaves only that state.
 class InputState:
     """One input cell as stored.
 
-    ``input_id`` is an opaque, stable id chosen by the runtime (input name and
-    hex key); ``kind`` the input's name; ``key`` the canonical key bytes;
+    ``input_id`` is a stable id chosen by the runtime: the input's name, a
+    colon, the hex key (a store may read a family as the ids that start with
+    ``kind:``, as ``SqliteStore`` does); ``kind`` the input's name; ``key`` the canonical key bytes;
     ``value`` the value already encoded by the runtime's codec; ``durability``
     the level as an int; ``changed_at`` the revision of its last change.
     """
