@@ -89,6 +89,11 @@ class Graph:
         """What the root reads: the last layer."""
         return [(self.layers - 1, k) for k in range(self.width)]
 
+    def groups(self) -> list[list[NodeId]] | None:
+        """What the root reads through a layer of partial sums, if anything: None here,
+        the root reads the last layer itself (``benchmarks.scale`` groups a wide one)."""
+        return None
+
     def initial_leaves(self) -> list[int]:
         return [10 * j for j in range(self.leaves)]
 

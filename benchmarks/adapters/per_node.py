@@ -73,7 +73,12 @@ class PerNodeAdapter(ABC):
                     for node in reads
                 ]
             )
-        self.root = self.make_node(graph.root_slot, made[-1], sum)
+        groups = graph.groups()
+        if groups is None:
+            self.root = self.make_node(graph.root_slot, made[-1], sum)
+            return
+        sums = [self.make_node(graph.root_slot, [made[lb][j] for lb, j in g], sum) for g in groups]
+        self.root = self.make_node(graph.root_slot, sums, sum)
 
     def read_root(self) -> int:
         return self.read(self.root)

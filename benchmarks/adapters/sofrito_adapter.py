@@ -23,6 +23,7 @@ fan_input = sf.Input("bench.fan_input")
 _tally: list[int] = []
 _reads: tuple[tuple[tuple[tuple[int, int], ...], ...], ...] = ()
 _top: list[tuple[int, int]] = []
+_groups: list[list[tuple[int, int]]] | None = None
 _root_slot = _fan_slot = 0
 
 
@@ -38,7 +39,16 @@ def node(db: Any, layer: int, k: int) -> int:
 @sf.query(name="bench.root")
 def root(db: Any) -> int:
     _tally[_root_slot] += 1
+    if _groups is not None:
+        return sum(group(db, g) for g in range(len(_groups)))
     return sum(node(db, layer, k) for layer, k in _top)
+
+
+@sf.query(name="bench.group")
+def group(db: Any, g: int) -> int:
+    """A partial sum of the last layer, which the root reads on a graph that has them."""
+    _tally[_root_slot] += 1
+    return sum(node(db, layer, k) for layer, k in _groups[g])  # type: ignore[index]
 
 
 @sf.query(name="bench.fan")
@@ -53,8 +63,9 @@ def trivial(db: Any, x: int) -> int:
 
 
 def _set_shape(graph: Graph) -> None:
-    global _reads, _top, _root_slot, _fan_slot
-    _reads, _top, _root_slot, _fan_slot = graph.reads, graph.top(), graph.root_slot, graph.fan_slot
+    global _reads, _top, _groups, _root_slot, _fan_slot
+    _reads, _top, _groups = graph.reads, graph.top(), graph.groups()
+    _root_slot, _fan_slot = graph.root_slot, graph.fan_slot
 
 
 class SofritoAdapter:
