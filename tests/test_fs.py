@@ -187,3 +187,27 @@ def test_normalize_takes_a_normal_path_as_it_is_and_any_other_part_by_part(text:
             return f"ValueError {error}"
 
     assert outcome(lambda: normalize(text)) == outcome(lambda: _normalized(text, "path"))
+
+
+@sf.query
+def _page(db: Any, path: str) -> str:
+    return path
+
+
+def test_an_output_reference_decodes_as_a_call_not_a_state_per_object() -> None:
+    """``main``'s mapping holds one ``sf.output`` per page and every run decodes it:
+    each reference pickles as a call of its class (no ``BUILD`` of a state), and
+    a row pickled as a slotted dataclass's state (before) still loads equal."""
+    import pickle
+    import pickletools
+
+    ref = sf.output(_page, "a.md")
+    data = pickle.dumps({"a.html": ref}, protocol=pickle.HIGHEST_PROTOCOL)
+    assert "BUILD" not in {op.name for op, _, _ in pickletools.genops(data)}
+    assert pickle.loads(data) == {"a.html": ref}
+    before = (  # sf.output(_page, "a.md") pickled by the dataclass: NEWOBJ, then BUILD
+        b"\x80\x05\x95D\x00\x00\x00\x00\x00\x00\x00\x8c\nsofrito.fs\x94\x8c\x06Output"
+        b"\x94\x93\x94)\x81\x94]\x94(\x8c\rtests.test_fs\x94\x8c\x05_page\x94\x93\x94"
+        b"\x8c\x04a.md\x94\x85\x94eb."
+    )
+    assert pickle.loads(before) == ref

@@ -235,7 +235,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         emitted = _emit(session, produced, record)
         # Written: their contents (the renders' values) need not outlive the
         # commit's encoding of them (``restore.hold_encoded``).
-        produced = [item._replace(content=None) for item in produced]
+        produced = [item._replace(content=None) if item.content else item for item in produced]
         deleted = _delete(session, record, {path for path, _ in mapping})
     finally:
         progress.stop()
