@@ -12,7 +12,6 @@ through the workload's child on it. They time nothing.
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.graph import Graph
 from benchmarks.scale import GROUP, Evaluation, ScaleGraph, child
 

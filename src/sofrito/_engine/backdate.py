@@ -87,10 +87,16 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.has_value = True
     old_deps = memo.deps
     if not old_deps:  # a first execution (W1: every memo): links to add, none to drop
-        for dep in deps:
+        for dep in deps:  # rdeps.add_reader, written out
             readers = dep.rdeps
             if readers is None:
-                dep.rdeps = {memo: None}
+                dep.rdeps = [memo]
+            elif isinstance(readers, list):
+                if memo not in readers:
+                    if len(readers) < rdeps.SMALL:
+                        readers.append(memo)
+                    else:
+                        rdeps.grow(dep, readers, memo)
             else:
                 readers[memo] = None
     elif old_deps != deps:  # nodes compare by identity: unequal unless the same reads

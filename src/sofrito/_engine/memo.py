@@ -32,6 +32,7 @@ __all__ = [
     "Encoded",
     "Memo",
     "Node",
+    "Readers",
     "value_of",
 ]
 
@@ -114,8 +115,9 @@ class Memo:
         """A memo loaded on demand: the ids its stored row lists, not resolved to
         nodes yet (``deps`` is empty until ``Backing.deps`` resolves them, before
         anything walks or relinks them). None once resolved, or re-executed."""
-        self.rdeps: dict[Memo, None] | None = None
-        """Who read this memo: a dict used as an ordered set (``rdeps.py``)."""
+        self.rdeps: Readers | None = None
+        """Who read this memo: a list, or a dict used as an ordered set past
+        ``rdeps.SMALL`` readers (``rdeps.py``)."""
         self.dirty_at = NEVER
         self.claim: Frame | None = None
         self.ref_cache: QueryRef | None = None
@@ -164,8 +166,8 @@ class Cell:
         self.status = CellStatus.PENDING
         self.durability = durability
         self.changed_at = 0
-        self.rdeps: dict[Memo, None] | None = None
-        """Who read this cell: a dict used as an ordered set (``rdeps.py``)."""
+        self.rdeps: Readers | None = None
+        """Who read this cell: as ``Memo.rdeps``."""
         self.locator_asked_at = NEVER
         self.seen_loading = False
         self.ref_cache: QueryRef | None = None
@@ -175,6 +177,9 @@ class Cell:
 
 
 Node = Memo | Cell
+
+Readers = list[Memo] | dict[Memo, None]
+"""Who read a node, in the order they started reading (``rdeps.py`` says why two shapes)."""
 
 
 def value_of(memo: Memo) -> Any:

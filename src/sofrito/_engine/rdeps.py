@@ -12,14 +12,31 @@ When nobody listens, a walk stops at memos already marked in this revision
 reports every transitive dependent once, so each walk keeps its own record of
 the memos it reached.
 
-Each node keeps its readers in a dict used as an ordered set (values are
-None). Pushing the marks copies every node's readers into the walk's
-queue, and that copy is most of a write's cost: on Python 3.13, extending
-a list with a dict runs a C loop over the filled entries only, where a set
-has every slot of its table scanned. It cut the write walk of W4 by about
-a fifth (``benchmarks.instructions``, compiled), for 8 bytes more per
-node; and the order of the walk, and of the events it reports, follows the
-order in which readers started reading, not hashing.
+**Readers: a short list, a dict past ``SMALL``.** Most nodes have a few
+readers (two or three in the benchmark graphs, a page's parts in a site);
+a few have thousands (a template, a configuration, the listing of a
+family). A node keeps its readers in a list while it has at most
+``SMALL`` of them, and in a dict used as an ordered set (values None) past
+that. A list of three readers is 88 bytes where a dict of them is 232
+(Python 3.11): the dict was 40% of a memo's bookkeeping (issue 27). Adding
+a reader to a short list looks for it first (``SMALL`` identity compares
+in C, cheaper than hashing), so a node never lists a reader twice; a long
+list would make that look-up, and removing a reader, cost the node's
+fan-out, so past ``SMALL`` the dict takes over, once, for good. Rejected:
+a set (its copy into the walk's queue scans every slot of its table,
+where a dict's and a list's run over the filled entries only: the dict
+was chosen over a set for that, a fifth of W4's write walk); one list
+always (quadratic when thousands of readers are linked or unlinked, as a
+store's closure load does); readers kept only as reads (``Memo.deps``),
+with no reverse edges (then a write cannot mark, and every read walks).
+
+Both shapes keep the order in which readers started reading, so the walk,
+and the events it reports, follow that order, not hashing. Turning a list
+into a dict is the one step that is not a single operation on the
+container: two threads linking readers to one node at that moment could
+lose one, as two threads giving a node its first reader always could. The
+engine links readers only from executions and loads, and a compiled engine
+runs this step without releasing the interpreter lock.
 
 A memo that read a pending cell carries ``ALWAYS_DIRTY`` instead of a
 revision: it is verified in every revision, which is how a cached "loading"
@@ -30,7 +47,7 @@ revisions and never ask the locator again), so it leaves it and walks on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sofrito._engine.memo import ALWAYS_DIRTY
 from sofrito._engine.refs import memo_ref, node_ref
@@ -40,7 +57,47 @@ if TYPE_CHECKING:
     from sofrito._engine.memo import Cell, Memo, Node
     from sofrito._engine.state import Engine
 
-__all__ = ["invalidate_dependents", "mark_dependents", "relink"]
+__all__ = ["SMALL", "add_reader", "drop_reader", "grow", "invalidate_dependents", "relink"]
+
+SMALL: Final = 16
+"""The most readers a node keeps in a list; a dict holds more (module docstring)."""
+
+
+def add_reader(node: Node, memo: Memo) -> None:
+    """Record that ``memo`` reads ``node``; nothing if it is recorded already.
+
+    ``backdate.store`` writes this out for a first execution (every memo of
+    a cold build), and says so."""
+    readers = node.rdeps
+    if readers is None:
+        node.rdeps = [memo]
+    elif isinstance(readers, list):
+        if memo not in readers:
+            if len(readers) < SMALL:
+                readers.append(memo)
+            else:
+                grow(node, readers, memo)
+    else:
+        readers[memo] = None
+
+
+def grow(node: Node, readers: list[Memo], memo: Memo) -> None:
+    """``node`` has more than ``SMALL`` readers with ``memo``: a dict holds them from now on."""
+    grown = dict.fromkeys(readers)
+    grown[memo] = None
+    node.rdeps = grown
+
+
+def drop_reader(node: Node, memo: Memo) -> None:
+    """``memo`` no longer reads ``node``."""
+    readers = node.rdeps
+    if readers is None:
+        return
+    if isinstance(readers, list):
+        if memo in readers:
+            readers.remove(memo)
+    else:
+        readers.pop(memo, None)
 
 
 def relink(memo: Memo, old: list[Node], new: list[Node]) -> None:
@@ -50,14 +107,10 @@ def relink(memo: Memo, old: list[Node], new: list[Node]) -> None:
     if old:
         kept = set(new)
         for dep in old:
-            if dep not in kept and dep.rdeps is not None:
-                dep.rdeps.pop(memo, None)
+            if dep not in kept:
+                drop_reader(dep, memo)
     for dep in new:
-        readers = dep.rdeps
-        if readers is None:
-            dep.rdeps = {memo: None}
-        else:
-            readers[memo] = None
+        add_reader(dep, memo)
 
 
 def invalidate_dependents(

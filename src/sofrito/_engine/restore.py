@@ -257,11 +257,7 @@ def resolve_deps(memo: Memo, deps: list[Node]) -> None:
 def link_reader(node: Node, reader: Memo) -> None:
     """Record ``reader`` (its reads still stored ids) as a reader of ``node``, as
     the stored edges say, so that a write to ``node`` marks it."""
-    readers = node.rdeps
-    if readers is None:
-        node.rdeps = {reader: None}
-    else:
-        readers[reader] = None
+    rdeps.add_reader(node, reader)
 
 
 def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
