@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sofrito.cli.collector import tuned
 from sofrito.cli.errors import (
     EXIT_BUG,
     EXIT_INTERRUPTED,
@@ -172,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.handler(args))
+        with tuned():  # the collector, for a heap that only grows (collector.py)
+            return int(args.handler(args))
     except KeyboardInterrupt:
         print("sofrito: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
