@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from sofrito._engine import lru, rdeps
+from sofrito._engine import gathering, lru, rdeps
 from sofrito._engine.memo import (
     ALWAYS_DIRTY,
     NEVER,
@@ -85,9 +85,10 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.error = error
         memo.traceback = error.__traceback__ if error is not None else None
         memo.has_value = True
+    reads = tuple(deps)  # (Memo.deps: one allocation, the frame's list is dropped)
     old_deps = memo.deps
     if not old_deps:  # a first execution (W1: every memo): links to add, none to drop
-        for dep in deps:  # rdeps.add_reader, written out
+        for dep in reads:  # rdeps.add_reader, written out
             readers = dep.rdeps
             if readers is None:
                 dep.rdeps = [memo]
@@ -99,14 +100,16 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
                         rdeps.grow(dep, readers, memo)
             else:
                 readers[memo] = None
-    elif old_deps != deps:  # nodes compare by identity: unequal unless the same reads
-        rdeps.relink(memo, old_deps, deps)
-    memo.deps = deps
+    elif old_deps != reads:  # nodes compare by identity: unequal unless the same reads
+        rdeps.relink(memo, old_deps, reads)
+    memo.deps = reads
+    if engine.gathered:  # its gathers were recorded against the frame's list
+        gathering.stored(engine, memo, deps, reads)
     if memo.stored_deps is not None:  # loaded on demand, executed before its stored
         memo.stored_deps = None  # reads were resolved: its new reads replace them
     lowest = _STATIC
     reads_pending = False
-    for dep in deps:  # fields read where the type is known (see verify.walk)
+    for dep in reads:  # fields read where the type is known (see verify.walk)
         if type(dep) is Cell:
             if dep.status == CellStatus.PENDING:
                 reads_pending = True

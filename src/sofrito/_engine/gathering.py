@@ -14,14 +14,15 @@ the suspension through. No body of the gathering query runs, and no
 execution without a changed read (the property tests check both).
 
 What is recorded, per memo: the dependency list of an execution (the list
-its frame fills, which ``backdate.store`` makes ``memo.deps``), the
-positions in it that each of its gathers read, and the keys each was given
-(a gather that raised a key's user error did not read the keys after it,
-and an execution after the suspension would). A record is looked up by that
-list's identity, so it is true exactly while ``memo.deps is`` the list: an
-execution that did not gather, or a memo restored from a store, has another
-list, and an old record never applies. Records of a list that is neither the
-memo's nor the one being filled are dropped when the memo gathers again.
+its frame fills, whose tuple ``backdate.store`` makes ``memo.deps``, and
+then the record moves to that tuple: ``stored``), the positions in it that
+each of its gathers read, and the keys each was given (a gather that raised
+a key's user error did not read the keys after it, and an execution after
+the suspension would). A record is looked up by that sequence's identity,
+so it is true exactly while ``memo.deps is`` the tuple: an execution that
+did not gather, or a memo restored from a store, has another tuple, and an
+old record never applies. Records of a sequence that is neither the memo's
+nor the one being filled are dropped when the memo gathers again.
 
 Rejected alternatives: a flag on the query (``QuerySpec``), as first built,
 under which the walk executed the memo instead: every memo of a query that
@@ -33,6 +34,7 @@ memory paid by every memo for a rare case.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sofrito._engine.memo import Memo
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
 
-__all__ = ["later_keys", "record"]
+__all__ = ["later_keys", "record", "stored"]
 
 
 class Gathered:
@@ -61,8 +63,8 @@ class Gathered:
         self.keys = keys
 
 
-Record = tuple[list["Node"], list[Gathered]]
-"""An execution's dependency list, and the gathers that read into it."""
+Record = tuple[Sequence["Node"], list[Gathered]]
+"""An execution's dependency list (its tuple once stored), and the gathers that read into it."""
 
 
 def record(
@@ -87,6 +89,16 @@ def record(
     else:
         kept.append((deps, [gathered]))
     engine.gathered[memo] = kept
+
+
+def stored(engine: Engine, memo: Memo, filled: list[Node], reads: tuple[Node, ...]) -> None:
+    """``memo``'s execution that filled ``filled`` is stored as ``reads``: its
+    gathers' record, if any, follows it there."""
+    records = engine.gathered.get(memo)
+    if records:
+        engine.gathered[memo] = [
+            (reads if listed is filled else listed, gathers) for listed, gathers in records
+        ]
 
 
 def later_keys(engine: Engine, memo: Memo, dep: Node) -> list[Memo]:

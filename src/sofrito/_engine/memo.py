@@ -110,7 +110,10 @@ class Memo:
         self.durability = 0
         self.lowered_at = NEVER
         """The last revision in which an execution lowered ``durability`` (``frontier.py``)."""
-        self.deps: list[Node] = []
+        self.deps: tuple[Node, ...] = ()
+        """What the last execution read, in read order: a tuple, one allocation
+        holding the nodes themselves, made from the frame's list when the
+        execution is stored (``backdate.store``)."""
         self.stored_deps: list[tuple[bytes, str, bytes]] | None = None
         """A memo loaded on demand: the ids its stored row lists, not resolved to
         nodes yet (``deps`` is empty until ``Backing.deps`` resolves them, before

@@ -100,7 +100,7 @@ def drop_reader(node: Node, memo: Memo) -> None:
         readers.pop(memo, None)
 
 
-def relink(memo: Memo, old: list[Node], new: list[Node]) -> None:
+def relink(memo: Memo, old: tuple[Node, ...], new: tuple[Node, ...]) -> None:
     """Move ``memo`` from the reverse deps of ``old`` to those of ``new``."""
     if old == new:  # nodes compare by identity: this is the common "same reads" case
         return

@@ -130,8 +130,9 @@ def install_memo(
     verified once before it is served.
     """
     _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
-    rdeps.relink(memo, memo.deps, deps)
-    memo.deps = deps
+    reads = tuple(deps)
+    rdeps.relink(memo, memo.deps, reads)
+    memo.deps = reads
 
 
 def _fill(
@@ -216,8 +217,8 @@ def install_shipped_memo(
     revision = engine.revisions.current
     if memo.claim is not None or memo.verified_at == revision:
         return None
-    rdeps.relink(memo, memo.deps, [])
-    memo.deps = []
+    rdeps.relink(memo, memo.deps, ())
+    memo.deps = ()
     memo.error = memo.traceback = None
     _fill(memo, Encoded(data, decode), changed_at, revision, durability, revision)
     memo.hit_at = NOT_HITTABLE  # served once decoded (``memo.value_of``)
@@ -249,8 +250,9 @@ def hold_encoded(
 def resolve_deps(memo: Memo, deps: list[Node]) -> None:
     """The stored reads of ``memo``, now nodes: linked both ways. ``stored_deps``
     goes last: another thread that finds it None walks ``deps`` without a lock."""
-    rdeps.relink(memo, memo.deps, deps)
-    memo.deps = deps
+    reads = tuple(deps)
+    rdeps.relink(memo, memo.deps, reads)
+    memo.deps = reads
     memo.stored_deps = None
 
 
@@ -309,7 +311,7 @@ def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
             last_changed[level] = max(last_changed[level], revision)
         memo.value, memo.has_value, memo.verified_at, memo.changed_at = None, False, NEVER, NEVER
         memo.hit_at = NOT_HITTABLE
-        memo.deps = []
+        memo.deps = ()
         memo.stored_deps = None
         stack.extend(memo.rdeps or ())
     while stack:

@@ -7,7 +7,7 @@ The algorithm's steps are functions over this record (``fetch``, ``verify``,
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from sofrito._engine import frontier, hits
@@ -139,7 +139,7 @@ class Engine:
         self.traces: TraceSource | None = None
         """Traces to take instead of executing (``trace.py``); None: every execution runs
         its body (no store, or traces not enabled for reading)."""
-        self.gathered: dict[Memo, list[tuple[list[Node], list[Gathered]]]] = {}
+        self.gathered: dict[Memo, list[tuple[Sequence[Node], list[Gathered]]]] = {}
         """Per memo, the reads its gathers made (``gathering.py``): which suspended
         dependency makes a deep walk execute the memo instead of suspending."""
         self._names: dict[str, object] = {}
