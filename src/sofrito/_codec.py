@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from sofrito import _canonical
@@ -130,23 +131,34 @@ class Sealer:
         (``sofrito._shipping``): its rows must seal as the coordinator's do."""
         return self._secret
 
-    def _tag(self, data: bytes, context: bytes) -> bytes:
+    def _tag(self, parts: Sequence[bytes], context: bytes) -> bytes:
+        """The tag of the data ``parts`` make together: the same as of their join."""
         if self._secret is None:
-            return hashlib.blake2b(data, digest_size=16).digest()
+            hasher = hashlib.blake2b(digest_size=16)
+            for part in parts:
+                hasher.update(part)
+            return hasher.digest()
         mac = hmac.new(self._secret, len(context).to_bytes(4, "big"), hashlib.sha256)
         mac.update(context)
-        mac.update(data)
+        for part in parts:
+            mac.update(part)
         return mac.digest()
 
     def seal(self, data: bytes, context: bytes = b"") -> bytes:
-        return self._tag(data, context) + data
+        return self._tag((data,), context) + data
+
+    def seal_parts(self, parts: Sequence[bytes], context: bytes = b"") -> bytes:
+        """``seal(b"".join(parts), context)``, with the data copied once, not twice
+        (joined, then again behind the tag): a commit seals every row it
+        writes, 100 MB of them in a 10,000-page first build."""
+        return b"".join([self._tag(parts, context), *parts])
 
     def open(self, sealed: bytes, context: bytes = b"") -> bytes:
         """The sealed data, or ``IntegrityError`` saying why not. The caller adds
         which row it was: a load opens every row, and names none unless one fails."""
         size = 16 if self._secret is None else 32
         tag, data = sealed[:size], sealed[size:]
-        if len(sealed) < size or not hmac.compare_digest(tag, self._tag(data, context)):
+        if len(sealed) < size or not hmac.compare_digest(tag, self._tag((data,), context)):
             raise IntegrityError(
                 "its MAC does not verify (wrong secret, forged, or moved from another row)"
                 if self._secret

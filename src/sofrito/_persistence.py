@@ -59,9 +59,10 @@ from sofrito._snapshot import (
     MemoRow,
     NodeId,
     decode_memo_row,
-    encode_memo_row,
+    encode_dep,
     encode_node_id,
     memo_id,
+    seal_row,
     split_memo_id,
 )
 from sofrito._traces import Published, TraceBook
@@ -218,29 +219,35 @@ class Persistence:
         ids = _NodeIds(self._node_id)
         for memo in self.journal.memos:
             as_shipped = shipped.get(memo) if shipped else None
+            lacking: list[bytes] = []  # memo ids its row lists that have no row
             if as_shipped is not None and as_shipped.holds(memo) and self._published is None:
                 mid, row, read_ids = as_shipped.mid, as_shipped.row, as_shipped.reads
+                lacking = [
+                    ids.memo_id(dep)
+                    for dep in memo.deps
+                    if isinstance(dep, Memo) and not _has_row(dep)
+                ]
             else:
                 mid = ids.memo_id(memo)
                 row = None
                 read_ids = []
                 if memo.has_value and memo.error is None and memo.computed:
-                    both = [ids.of(dep) for dep in memo.deps]
-                    deps = [node_id for node_id, _ in both]
+                    deps = []
+                    for dep in memo.deps:
+                        # The store's reverse edges: the same nodes as the row's deps.
+                        flat, listed = ids.of(dep)
+                        read_ids.append(flat)
+                        deps.append(listed)
+                        if isinstance(dep, Memo) and not _has_row(dep):
+                            lacking.append(flat[1:])
                     row = self._row(memo, mid, deps, strict, hold=self.traces is None)
-                    # The store's reverse edges: the same nodes as the row's deps.
-                    read_ids = [flat for _, flat in both]
             if row is not None:
                 upserts[mid] = row
                 reads[mid] = read_ids
                 deletes.discard(mid)
                 queries[memo.spec.name] = memo.spec.fingerprint
                 unstored.discard(mid)
-                unstored.update(
-                    ids.memo_id(dep)
-                    for dep in memo.deps
-                    if isinstance(dep, Memo) and not _has_row(dep)
-                )
+                unstored.update(lacking)
             else:
                 # Errors, evicted values and values that cannot be encoded are
                 # recomputed, not stored; an older row of the memo goes.
@@ -261,10 +268,11 @@ class Persistence:
         return delta, known
 
     def _row(
-        self, memo: Memo, mid: bytes, deps: list[NodeId], strict: bool, *, hold: bool = False
+        self, memo: Memo, mid: bytes, deps: list[bytes], strict: bool, *, hold: bool = False
     ) -> bytes | None:
-        """The memo's sealed row, listing ``deps`` (its dependencies' ids), or None
-        for a value the codec cannot encode (``StoreError`` instead with ``strict``).
+        """The memo's sealed row, listing ``deps`` (its dependencies, each as a row
+        lists it: ``encode_dep``), or None for a value the codec cannot encode
+        (``StoreError`` instead with ``strict``).
 
         ``hold``: the memo keeps its value's encoding from now on, not the value
         (``restore.hold_encoded``): a commit, not a worker's row to ship. Done
@@ -288,11 +296,12 @@ class Persistence:
                 self._warn_unstorable(memo, mid, exc)
                 return None
         row = MemoRow(
-            memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, deps, encoded
+            memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, [], encoded
         )
         if self._published is not None:
-            self._published.append((memo, split_memo_id(mid)[1], deps, encoded))
-        sealed = encode_memo_row(row, self.sealer, self._context("memo", mid))
+            node_ids = [self._node_id(dep) for dep in memo.deps]
+            self._published.append((memo, split_memo_id(mid)[1], node_ids, encoded))
+        sealed = seal_row(row, deps, self.sealer, self._context("memo", mid))
         if hold and type(value) is not Encoded:
             # The row ends with the value's bytes: a view of them, not a second copy.
             held = memoryview(sealed)[len(sealed) - len(encoded) :]
@@ -312,7 +321,7 @@ class Persistence:
             return None
         try:
             mid = memo_id(memo.spec.name, self._key_bytes(memo, memo.key))
-            deps = [self._node_id(dep) for dep in memo.deps]
+            deps = [encode_dep(self._node_id(dep)) for dep in memo.deps]
         except TypeError:
             return None
         row = self._row(memo, mid, deps, strict=False)
@@ -704,27 +713,32 @@ class _NodeIds:
     A commit names every row's dependencies twice (in the row, and as the
     store's edges), and most nodes are read by many rows: a 10,000-page first
     commit lists 255,000 dependencies of 80,000 nodes. Encoding each key again
-    per read was a third of building that delta. Kept for one commit only: a
-    field on the engine's records would cost every memo its bytes for good.
+    per read was a third of building that delta; packing each dependency
+    into its row again per read (its name encoded, two ``struct`` calls) was
+    most of the rest of sealing the rows. So both forms are made once per
+    node, and the ``NodeId`` tuples they come from are not kept. Kept for one
+    commit only: a field on the engine's records would cost every memo its
+    bytes for good.
     """
 
     __slots__ = ("_known", "_node_id")
 
     def __init__(self, node_id: Callable[[Memo | Cell], NodeId]) -> None:
         self._node_id = node_id
-        self._known: dict[Memo | Cell, tuple[NodeId, bytes]] = {}
+        self._known: dict[Memo | Cell, tuple[bytes, bytes]] = {}
 
-    def of(self, node: Memo | Cell) -> tuple[NodeId, bytes]:
-        """``node``'s id, and the flat bytes the store keys it by (``encode_node_id``)."""
+    def of(self, node: Memo | Cell) -> tuple[bytes, bytes]:
+        """``node``'s flat node id, the bytes the store keys its edges by
+        (``encode_node_id``), and the node as a row lists it (``encode_dep``)."""
         known = self._known.get(node)
         if known is None:
             node_id = self._node_id(node)
-            known = self._known[node] = (node_id, encode_node_id(node_id))
+            known = self._known[node] = (encode_node_id(node_id), encode_dep(node_id))
         return known
 
     def memo_id(self, memo: Memo) -> bytes:
         """``memo_id(name, key)``: a memo's node id is its memo id behind one kind byte."""
-        return self.of(memo)[1][1:]
+        return self.of(memo)[0][1:]
 
 
 def _has_row(memo: Memo) -> bool:

@@ -35,6 +35,7 @@ edges of a row are exactly the deps its row lists (``encode_node_id`` of each).
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from sofrito._codec import CodecError, Sealer
@@ -47,9 +48,11 @@ __all__ = [
     "MemoRow",
     "NodeId",
     "decode_memo_row",
+    "encode_dep",
     "encode_memo_row",
     "encode_node_id",
     "memo_id",
+    "seal_row",
     "split_memo_id",
 ]
 
@@ -96,19 +99,27 @@ def split_memo_id(data: bytes) -> tuple[str, bytes]:
 
 def encode_memo_row(row: MemoRow, sealer: Sealer, context: bytes) -> bytes:
     """``context`` (the runtime and memo id) is bound into the seal: ``Sealer``."""
-    parts = [
-        _HEAD.pack(
-            FORMAT, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(row.deps)
-        )
-    ]
-    for kind, name, key in row.deps:
-        raw = name.encode()
-        parts.append(_DEP_HEAD.pack(kind, len(raw)))
-        parts.append(raw)
-        parts.append(_SIZE.pack(len(key)))
-        parts.append(key)
-    parts.append(row.value)
-    return sealer.seal(b"".join(parts), context)
+    deps = [encode_dep(dep) for dep in row.deps]
+    return seal_row(row, deps, sealer, context)
+
+
+def encode_dep(node: NodeId) -> bytes:
+    """One dependency as a row lists it (``c`` kind, ``H`` name length, name,
+    ``I`` key length, key). A commit encodes each node once, however many rows
+    list it (``_persistence._NodeIds``): at 10,000 pages of the example site,
+    70,000 rows list 255,000 dependencies of 80,000 nodes."""
+    kind, name, key = node
+    raw = name.encode()
+    return b"".join((_DEP_HEAD.pack(kind, len(raw)), raw, _SIZE.pack(len(key)), key))
+
+
+def seal_row(row: MemoRow, deps: Sequence[bytes], sealer: Sealer, context: bytes) -> bytes:
+    """``row`` sealed, listing ``deps`` (its deps, each ``encode_dep``-ed) instead of
+    ``row.deps``, which it ignores. The value is copied once, into the sealed row."""
+    head = _HEAD.pack(
+        FORMAT, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(deps)
+    )
+    return sealer.seal_parts([head, *deps, row.value], context)
 
 
 def decode_memo_row(data: bytes, sealer: Sealer, context: bytes) -> MemoRow:

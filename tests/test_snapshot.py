@@ -1,0 +1,72 @@
+"""A memo's row (``sofrito/_snapshot.py``): its layout is what stores hold, so it
+is pinned here byte for byte, whichever way a commit builds it (each
+dependency encoded once per commit, ``encode_dep``; the seal over parts)."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import pytest
+
+from sofrito._codec import IntegrityError, Sealer
+from sofrito._snapshot import (
+    INPUT,
+    QUERY,
+    MemoRow,
+    decode_memo_row,
+    encode_dep,
+    encode_memo_row,
+    seal_row,
+)
+
+ROW = MemoRow(
+    b"f" * 16,
+    3,
+    7,
+    2,
+    [(QUERY, "site.page", b"\x05key"), (INPUT, "sofrito.fs.file", b"path")],
+    b"the value",
+)
+
+
+def _layout(row: MemoRow) -> bytes:
+    """The documented layout (the module docstring), written out by hand."""
+    out = struct.pack(
+        ">B16sqqBI",
+        2,
+        row.fingerprint,
+        row.changed_at,
+        row.verified_at,
+        row.durability,
+        len(row.deps),
+    )
+    for kind, name, key in row.deps:
+        out += kind + struct.pack(">H", len(name.encode())) + name.encode()
+        out += struct.pack(">I", len(key)) + key
+    return out + row.value
+
+
+def test_a_row_is_the_documented_layout_behind_its_checksum() -> None:
+    data = _layout(ROW)
+    assert encode_memo_row(ROW, Sealer(None), b"") == (
+        hashlib.blake2b(data, digest_size=16).digest() + data
+    )
+
+
+@pytest.mark.parametrize("secret", [None, "team secret"])
+def test_a_row_sealed_from_encoded_deps_is_the_same_row(secret: str | None) -> None:
+    sealer = Sealer(secret)
+    deps = [encode_dep(dep) for dep in ROW.deps]
+    sealed = seal_row(ROW._replace(deps=[]), deps, sealer, b"context")
+    assert sealed == encode_memo_row(ROW, sealer, b"context")
+    assert sealed == sealer.seal(_layout(ROW), b"context")
+    assert decode_memo_row(sealed, sealer, b"context") == ROW
+
+
+def test_a_row_sealed_in_parts_is_refused_under_another_context() -> None:
+    sealer = Sealer("team secret")
+    sealed = sealer.seal_parts([b"a", b"bc"], b"memo 1")
+    assert sealer.open(sealed, b"memo 1") == b"abc"
+    with pytest.raises(IntegrityError):
+        sealer.open(sealed, b"memo 2")
