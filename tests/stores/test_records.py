@@ -107,6 +107,42 @@ def test_the_digest_of_a_large_delta_is_hashed_in_pieces_without_copying_its_row
     assert digest == hashlib.sha256(payload).hexdigest()
 
 
+def test_the_digest_of_many_rows_and_edges_holds_none_of_their_pieces() -> None:
+    """A first commit of 10,000 pages has 70,000 small rows and 255,000 edges:
+    the digest hashes each piece as it is made, and holds neither a list of
+    the rows' prefixes nor the edges encoded (25 MB of that commit's peak)."""
+    rows = {b"memo-%05d" % n: b"r" * 20 for n in range(40_000)}
+    reads = {
+        memo_id: [b"node-%05d" % ((n * 7 + k) % 5_000) for k in range(10)]
+        for n, memo_id in enumerate(rows)
+    }
+    delta = SnapshotDelta(3, b"meta", rows, frozenset({b"gone"}), reads=reads)
+    tracemalloc.start()
+    try:
+        digest = compute_digest("rt", "run", 1, "b", ["i:1"], delta)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    encoded = delta.to_bytes()
+    assert len(encoded) > 8_000_000
+    assert peak < 5_000_000, peak  # a piece of edges (1 MB) as it grows and is copied
+    assert delta.encoded_size() == len(encoded)
+    payload = _encoding.encode(("sofrito.receipt.v1", "rt", "run", 1, "b", ("i:1",), encoded))
+    assert digest == hashlib.sha256(payload).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [
+        SnapshotDelta(0, b""),
+        SnapshotDelta(2, b"m", {b"a": b"row"}, frozenset({b"x", b"y"}), full=True),
+        SnapshotDelta(2, b"m", {b"a": b"row", b"b": b""}, reads={b"a": [], b"b": [b"n", b"n"]}),
+    ],
+)
+def test_a_delta_counts_its_encoded_size_without_encoding(delta: SnapshotDelta) -> None:
+    assert delta.encoded_size() == len(delta.to_bytes())
+
+
 def test_a_delta_may_not_both_write_and_delete_a_memo() -> None:
     with pytest.raises(ValueError, match=r"both upserted and deleted.*716b"):
         SnapshotDelta(1, b"", {b"qk": b"row"}, frozenset({b"qk"}))

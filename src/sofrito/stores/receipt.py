@@ -76,8 +76,9 @@ def compute_digest(
     their order never matters; every field is type-checked by the encoding
     (``TypeError`` for, say, an int where a str belongs)."""
     # The same bytes as encode((tag, ..., inputs, snapshot.to_bytes())), hashed in
-    # pieces: the snapshot's rows are not copied (``SnapshotDelta.parts``).
-    parts = snapshot.parts()
+    # pieces as they are made: the snapshot's rows are not copied, and no list
+    # of the pieces is held (``SnapshotDelta.iter_parts``).
+    size = snapshot.encoded_size()
     head = bytearray()
     head.append(_encoding.TUPLE)
     head += (7).to_bytes(4, "big")
@@ -91,10 +92,14 @@ def compute_digest(
     ):
         _encoding.encode_into(head, item)
     head.append(_encoding.BYTES)
-    head += _encoding.length(sum(len(part) for part in parts))
+    head += _encoding.length(size)
     digest = hashlib.sha256(head)
-    for part in parts:
+    hashed = 0
+    for part in snapshot.iter_parts():
         digest.update(part)
+        hashed += len(part)
+    if hashed != size:  # a delta changed while it was hashed: no digest for it
+        raise RuntimeError(f"a SnapshotDelta encoded to {hashed} bytes, not {size}")
     return digest.hexdigest()
 
 

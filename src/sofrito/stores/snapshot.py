@@ -32,7 +32,7 @@ existed still verifies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -130,72 +130,119 @@ class SnapshotDelta:
         return b"".join(self.parts())
 
     def parts(self) -> list[bytes]:
-        """``to_bytes()`` in pieces, each row its own bytes object (not copied):
-        a receipt's digest hashes them one by one (``receipt.compute_digest``),
-        so a commit holds no copy of its delta beside the rows (at 10,000
-        pages, two copies of 200 MB were most of a cold build's peak memory)."""
-        if type(self.revision) is not int or type(self.meta) is not bytes:
-            raise TypeError(
-                f"a SnapshotDelta has an int revision and bytes meta, not "
-                f"{type(self.revision).__name__} and {type(self.meta).__name__}"
-            )
-        edges = self._canonical_edges()
+        """``to_bytes()`` in pieces (``iter_parts``), as a list."""
+        return list(self.iter_parts())
+
+    def iter_parts(self) -> Iterator[bytes]:
+        """``to_bytes()`` in pieces, each row its own bytes object (not copied),
+        made as they are taken: a receipt's digest hashes them one by one
+        (``receipt.compute_digest``), so a commit holds no copy of its delta
+        beside the rows. At 10,000 pages, two copies of 200 MB were most of a
+        cold build's peak memory; a list of the pieces (each row's prefix, the
+        edges encoded, 30 MB) was still its last 25 MB."""
+        self._check_fields()
         out = bytearray()
         out.append(_encoding.TUPLE)
-        out += (7 if edges else 6).to_bytes(4, "big")
-        tag = _SNAPSHOT_TAG_EDGES if edges else _SNAPSHOT_TAG
+        with_edges = self._has_edges()
+        out += (7 if with_edges else 6).to_bytes(4, "big")
+        tag = _SNAPSHOT_TAG_EDGES if with_edges else _SNAPSHOT_TAG
         for part in (tag, self.revision, self.meta):
             _encoding.encode_into(out, part)
         out.append(_encoding.TUPLE)
         out += len(self.upserts).to_bytes(4, "big")
-        parts = [bytes(out)]
-        for memo_id, row in sorted(self.upserts.items()):
+        yield bytes(out)
+        for memo_id in sorted(self.upserts):
+            row = self.upserts[memo_id]
             _check_bytes(memo_id, row)
             # encode((memo_id, row)), the row itself its own part, the rest written
             # out: an encoder call per row was half of a 10,000-page digest
-            parts.append(
+            yield (
                 _PAIR
                 + _encoding.length(len(memo_id))
                 + memo_id
                 + _BYTES
                 + _encoding.length(len(row))
             )
-            parts.append(row)
-        out.clear()
+            yield row
+        out = self._tail()
+        if with_edges:
+            readers = sum(1 for node_ids in self.reads.values() if node_ids)
+            yield from _encode_edges(out, readers, self._canonical_edges())
+        yield bytes(out)
+
+    def encoded_size(self) -> int:
+        """``len(self.to_bytes())``, counted without encoding anything: the digest
+        needs it before the first piece (the delta is one ``bytes`` item of the
+        receipt's encoding, its length first). Each field is type-checked as
+        ``iter_parts`` checks it, so a bad one fails here first, the same way."""
+        self._check_fields()
+        with_edges = self._has_edges()
+        head = bytearray()
+        tag = _SNAPSHOT_TAG_EDGES if with_edges else _SNAPSHOT_TAG
+        for part in (tag, self.revision, self.meta):
+            _encoding.encode_into(head, part)
+        size = 5 + len(head) + 5
+        for memo_id, row in self.upserts.items():
+            _check_bytes(memo_id, row)
+            size += len(_PAIR) + 4 + len(memo_id) + 1 + 4 + len(row)
+        size += len(self._tail())
+        if with_edges:
+            size += 5  # the edges' tuple
+            for memo_id, node_ids in self.reads.items():
+                deps = set(node_ids)
+                if not deps:
+                    continue
+                size += len(_PAIR) + 4 + len(memo_id) + 1 + 4
+                for node_id in deps:
+                    _check_bytes(memo_id, node_id)
+                    size += 5 + len(node_id)
+        return size
+
+    def _tail(self) -> bytearray:
+        """The encoded deletes and ``full``: what follows the rows (then the edges)."""
+        out = bytearray()
         out.append(_encoding.TUPLE)
         out += len(self.deletes).to_bytes(4, "big")
         for memo_id in sorted(self.deletes):
             _check_bytes(memo_id, b"")
             _encoding.encode_into(out, memo_id)
         _encoding.encode_into(out, bool(self.full))
-        if edges:
-            _encode_edges(out, edges, parts)
-        parts.append(bytes(out))
-        return parts
+        return out
 
-    def _canonical_edges(self) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
-        """The edges as the store keeps them: per reader, the set of its dependencies."""
-        edges = []
-        for memo_id, node_ids in self.reads.items():
-            deps = tuple(sorted(set(node_ids)))
+    def _check_fields(self) -> None:
+        if type(self.revision) is not int or type(self.meta) is not bytes:
+            raise TypeError(
+                f"a SnapshotDelta has an int revision and bytes meta, not "
+                f"{type(self.revision).__name__} and {type(self.meta).__name__}"
+            )
+
+    def _has_edges(self) -> bool:
+        """Whether the delta encodes as ``sofrito.snapshot.v2``: some memo read something."""
+        return any(self.reads.values())
+
+    def _canonical_edges(self) -> Iterator[tuple[bytes, list[bytes]]]:
+        """The edges as the store keeps them: per reader, in order, the sorted set
+        of its dependencies (each checked), made one reader at a time."""
+        for memo_id in sorted(self.reads):
+            deps = sorted(set(self.reads[memo_id]))
             for node_id in deps:
                 _check_bytes(memo_id, node_id)
             if deps:
-                edges.append((memo_id, deps))
-        return tuple(sorted(edges))
+                yield memo_id, deps
 
 
 def _encode_edges(
-    out: bytearray, edges: tuple[tuple[bytes, tuple[bytes, ...]], ...], parts: list[bytes]
-) -> None:
-    """``encode_into(out, edges)``, every item known to be bytes (checked by
-    ``_canonical_edges``), written out: an encoder call per node id was most
-    of the digest of a 10,000-page first commit (255,000 edges). ``out`` goes
-    to ``parts`` every ``_CHUNK`` bytes: the edges of that commit encode to
-    20 MB, which a single part would hold twice (the buffer and its copy)."""
+    out: bytearray, count: int, edges: Iterator[tuple[bytes, list[bytes]]]
+) -> Iterator[bytes]:
+    """``encode_into(out, edges)`` for ``count`` readers, every item known to be
+    bytes (checked by ``_canonical_edges``), written out: an encoder call per
+    node id was most of the digest of a 10,000-page first commit (255,000
+    edges). ``out`` is yielded and emptied every ``_CHUNK`` bytes, and the
+    edges are made as they are written: they encode to 20 MB, which one part
+    would hold twice (the buffer and its copy) and a list of parts once."""
     length = _encoding.length
     out.append(_encoding.TUPLE)
-    out += length(len(edges))
+    out += length(count)
     for memo_id, deps in edges:
         out += _PAIR
         out += length(len(memo_id))
@@ -207,7 +254,7 @@ def _encode_edges(
             out += length(len(node_id))
             out += node_id
         if len(out) >= _CHUNK:
-            parts.append(bytes(out))
+            yield bytes(out)
             out.clear()
 
 
