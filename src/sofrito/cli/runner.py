@@ -31,8 +31,9 @@ The steps, each a function below:
    output folder: name -> digest, size, mtime, ``changed_at``; read whole
    every run, so one decode per folder): an output whose render's
    ``changed_at`` and whose file's size and mtime are as recorded is
-   unchanged without hashing its content. Writes are a temporary file in
-   the same folder and ``os.replace``, so a reader never sees half a file.
+   unchanged without hashing its content. Each write is atomic, so a reader
+   never sees half a file: a spare file swapped with the output's
+   (``writes.py``: one file created per run, not one per output).
 5. ``_delete``: outputs recorded but no longer in the mapping are deleted;
    only those (sofrito never deletes a file it did not write).
 6. The record of outputs is set in one batch and the boundary committed,
@@ -45,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +62,7 @@ from sofrito._settle import marks_by_id, settle
 from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
 from sofrito.cli.flow import Flow, where_raised
+from sofrito.cli.writes import OutputWriter
 from sofrito.fs import Output
 from sofrito.stores import Receipt, RuntimeStore, Traces
 
@@ -480,6 +481,13 @@ def _emit(session: Session, produced: list[_Produced], record: _Record) -> _Emit
     An output whose render failed, or that could not be written, keeps its old
     file and is recorded with no ``changed_at``: the record no longer vouches
     for it, so the next run asks for it (``_kept``) and compares bytes."""
+    with OutputWriter(session.out_dir) as writer:
+        return _emit_each(session, produced, record, writer)
+
+
+def _emit_each(
+    session: Session, produced: list[_Produced], record: _Record, writer: OutputWriter
+) -> _Emitted:
     written: list[str] = []
     unchanged = 0
     for at, item in enumerate(produced):
@@ -511,7 +519,7 @@ def _emit(session: Session, produced: list[_Produced], record: _Record) -> _Emit
                 unchanged += 1
                 continue
         try:
-            size, mtime_ns = _write_atomic(target, content)
+            size, mtime_ns = writer.write(target, content)
         except OSError as exc:
             for left in produced[at:]:
                 if not left.kept:
@@ -562,21 +570,6 @@ def _commit(session: Session, record: _Record, last_run: lastrun.LastRun) -> Non
 
 def _as_bytes(content: str | bytes) -> bytes:
     return content.encode() if isinstance(content, str) else content
-
-
-def _write_atomic(target: Path, content: bytes) -> tuple[int, int]:
-    """Write ``content`` to ``target`` through a temporary file and a rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    stat = target.stat()
-    return stat.st_size, stat.st_mtime_ns
 
 
 def _holds(path: Path, content: bytes) -> bool:

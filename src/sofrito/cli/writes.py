@@ -1,0 +1,223 @@
+"""Writing outputs atomically, without creating a file per output.
+
+``sofrito run`` writes an output through a temporary file in the output
+folder and a rename, so that a reader (a browser, a web server, ``serve``)
+sees the old bytes or the new ones, never half a file (docs/flows.md).
+
+**The cost that shaped this module.** A template edit on a 10,000-page
+site rewrites 10,000 files. With a new temporary file per output
+(``tempfile.mkstemp`` then ``os.replace``), each write creates an inode and
+frees the one it replaces: measured on ext4, 2.4-3 s of kernel time for the
+10,000 (creating a file in a populated folder cost 100-370 us, writing 4 KB
+into an existing one 10 us), most of the 3 s the whole run may take.
+
+**What is done instead: one spare file, swapped in.** ``OutputWriter``
+keeps one spare file in the output folder. To write an output it fills the
+spare and exchanges it with the output's file in one atomic step
+(``renameat2(RENAME_EXCHANGE)``, Linux 3.15+): the output now holds the new
+bytes, and the spare holds the old ones, to be truncated and filled for the
+next output. A whole site rewritten creates one file and frees one, and
+each write stays atomic: the exchange is one rename. ``close`` removes the
+spare.
+
+The spare is written over from its start and then cut after the new bytes,
+not truncated to nothing first: ext4 takes a file truncated to zero and
+written again for a replace-via-truncate and allocates its blocks when it is
+closed, in the writing process (the 10,000 writes took 1.0-1.45 s of kernel
+time that way, 0.37-0.46 s written over).
+
+**Readers keep what they opened.** With a rename, a reader that opened the
+old file (a web server sending it) reads the old bytes to the end, since
+that file is never written again. The spare *is* such an old file, so it is
+written over only under a write lease (``fcntl(F_SETLEASE, F_WRLCK)``): the
+kernel grants one only when no other file descriptor or memory map holds
+the file, and while it is held nobody can open it. A spare someone still
+reads is left to them (unlinked, their bytes intact) and a new one made.
+
+The swap is used only on a regular file with one link (``lstat``): a
+symbolic link, a folder or a file with other hard links takes the rename
+path, as it always did, so a file reached by another name never has its
+bytes overwritten, and a link is replaced rather than followed. A new
+output (nothing to exchange with) is the spare renamed into place, and the
+next write makes a new spare. Where the exchange is not available (another
+system, an older kernel, a file system that refuses it, another mount
+below the output folder) each write falls back to ``mkstemp`` and
+``os.replace`` in the output's own folder, as before.
+
+Rejected: writing the output in place (``O_TRUNC``, 0.66 s for the 10,000):
+not atomic, a reader could see a truncated page; a spare with a fixed name
+(it would survive a crash for the next run to reuse): two runs writing to
+one folder from two stores would fill each other's spare; a spare per
+folder: sixty-three files created for the example site instead of one, for
+nothing the exchange needs (both names are on one file system).
+
+A process killed mid-run leaves its spare behind, as a killed write
+always left its temporary file: a hidden ``.sofrito-*.tmp`` file in the
+output folder, holding an old version of some output, that no run reads.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["OutputWriter"]
+
+RENAME_EXCHANGE = 2
+"""``renameat2``'s flag: exchange the two names atomically (linux/fs.h)."""
+AT_FDCWD = -100
+"""``renameat2``'s directory for relative names: the working directory."""
+
+Exchange = Callable[[str, str], None]
+"""Exchange two paths atomically; raises ``OSError``."""
+
+
+class OutputWriter:
+    """Writes outputs under ``top`` atomically; one spare file for all of them
+    (module docstring). Use it as a context manager, or call ``close``."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top
+        self.spare: str | None = None
+        """The path of the spare file, or None when there is none yet (or it went
+        into place as a new output)."""
+        self.exchange: Exchange | None = _exchange()
+        """None where the exchange is not available: ``mkstemp`` and ``os.replace``."""
+        self.folders: set[Path] = set()
+        """Folders made (or found) already in this run: one ``mkdir`` each."""
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def write(self, target: Path, content: bytes) -> tuple[int, int]:
+        """Put ``content`` at ``target`` atomically; its size and mtime (ns) then."""
+        folder = target.parent
+        if folder not in self.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.folders.add(folder)
+        if self.exchange is None or not self._swapped(target, content):
+            _replace(target, content)
+        done = os.stat(target)
+        return done.st_size, done.st_mtime_ns
+
+    def close(self) -> None:
+        """Remove the spare file, if there is one."""
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            Path(spare).unlink(missing_ok=True)
+
+    def _swapped(self, target: Path, content: bytes) -> bool:
+        """Write through the spare: exchanged with a regular file, renamed into
+        place where there is none. False: nothing done, the caller replaces."""
+        try:
+            found = os.lstat(target)
+        except FileNotFoundError:
+            found = None
+        if found is not None and not (stat.S_ISREG(found.st_mode) and found.st_nlink == 1):
+            return False  # a link, a folder, or bytes reached by another name: replaced
+        spare = self._filled(content)
+        if found is None:
+            os.replace(spare, target)  # the spare is the new output
+            self.spare = None
+            return True
+        assert self.exchange is not None
+        try:
+            self.exchange(spare, str(target))
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM):
+                raise
+            self.exchange = None  # not here: every later write replaces
+            self.close()
+            return False
+        return True
+
+    def _filled(self, content: bytes) -> str:
+        """The spare holding exactly ``content``: the old one written over if nobody
+        else has it open (``_reusable``), else a new one."""
+        spare = self.spare
+        fd = None if spare is None else _reusable(spare)
+        if spare is None or fd is None:
+            self.close()  # (a reader holds the old spare: it keeps its bytes)
+            fd, spare = tempfile.mkstemp(prefix=".sofrito-", suffix=".tmp", dir=self.top)
+            self.spare = spare
+        with os.fdopen(fd, "wb") as file:  # closing it gives a lease back
+            file.write(content)
+            file.truncate()  # after the new bytes: not to 0 first (below)
+        return spare
+
+
+def _reusable(spare: str) -> int | None:
+    """The spare opened for writing under a write lease, or None if it cannot be
+    written over: a write lease is granted only when no other file descriptor
+    has the file open (a reader that opened the output before it became the
+    spare, a memory map of it), and while it is held nobody else can open
+    the file, so no reader ever sees bytes change under it, as with a rename.
+    Leases not supported (another file system): None, a new spare each time."""
+    import fcntl  # noqa: PLC0415 (Unix only, as the exchange is: imported where it is used)
+
+    try:
+        fd = os.open(spare, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _replace(target: Path, content: bytes) -> None:
+    """A temporary file beside ``target``, then a rename over it."""
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _exchange() -> Exchange | None:
+    """``renameat2(..., RENAME_EXCHANGE)`` from the C library, or None where there
+    is none (not Linux, an older C library). ``ctypes`` is imported here, by the
+    first run that writes an output: a run that writes nothing never pays it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # noqa: PLC0415 (only a run that writes imports it)
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+
+    def exchange(first: str, second: str) -> None:
+        old, new = os.fsencode(first), os.fsencode(second)
+        if renameat2(AT_FDCWD, old, AT_FDCWD, new, RENAME_EXCHANGE) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), second)
+
+    return exchange
