@@ -76,6 +76,15 @@ def closure(store: RuntimeStore, *seeds: str, runtime_id: str = "rt") -> list[tu
     return sorted(shown)
 
 
+def readers(store: RuntimeStore, *nodes: str, runtime_id: str = "rt") -> list[tuple[str, str]]:
+    """The edges out of ``nodes`` (one level), as sorted (dep, reader) names."""
+    head = store.load_head(runtime_id)
+    edges = store.load_readers(runtime_id, [node(name) for name in nodes], head=head)
+    shown = [(_name(dep), reader.decode()) for dep, reader in edges]
+    assert len(shown) == len(set(shown)), f"an edge came back twice: {shown}"
+    return sorted(shown)
+
+
 def _name(node_id: bytes) -> str:
     return node_id.decode() if b":" in node_id else node_id[1:].decode()
 
@@ -427,6 +436,18 @@ class StoreContract:
         assert closure(store, "c") == []
         assert closure(store, "i:nobody") == []
         assert closure(store) == []
+
+    def test_the_readers_of_nodes_are_one_level_of_the_closure(self, store: RuntimeStore) -> None:
+        # x -> a, b; a, b -> c; c -> d; and e reads x twice over (directly and via c)
+        diamond = graph(1, a="i:x", b="i:x", c="a b", d="c", e="i:x c i:x")
+        store.commit_boundary("rt", diamond, "r", "c", [], [])
+        assert readers(store, "i:x") == [("i:x", "a"), ("i:x", "b"), ("i:x", "e")]
+        assert readers(store, "a", "b", "a") == [("a", "c"), ("b", "c")]
+        assert readers(store, "c", "i:nobody") == [("c", "d"), ("c", "e")]
+        assert readers(store, "d") == []
+        assert readers(store) == []
+        store.commit_boundary("rt", graph(2, c="b"), "r", "c", [], [])  # c re-executed
+        assert readers(store, "a") == []
 
     def test_the_closure_through_diamonds_has_each_edge_once(self, store: RuntimeStore) -> None:
         # x -> a, b; a, b -> c; c -> d; and e reads x twice over (directly and via c)

@@ -83,6 +83,7 @@ __all__ = [
     "read_memos",
     "read_receipts",
     "read_reader_closure",
+    "read_readers",
     "check_edges",
     "write_header",
     "write_inputs",
@@ -540,6 +541,22 @@ def read_reader_closure(
     checksum = edge_checksummer(runtime_id)
     found: dict[tuple[bytes, bytes], None] = {}
     for dep, reader, stored in conn.execute(_CLOSURE, {"seeds": node_ids, "runtime": runtime_id}):
+        _check_edge(checksum(reader, dep) if _all_bytes(reader, dep) else b"", reader, stored)
+        found[dep, reader[1:]] = None
+    return list(found)
+
+
+_READERS = """
+SELECT dep, reader, sum FROM edges
+    WHERE runtime_id = %(runtime)s AND dep = ANY(%(nodes)s::bytea[])
+"""
+"""One level of ``_CLOSURE``, through the same primary key."""
+
+
+def read_readers(conn: Conn, runtime_id: str, node_ids: list[bytes]) -> list[tuple[bytes, bytes]]:
+    checksum = edge_checksummer(runtime_id)
+    found: dict[tuple[bytes, bytes], None] = {}
+    for dep, reader, stored in conn.execute(_READERS, {"nodes": node_ids, "runtime": runtime_id}):
         _check_edge(checksum(reader, dep) if _all_bytes(reader, dep) else b"", reader, stored)
         found[dep, reader[1:]] = None
     return list(found)

@@ -56,6 +56,7 @@ __all__ = [
     "read_deps_by_prefix",
     "read_family",
     "read_inputs_changed_after",
+    "read_readers",
     "read_input_rows",
     "read_memo_rows",
     "read_memos",
@@ -481,6 +482,32 @@ def read_reader_closure(
         params.update((f"s{n}", node) for n, node in enumerate(chunk))
         seeds = ", ".join(f"(:s{n})" for n in range(len(chunk)))
         for dep, reader, stored in conn.execute(_CLOSURE.format(seeds=seeds), params):
+            if (
+                type(reader) is not bytes
+                or type(dep) is not bytes
+                or checksum(reader, dep) != stored
+            ):
+                _check_edge(checksum, reader, dep, stored)  # raises, naming the damage
+            found[dep, reader[1:]] = None
+    return list(found)
+
+
+_READERS = "SELECT dep, reader, sum FROM edges WHERE runtime_id = ? AND dep IN ({marks})"
+"""The edges out of some nodes, through the primary key ``(runtime_id, dep, reader)``
+as the closure's walk (never ``edges_by_reader``)."""
+
+
+def read_readers(
+    conn: sqlite3.Connection, runtime_id: str, node_ids: list[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """The edges out of ``node_ids``, as ``(dep, reader memo id)``, each checked:
+    one level of ``read_reader_closure``, ``_CHUNK`` nodes per lookup."""
+    checksum = edge_checksummer(runtime_id)
+    found: dict[tuple[bytes, bytes], None] = {}
+    for start in range(0, len(node_ids), _CHUNK):
+        chunk = node_ids[start : start + _CHUNK]
+        query = _READERS.format(marks=", ".join("?" * len(chunk)))
+        for dep, reader, stored in conn.execute(query, (runtime_id, *chunk)):
             if (
                 type(reader) is not bytes
                 or type(dep) is not bytes

@@ -260,6 +260,15 @@ class MemoryStore:
                         stack.append(node)
             return edges
 
+    def load_readers(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            readers = self._opened(runtime_id, head).readers
+            return [
+                (dep, reader) for dep in dict.fromkeys(node_ids) for reader in readers.get(dep, ())
+            ]
+
     def load_inputs_changed_after(
         self, runtime_id: str, revision: int, *, head: int
     ) -> list[InputState]:

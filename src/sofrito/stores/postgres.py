@@ -533,6 +533,16 @@ class PostgresStore:
 
         return self._opened(runtime_id, head, work)
 
+    def load_readers(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        nodes = list(dict.fromkeys(node_ids))
+        if not nodes:
+            return []
+        return self._opened(
+            runtime_id, head, lambda conn: tables.read_readers(conn, runtime_id, nodes)
+        )
+
     def load_inputs_changed_after(
         self, runtime_id: str, revision: int, *, head: int
     ) -> list[InputState]:

@@ -203,6 +203,15 @@ class RuntimeStore(Protocol):
         whose code changed, without listing its keys."""
         ...
 
+    def load_readers(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        """The stored edges ``(dep node id, reader memo id)`` out of ``node_ids``:
+        one level of ``load_reader_closure``, each edge once, in no particular
+        order. ``settle`` walks a write's readers level by level with it, only
+        past the readers that changed (``sofrito._settle``)."""
+        ...
+
     def load_inputs_changed_after(
         self, runtime_id: str, revision: int, *, head: int
     ) -> list[InputState]:

@@ -75,6 +75,7 @@ from sofrito.stores._sqlite_tables import (
     read_memo_rows,
     read_memos,
     read_reader_closure,
+    read_readers,
     write_inputs,
 )
 from sofrito.stores.errors import CorruptSnapshot, ReadFailed, StoreError, WriteFailed
@@ -404,6 +405,13 @@ class SqliteStore:
                     dict.fromkeys([*seeds, *read_deps_by_prefix(conn, runtime_id, prefixes)])
                 )
             return read_reader_closure(conn, runtime_id, seeds) if seeds else []
+
+    def load_readers(
+        self, runtime_id: str, node_ids: Iterable[bytes], *, head: int
+    ) -> list[tuple[bytes, bytes]]:
+        nodes = list(dict.fromkeys(node_ids))
+        with self._opened(runtime_id, head) as conn:
+            return read_readers(conn, runtime_id, nodes) if nodes else []
 
     def load_inputs_changed_after(
         self, runtime_id: str, revision: int, *, head: int
