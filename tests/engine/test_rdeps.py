@@ -9,6 +9,7 @@ which queries a write reports as invalidated and which run again.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -87,3 +88,37 @@ def test_a_reader_that_starts_reading_again_is_listed_once(readers: int) -> None
     events = rt.subscribe_events()
     rt.set(shared, "t")
     assert _invalidated(events) == [_ref(i) for i in [*range(1, readers), 0]]
+
+
+@sf.query(name="rdeps.echo")
+def echo(db: Any, i: int) -> str:
+    return f"{shared(db)}{i}"
+
+
+@pytest.mark.parametrize("per_thread", [2, SMALL])
+def test_readers_linked_from_many_threads_at_once_all_see_the_next_write(per_thread: int) -> None:
+    # Each thread executes its own queries, all of which read ``shared``: their
+    # links to it land at the same moment, through the compare-and-swap of
+    # rdeps.add_reader, in both shapes (a tuple, then a dict past SMALL).
+    rt = sf.Runtime()
+    rt.set(shared, "a")
+    threads = 8
+    start = threading.Barrier(threads)
+
+    def run(t: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            echo(rt, t * per_thread + i)
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    events = rt.subscribe_events()
+    rt.set(shared, "b")
+    everyone = threads * per_thread
+    assert sorted(_invalidated(events), key=lambda r: r.key) == [
+        QueryRef.of("rdeps.echo", (i,)) for i in range(everyone)
+    ]
+    assert [echo(rt, i) for i in range(everyone)] == [f"b{i}" for i in range(everyone)]

@@ -28,7 +28,7 @@ from sofrito._engine.memo import (
 )
 
 if TYPE_CHECKING:
-    from sofrito._engine.memo import Node
+    from sofrito._engine.memo import Node, Readers
     from sofrito._engine.state import Engine
 
 __all__ = ["store"]
@@ -88,18 +88,25 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
     reads = tuple(deps)  # (Memo.deps: one allocation, the frame's list is dropped)
     old_deps = memo.deps
     if not old_deps:  # a first execution (W1: every memo): links to add, none to drop
-        for dep in reads:  # rdeps.add_reader, written out
+        for dep in reads:  # rdeps.add_reader's common cases, written out
             readers = dep.rdeps
+            grown: Readers
             if readers is None:
-                dep.rdeps = [memo]
-            elif isinstance(readers, list):
-                if memo not in readers:
-                    if len(readers) < rdeps.SMALL:
-                        readers.append(memo)
-                    else:
-                        rdeps.grow(dep, readers, memo)
-            else:
+                grown = (memo,)
+            elif isinstance(readers, dict):
                 readers[memo] = None
+                continue
+            elif memo in readers:
+                continue
+            elif len(readers) < rdeps.SMALL:
+                grown = readers + (memo,)  # noqa: RUF005 (unpacking builds a list first)
+            else:
+                rdeps.add_reader(dep, memo)  # a dict from now on
+                continue
+            if dep.rdeps is readers:  # compare-and-swap (rdeps.py)
+                dep.rdeps = grown
+            else:
+                rdeps.add_reader(dep, memo)  # another thread was first: again
     elif old_deps != reads:  # nodes compare by identity: unequal unless the same reads
         rdeps.relink(memo, old_deps, reads)
     memo.deps = reads

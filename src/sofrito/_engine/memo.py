@@ -119,7 +119,7 @@ class Memo:
         nodes yet (``deps`` is empty until ``Backing.deps`` resolves them, before
         anything walks or relinks them). None once resolved, or re-executed."""
         self.rdeps: Readers | None = None
-        """Who read this memo: a list, or a dict used as an ordered set past
+        """Who read this memo: a tuple, or a dict used as an ordered set past
         ``rdeps.SMALL`` readers (``rdeps.py``)."""
         self.dirty_at = NEVER
         self.claim: Frame | None = None
@@ -181,7 +181,7 @@ class Cell:
 
 Node = Memo | Cell
 
-Readers = list[Memo] | dict[Memo, None]
+Readers = tuple[Memo, ...] | dict[Memo, None]
 """Who read a node, in the order they started reading (``rdeps.py`` says why two shapes)."""
 
 

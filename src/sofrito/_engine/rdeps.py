@@ -12,31 +12,41 @@ When nobody listens, a walk stops at memos already marked in this revision
 reports every transitive dependent once, so each walk keeps its own record of
 the memos it reached.
 
-**Readers: a short list, a dict past ``SMALL``.** Most nodes have a few
+**Readers: a short tuple, a dict past ``SMALL``.** Most nodes have a few
 readers (two or three in the benchmark graphs, a page's parts in a site);
 a few have thousands (a template, a configuration, the listing of a
-family). A node keeps its readers in a list while it has at most
+family). A node keeps its readers in a tuple while it has at most
 ``SMALL`` of them, and in a dict used as an ordered set (values None) past
-that. A list of three readers is 88 bytes where a dict of them is 232
-(Python 3.11): the dict was 40% of a memo's bookkeeping (issue 27). Adding
-a reader to a short list looks for it first (``SMALL`` identity compares
-in C, cheaper than hashing), so a node never lists a reader twice; a long
-list would make that look-up, and removing a reader, cost the node's
-fan-out, so past ``SMALL`` the dict takes over, once, for good. Rejected:
-a set (its copy into the walk's queue scans every slot of its table,
-where a dict's and a list's run over the filled entries only: the dict
-was chosen over a set for that, a fifth of W4's write walk); one list
-always (quadratic when thousands of readers are linked or unlinked, as a
-store's closure load does); readers kept only as reads (``Memo.deps``),
-with no reverse edges (then a write cannot mark, and every read walks).
+that; None while nobody reads it. A tuple of two readers is 56 bytes, one
+allocation; a list of them was 120 in two (a header, and an array grown
+to eight slots by its second append), a dict 232: the dict was 40% of a
+memo's bookkeeping (issue 27). Adding a reader to a tuple looks for it
+first (at most ``SMALL`` identity compares, in C), so a node never lists a
+reader twice; a long tuple would make that look-up, and every copy, cost
+the node's fan-out, so past ``SMALL`` the dict takes over, for good.
+
+A tuple is never changed, only replaced, and it is replaced by
+compare-and-swap: build the new tuple, then store it only if the node
+still holds the one it was built from (``node.rdeps is readers``), else
+start again. Between that test and the store there is no call and no
+allocation, so no other thread can run, in either build (the interpreter
+switches threads only at calls and backward jumps; compiled code only
+when it calls back into Python). So two executions on two threads that
+link readers to one node at once both land, which a list or dict made
+on first use did not promise (the first reader's could be lost). The
+dict is changed in place: one ``d[k] = v`` or ``pop`` is atomic already.
+
+Rejected: a list (the array it grows into is most of its size, and an
+append or remove in place cannot be compare-and-swapped with a copy); a
+set (its copy into the walk's queue scans every slot of its table, where a
+dict's and a tuple's run over the filled entries only); one dict always
+(its size); one tuple always (quadratic when thousands of readers are
+linked or unlinked, as a store's closure load does); readers kept only as
+reads (``Memo.deps``), with no reverse edges (then a write cannot mark,
+and every read walks).
 
 Both shapes keep the order in which readers started reading, so the walk,
-and the events it reports, follow that order, not hashing. Turning a list
-into a dict is the one step that is not a single operation on the
-container: two threads linking readers to one node at that moment could
-lose one, as two threads giving a node its first reader always could. The
-engine links readers only from executions and loads, and a compiled engine
-runs this step without releasing the interpreter lock.
+and the events it reports, follow that order, not hashing.
 
 A memo that read a pending cell carries ``ALWAYS_DIRTY`` instead of a
 revision: it is verified in every revision, which is how a cached "loading"
@@ -54,50 +64,57 @@ from sofrito._engine.refs import memo_ref, node_ref
 from sofrito._events.kinds import QueryInvalidated
 
 if TYPE_CHECKING:
-    from sofrito._engine.memo import Cell, Memo, Node
+    from sofrito._engine.memo import Cell, Memo, Node, Readers
     from sofrito._engine.state import Engine
 
-__all__ = ["SMALL", "add_reader", "drop_reader", "grow", "invalidate_dependents", "relink"]
+__all__ = ["SMALL", "add_reader", "drop_reader", "invalidate_dependents", "relink"]
 
 SMALL: Final = 16
-"""The most readers a node keeps in a list; a dict holds more (module docstring)."""
+"""The most readers a node keeps in a tuple; a dict holds more (module docstring)."""
 
 
 def add_reader(node: Node, memo: Memo) -> None:
     """Record that ``memo`` reads ``node``; nothing if it is recorded already.
 
-    ``backdate.store`` writes this out for a first execution (every memo of
-    a cold build), and says so."""
-    readers = node.rdeps
-    if readers is None:
-        node.rdeps = [memo]
-    elif isinstance(readers, list):
-        if memo not in readers:
-            if len(readers) < SMALL:
-                readers.append(memo)
-            else:
-                grow(node, readers, memo)
-    else:
-        readers[memo] = None
-
-
-def grow(node: Node, readers: list[Memo], memo: Memo) -> None:
-    """``node`` has more than ``SMALL`` readers with ``memo``: a dict holds them from now on."""
-    grown = dict.fromkeys(readers)
-    grown[memo] = None
-    node.rdeps = grown
+    ``backdate.store`` writes its common cases out for a first execution
+    (every memo of a cold build), and says so."""
+    while True:
+        readers = node.rdeps
+        grown: Readers
+        if readers is None:
+            grown = (memo,)
+        elif isinstance(readers, dict):
+            readers[memo] = None
+            return
+        elif memo in readers:
+            return
+        elif len(readers) < SMALL:
+            grown = readers + (memo,)  # noqa: RUF005 (unpacking builds a list first)
+        else:
+            many: dict[Memo, None] = dict.fromkeys(readers)
+            many[memo] = None
+            grown = many
+        if node.rdeps is readers:  # compare-and-swap: the module docstring
+            node.rdeps = grown
+            return
 
 
 def drop_reader(node: Node, memo: Memo) -> None:
     """``memo`` no longer reads ``node``."""
-    readers = node.rdeps
-    if readers is None:
-        return
-    if isinstance(readers, list):
-        if memo in readers:
-            readers.remove(memo)
-    else:
-        readers.pop(memo, None)
+    while True:
+        readers = node.rdeps
+        if readers is None:
+            return
+        if isinstance(readers, dict):
+            readers.pop(memo, None)
+            return
+        if memo not in readers:
+            return
+        at = readers.index(memo)
+        kept = readers[:at] + readers[at + 1 :]
+        if node.rdeps is readers:  # compare-and-swap: the module docstring
+            node.rdeps = kept if kept else None
+            return
 
 
 def relink(memo: Memo, old: tuple[Node, ...], new: tuple[Node, ...]) -> None:
