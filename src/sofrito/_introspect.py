@@ -79,7 +79,8 @@ def reads(
     for table in list(rt._engine.tables.values()):
         for memo in list(table.values()):
             ref = memo.ref_cache
-            if ref is not None and ref in wanted and memo.dirty_at > after:
+            # the mark first: an int, where a ref hashes in Python (a dataclass)
+            if ref is not None and memo.dirty_at > after and ref in wanted:
                 found[ref] = _reads_of(memo)
     return found
 

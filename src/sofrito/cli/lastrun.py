@@ -325,7 +325,11 @@ def build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -
         for read in reads_of_reader:
             if read.what == "query":
                 outcome = outcomes.get(read.ref)
-                if outcome is None:  # not touched in the run: nothing changed there
+                if outcome is None or read.ref not in read_by:
+                    # not touched in the run, or touched but reached by no write (so
+                    # its reads are not asked for): nothing changed below it, and
+                    # a node with no edge in lies on no chain from a change. A
+                    # template edit verifies four such reads per page.
                     continue
             elif read.changed_at is None or read.changed_at <= facts.start:
                 continue  # an input the run did not change
