@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import sofrito as sf
 from sofrito._fs.patterns import _match, _normalized, compile_pattern, normalize
-from sofrito.fs import scan
+from sofrito.fs import ScanReport, scan
 
 
 class Log:
@@ -103,6 +103,23 @@ def test_a_scan_writes_in_one_revision(tree: Path) -> None:
     scan(rt, tree, ["**/*"])
     assert rt.revision == 1
     assert sf.fs.glob(rt, "**/*") == ["notes.txt", "posts/a.md", "posts/b.md"]
+
+
+def test_a_scan_that_finds_as_many_files_as_it_knew_still_sees_a_rename(tree: Path) -> None:
+    """The scan asks which known files went only when fewer were found than it
+    knew (plus those added): a rename keeps the count, and is a removal and an
+    addition, in folders of their own."""
+    rt = sf.Runtime()
+    scan(rt, tree, ["**/*"])
+    revision = rt.revision
+    assert scan(rt, tree, ["**/*"]) == ScanReport((), (), (), (), 3)
+    assert rt.revision == revision  # a no-op writes nothing
+    (tree / "drafts").mkdir()
+    (tree / "posts" / "a.md").rename(tree / "drafts" / "a.md")
+    report = scan(rt, tree, ["**/*"])
+    assert (report.added, report.removed, report.seen) == (("drafts/a.md",), ("posts/a.md",), 3)
+    assert sf.fs.glob(rt, "**/*") == ["drafts/a.md", "notes.txt", "posts/b.md"]
+    assert sf.fs.file(rt, "drafts/a.md") == b"A"
 
 
 def test_a_file_outside_sources_suspends_naming_it(tree: Path) -> None:

@@ -12,7 +12,12 @@ removed. All of it is one ``rt.batch()``: one revision, whatever the number
 of files, and a reader never sees half a scan.
 
 Size and mtime first, content to confirm, is what make, rsync and git do:
-a no-op over 10,000 files is 10,000 ``stat`` calls, not 10,000 reads. The
+a no-op over 10,000 files is 10,000 ``stat`` calls, not 10,000 reads, and
+nothing else per file: a folder's manifest entries are copied only when one
+of them changes, and the known files are listed to find the removed ones
+only when fewer were found than known (the ``stat`` calls stay: on Linux a
+directory listing gives no size or mtime, ``DirEntry.stat()`` is a ``stat``
+of its own, so one ``os.scandir`` per folder does not save them). The
 size and mtime recorded are those of the open file (``fstat``) before its
 bytes are read, so a file written while it is read is recorded with the
 older mtime and read again next time, never skipped.
@@ -78,45 +83,72 @@ def scan(
     """Set the files under ``root`` matching ``sources`` that changed; remove the gone ones."""
     found = walk(root, sources, exclude=exclude)
     manifest = _manifest(rt)
-    folders = {folder: dict(entries) for folder, entries in manifest.items()}
+    folders: dict[str, dict[str, Stat]] = {}
+    """The folders whose manifest cell changes, copied when first changed: a no-op
+    copies none of 10,000 entries."""
     contents: list[tuple[str, bytes]] = []
     added: list[str] = []
     changed: list[str] = []
     touched: list[str] = []
-    for relpath, signature in sorted(found.items()):
-        folder, name = split(relpath)
-        old = manifest.get(folder, {}).get(name)
-        if old is not None and (old[0], old[1]) == signature:
+    for relpath, (seen_size, seen_mtime) in found.items():
+        folder, _, name = relpath.rpartition("/")
+        old = manifest.get(folder, _NO_ENTRIES).get(name)
+        if old is not None and old[0] == seen_size and old[1] == seen_mtime:
             continue
         data, size, mtime_ns = _read(root, relpath)
         digest = hashlib.sha256(data).hexdigest()
-        folders.setdefault(folder, {})[name] = (size, mtime_ns, digest)
+        _changing(folders, manifest, folder)[name] = (size, mtime_ns, digest)
         if old is not None and old[2] == digest:
             touched.append(relpath)
             continue
         (changed if old is not None else added).append(relpath)
         contents.append((relpath, data))
-    removed = sorted(
-        f"{folder}/{name}" if folder else name
-        for folder, entries in manifest.items()
-        for name in entries
-        if (f"{folder}/{name}" if folder else name) not in found
-    )
+    known = sum(len(entries) for entries in manifest.values())
+    removed = [] if len(found) - len(added) == known else _removed(manifest, found)
     for relpath in removed:
         folder, name = split(relpath)
-        del folders[folder][name]
+        del _changing(folders, manifest, folder)[name]
     if contents or removed or touched:
+        contents.sort()
         with rt.batch():
             for relpath, data in contents:
                 rt.set(FILES[relpath], data)
             for relpath in removed:
                 rt.remove(FILES[relpath])
-            for folder, entries in folders.items():
+            for folder, entries in sorted(folders.items()):
                 if not entries:
                     rt.remove(MANIFEST[folder])
                 elif entries != manifest.get(folder):
                     rt.set(MANIFEST[folder], dict(sorted(entries.items())))
+    added.sort()
+    changed.sort()
+    touched.sort()
     return ScanReport(tuple(added), tuple(changed), tuple(removed), tuple(touched), len(found))
+
+
+_NO_ENTRIES: dict[str, Stat] = {}
+
+
+def _changing(
+    folders: dict[str, dict[str, Stat]], manifest: dict[str, dict[str, Stat]], folder: str
+) -> dict[str, Stat]:
+    """``folder``'s entries as this scan leaves them, copied from the manifest the
+    first time one changes."""
+    entries = folders.get(folder)
+    if entries is None:
+        entries = folders[folder] = dict(manifest.get(folder, _NO_ENTRIES))
+    return entries
+
+
+def _removed(manifest: dict[str, dict[str, Stat]], found: dict[str, tuple[int, int]]) -> list[str]:
+    """The files the manifest knows that the walk did not find, sorted. Asked only
+    when the counts say some went: every file found was known, or added."""
+    return sorted(
+        relpath
+        for folder, entries in manifest.items()
+        for name in entries
+        if (relpath := f"{folder}/{name}" if folder else name) not in found
+    )
 
 
 def _manifest(rt: Runtime) -> dict[str, dict[str, Stat]]:
