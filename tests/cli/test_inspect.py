@@ -60,7 +60,7 @@ def test_why_a_body_edit_names_the_source_and_the_chain_to_the_render(tmp_path: 
     assert on_the_way[f"flow.summary('{page}')"] == "cut off early"
     assert on_the_way[f"flow.meta('{page}')"] == "cut off early"
     assert "flow.order()" not in on_the_way
-    assert on_the_way.get(f"flow.neighbours('{page}')", "verified") == "verified"
+    assert on_the_way.get(f"flow.links('{page}')", "verified") == "verified"
 
     as_json = why(site, html_of(page), "--json")
     assert as_json.code == 0, as_json.err
