@@ -87,6 +87,9 @@ class OutputWriter:
         self.spare: str | None = None
         """The path of the spare file, or None when there is none yet (or it went
         into place as a new output)."""
+        self.spare_size = 0
+        """The size of the spare's bytes: it is cut only when the new ones are
+        shorter (a ``ftruncate`` that changes nothing still costs one)."""
         self.exchange: Exchange | None = _exchange()
         """None where the exchange is not available: ``mkstemp`` and ``os.replace``."""
         self.folders: set[Path] = set()
@@ -143,6 +146,7 @@ class OutputWriter:
             self.exchange = None  # not here: every later write replaces
             self.close()
             return False
+        self.spare_size = found.st_size  # the spare holds the old output now
         return True
 
     def _filled(self, content: bytes) -> str:
@@ -153,10 +157,15 @@ class OutputWriter:
         if spare is None or fd is None:
             self.close()  # (a reader holds the old spare: it keeps its bytes)
             fd, spare = tempfile.mkstemp(prefix=".sofrito-", suffix=".tmp", dir=self.top)
-            self.spare = spare
-        with os.fdopen(fd, "wb") as file:  # closing it gives a lease back
-            file.write(content)
-            file.truncate()  # after the new bytes: not to 0 first (below)
+            self.spare, self.spare_size = spare, 0
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.spare_size > len(content):  # cut after the new bytes, not to 0 first
+                os.ftruncate(fd, len(content))
+        finally:
+            os.close(fd)  # which gives a lease back
         return spare
 
 
