@@ -17,6 +17,7 @@ from typing import Any
 
 import sofrito as sf
 from sofrito._engine import frontier
+from sofrito._events.kinds import QueryRef, QueryVerified
 from tests.boxes import Box
 
 leaf = sf.Input("tests.frontier.leaf")
@@ -260,3 +261,32 @@ def test_clearing_the_cache_lets_the_frontier_go() -> None:
     gc.collect()
     assert ref() is None
     assert boxed(rt, "a").content == 12
+
+
+@sf.query
+def both(db: Any, name: str) -> int:
+    """Reads two memos that one write marks: ``above(1)``, then ``side``."""
+    runs[f"both:{name}"] += 1
+    return int(above(db, name, 1)) + int(side(db, name))
+
+
+def test_a_walk_stops_at_the_read_whose_settling_cut_the_revision() -> None:
+    rt = _runtime()
+    assert both(rt, "a") == 3 + 4
+    rt.set(leaf["a"], 12)  # the same bucket
+    events = rt.subscribe_events()
+    runs.clear()
+    assert both(rt, "a") == 7
+    assert runs == {"bucket:a": 1}
+    verified = []
+    while (event := events.try_recv()) is not None:
+        if isinstance(event, QueryVerified):
+            verified.append(event.ref)
+    # Settling its first read re-executed the bucket, equal: the revision is cut,
+    # so ``both`` is valid as it stands and its walk does not go on to ``side``,
+    # which is left as the write marked it, valid on its next read.
+    assert QueryRef.of(both.spec.name, ("a",)) in verified
+    assert QueryRef.of(side.spec.name, ("a",)) not in verified
+    assert _skips_walk(rt, side, "a")
+    assert side(rt, "a") == 4
+    assert runs == {"bucket:a": 1}

@@ -98,31 +98,34 @@ class Memo:
     )
 
     def __init__(self, spec: QuerySpec[Any], key: tuple[Any, ...]) -> None:
-        self.spec = spec
-        self.key = key
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.traceback: Any = None
-        self.has_value = False
-        self.changed_at = NEVER
+        # In this order: a compiled class lays its fields out in the order they
+        # are first assigned, and a verification reads the first six of every
+        # memo it passes, so they share a cache line or two (issue 27).
         self.verified_at = NEVER
-        self.hit_at = NOT_HITTABLE
+        self.dirty_at = NEVER
         self.durability = 0
-        self.lowered_at = NEVER
-        """The last revision in which an execution lowered ``durability`` (``frontier.py``)."""
+        self.changed_at = NEVER
+        self.hit_at = NOT_HITTABLE
+        self.claim: Frame | None = None
         self.deps: tuple[Node, ...] = ()
         """What the last execution read, in read order: a tuple, one allocation
         holding the nodes themselves, made from the frame's list when the
         execution is stored (``backdate.store``)."""
+        self.has_value = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.spec = spec
+        self.key = key
+        self.rdeps: Readers | None = None
+        """Who read this memo: a tuple, or a dict used as an ordered set past
+        ``rdeps.SMALL`` readers (``rdeps.py``)."""
+        self.lowered_at = NEVER
+        """The last revision in which an execution lowered ``durability`` (``frontier.py``)."""
         self.stored_deps: list[tuple[bytes, str, bytes]] | None = None
         """A memo loaded on demand: the ids its stored row lists, not resolved to
         nodes yet (``deps`` is empty until ``Backing.deps`` resolves them, before
         anything walks or relinks them). None once resolved, or re-executed."""
-        self.rdeps: Readers | None = None
-        """Who read this memo: a tuple, or a dict used as an ordered set past
-        ``rdeps.SMALL`` readers (``rdeps.py``)."""
-        self.dirty_at = NEVER
-        self.claim: Frame | None = None
+        self.traceback: Any = None
         self.ref_cache: QueryRef | None = None
         self.args: dict[str, Any] | None = None
         """A ``keys=`` query's other arguments, from the first call of its key."""

@@ -87,7 +87,10 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
     (``stack.py``), so a chain of any depth verifies without touching the
     recursion limit. While it scans, it gathers what ``backdate.store``
     would: the lowest durability read, and whether anything below reads a
-    pending cell.
+    pending cell. After a read it had to walk, it asks whether settling it
+    cut every revision that marked ``memo`` (``frontier.py``): then ``memo``
+    is valid as it stands, as ``fetch.ensure`` finds before a walk, and the
+    rest of its reads are not looked at.
     """
     if memo.stored_deps is not None:  # loaded on demand: its reads come first
         backing = engine.backing
@@ -115,6 +118,7 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
         else:
             assert type(dep) is Memo
             dep_verified = dep.verified_at
+            walked = False
             if dep_verified != revision:
                 try:  # (free in CPython 3.11+ and compiled while nothing raises)
                     if dep_verified == NEVER or dep.claim is not None:
@@ -142,6 +146,7 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
                     # It is not marked verified here: a later read of it does that
                     # lazily, so a wide memo's check costs no write per dependency.
                     if not clean:
+                        walked = True
                         if level % WALK_LEVELS_PER_STACK:
                             unchanged = walk(engine, dep, frame, task, level + 1)
                         else:
@@ -157,6 +162,19 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
                     _suspend_past(engine, later, suspended, frame, task, level)
             if dep.changed_at > verified_at:
                 return False
+            if walked:
+                # Settling that read may have cut every revision that marked this
+                # memo (frontier.py): then it is valid as it stands, and its other
+                # reads need no look (a wide memo's hundreds, each a cache miss on
+                # a large graph). The check ensure makes before a walk, written out.
+                dirty_at = memo.dirty_at
+                if not verified_at < engine.frontiers.blocked <= dirty_at and frontier.covers(
+                    engine, verified_at, dirty_at
+                ):
+                    mark_verified(memo, revision)
+                    if engine.listening:
+                        report.verified(engine, memo)
+                    return True
             if dep.dirty_at == ALWAYS_DIRTY:
                 reads_pending = True
             if dep.durability < lowest:  # noqa: PLR1730 (min() would cost a call)
