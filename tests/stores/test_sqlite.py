@@ -1215,3 +1215,26 @@ def test_a_large_commit_holds_no_list_of_its_rows_parameters(tmp_path: Path) -> 
             tracemalloc.stop()
         assert len(store.load_snapshot("rt").rows) == 40_000  # type: ignore[union-attr]
     assert peak < 3_000_000, peak
+
+
+def test_a_large_commit_holds_its_new_edges_by_dependency_not_by_pair(tmp_path: Path) -> None:
+    """A first build adds 255,000 edges from 50,000 dependencies: held until
+    written as a pair and a new reader id each, they were 23 MB of its peak."""
+    rows = {b"memo-%06d" % n: b"r" for n in range(40_000)}
+    reads = {
+        memo_id: [b"i:%05d" % ((n * 7 + k) % 5_000) for k in range(10)]
+        for n, memo_id in enumerate(rows)
+    }
+    delta = SnapshotDelta(1, b"meta", rows, reads=reads)
+    with SqliteStore(tmp_path / "edges.db") as store:
+        tracemalloc.start()
+        try:
+            store.commit_boundary("rt", delta, "run", "b", [], [])
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        readers = store.load_reader_closure("rt", [b"i:00003"], head=1)
+    assert peak < 10_000_000, peak  # 400,000 pairs were 30 MB
+    assert sorted(readers) == sorted(
+        (b"i:00003", memo_id) for memo_id, deps in reads.items() if b"i:00003" in deps
+    )
