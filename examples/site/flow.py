@@ -262,10 +262,29 @@ def _markdown(depth: int) -> Any:
         from mdit_py_plugins.footnote import footnote_plugin
 
         md = MarkdownIt("commonmark", {"highlight": _highlight}).enable("table")
-        md.use(anchors_plugin, min_level=1, max_level=depth, permalink=True)
+        # The pilcrow and the footnotes' back arrow as entities, as the
+        # templates' arrows: pages of ASCII sources stay ASCII, a byte a
+        # character in memory (one arrow makes a whole page two; tests/examples)
+        md.use(
+            anchors_plugin,
+            min_level=1,
+            max_level=depth,
+            permalink=True,
+            permalinkSymbol="&para;",
+        )
         md.use(footnote_plugin)
+        md.add_render_rule("footnote_anchor", _footnote_anchor)
         _MARKDOWN[depth] = md
     return md
+
+
+def _footnote_anchor(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """The footnote plugin's back link, its arrow (and the variation selector
+    that keeps it from showing as an emoji) written as character references."""
+    from mdit_py_plugins.footnote.index import render_footnote_anchor
+
+    html = render_footnote_anchor(renderer, tokens, idx, options, env)
+    return str(html).replace("\u21a9\ufe0e", "&#x21a9;&#xfe0e;")
 
 
 _LEXERS: dict[str, Any] = {}
