@@ -7,7 +7,9 @@ Each test writes real files under ``tmp_path`` and looks at what is on disk
 from __future__ import annotations
 
 import os
+import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,38 @@ def test_an_output_shorter_than_the_spare_holds_only_its_own_bytes(tmp_path: Pat
         b"b",
         b"a new page, longer than the old one",
     ]
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("umask_022")
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchanged", "replaced"])
+def test_outputs_are_readable_by_others_as_any_new_file_and_keep_a_mode_given_them(
+    tmp_path: Path, exchange: bool
+) -> None:
+    """A web server running as another user must read the site: a new output
+    has the mode ``open`` would give it (0o666 less the umask), not a temporary
+    file's 0o600; an output whose mode someone set keeps it when rewritten."""
+    kept, plain = outputs(tmp_path, "kept.html", "plain.html")
+    kept.chmod(0o640)
+    with OutputWriter(tmp_path) as writer:
+        if not exchange:
+            writer.exchange = None  # the path taken where renameat2 is not available
+        writer.write(tmp_path / "new.html", b"new")
+        writer.write(kept, b"kept, rewritten")
+        writer.write(plain, b"plain, rewritten")
+        writer.write(tmp_path / "sub" / "other.html", b"another new one")
+    modes = {
+        path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in tmp_path.rglob("*.html")
+    }
+    assert modes == {
+        "new.html": 0o644, "kept.html": 0o640, "plain.html": 0o644, "sub/other.html": 0o644,
+    }  # fmt: skip

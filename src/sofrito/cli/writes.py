@@ -52,6 +52,13 @@ one folder from two stores would fill each other's spare; a spare per
 folder: sixty-three files created for the example site instead of one, for
 nothing the exchange needs (both names are on one file system).
 
+**File modes.** A temporary file is created private (``mkstemp``'s
+0o600), and swapped or renamed into place it would make every output
+unreadable to a web server running as another user. So the spare is
+created as ``open`` creates a file (0o666 less the umask) and, before it
+becomes an output, given that output's mode: the mode the old file had (a
+mode someone set is kept), or a new file's.
+
 A process killed mid-run leaves its spare behind, as a killed write
 always left its temporary file: a hidden ``.sofrito-*.tmp`` file in the
 output folder, holding an old version of some output, that no run reads.
@@ -59,11 +66,12 @@ output folder, holding an old version of some output, that no run reads.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import secrets
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -91,6 +99,11 @@ class OutputWriter:
         self.spare_size = 0
         """The size of the spare's bytes: it is cut only when the new ones are
         shorter (a ``ftruncate`` that changes nothing still costs one)."""
+        self.spare_mode = 0
+        """The spare's permission bits: changed only when the output's differ."""
+        self.new_mode: int | None = None
+        """A new file's permission bits here (0o666 less the umask), as found on
+        the first file this writer created."""
         self.exchange: Exchange | None = _exchange()
         """None where the exchange is not available: ``mkstemp`` and ``os.replace``."""
         self.folders: set[Path] = set()
@@ -133,7 +146,7 @@ class OutputWriter:
             found = None
         if found is not None and not (stat.S_ISREG(found.st_mode) and found.st_nlink == 1):
             return False  # a link, a folder, or bytes reached by another name: replaced
-        spare = self._filled(content)
+        spare = self._filled(content, None if found is None else stat.S_IMODE(found.st_mode))
         if found is None:
             os.replace(spare, target)  # the spare is the new output
             self.spare = None
@@ -147,19 +160,28 @@ class OutputWriter:
             self.exchange = None  # not here: every later write replaces
             self.close()
             return False
-        self.spare_size = found.st_size  # the spare holds the old output now
+        # the spare holds the old output now
+        self.spare_size, self.spare_mode = found.st_size, stat.S_IMODE(found.st_mode)
         return True
 
-    def _filled(self, content: bytes) -> str:
-        """The spare holding exactly ``content``: the old one written over if nobody
-        else has it open (``_reusable``), else a new one."""
+    def _filled(self, content: bytes, mode: int | None) -> str:
+        """The spare holding exactly ``content`` with permission bits ``mode`` (None:
+        a new file's): the old one written over if nobody else has it open
+        (``_reusable``), else a new one."""
         spare = self.spare
         fd = None if spare is None else _reusable(spare)
         if spare is None or fd is None:
             self.close()  # (a reader holds the old spare: it keeps its bytes)
-            fd, spare = tempfile.mkstemp(prefix=".sofrito-", suffix=".tmp", dir=self.top)
+            fd, spare = _created(self.top, ".sofrito-")
             self.spare, self.spare_size = spare, 0
+            self.spare_mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if self.new_mode is None:
+                self.new_mode = self.spare_mode
+        wanted = self.new_mode if mode is None else mode
         try:
+            if wanted is not None and wanted != self.spare_mode:
+                os.fchmod(fd, wanted)
+                self.spare_mode = wanted
             view = memoryview(content)
             while view:
                 view = view[os.write(fd, view) :]
@@ -192,15 +214,32 @@ def _reusable(spare: str) -> int | None:
 
 
 def _replace(target: Path, content: bytes) -> None:
-    """A temporary file beside ``target``, then a rename over it."""
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """A temporary file beside ``target``, then a rename over it; the file keeps
+    the mode ``target`` had, if it was a file (module docstring, "File modes")."""
+    fd, temp = _created(target.parent, f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as file:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                old = os.stat(target)
+                if stat.S_ISREG(old.st_mode):
+                    os.fchmod(file.fileno(), stat.S_IMODE(old.st_mode))
             file.write(content)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _created(folder: Path, prefix: str) -> tuple[int, str]:
+    """A new hidden file in ``folder``, open for writing, made as ``open`` makes
+    a file (0o666 less the umask), unlike ``mkstemp``'s 0o600."""
+    while True:
+        path = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}.tmp")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
 
 
 def _exchange() -> Exchange | None:
