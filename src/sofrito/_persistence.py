@@ -43,9 +43,9 @@ import gc
 import logging
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sofrito import _heap, _registry
 from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
@@ -91,8 +91,9 @@ log = logging.getLogger("sofrito.persistence")
 _SAFE = SafeCodec()
 _META_FORMAT = 1
 _QUERY, _INPUT = b"q", b"i"
-_TRIM_AFTER = 10_000
-"""Rows a commit writes from which it gives the freed heap back (``_heap.py``)."""
+_TRIM_EVERY = 10_000
+"""Every this many rows, a commit gives the heap its replaced values freed back
+to the system (``_heap.py``): as it goes, since the holes are the peak's."""
 _LISTING = b"k"
 """The NodeId kind of a family's key listing (``input.keys(db)``), keyed by
 the family's name with empty key bytes. Its ``changed_at`` is recorded in
@@ -182,22 +183,22 @@ class Persistence:
         engine = self.engine
         refuse_if_closed(engine, "commit")
         with engine.gate.write(), _collector_paused():
-            states = [self.input_state(cell) for cell in _sorted_cells(self.journal.cells)]
+            cells = _sorted_cells(self.journal.cells)
             book = self.traces
             published = self._published = [] if book is not None and book.publishing else None
             try:
-                delta, known = self._delta(strict, states)
+                delta, known = self._delta(strict, cells)
             finally:
                 self._published = None
-            if len(delta.upserts) >= _TRIM_AFTER:
-                _heap.give_back()  # what the values left, before the store's own work
+            if len(delta.upserts) >= _TRIM_EVERY:
+                _heap.give_back()  # what the last values left, before the store's work
             receipt = self.store.commit_boundary(
                 self.runtime_id,
                 delta,
                 self.run_id,
                 boundary,
-                [state.input_id for state in states],
-                states,
+                [self.input_id(cell) for cell in cells],
+                _InputStates(cells, self.input_state),
                 base_head=self.head,
             )
             self.head += 1
@@ -211,17 +212,17 @@ class Persistence:
                     book.publish(published)  # after the commit: true at any boundary
             return receipt
 
-    def _delta(self, strict: bool, states: list[InputState]) -> tuple[SnapshotDelta, _Known]:
+    def _delta(self, strict: bool, cells: list[Cell]) -> tuple[SnapshotDelta, _Known]:
         """The delta to commit, and what its meta says about the stored rows
         after it (``_on_demand.Meta``), to keep once the commit is written."""
         engine = self.engine
         upserts: dict[bytes, bytes] = {}
         deletes: set[bytes] = set()
-        reads: dict[bytes, list[bytes]] = {}
+        reads: dict[bytes, Sequence[bytes]] = {}
         full = self.journal.full
         queries = {} if full else dict(self._queries)
         unstored: set[bytes] = set() if full else set(self._unstored)
-        families = self._families | {s.kind for s in states if s.status is InputStatus.READY}
+        families = self._families | {c.input.name for c in cells if c.status == CellStatus.READY}
         shipped, self._shipped = self._shipped, {}
         ids = _NodeIds(self._node_id)
         for memo in self.journal.memos:
@@ -250,7 +251,9 @@ class Persistence:
                     row = self._row(memo, mid, deps, strict, hold=self.traces is None)
             if row is not None:
                 upserts[mid] = row
-                reads[mid] = read_ids
+                reads[mid] = tuple(read_ids)  # a list's spare room, 3 MB at 70,000 rows
+                if len(upserts) % _TRIM_EVERY == 0:
+                    _heap.give_back()  # the holes the values left so far (``_heap.py``)
                 deletes.discard(mid)
                 queries[memo.spec.name] = memo.spec.fingerprint
                 unstored.discard(mid)
@@ -678,6 +681,35 @@ class Persistence:
         state = self.input_state(cell)
         self.store.persist_input_state(self.runtime_id, state, base_head=self.head)
         self.head += 1
+
+
+class _InputStates(Sequence[InputState]):
+    """A commit's input states, each made when the store reads it (SQLite: as it
+    writes the inputs, after the rows and edges), not all before the store's
+    work starts: each holds its value encoded, and at 10,000 files that was
+    15 MB held through the whole write, on top of the rows. A value that
+    cannot be encoded raises there, inside the store's transaction, which
+    then writes nothing, as before."""
+
+    __slots__ = ("_cells", "_make")
+
+    def __init__(self, cells: list[Cell], make: Callable[[Cell], InputState]) -> None:
+        self._cells = cells
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    @overload
+    def __getitem__(self, index: int) -> InputState: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InputState]: ...
+
+    def __getitem__(self, index: int | slice) -> InputState | list[InputState]:
+        if isinstance(index, slice):
+            return [self._make(cell) for cell in self._cells[index]]
+        return self._make(self._cells[index])
 
 
 _Known = tuple[dict[str, bytes], set[bytes], set[str], dict[bytes, int] | None]

@@ -1238,3 +1238,24 @@ def test_a_large_commit_holds_its_new_edges_by_dependency_not_by_pair(tmp_path: 
     assert sorted(readers) == sorted(
         (b"i:00003", memo_id) for memo_id, deps in reads.items() if b"i:00003" in deps
     )
+
+
+def test_many_input_states_are_written_a_chunk_at_a_time_the_last_of_an_id_winning(
+    tmp_path: Path,
+) -> None:
+    """A commit's input states are written 500 at a time (each holds its value
+    encoded): a state whose id an earlier chunk wrote replaces it, and the
+    seal still accounts for exactly the rows stored."""
+    ready = InputStatus.READY
+    states = [
+        InputState(f"src:{n:04d}", "src", b"%04d" % n, b"v%d" % n, 0, 1, ready)
+        for n in range(1_200)
+    ]
+    states.append(InputState("src:0003", "src", b"0003", b"later", 0, 2, ready))
+    with SqliteStore(tmp_path / "inputs.db") as store:
+        ids = [state.input_id for state in states]
+        store.commit_boundary("rt", SnapshotDelta(1, b"meta"), "run", "b", ids, states)
+        loaded = {state.input_id: state for state in store.load_input_states("rt")}
+    assert len(loaded) == 1_200
+    assert loaded["src:0003"].value == b"later"
+    assert loaded["src:1199"].value == b"v1199"

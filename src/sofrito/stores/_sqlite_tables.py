@@ -26,6 +26,7 @@ from sofrito.stores._integrity import (
     EMPTY_SEAL,
     SUM_SIZE,
     EdgeSums,
+    InputSums,
     edge_checksummer,
     fold,
     input_checksummer,
@@ -250,10 +251,28 @@ def _stored_edges(
 def write_inputs(
     conn: sqlite3.Connection, runtime_id: str, seal: bytes, states: Sequence[InputState]
 ) -> bytes:
-    """Write input states (the last of one id wins); return the new input seal."""
-    if not states:
-        return seal
+    """Write input states (the last of one id wins); return the new input seal.
+
+    ``_CHUNK`` states at a time: a commit makes its states as they are read
+    (``_persistence._InputStates``), each holding its value encoded, and all
+    10,000 files of a first build at once were 15 MB of its peak. A state
+    whose id an earlier chunk wrote finds that row as the stored one, and
+    folds its checksum out as it would an older commit's."""
     sums = input_checksummer(runtime_id)
+    for start in range(0, len(states), _CHUNK):
+        seal = _write_input_chunk(conn, runtime_id, seal, states[start : start + _CHUNK], sums)
+    return seal
+
+
+def _write_input_chunk(
+    conn: sqlite3.Connection,
+    runtime_id: str,
+    seal: bytes,
+    states: Sequence[InputState],
+    sums: InputSums,
+) -> bytes:
+    """One chunk of ``write_inputs``; its states go when it returns, before the
+    next chunk's are made."""
     latest = {state.input_id: input_params(runtime_id, state, sums) for state in states}
     old = _old_sums(conn, "inputs", "input_id", runtime_id, list(latest))
     conn.executemany(
