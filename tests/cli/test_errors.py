@@ -202,3 +202,96 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = sofrito("run", str(flow), "--debug")
     assert result.code == 3
     assert "Traceback" in result.err
+
+
+@pytest.mark.parametrize("command", ["run", "watch"])
+@pytest.mark.parametrize("out", [".", ".."])
+def test_an_output_folder_holding_the_flow_is_refused(
+    tmp_path: Path, command: str, out: str
+) -> None:
+    """``--out`` at the flow's folder (or above it) would let an output named
+    ``flow.py`` or ``content/a.md`` replace the flow or a source: refused before
+    anything runs, and nothing is written."""
+    (tmp_path / "site").mkdir()
+    site = make_site(tmp_path / "site")
+    (site.root / "flow.py").write_text(
+        (site.root / "flow.py").read_text() + "\n_main = main\n"
+        '@sf.query\ndef main(db):\n    return {"flow.py": "gone", "content/a.md": "gone"}\n'
+    )
+    before = {p: p.read_bytes() for p in site.root.rglob("*") if p.is_file()}
+    result = sofrito(command, str(site.flow), "--out", str(site.root / out))
+    assert result.code == 2
+    line = one_error_line(result)
+    assert "--out" in line
+    assert "holds the flow's folder" in line
+    assert str(site.root / "_site") in line
+    assert {p: p.read_bytes() for p in site.root.rglob("*") if p.is_file()} == before
+
+
+def test_two_keys_of_main_naming_one_output_are_refused(tmp_path: Path) -> None:
+    """``a.html`` and ``./a.html`` are one file: writing one of the two contents and
+    counting both as written would be a silent loss and a wrong summary."""
+    flow = flow_file(
+        tmp_path,
+        """
+        import sofrito as sf
+        SOURCES = ["*.md"]
+
+        @sf.query
+        def main(db):
+            return {"a.html": "first", "./a.html": "second"}
+        """,
+    )
+    result = sofrito("run", str(flow))
+    assert result.code == 1
+    line = one_error_line(result)
+    assert "main returned the output 'a.html' twice, as 'a.html' and './a.html'" in line
+    assert not (tmp_path / "_site" / "a.html").exists()
+
+
+@pytest.mark.parametrize("key", ["'../x.html'", "'/tmp/x.html'"])
+def test_an_output_path_outside_the_output_folder_names_that_folder(
+    tmp_path: Path, key: str
+) -> None:
+    flow = flow_file(
+        tmp_path,
+        f"""
+        import sofrito as sf
+        SOURCES = ["*.md"]
+
+        @sf.query
+        def main(db):
+            return {{{key}: "x"}}
+        """,
+    )
+    result = sofrito("run", str(flow))
+    assert result.code == 1
+    line = one_error_line(result)
+    assert f"main returned the output path {key}" in line
+    assert "inside the output folder" in line
+    assert "flow's folder" not in line
+
+
+def test_content_that_is_not_bytes_or_str_names_who_gave_it(tmp_path: Path) -> None:
+    flow = flow_file(
+        tmp_path,
+        """
+        import sofrito as sf
+        SOURCES = ["*.md"]
+
+        @sf.query
+        def page(db, n):
+            return n
+
+        @sf.query
+        def main(db):
+            return {"a.html": 3, "b.html": sf.output(page, 4)}
+        """,
+    )
+    result = sofrito("run", str(flow))
+    assert result.code == 1
+    failed = sorted(line for line in result.err.splitlines() if line.startswith("sofrito:"))
+    assert failed[0].startswith("sofrito: failed: a.html: main gave it int 3; ")
+    render = "sofrito: failed: b.html: its render sf.output(page, 4) gave it int 4"
+    assert failed[1].startswith(render)
+    assert "bytes or str" in failed[1]

@@ -277,6 +277,8 @@ def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
     from sofrito.cli.urls import default_url, open_store  # noqa: PLC0415
 
     flow = load_flow(args.flow)
+    if getattr(args, "out", None):
+        _out_dir(args, flow)  # refused before the store is opened (and created)
     url = args.store or default_url(flow.root)
     args.store_url = url
     args.traces = _traces(flow.root)
@@ -319,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
     from sofrito.cli.runner import RunSummary, Session, open_session, run_once  # noqa: PLC0415
 
     flow, store = _open(args)
-    out = Path(args.out).absolute() if args.out else flow.root / "_site"
+    out = _out_dir(args, flow)
     printers: list[EventPrinter] = []
     try:
         with executor_for(args) as executor:
@@ -377,7 +379,7 @@ def _watch(args: argparse.Namespace, serve: bool = False) -> int:
     from sofrito.cli.watch import watch_command  # noqa: PLC0415
 
     flow, store = _open(args)
-    out = Path(args.out).absolute() if args.out else flow.root / "_site"
+    out = _out_dir(args, flow)
     try:
 
         def session() -> Session:
@@ -415,6 +417,27 @@ def _watch(args: argparse.Namespace, serve: bool = False) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     return _watch(args, serve=True)
+
+
+def _out_dir(args: argparse.Namespace, flow: Flow) -> Path:
+    """The output folder: ``--out``, or ``_site`` beside the flow.
+
+    Refused (exit 2) when it is the flow's folder or holds it: a run writes
+    whatever paths ``main`` names there, so an output could replace
+    ``flow.py``, a source or the cache, and a run deletes what it wrote
+    (a watch would also ignore every change in it, sources included).
+    """
+    if not args.out:
+        return flow.root / "_site"
+    out = Path(args.out).absolute()
+    root = flow.root.absolute()
+    if out.resolve() == root.resolve() or out.resolve() in root.resolve().parents:
+        raise UsageError(
+            f"--out {args.out}: the output folder holds the flow's folder {root}, so an "
+            f"output could overwrite {flow.path.name}, a source or the cache; choose a "
+            f"folder of its own (the default is {root / '_site'})"
+        )
+    return out
 
 
 def _cache_folder(url: str, root: Path) -> tuple[Path, ...]:

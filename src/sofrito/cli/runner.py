@@ -347,14 +347,35 @@ def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
             f"not {type(mapping).__name__}"
         )
     checked: list[tuple[str, Any]] = []
+    named: dict[str, Any] = {}  # normalized path -> the key main gave it
     for path, value in mapping.items():
         try:
-            checked.append((normalize(path, what="output path"), value))
+            normal = normalize(path, what="output path")
         except (TypeError, ValueError) as exc:
+            raise OutputsFailed(_bad_output_path(flow, path, exc)) from None
+        if normal in named:  # one file, two contents: which one is written is no answer
             raise OutputsFailed(
-                f"{flow.path.name}: main returned a bad output path: {exc}"
-            ) from None
+                f"{flow.path.name}: main returned the output {normal!r} twice, as "
+                f"{named[normal]!r} and {path!r}; give each output one path"
+            )
+        named[normal] = path
+        checked.append((normal, value))
     return checked, polled.changed_at
+
+
+def _bad_output_path(flow: Flow, path: object, exc: Exception) -> str:
+    """The line for a key of ``main`` that is no output path. ``normalize`` words
+    its rule for sources (relative to the flow's folder); an output is relative
+    to the output folder, and the line says so."""
+    if isinstance(exc, TypeError):
+        return (
+            f"{flow.path.name}: main returned the output path {path!r}, a "
+            f"{type(path).__name__}; output paths are str"
+        )
+    return (
+        f"{flow.path.name}: main returned the output path {path!r}, which is not a path "
+        "inside the output folder; name outputs relative to it (e.g. 'a/b.html')"
+    )
 
 
 def _kept(session: Session, mapping: list[tuple[str, Any]], record: _Record) -> set[str]:
@@ -451,6 +472,7 @@ def _one(session: Session, path: str, value: Any, start: int, main_changed_at: i
     flow, rt = session.flow, session.rt
     changed_at: int | None = None
     reused = main_changed_at <= start
+    given = value
     if isinstance(value, Output):
         try:
             polled = rt.poll(value.render, *value.key)
@@ -464,7 +486,12 @@ def _one(session: Session, path: str, value: Any, start: int, main_changed_at: i
         value, changed_at = polled.value, polled.changed_at
         reused = changed_at <= start
     if not isinstance(value, str | bytes):
-        failure = Failure(path, f"the content is a {type(value).__name__}, not bytes or str")
+        whose = f"its render {given!r}" if isinstance(given, Output) else "main"
+        failure = Failure(
+            path,
+            f"{whose} gave it {type(value).__name__} {value!r:.40}; the content of an "
+            "output is bytes or str (or, in main, sf.output(render, *key))",
+        )
         return _Produced(path, None, None, False, failure)
     return _Produced(path, value, changed_at, reused, None)
 
