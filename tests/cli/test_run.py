@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.cli.flows import make_site, sofrito
@@ -128,6 +130,30 @@ def test_events_print_json_lines(tmp_path: Path) -> None:
     assert all(isinstance(r["key_hash"], int) for r in sets)
     assert any(r["event"] == "QueryInvalidated" for r in records)
     assert "executed" in result.err  # the summary goes to stderr, stdout stays JSON
+
+
+def test_events_to_a_reader_that_stops_reading(tmp_path: Path) -> None:
+    """``sofrito run --events | head -1``: the run goes on to write and commit, and
+    prints no BrokenPipeError traceback (the printer's thread used to)."""
+    site = make_site(tmp_path)
+    for n in range(300):  # events well past the pipe's and the stream's buffers
+        site.page(f"p{n:03}.md", f"Page {n}\nbody {n}\n")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sofrito", "run", str(site.flow), "--events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert json.loads(child.stdout.readline())["event"]
+    child.stdout.close()  # as `head -1` does
+    err = child.stderr.read()
+    child.stderr.close()
+    assert child.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert counts(err.strip().splitlines()[-1])["written"] == 303
+    assert (site.out / "p299.html").exists()
+    assert "0 executed" in site.run().out  # the run committed
 
 
 def test_memory_store_rebuilds_every_time(tmp_path: Path) -> None:

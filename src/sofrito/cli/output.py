@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -105,23 +106,43 @@ class EventPrinter:
         self.thread.start()
 
     def _run(self) -> None:
-        while True:
-            try:
-                event = self.receiver.recv(timeout=0.05)
-            except TimeoutError:
-                if self.closing.is_set():
-                    return
-                continue
-            except sf.Lagged as lagged:
-                self._print({"event": "Lagged", "missed": lagged.missed})
-                continue
-            self._print(event_record(event))
+        try:
+            while True:
+                try:
+                    event = self.receiver.recv(timeout=0.05)
+                except TimeoutError:
+                    if self.closing.is_set():
+                        return
+                    continue
+                except sf.Lagged as lagged:
+                    self._print({"event": "Lagged", "missed": lagged.missed})
+                    continue
+                self._print(event_record(event))
+        except BrokenPipeError:
+            self._reader_gone()
 
     def _print(self, record: dict[str, Any]) -> None:
         self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def _reader_gone(self) -> None:
+        """The reader of the stream closed it (``sofrito run --events | head``): stop
+        listening and send the rest of the stream to ``/dev/null``, so neither this
+        thread nor the interpreter's last flush prints a ``BrokenPipeError`` traceback.
+        The run itself goes on: its outputs, commit and exit code do not depend on
+        who reads its events."""
+        self.receiver.close()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # a stream with no file descriptor: nothing to redirect
+            pass
 
     def close(self) -> None:
         """Print what is left, then stop."""
         self.closing.set()
         self.thread.join()
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
