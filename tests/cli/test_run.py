@@ -144,13 +144,15 @@ def test_events_to_a_reader_that_stops_reading(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout is not None
+    assert child.stderr is not None
     assert json.loads(child.stdout.readline())["event"]
     child.stdout.close()  # as `head -1` does
     err = child.stderr.read()
     child.stderr.close()
     assert child.wait(timeout=60) == 0, err
-    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert "Traceback" not in err, err
+    assert "BrokenPipe" not in err, err
     assert counts(err.strip().splitlines()[-1])["written"] == 303
     assert (site.out / "p299.html").exists()
     assert "0 executed" in site.run().out  # the run committed
