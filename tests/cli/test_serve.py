@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -159,3 +160,33 @@ def test_without_chromium_the_browser_tests_fail_saying_what_to_install(
     expected = r"no-chromium: apt-get install .*chromium chromium-driver"
     with pytest.raises(pytest.fail.Exception, match=expected), browser.chromium():
         pass
+
+
+def test_head_answers_as_get_does_without_a_body(tmp_path: Path) -> None:
+    """A link checker's HEAD: the length of the page as served (script included,
+    not the file's), ``no-store``, and a failed page's 500."""
+    site = make_site(tmp_path)
+    with Command("serve", str(site.flow), "--port", "0") as serve:
+        url = serve.out.expect(URL).group(1)
+        serve.out.expect(SUMMARY)
+        site.page("c.md", "Gamma\nBOOM\n")  # fails before it was ever built
+        serve.out.expect(SUMMARY)
+        for path, status in (("a.html", 200), ("", 200), ("c.html", 500), ("style.css", 404)):
+            got = head = None
+            try:
+                with urllib.request.urlopen(url + path, timeout=30) as response:
+                    got = (response.status, response.read())
+            except urllib.error.HTTPError as error:
+                got = (error.code, error.read())
+            request = urllib.request.Request(url + path, method="HEAD")
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    head = (response.status, response.headers, response.read())
+            except urllib.error.HTTPError as error:
+                head = (error.code, error.headers, error.read())
+            assert got[0] == head[0] == status, (path, got, head)
+            assert head[2] == b"", path
+            assert head[1]["Cache-Control"] == "no-store", path
+            if status != 404:
+                assert int(head[1]["Content-Length"]) == len(got[1]), path
+        assert serve.interrupt(signal.SIGINT) == 0, serve.err.text()

@@ -171,6 +171,8 @@ class _Handler(SimpleHTTPRequestHandler):
     """Files from the output folder, HTML with the script, and the event stream."""
 
     server: _Server
+    body = True
+    """False for a HEAD request: the same status and headers as GET, no body."""
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -180,6 +182,21 @@ class _Handler(SimpleHTTPRequestHandler):
             self._send(200, "text/javascript; charset=utf-8", _reload_script())
         elif not self._page(url.path):
             super().do_GET()
+
+    def do_HEAD(self) -> None:
+        """What GET would answer, without the body: a page's length is the served
+        page's, script included (the base class would give the file's), and a
+        failed page is 500 as with GET. The event stream is not opened."""
+        self.body = False
+        url = urlsplit(self.path)
+        if url.path == EVENTS_PATH:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+        elif url.path == RELOAD_PATH:
+            self._send(200, "text/javascript; charset=utf-8", _reload_script())
+        elif not self._page(url.path):
+            super().do_HEAD()
 
     def _page(self, url_path: str) -> bool:
         """Serve an HTML page with the script injected; False to leave it to the base class."""
@@ -209,7 +226,8 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.body:
+            self.wfile.write(body)
 
     def _stream(self, query: str) -> None:
         """Server-sent events until the tab goes away or the server stops."""
