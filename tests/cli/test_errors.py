@@ -295,3 +295,20 @@ def test_content_that_is_not_bytes_or_str_names_who_gave_it(tmp_path: Path) -> N
     render = "sofrito: failed: b.html: its render sf.output(page, 4) gave it int 4"
     assert failed[1].startswith(render)
     assert "bytes or str" in failed[1]
+
+
+def test_a_store_url_option_that_is_a_typo_is_a_usage_error(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    result = site.run("--store", "sqlite:.sofrito/cache.db?busy_timout=60")
+    assert result.code == 2
+    assert "--store: store URL option 'busy_timout'" in one_error_line(result)
+
+
+def test_a_cache_folder_that_cannot_be_made_says_what_to_do(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    (tmp_path / ".sofrito").write_text("a file where the cache's folder goes")
+    result = site.run()
+    assert result.code == 6
+    line = one_error_line(result)
+    assert f"File exists: {tmp_path / '.sofrito'}" in line
+    assert "use --store with another cache" in line

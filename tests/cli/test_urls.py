@@ -40,3 +40,20 @@ def test_a_scheme_can_be_registered(tmp_path: Path) -> None:
     finally:
         del urls.SCHEMES["test-scheme"]
     assert made == [("//host/db", {"x": "1"})]
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("busy_timout=60", "option 'busy_timout' is not one sqlite: knows"),
+        ("busy_timeout=abc", "busy_timeout='abc' is not a number of seconds"),
+        ("busy_timeout=-1", "busy_timeout='-1' is not a number of seconds"),
+        ("busy_timeout=nan", "busy_timeout='nan' is not a number of seconds"),
+    ],
+)
+def test_a_sqlite_option_it_cannot_use_is_refused(tmp_path: Path, query: str, said: str) -> None:
+    """A typo'd option used to be dropped (the run waited the default 5 s), and a
+    bad number said only "could not convert string to float"."""
+    with pytest.raises(ValueError, match=said):
+        urls.open_store(f"sqlite:x.db?{query}", tmp_path)
+    assert not (tmp_path / "x.db").exists()

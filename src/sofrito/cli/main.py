@@ -286,8 +286,11 @@ def _open(args: argparse.Namespace) -> tuple[Flow, RuntimeStore]:
         store = open_store(url, flow.root)
     except ValueError as exc:
         raise UsageError(f"--store: {exc}") from None
-    except OSError as exc:
-        raise CacheDamaged(f"cannot open the cache {url}: {exc}") from None
+    except OSError as exc:  # its folder cannot be made: a file in the way, no permission
+        raise CacheDamaged(
+            f"cannot open the cache {url}: {exc.strerror or exc}: {exc.filename}; make that "
+            "a folder sofrito can write, or use --store with another cache"
+        ) from None
     return flow, store
 
 

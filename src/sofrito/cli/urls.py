@@ -69,10 +69,30 @@ def sqlite_file(url: str, flow_folder: Path) -> Path | None:
 def _open_sqlite(rest: str, options: dict[str, str], flow_folder: Path) -> RuntimeStore:
     from sofrito.stores import SqliteStore  # noqa: PLC0415 (sqlite3 only when used)
 
+    unknown = sorted(set(options) - {"busy_timeout"})
+    if unknown:  # a typo (busy_timout=60) would otherwise wait the default 5 s, silently
+        raise ValueError(
+            f"store URL option {unknown[0]!r} is not one sqlite: knows; the one it takes is "
+            "busy_timeout=SECONDS"
+        )
+    timeout = _seconds(options.get("busy_timeout", "5"))
     path = sqlite_path(rest, flow_folder)
     path.parent.mkdir(parents=True, exist_ok=True)
-    timeout = float(options.get("busy_timeout", 5.0))
     return SqliteStore(path, busy_timeout=timeout)
+
+
+def _seconds(text: str) -> float:
+    """``busy_timeout``'s value: a number of seconds, 0 or more."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also NaN
+        raise ValueError(
+            f"store URL option busy_timeout={text!r} is not a number of seconds "
+            "(e.g. busy_timeout=0.5)"
+        )
+    return seconds
 
 
 def _open_memory(rest: str, options: dict[str, str], flow_folder: Path) -> RuntimeStore:
