@@ -154,6 +154,7 @@ def test_a_corrupt_cache_says_how_to_recover(tmp_path: Path) -> None:
     line = one_error_line(result)
     assert "delete it" in line
     assert "--store" in line
+    assert "on_corrupt" not in line  # a program's way out, not the command's
     assert (site.out / "a.html").exists()
 
 

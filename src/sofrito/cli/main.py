@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -239,9 +240,18 @@ def _store_problem(exc: Exception, where: str) -> CliError:
         )
     kind = "damaged" if isinstance(exc, CorruptSnapshot) else "unreadable"
     return CacheDamaged(
-        f"the cache {where} is {kind} ({type(exc).__name__}: {text}); delete it (the next "
-        "run rebuilds it from the sources) or use --store with another cache"
+        f"the cache {where} is {kind} ({type(exc).__name__}: {_without_library_advice(text)}); "
+        "delete it (the next run rebuilds it from the sources) or use --store with another cache"
     )
+
+
+_LIBRARY_ADVICE = re.compile(r'; open the runtime with on_corrupt="cold"[^;]*')
+
+
+def _without_library_advice(text: str) -> str:
+    """A store's message without its advice to a program (``on_corrupt="cold"``):
+    a command's user cannot pass it, and the line already says what to do."""
+    return _LIBRARY_ADVICE.sub("", text)
 
 
 def _schema_advice(exc: SchemaMismatch, where: str) -> CacheVersion:
