@@ -155,6 +155,24 @@ def test_why_a_new_page_is_a_first_computation_reached_through_the_listing(
     assert title["outcome"] == "new"
 
 
+def test_why_after_a_code_edit_is_not_called_a_first_build(tmp_path: Path) -> None:
+    """An edit of code every query reaches (here ``log``) makes every execution of
+    the next run new, as a cold cache does; the cache had runs, so --why says
+    the code changed instead of "the last run was a first build"."""
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    first = sofrito("inspect", str(site.flow), "--why", "a.html")
+    assert "the last run was a first build" in first.out
+    site.flow.write_text(site.flow.read_text().replace('"\\n")', '"\\n" + "")'))
+    assert counts(site.run().out)["executed"] == 6  # every query of the flow: all new
+    answer = sofrito("inspect", str(site.flow), "--why", "a.html")
+    assert answer.code == 0, answer.err
+    assert "first build" not in answer.out
+    assert "the flow's code (or the code of a query it reads) changed" in answer.out
+    as_json = sofrito("inspect", str(site.flow), "--why", "a.html", "--json")
+    assert json.loads(as_json.out)["first_build"] is False
+
+
 def test_an_unknown_output_is_one_line_naming_it_and_close_ones(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     assert site.run().code == 0

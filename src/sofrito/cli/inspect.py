@@ -141,7 +141,10 @@ def why(flow: Flow, store: RuntimeStore, where: str, output: str) -> dict[str, A
         return answer
     answer.update(re_rendered=True, revisions=[record.start, record.end])
     answer.update(_explain(record, at))
-    answer["first_build"] = record.first_build
+    # Every execution new: a first build (from revision 0), or a run after a code
+    # edit, whose changed fingerprints matched no memo; only the first is "first".
+    answer["first_build"] = record.first_build and record.start == 0
+    answer["all_new"] = record.first_build
     return answer
 
 
@@ -246,6 +249,13 @@ def why_lines(answer: dict[str, Any]) -> Iterator[str]:
     changed = answer["changed_inputs"]
     if answer["first_build"]:
         yield "  the last run was a first build: every query it executed was new"
+        return
+    if answer["all_new"]:
+        yield (
+            "  every query the last run executed was new, though the cache held earlier "
+            "runs: the flow's code (or the code of a query it reads) changed, so no "
+            "stored memo matched"
+        )
         return
     if not changed:
         yield (
