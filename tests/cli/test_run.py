@@ -72,6 +72,23 @@ def test_one_edit_re_executes_its_cone_and_writes_only_its_output(tmp_path: Path
     assert "edited" in (site.out / "a.html").read_text()
 
 
+def test_after_a_code_edit_the_outputs_it_rewrote_are_not_counted_reused(
+    tmp_path: Path,
+) -> None:
+    """A code edit writes no input, so the renders it changes execute at the
+    revision the run began at; they were counted "reused" (3 reused and 2
+    written of 3 outputs)."""
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    site.flow.write_text(site.flow.read_text().replace("<h1>", "<h2>").replace("</h1>", "</h2>"))
+    result = site.run()
+    assert result.code == 0, result.err
+    assert counts(result.out) == {
+        "executed": 2, "reused": 1, "written": 2, "unchanged": 1, "deleted": 0, "failed": 0,
+    }  # fmt: skip
+    assert (site.out / "a.html").read_text().startswith("<h2>Alpha</h2>")
+
+
 def test_a_deleted_source_deletes_its_output(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     assert site.run().code == 0

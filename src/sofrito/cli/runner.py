@@ -47,7 +47,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -241,10 +241,11 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     finally:
         progress.stop()
         facts = listener.close()
-        _commit(session, record, lastrun.build(rt, facts, lastrun.renders_of(mapping, flow.main)))
+        renders = lastrun.renders_of(mapping, flow.main)
+        _commit(session, record, lastrun.build(rt, facts, renders))
     summary = RunSummary(
         executed=facts.bodies_run,
-        reused=sum(1 for item in produced if item.reused),
+        reused=_reused(produced, renders, facts),
         written=len(emitted.written),
         unchanged=emitted.unchanged,
         deleted=len(deleted),
@@ -259,6 +260,23 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     if emitted.error is not None:
         raise OutputNotWritable(emitted.error)
     return summary
+
+
+def _reused(
+    produced: list[_Produced], renders: Mapping[str, sf.QueryRef], facts: lastrun.RunFacts
+) -> int:
+    """The outputs whose value came from the cache. ``changed_at <= start`` says so
+    (``_one``), except for a render whose code was edited: a code edit writes no
+    input, so it executes and changes at the revision the run began at, and was
+    not reused. The run's events name those (``QueryChanged``, or a first
+    execution); asked only when both lists are non-empty, so a no-op or a
+    one-page edit looks up a few refs, not 10,000."""
+    reused = [item.path for item in produced if item.reused]
+    changed = facts.changed | {ref for ref, first in facts.executed.items() if first}
+    if not reused or not changed:
+        return len(reused)
+    rewritten = lastrun.rendered(renders, changed)
+    return sum(1 for path in reused if path not in rewritten)
 
 
 class _Produced(NamedTuple):
