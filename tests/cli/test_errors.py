@@ -313,3 +313,52 @@ def test_a_cache_folder_that_cannot_be_made_says_what_to_do(tmp_path: Path) -> N
     line = one_error_line(result)
     assert f"File exists: {tmp_path / '.sofrito'}" in line
     assert "use --store with another cache" in line
+
+
+INTERRUPTED = """
+import os
+import signal
+import time
+
+import sofrito as sf
+
+SOURCES = ["content/*.md", "frame.txt"]
+STOP = os.path.join(os.path.dirname(__file__), "stop")
+
+
+@sf.query
+def render(db, path):
+    if path == "content/b.md" and os.path.exists(STOP):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while a.md's new page is computed
+        time.sleep(5)
+    return sf.fs.file(db, "frame.txt").decode() + sf.fs.file(db, path).decode()
+
+
+@sf.query
+def main(db):
+    return {
+        path.removeprefix("content/").removesuffix(".md") + ".html": sf.output(render, path)
+        for path in sf.fs.glob(db, "content/*.md")
+    }
+"""
+
+
+def test_a_run_interrupted_before_writing_leaves_no_output_stale(tmp_path: Path) -> None:
+    """Ctrl-C after a render computed a new page and before it was written: the
+    run still commits what it computed, so the next run must not take the old
+    file for the new page (it did: the record vouched for the file, and the
+    committed memo carried no mark, so the output was "kept")."""
+    site = make_site(tmp_path, INTERRUPTED)
+    (tmp_path / "frame.txt").write_text("v1 ")
+    assert site.run().code == 0
+    assert (site.out / "a.html").read_text() == "v1 Alpha\nfirst page\n"
+    (tmp_path / "frame.txt").write_text("v2 ")
+    (tmp_path / "stop").touch()
+    interrupted = site.run()
+    assert interrupted.code == 130, interrupted.err
+    assert (site.out / "a.html").read_text() == "v1 Alpha\nfirst page\n"  # not written yet
+    (tmp_path / "stop").unlink()
+    again = site.run()
+    assert again.code == 0, again.err
+    assert (site.out / "a.html").read_text() == "v2 Alpha\nfirst page\n"
+    assert (site.out / "b.html").read_text() == "v2 Beta\nsecond page\n"

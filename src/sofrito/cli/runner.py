@@ -47,7 +47,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -224,6 +224,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     record = _Record.load(rt, session.out_dir)
     listener = lastrun.RunListener(rt, start)  # after the scan: its writes report nothing
     mapping: list[tuple[str, Any]] = []
+    emitted_all = False
     try:
         settle(rt)  # verify the cone of the scan's writes, without loading the rest
         _commit_for_workers(session)
@@ -234,6 +235,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         _run_ahead(session, asked)
         produced = _produce(session, mapping, start, main_changed_at, progress, kept)
         emitted = _emit(session, produced, record)
+        emitted_all = True
         # Written: their contents (the renders' values) need not outlive the
         # commit's encoding of them (``restore.hold_encoded``).
         produced = [item._replace(content=None) if item.content else item for item in produced]
@@ -242,6 +244,8 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         progress.stop()
         facts = listener.close()
         renders = lastrun.renders_of(mapping, flow.main)
+        if not emitted_all:  # Ctrl-C, or an error, between computing and writing
+            _unvouch_unwritten(record, mapping, renders, facts)
         _commit(session, record, lastrun.build(rt, facts, renders))
     summary = RunSummary(
         executed=facts.bodies_run,
@@ -573,6 +577,32 @@ def _emit_each(
         record.updates[item.path] = Written(digest, size, mtime_ns, item.changed_at)
         written.append(item.path)
     return _Emitted(written, unchanged, None)
+
+
+def _unvouch_unwritten(
+    record: _Record,
+    mapping: list[tuple[str, Any]],
+    renders: Mapping[str, sf.QueryRef],
+    facts: lastrun.RunFacts,
+) -> None:
+    """A run that stops before it wrote every output (Ctrl-C, ``main`` raised)
+    still commits the memos it computed, some of them new values of renders
+    (settle executes renders too, before ``main`` names the outputs). Each
+    output whose render changed and that was not written is recorded without
+    ``changed_at``, so the next run asks for it and compares bytes: otherwise
+    the old file, as recorded, and the render's new memo, committed with no
+    mark, would let ``_kept`` leave the old page in place for good. Before
+    ``main`` named the outputs (or with events lost), any of them may be one."""
+    changed = facts.changed | {ref for ref, first in facts.executed.items() if first}
+    if not changed and not facts.lost:
+        return
+    if mapping and not facts.lost:
+        paths: Iterable[str] = lastrun.rendered(renders, changed).keys()
+    else:
+        paths = list(record.known)
+    for path in paths:
+        if path not in record.updates:
+            _unvouched(record, path)
 
 
 def _unvouched(record: _Record, path: str) -> None:
