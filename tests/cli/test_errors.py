@@ -329,7 +329,8 @@ STOP = os.path.join(os.path.dirname(__file__), "stop")
 @sf.query
 def render(db, path):
     if path == "content/b.md" and os.path.exists(STOP):
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while a.md's new page is computed
+        with open(STOP) as stop:  # SIGINT (Ctrl-C) or SIGTERM, while a.md's new page is computed
+            os.kill(os.getpid(), getattr(signal, stop.read()))
         time.sleep(5)
     return sf.fs.file(db, "frame.txt").decode() + sf.fs.file(db, path).decode()
 
@@ -343,22 +344,26 @@ def main(db):
 """
 
 
-def test_a_run_interrupted_before_writing_leaves_no_output_stale(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_run_interrupted_before_writing_leaves_no_output_stale(tmp_path: Path, sig: str) -> None:
     """Ctrl-C after a render computed a new page and before it was written: the
     run still commits what it computed, so the next run must not take the old
     file for the new page (it did: the record vouched for the file, and the
-    committed memo carried no mark, so the output was "kept")."""
+    committed memo carried no mark, so the output was "kept"). SIGTERM stops a
+    run as Ctrl-C does (it killed it: nothing committed, exit -15)."""
     site = make_site(tmp_path, INTERRUPTED)
     (tmp_path / "frame.txt").write_text("v1 ")
     assert site.run().code == 0
     assert (site.out / "a.html").read_text() == "v1 Alpha\nfirst page\n"
     (tmp_path / "frame.txt").write_text("v2 ")
-    (tmp_path / "stop").touch()
+    (tmp_path / "stop").write_text(sig)
     interrupted = site.run()
     assert interrupted.code == 130, interrupted.err
+    assert one_error_line(interrupted) == "sofrito: interrupted"
     assert (site.out / "a.html").read_text() == "v1 Alpha\nfirst page\n"  # not written yet
     (tmp_path / "stop").unlink()
     again = site.run()
     assert again.code == 0, again.err
+    assert again.out.startswith("1 executed")  # the interrupted run committed a.md's page
     assert (site.out / "a.html").read_text() == "v2 Alpha\nfirst page\n"
     assert (site.out / "b.html").read_text() == "v2 Beta\nsecond page\n"

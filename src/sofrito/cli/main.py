@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_parallel_options(run)  # --jobs N, --executor URL (docs/parallel.md)
     _debug_option(run)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run_stopped_by_sigterm)
 
     watch = commands.add_parser(
         "watch",
@@ -325,6 +325,32 @@ def _traces(root: Path) -> Traces | None:
     except OSError as exc:
         raise CacheDamaged(f"cannot open the trace store {url}: {exc}") from None
     return dataclasses.replace(traces, store=shared)
+
+
+def _run_stopped_by_sigterm(args: argparse.Namespace) -> int:
+    """``sofrito run``, with SIGTERM (``kill``, a cancelled CI job, a process
+    manager) stopping it as Ctrl-C does: the run commits what it computed, the
+    writer removes its spare file, and the exit code is 130. SIGTERM's default
+    action ended the process at once: nothing committed, and a hidden
+    ``.sofrito-*.tmp`` left in the output folder for good (``writes.py``), to
+    be deployed with the site. A SIGTERM the parent set to be ignored stays so;
+    ``watch`` and ``serve`` have their own handlers (``watch.stop_on_signals``)."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN:
+        return _run(args)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
