@@ -171,6 +171,13 @@ def test_why_after_a_code_edit_is_not_called_a_first_build(tmp_path: Path) -> No
     assert "the flow's code (or the code of a query it reads) changed" in answer.out
     as_json = sofrito("inspect", str(site.flow), "--why", "a.html", "--json")
     assert json.loads(as_json.out)["first_build"] is False
+    # a run that only executes again a render that failed before looks the same
+    site.page("b.md", "Beta\nBOOM\n")
+    assert site.run().code == 1
+    assert site.run().code == 1  # nothing changed: only the failing render runs, anew
+    failed = sofrito("inspect", str(site.flow), "--why", "b.html")
+    assert "first build" not in failed.out
+    assert "its execution before failed (a failure is not stored)" in failed.out
 
 
 def test_an_unknown_output_is_one_line_naming_it_and_close_ones(tmp_path: Path) -> None:

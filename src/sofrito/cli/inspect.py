@@ -142,7 +142,8 @@ def why(flow: Flow, store: RuntimeStore, where: str, output: str) -> dict[str, A
     answer.update(re_rendered=True, revisions=[record.start, record.end])
     answer.update(_explain(record, at))
     # Every execution new: a first build (from revision 0), or a run after a code
-    # edit, whose changed fingerprints matched no memo; only the first is "first".
+    # edit (changed fingerprints match no memo), or one that only re-ran renders
+    # that failed before (a failure is not stored); only the first is "first".
     answer["first_build"] = record.first_build and record.start == 0
     answer["all_new"] = record.first_build
     return answer
@@ -252,9 +253,9 @@ def why_lines(answer: dict[str, Any]) -> Iterator[str]:
         return
     if answer["all_new"]:
         yield (
-            "  every query the last run executed was new, though the cache held earlier "
-            "runs: the flow's code (or the code of a query it reads) changed, so no "
-            "stored memo matched"
+            "  every query the last run executed had no stored memo, though the cache held "
+            "earlier runs: the flow's code (or the code of a query it reads) changed, or "
+            "its execution before failed (a failure is not stored)"
         )
         return
     if not changed:
