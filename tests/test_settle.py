@@ -75,26 +75,72 @@ def test_an_edit_cut_off_early_verifies_its_cone_and_leaves_the_other_readers_un
     tmp_path: Path,
 ) -> None:
     """``a`` keeps its length: ``length('a')`` comes out equal, so ``total`` and the
-    other pages are green, proved unchanged without loading their rows."""
+    other pages are never reached: the writes recorded their cell (a fresh
+    runtime holds no memo), and settle walked its readers level by level, past
+    the ones that changed only. No closure was loaded, no reader marked."""
     _built(tmp_path / "c.db")
     rt, store = _opened(tmp_path / "c.db")
     RUNS.clear()
     with marks_by_id(rt):
         rt.set(text["a"], "xyz")
     assert store.take().memo_rows == 0  # the eager write loads all 5 readers
-    assert settle(rt) == Settled(green=3, verified=2, left=0)  # total, page b, c | length a, page a
+    assert settle(rt) == Settled(green=0, verified=2, left=0)  # length a, page a
+    settled = store.take()
+    assert "load_reader_closure" not in settled.calls
+    # text a -> length a, page a; length a -> total, where the walk stops
+    assert sorted(_query(mid) for _, mid in settled.edges) == [
+        "settle.length",
+        "settle.page",
+        "settle.total",
+    ]
     assert sorted(RUNS) == ["length a", "page a"]
     assert page(rt, "b") == "bbb (9 letters in all)"
     assert page(rt, "a") == "xyz (9 letters in all)"
     assert sorted(RUNS) == ["length a", "page a"]
-    loads = store.take()
     # length a and page a (verified), total (read by page a, clean), page b (read here)
-    assert sorted(_query(mid) for mid in loads.memo_ids) == [
+    assert sorted(_query(mid) for mid in settled.memo_ids | store.take().memo_ids) == [
         "settle.length",
         "settle.page",
         "settle.page",
         "settle.total",
     ]
+
+
+def test_writes_in_a_runtime_holding_memos_mark_their_closure_and_settle_greens_it(
+    tmp_path: Path,
+) -> None:
+    """A memo loaded before the writes may read a written cell while its reads are
+    still stored ids (not linked): only the closure finds it. So a runtime that
+    holds memos marks the whole closure by id, and settle proves the readers
+    the edit did not reach green, without loading them."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    assert length(rt, "b") == 3  # one memo in memory
+    store.take()
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(text["a"], "xyz")
+    assert store.take().calls["load_reader_closure"] == 1
+    assert settle(rt) == Settled(green=3, verified=2, left=0)  # total, page b, c | length a, page a
+    assert sorted(RUNS) == ["length a", "page a"]
+    assert page(rt, "c") == "ccc (9 letters in all)"
+
+
+def test_a_load_before_the_settle_marks_the_closure_first(tmp_path: Path) -> None:
+    """Writes recorded lazily, then a read that loads memos: the closure is loaded
+    and marked before the first row, so what loads is verified, never served as
+    of before the write (and settle then takes the closure's walk)."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    with marks_by_id(rt):
+        rt.set(text["a"], "a")
+    assert "load_reader_closure" not in store.take().calls
+    assert total(rt) == 7
+    assert store.take().calls["load_reader_closure"] == 1
+    RUNS.clear()
+    done = settle(rt)
+    assert done == Settled(green=0, verified=5, left=0)  # length a and total (read), pages
+    assert sorted(RUNS) == ["page a", "page b", "page c"]
 
 
 def test_an_edit_that_goes_on_verifies_every_reader_it_reaches(tmp_path: Path) -> None:
@@ -133,6 +179,26 @@ def test_a_read_before_the_settle_is_right_and_a_commit_keeps_unsettled_marks(
     assert settle(again) == Settled(0, 0, 0)
 
 
+def test_a_commit_before_the_settle_records_the_marks_of_writes_recorded_lazily(
+    tmp_path: Path,
+) -> None:
+    """Writes in a fresh runtime record their cells only; a commit with no settle
+    and no read loads their closure first, so the next process verifies every
+    reader the writes reached."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    with marks_by_id(rt):
+        rt.set(text["a"], "a")
+    rt.commit()
+    assert store.take().calls["load_reader_closure"] == 1
+    del rt
+    gc.collect()
+    again, _ = _opened(tmp_path / "c.db")
+    RUNS.clear()
+    assert page(again, "c") == "ccc (7 letters in all)"
+    assert sorted(RUNS) == ["length a", "page c", "total"]
+
+
 def test_a_listener_gets_every_stored_reader_invalidated(tmp_path: Path) -> None:
     """``QueryInvalidated`` names each reader: with a listener, writes take the eager
     path, whatever ``marks_by_id`` asks."""
@@ -153,6 +219,56 @@ def test_a_listener_gets_every_stored_reader_invalidated(tmp_path: Path) -> None
     assert len(invalidated) == 5
     assert settle(rt) == Settled(0, 0, 0)
     assert page(rt, "c") == "ccc (9 letters in all)"
+
+
+number = sf.Input("settle.number")
+
+
+@sf.query(name="settle.half")
+def half(db: Any) -> int:
+    return number(db) // 2  # type: ignore[no-any-return]
+
+
+@sf.query(name="settle.quarter")
+def quarter(db: Any) -> int:
+    return half(db) // 2
+
+
+@sf.query(name="settle.sum")
+def summed(db: Any) -> int:
+    RUNS.append("sum")
+    return number(db) + quarter(db)
+
+
+@sf.query(name="settle.shown")
+def shown(db: Any) -> str:
+    return f"{number(db)}: {summed(db)}"
+
+
+def test_a_reader_verified_before_a_longer_path_reaches_its_read_is_verified_again(
+    tmp_path: Path,
+) -> None:
+    """``sum`` reads the number and ``quarter``, which a longer path reaches (number
+    -> half -> quarter). Level by level, ``sum`` is verified in the first level,
+    before ``quarter`` is reached: ``quarter`` loads clean, as of before the
+    write. When the walk reaches it, in memory, it is pushed back with ``sum``
+    (verified in this very revision: the hot path must not serve it), and
+    both are verified again."""
+    path = tmp_path / "c.db"
+    rt = sf.Runtime(store=SqliteStore(path), runtime_id="s")
+    rt.set(number, 8)
+    assert shown(rt) == "8: 10"
+    rt.commit()
+    del rt
+    gc.collect()
+    rt, _ = _opened(path)
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(number, 16)
+    settle(rt)
+    assert summed(rt) == 20
+    assert shown(rt) == "16: 20"
+    assert RUNS == ["sum", "sum"]  # once with the old quarter, once with the new
 
 
 def _query(mid: bytes) -> str:

@@ -175,9 +175,9 @@ def untouched(rt: Runtime, calls: Sequence[tuple[Any, tuple[Any, ...]]]) -> list
 class Pending:
     """Writes marked by id and not settled yet (``StoreBacking._mark_by_id``)."""
 
-    __slots__ = ("added", "at", "base", "deps", "done", "seeds")
+    __slots__ = ("added", "at", "base", "deps", "done", "lazy", "seeds", "unclosed")
 
-    def __init__(self, base: int) -> None:
+    def __init__(self, base: int, *, lazy: bool) -> None:
         self.base = base
         """The revision before the first of these writes: a node whose ``changed_at``
         is after it changed."""
@@ -192,6 +192,13 @@ class Pending:
         the readers reached (the stored edges of the closure)."""
         self.added: set[bytes] = set()
         """Memo ids whose mark in ``dirty`` these writes added (none was there)."""
+        self.lazy = lazy
+        """No closure loaded yet, and none will be unless something loads a memo
+        before ``settle``: it walks the readers level by level (``sofrito._settle``)."""
+        self.unclosed: list[tuple[bytes, int]] = []
+        """Seeds (with the revision that wrote them) whose closure is not loaded:
+        ``StoreBacking.close_pending`` loads and marks it when a memo is loaded
+        (or a commit or ``untouched`` reads the marks) before the settle."""
 
 
 class Meta(NamedTuple):
@@ -230,6 +237,9 @@ def dirty_after(
     proportion to what was marked, not to the cache. None stays None."""
     if dirty is None:
         return None
+    backing = engine.backing
+    if isinstance(backing, StoreBacking):
+        backing.close_pending()  # a commit before the settle records every mark
     found: dict[bytes, int] = {} if full else dict(dirty)
     for mid in list(found):
         memo = _in_memory(engine, mid)
@@ -285,6 +295,19 @@ def _query_prefix(node_id: bytes) -> bytes | None:
     if node_id[:1] != QUERY:
         return None
     return node_id[: 5 + int.from_bytes(node_id[1:5], "big")]
+
+
+_NONE_MARKED: Final[frozenset[Any]] = frozenset()
+_PLAIN: Final = frozenset({str, int, bytes, bool, float, type(None)})
+
+
+def _plain(key: tuple[Any, ...]) -> bool:
+    """Whether every part of ``key`` is of a type ``encode_key`` always encodes
+    (and ``decode_key`` gives back equal, but for a NaN)."""
+    for part in key:  # noqa: SIM110 (no generator per key: a run asks about 10,000)
+        if type(part) not in _PLAIN:
+            return False
+    return True
 
 
 class _Resolver:
@@ -374,6 +397,9 @@ class StoreBacking:
         by id, without loading them (``_mark_by_id``)."""
         self.pending: Pending | None = None
         """What writes marked by id left for ``sofrito._settle.settle``."""
+        self.walking = False
+        """Inside ``settle``'s walk level by level: a load does not close the pending
+        seeds (the walk marks what it reaches itself)."""
 
     # -- opening ------------------------------------------------------------------------
 
@@ -560,12 +586,18 @@ class StoreBacking:
         dirty if anything loads it before ``settle`` clears the mark); one in
         memory is marked there, with what reads it. The edges are kept for
         ``settle``. No revision up to this one can be shown cut any more: its
-        frontier (``frontier.py``) holds only the readers in memory."""
+        frontier (``frontier.py``) holds only the readers in memory.
+
+        With no memo in memory (a fresh ``sofrito run``), the closure is not
+        loaded at all: the seeds are recorded (``Pending.lazy``) and ``settle``
+        walks their readers level by level, past the ones that changed only;
+        a load before that closes them first (``close_pending``), so that
+        what it loads is marked."""
         engine = self.engine
         revision = engine.revisions.current
         pending = self.pending
         if pending is None:
-            pending = self.pending = Pending(revision - 1)
+            pending = self.pending = Pending(revision - 1, lazy=not self._holds_memos())
         if pending.at != revision:  # a later revision marks again what an earlier did
             pending.at, pending.done = revision, set()
         new = [seed for seed in seeds if seed not in pending.done and seed not in self.merged]
@@ -574,10 +606,42 @@ class StoreBacking:
             pending.done.add(seed)
         if not new:
             return
-        edges = self._load_list(self.store.load_reader_closure, new)
+        if pending.lazy:
+            pending.unclosed += [(seed, revision) for seed in new]
+            return
+        self._close(pending, new, revision)
+
+    def _holds_memos(self) -> bool:
+        """Whether any memo is in memory: one loaded before these writes may read a
+        written cell without being linked to it yet (its reads still stored ids),
+        and only the closure finds it, so the writes mark eagerly by id."""
+        return any(self.engine.tables.values())
+
+    def close_pending(self) -> None:
+        """Load and mark the closure of the seeds recorded lazily (``Pending.lazy``),
+        before anything loads a memo or reads the marks: from then on the
+        writes are marked as ``_mark_by_id`` marks them eagerly, and ``settle``
+        takes the walk over the whole closure. Nothing to do inside settle's own
+        walk (``walking``) or when nothing is pending."""
+        pending = self.pending
+        if pending is None or not pending.lazy or self.walking:
+            return
+        with self.lock:
+            pending.lazy = False
+            unclosed, pending.unclosed = pending.unclosed, []
+            by_revision: dict[int, list[bytes]] = {}
+            for seed, revision in unclosed:
+                by_revision.setdefault(revision, []).append(seed)
+            for revision, seeds in sorted(by_revision.items()):
+                self._close(pending, seeds, revision)
+
+    def _close(self, pending: Pending, seeds: list[bytes], revision: int) -> None:
+        """The stored transitive readers of ``seeds`` (written in ``revision``), one
+        ``load_reader_closure``: their edges kept for ``settle``, each marked."""
+        edges = self._load_list(self.store.load_reader_closure, seeds)
         if not edges:
             return
-        restore.unlinked_readers(engine, revision)
+        restore.unlinked_readers(self.engine, revision)
         reached: dict[bytes, None] = {}
         for dep, mid in edges:
             deps = pending.deps.get(mid)
@@ -592,11 +656,9 @@ class StoreBacking:
         (what a load asks) and in the persistence's dirty set (what the next
         commit records, ``dirty_after``: a mark still there for an unloaded
         row stays, one for a row loaded since is judged by its memo)."""
-        dirty, recorded = self.dirty, self.persistence._dirty
-        assert dirty is not None
-        assert recorded is not None
         in_memory: list[Memo] = []
         held: dict[bytes, int] = {}
+        by_id: list[bytes] = []
         for mid in reached:
             memo = self._memo_in_memory(mid, held)
             if memo is not None:
@@ -604,13 +666,26 @@ class StoreBacking:
             elif self.held_state(mid, held) == UNDEFINED:
                 self.untrusted.setdefault(mid, revision)  # as ``_merge`` does
             else:
-                if mid not in dirty and mid not in recorded:
-                    pending.added.add(mid)
-                dirty[mid] = max(dirty.get(mid, revision), revision)
-                recorded[mid] = max(recorded.get(mid, revision), revision)
+                by_id.append(mid)
+        pending.added.update(self.mark_ids(by_id, revision))
         if in_memory:
             restore.push_back(self.engine, in_memory, revision)
             self.marked += in_memory
+
+    def mark_ids(self, mids: list[bytes], revision: int) -> list[bytes]:
+        """Mark stored memos not in memory by id, as of ``revision``: in ``dirty``
+        (what a load asks) and in the persistence's dirty set (what the next
+        commit records). Those that had no mark before, returned."""
+        dirty, recorded = self.dirty, self.persistence._dirty
+        assert dirty is not None
+        assert recorded is not None
+        added: list[bytes] = []
+        for mid in mids:
+            if mid not in dirty and mid not in recorded:
+                added.append(mid)
+            dirty[mid] = max(dirty.get(mid, revision), revision)
+            recorded[mid] = max(recorded.get(mid, revision), revision)
+        return added
 
     def _memo_in_memory(self, mid: bytes, held: dict[bytes, int] | None = None) -> Memo | None:
         """The memo of ``mid`` if this process holds it; its key is decoded only
@@ -665,10 +740,12 @@ class StoreBacking:
         is not known here (that would take a store call): the caller knows it
         from a record committed with the rows, or must load.
         """
+        self.close_pending()  # the marks are read below
         persistence = self.persistence
         dirty = self.dirty
         if dirty is None or self.memos_gone:
             return [False] * len(calls)
+        marked = self._marked_keys()
         found: list[bool] = []
         for spec, key in calls:
             if not spec.persist or self.queries.get(spec.name) != spec.fingerprint:
@@ -678,6 +755,11 @@ class StoreBacking:
             if table is not None and key in table:
                 found.append(False)
                 continue
+            if marked is not None and _plain(key):
+                keys = marked.get(spec.name, _NONE_MARKED)
+                if keys is not None and key not in keys:
+                    found.append(True)  # its bytes are no marked id's (``_marked_keys``)
+                    continue
             try:
                 mid = memo_id(spec.name, encode_key(key))
             except (KeyEncodingError, TypeError):
@@ -690,6 +772,41 @@ class StoreBacking:
                 and mid not in persistence._unstored
             )
         return found
+
+    def _marked_keys(self) -> dict[str, frozenset[Any] | None] | None:
+        """The memo ids ``untouched`` must not pass (marked, untrusted, damaged,
+        unstored) as keys, by query name: a run asks about every output, and
+        encoding 10,000 keys to look their ids up cost more than the few marks
+        there are (none on a no-op). None for a name whose marked keys do not
+        decode to values equal to themselves (a float NaN, an object without
+        ``==``, an enum or dataclass not named here): its calls are looked up by
+        their bytes; None for all if an id cannot be split.
+
+        Why equality is enough: a plain key (``_plain``) whose bytes are a
+        marked id's decodes from those bytes to a key equal to it, so a key
+        equal to no decoded marked key has no marked bytes."""
+        persistence = self.persistence
+        by_name: dict[str, set[Any] | None] = {}
+        for mid in (*(self.dirty or ()), *self.untrusted, *self.damaged, *persistence._unstored):
+            if type(mid) is not bytes:
+                continue  # a damaged input row's id
+            try:
+                name, key_bytes = split_memo_id(mid)
+            except ValueError:
+                return None
+            keys = by_name.setdefault(name, set())
+            if keys is None:
+                continue
+            try:
+                key = decode_key(key_bytes)
+                same = key == decode_key(key_bytes)
+            except (ValueError, TypeError):
+                same = False
+            if same:
+                keys.add(key)
+            else:
+                by_name[name] = None
+        return {name: None if keys is None else frozenset(keys) for name, keys in by_name.items()}
 
     def prefetch(self, calls: Sequence[tuple[QuerySpec[Any], tuple[Any, ...]]]) -> None:
         """The stored memos of ``calls`` in one load; then, level by level, the
@@ -826,6 +943,7 @@ class StoreBacking:
         """The memos of ``mids``: in memory, else their stored rows installed (one
         call), else empty. A row that cannot be trusted is installed empty and
         listed second, for the caller to ``_discard`` once it is done."""
+        self.close_pending()  # what loads now must load marked
         found: dict[bytes, Memo] = {}
         specs: dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]] = {}
         missing: list[bytes] = []

@@ -229,12 +229,12 @@ def install_shipped_memo(
 
 
 def hold_encoded(
-    engine: Engine, memo: Memo, data: memoryview, decode: Callable[[memoryview], Any]
+    engine: Engine, memo: Memo, data: bytes | memoryview, decode: Callable[[Any], Any]
 ) -> None:
-    """``memo``'s value, just written to the store as ``data`` (a view of the
-    value's bytes in its row), is held as those bytes from now on
-    (``Encoded``), exactly as a memo loaded from that row:
-    decoded when next read, then hittable again (``fetch.ensure``).
+    """``memo``'s value, just written to the store as ``data`` (the row that
+    holds it, or a view of its bytes in its row; ``decode`` knows which), is
+    held as those bytes from now on (``Encoded``), exactly as a memo loaded
+    from that row: decoded when next read, then hittable again (``fetch.ensure``).
 
     Why: after a first build every value sat in memory beside its encoding
     (and a non-ASCII ``str`` beside the UTF-8 copy pickling caches in it), 3
@@ -264,7 +264,9 @@ def link_reader(node: Node, reader: Memo) -> None:
 
 def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     """``memos`` (and what transitively read them) are verified before served:
-    as the readers of a discarded memo are (``discard``)."""
+    as the readers of a discarded memo are (``discard``). One verified in
+    ``revision`` itself (``sofrito._settle`` pushes back in the revision it
+    verifies in) is made unverified for the hot path too (``_unverify``)."""
     stack = list(memos)
     seen: set[Memo] = set()
     while stack:
@@ -273,7 +275,7 @@ def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
             continue
         seen.add(reader)
         if reader.verified_at >= revision:
-            reader.verified_at = revision - 1
+            _unverify(reader, revision)
         reader.dirty_at = max(reader.dirty_at, revision)  # (ALWAYS_DIRTY is above all)
         stack.extend(reader.rdeps or ())
 
@@ -317,9 +319,19 @@ def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     while stack:
         reader = stack.pop()
         if reader.verified_at >= revision:
-            reader.verified_at = revision - 1
+            _unverify(reader, revision)
             reader.dirty_at = revision
             stack.extend(reader.rdeps or ())
+
+
+def _unverify(memo: Memo, revision: int) -> None:
+    """``memo`` counts as verified before ``revision`` only: ``verified_at`` and,
+    if it is hittable, ``hit_at`` (which the hot path reads alone and must
+    equal ``verified_at``, ``memo.py``), or a pushed-back memo verified in the
+    current revision would still be served as a hit."""
+    memo.verified_at = revision - 1
+    if memo.hit_at != NOT_HITTABLE:
+        memo.hit_at = revision - 1
 
 
 def catch_up(engine: Engine, cells: Iterable[Cell], revision: int) -> int:
