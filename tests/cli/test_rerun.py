@@ -161,9 +161,7 @@ def a_watch_that_lost_the_race_reopens_and_goes_on(tmp_path: Path, store: list[s
         site.page("a.md", "Alpha\nsecond edit\n")
         wait_for(lambda: Path(f"{hold}.waiting.1").exists(), "the watch's second render")
         Path(f"{hold}.go.1").touch()
-        wait_for(
-            lambda: "second edit" in (site.out / "a.html").read_text(), "the second edit"
-        )
+        wait_for(lambda: "second edit" in (site.out / "a.html").read_text(), "the second edit")
         watch.out.expect(r"^\d+ executed, ")
         assert watch.interrupt() == 0, watch.err.text()
     assert "error" not in watch.err.text(), watch.err.text()
