@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import os
+import pickle
 import random
 import sqlite3
 import subprocess
@@ -251,12 +252,14 @@ def test_a_commit_holds_each_stored_value_as_its_encoding_until_read(tmp_path: P
     table = rt._engine.tables[upper.spec]
     assert all(type(memo.value) is Encoded for memo in table.values())
     assert type(rt._engine.tables[joined.spec][("k0", "k1")].value) is Encoded
-    # Held once: a view of the value's bytes at the end of the row written.
+    # Held once: the row written, which ends with the value's bytes (no copy of
+    # them, and no view, whose object and buffer cost more than a small value).
     held = table[("k0",)].value.data
-    assert type(held) is memoryview
-    assert type(held.obj) is bytes
-    assert held.obj.endswith(held)
-    assert len(held.obj) > len(held)
+    assert type(held) is bytes
+    assert held.endswith(pickle.dumps("V0", protocol=5))
+    with closing(sqlite3.connect(tmp_path / "held.db")) as db:
+        stored = db.execute("SELECT count(*) FROM memos WHERE row = ?", (held,)).fetchone()
+    assert stored == (1,)
     assert joined(rt, "k0", "k1") == "V0+V1"  # not the hit table's old value: decoded
     assert upper(rt, "k2") == "V2"
     assert runs == {}
@@ -1015,3 +1018,21 @@ def test_a_commit_makes_its_input_states_as_the_store_writes_them(tmp_path: Path
     assert peak < 16_000_000, peak  # 24.8 MB when all were made first
     reopened = sf.Runtime(store=SqliteStore(tmp_path / "states.db"), runtime_id="states")
     assert reopened.get(source["f1199"]) == bytes([1199 % 251]) * 20_000
+
+
+def test_a_held_value_is_encoded_again_as_the_row_its_commit_wrote(tmp_path: Path) -> None:
+    """A memo whose value is still held (its row, never decoded) gives the same
+    row when asked for it again, as a worker ships one: its value's bytes are
+    found at the end of the row, not taken for the whole row."""
+    rt = sf.Runtime(store=SqliteStore(tmp_path / "again.db"), runtime_id="again")
+    rt.set(source["k0"], "v0")
+    upper(rt, "k0")
+    rt.commit()
+    memo = rt._engine.tables[upper.spec][("k0",)]
+    assert type(memo.value) is Encoded
+    persistence = rt._persistence
+    assert persistence is not None
+    shipped = persistence.row_to_ship(memo)
+    assert shipped is not None
+    assert shipped[1] == memo.value.data
+    assert upper(rt, "k0") == "V0"

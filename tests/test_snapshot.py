@@ -18,6 +18,7 @@ from sofrito._snapshot import (
     encode_dep,
     encode_memo_row,
     seal_row,
+    value_at,
 )
 
 ROW = MemoRow(
@@ -70,3 +71,10 @@ def test_a_row_sealed_in_parts_is_refused_under_another_context() -> None:
     assert sealer.open(sealed, b"memo 1") == b"abc"
     with pytest.raises(IntegrityError):
         sealer.open(sealed, b"memo 2")
+
+
+@pytest.mark.parametrize("secret", [None, "team secret"])
+def test_the_value_of_a_sealed_row_is_found_past_its_header_and_deps(secret: str | None) -> None:
+    sealer = Sealer(secret)
+    sealed = encode_memo_row(ROW, sealer, b"context")
+    assert sealed[value_at(sealed, sealer.tag_size) :] == ROW.value

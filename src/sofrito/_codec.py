@@ -126,6 +126,11 @@ class Sealer:
         return self._secret is not None
 
     @property
+    def tag_size(self) -> int:
+        """The bytes of the seal in front of the data: 16 (a checksum) or 32 (a MAC)."""
+        return 16 if self._secret is None else 32
+
+    @property
     def secret(self) -> bytes | None:
         """The secret, for a worker process that opens the same runtime
         (``sofrito._shipping``): its rows must seal as the coordinator's do."""
@@ -156,7 +161,7 @@ class Sealer:
     def open(self, sealed: bytes, context: bytes = b"") -> bytes:
         """The sealed data, or ``IntegrityError`` saying why not. The caller adds
         which row it was: a load opens every row, and names none unless one fails."""
-        size = 16 if self._secret is None else 32
+        size = self.tag_size
         tag, data = sealed[:size], sealed[size:]
         if len(sealed) < size or not hmac.compare_digest(tag, self._tag((data,), context)):
             raise IntegrityError(

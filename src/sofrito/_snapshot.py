@@ -54,6 +54,7 @@ __all__ = [
     "memo_id",
     "seal_row",
     "split_memo_id",
+    "value_at",
 ]
 
 QUERY, INPUT, LISTING = QUERY_NODE, b"i", b"k"
@@ -120,6 +121,20 @@ def seal_row(row: MemoRow, deps: Sequence[bytes], sealer: Sealer, context: bytes
         FORMAT, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(deps)
     )
     return sealer.seal_parts([head, *deps, row.value], context)
+
+
+def value_at(raw: bytes | memoryview, start: int) -> int:
+    """Where the value begins in ``raw``, a row whose layout (above) starts at
+    ``start`` (behind its seal): past the header and every dependency, read
+    without decoding them. For a row this process sealed itself (a commit
+    holds each value as its row, ``_persistence``); ``struct.error`` for
+    anything shorter than its header says."""
+    count = _HEAD.unpack_from(raw, start)[5]
+    at = start + _HEAD.size
+    for _ in range(count):
+        at += _DEP_HEAD.size + _DEP_HEAD.unpack_from(raw, at)[1]
+        at += _SIZE.size + _SIZE.unpack_from(raw, at)[0]
+    return at
 
 
 def decode_memo_row(data: bytes, sealer: Sealer, context: bytes) -> MemoRow:
