@@ -35,6 +35,7 @@ def add_store_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="administer a shared store (upgrade its schema)",
         description="Administer a shared store.",
     )
+    _debug_option(store)  # `sofrito store --debug upgrade URL`, as every command takes it
     actions = store.add_subparsers(dest="store_action", metavar="ACTION", required=True)
     upgrade = actions.add_parser(
         "upgrade",
@@ -46,10 +47,16 @@ def add_store_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         ),
     )
     upgrade.add_argument("url", metavar="URL", help="postgresql://USER@HOST:PORT/DATABASE")
-    upgrade.add_argument(
+    _debug_option(upgrade)  # `sofrito store upgrade URL --debug`
+    upgrade.set_defaults(handler=_upgrade)
+
+
+def _debug_option(command: argparse.ArgumentParser) -> None:
+    """``--debug`` wherever it is given: before or after the action, or before
+    ``store`` (SUPPRESS: an absent one keeps what an earlier level set)."""
+    command.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
-    upgrade.set_defaults(handler=_upgrade)
 
 
 def _upgrade(args: argparse.Namespace) -> int:
