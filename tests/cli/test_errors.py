@@ -250,6 +250,30 @@ def test_two_keys_of_main_naming_one_output_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "_site" / "a.html").exists()
 
 
+@pytest.mark.parametrize("order", ["'a': 'x', 'a/b/c.html': 'y'", "'a/b/c.html': 'y', 'a': 'x'"])
+def test_an_output_in_another_outputs_folder_names_both(tmp_path: Path, order: str) -> None:
+    """``a`` and ``a/b/c.html``: ``a`` cannot be a file and a folder. The run wrote
+    one of them, then exited 7 blaming the output folder ("cannot write the output
+    .../a/b/c.html (File exists); check the output folder"); the flow is at fault."""
+    flow = flow_file(
+        tmp_path,
+        f"""
+        import sofrito as sf
+        SOURCES = ["*.md"]
+
+        @sf.query
+        def main(db):
+            return {{{order}, 'z.html': 'z'}}
+        """,
+    )
+    result = sofrito("run", str(flow))
+    assert result.code == 1, result.err
+    line = one_error_line(result)
+    assert "main returned the outputs 'a' and 'a/b/c.html'" in line
+    assert "'a' would be both a file and a folder" in line
+    assert not (tmp_path / "_site").exists()  # nothing half written
+
+
 @pytest.mark.parametrize("key", ["'../x.html'", "'/tmp/x.html'"])
 def test_an_output_path_outside_the_output_folder_names_that_folder(
     tmp_path: Path, key: str
