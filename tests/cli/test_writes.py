@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from sofrito.cli.writes import OutputWriter
+from tests.cli.flows import make_site
+from tests.cli.running import TIMEOUT
 
 linux = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the exchange is Linux's renameat2"
@@ -149,3 +152,90 @@ def test_outputs_are_readable_by_others_as_any_new_file_and_keep_a_mode_given_th
     assert modes == {
         "new.html": 0o644, "kept.html": 0o640, "plain.html": 0o644, "sub/other.html": 0o644,
     }  # fmt: skip
+
+
+WRITER = """
+import sys
+from pathlib import Path
+
+from sofrito.cli.writes import OutputWriter
+
+top = Path(sys.argv[1])
+writer = OutputWriter(top)
+writer.__enter__()
+for line in sys.stdin:  # each line: an output to rewrite; its spare stays until the end
+    writer.write(top / line.strip(), b"written by the child")
+    print("wrote", flush=True)
+"""
+
+
+class Child:
+    """A writer in another process, rewriting an output per line it is sent."""
+
+    def __init__(self, top: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(top)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def write(self, name: str) -> None:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(name + "\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline() == "wrote\n"
+
+    def kill(self) -> None:
+        self.process.kill()  # SIGKILL: no handler, no finally runs
+        self.process.wait(timeout=TIMEOUT)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+@linux
+def test_a_run_removes_the_spare_a_killed_run_left_in_the_output_folder(tmp_path: Path) -> None:
+    """A run killed with SIGKILL leaves its spare: a hidden file holding an old
+    page, that would be deployed with the site. The next run removed nothing
+    (even a run that writes nothing): it stayed for good."""
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    child = Child(site.out)
+    child.write("a.html")
+    child.kill()
+    [left] = spares(site.out)
+    assert left.read_bytes() == b"<h1>Alpha</h1>\nAlpha\nfirst page\n"  # a's old page
+    result = site.run()  # a writes a.html back; a no-op would do the same
+    assert result.code == 0, result.err
+    assert spares(site.out) == []
+    assert (site.out / "a.html").read_bytes() == b"<h1>Alpha</h1>\nAlpha\nfirst page\n"
+
+
+@linux
+def test_a_live_writers_spare_is_left_to_it_and_a_dead_ones_to_a_later_writer(
+    tmp_path: Path,
+) -> None:
+    """Two writers of one folder at once (two runs from two stores): neither
+    removes a spare while the other is alive, since a spare is closed between
+    writes and nothing else tells a live run's from a dead one's. A leftover is
+    removed by the next writer that is alone."""
+    outputs(tmp_path, "a.html", "b.html")
+    child = Child(tmp_path)
+    try:
+        child.write("a.html")  # the child's spare now exists, closed
+        (tmp_path / ".sofrito-0123456789ab.tmp").write_bytes(b"a dead run's")
+        assert len(spares(tmp_path)) == 2
+        with OutputWriter(tmp_path) as writer:  # not alone: removes nothing
+            assert len(spares(tmp_path)) == 2
+            writer.write(tmp_path / "b.html", b"written here")
+            assert len(spares(tmp_path)) == 3
+        child.write("a.html")  # its spare is still there to fill and swap
+        child.write("b.html")
+        assert (tmp_path / "a.html").read_bytes() == b"written by the child"
+    finally:
+        child.kill()
+    assert len(spares(tmp_path)) == 2  # the hand-made one, and the killed child's
+    with OutputWriter(tmp_path):  # alone
+        assert spares(tmp_path) == []

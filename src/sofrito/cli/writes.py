@@ -59,9 +59,28 @@ created as ``open`` creates a file (0o666 less the umask) and, before it
 becomes an output, given that output's mode: the mode the old file had (a
 mode someone set is kept), or a new file's.
 
-A process killed mid-run leaves its spare behind, as a killed write
-always left its temporary file: a hidden ``.sofrito-*.tmp`` file in the
-output folder, holding an old version of some output, that no run reads.
+**Spares a killed run left.** A run killed with SIGKILL (or a power cut)
+cannot remove its spare: a hidden ``.sofrito-*.tmp`` in the output folder,
+holding an old version of some output, that no run reads and that would be
+deployed with the site. So a writer removes such leftovers when it starts,
+and only when no other writer of this folder is alive: a spare is closed
+between writes, so neither a write lease nor its age tells a live run's
+spare from a dead one's (after an exchange the spare holds the old
+output's inode and times). What tells is a lock on the folder itself: each
+writer holds a shared ``flock`` on the output folder from before it makes
+a spare until ``close``, and the kernel drops it when the process dies,
+however it dies. A writer that gets the lock exclusive, without waiting,
+is alone: every ``.sofrito-*.tmp`` at the folder's top is a dead run's,
+and it removes them before taking its shared lock. A writer that does not
+(two runs writing one folder at once, from two stores or two checkouts)
+leaves them to a later run that is alone. Removing a file someone reads is
+harmless (they read its bytes to the end), so nothing else is checked.
+Where ``flock`` is refused (some network file systems) nothing is removed,
+as before. Not covered: the temporary files of the fallback path
+(``.NAME.*.tmp`` beside an output, removed unless the process is killed),
+which would need a walk of the whole output tree; and a run of a sofrito
+older than this one writing the folder at once, which holds no lock (its
+spare could be removed under it, failing its next write, exit 7).
 """
 
 from __future__ import annotations
@@ -108,8 +127,14 @@ class OutputWriter:
         """None where the exchange is not available: ``mkstemp`` and ``os.replace``."""
         self.folders: set[Path] = set()
         """Folders made (or found) already in this run: one ``mkdir`` each."""
+        self.claim: int | None = None
+        """The output folder, open and under this writer's shared ``flock`` (module
+        docstring, "Spares a killed run left"), or None."""
+        self.claimed = False
+        """Whether the folder was claimed (or cannot be): done once, before a spare."""
 
     def __enter__(self) -> OutputWriter:
+        self._claim()  # and remove dead runs' spares, also in a run that writes nothing
         return self
 
     def __exit__(
@@ -132,10 +157,26 @@ class OutputWriter:
         return done.st_size, done.st_mtime_ns
 
     def close(self) -> None:
-        """Remove the spare file, if there is one."""
+        """Remove the spare file, if there is one, and let go of the output folder."""
+        self._drop_spare()
+        claim, self.claim = self.claim, None
+        if claim is not None:
+            os.close(claim)  # which releases the flock
+
+    def _drop_spare(self) -> None:
         spare, self.spare = self.spare, None
         if spare is not None:
             Path(spare).unlink(missing_ok=True)
+
+    def _claim(self) -> None:
+        """Hold the output folder's shared lock from now on, removing dead runs'
+        spares first if no other writer holds it. A folder not made yet is
+        claimed by the first spare (``_filled``), once ``write`` made it. Without
+        the exchange (not Linux) there is no spare, and nothing to claim."""
+        if self.claimed or self.exchange is None or not self.top.is_dir():
+            return
+        self.claimed = True
+        self.claim = _claimed(self.top)
 
     def _swapped(self, target: Path, content: bytes) -> bool:
         """Write through the spare: exchanged with a regular file, renamed into
@@ -158,7 +199,7 @@ class OutputWriter:
             if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM):
                 raise
             self.exchange = None  # not here: every later write replaces
-            self.close()
+            self._drop_spare()
             return False
         # the spare holds the old output now
         self.spare_size, self.spare_mode = found.st_size, stat.S_IMODE(found.st_mode)
@@ -171,7 +212,8 @@ class OutputWriter:
         spare = self.spare
         fd = None if spare is None else _reusable(spare)
         if spare is None or fd is None:
-            self.close()  # (a reader holds the old spare: it keeps its bytes)
+            self._drop_spare()  # (a reader holds the old spare: it keeps its bytes)
+            self._claim()  # before the first spare exists
             fd, spare = _created(self.top, ".sofrito-")
             self.spare, self.spare_size = spare, 0
             self.spare_mode = stat.S_IMODE(os.fstat(fd).st_mode)
@@ -190,6 +232,45 @@ class OutputWriter:
         finally:
             os.close(fd)  # which gives a lease back
         return spare
+
+
+def _claimed(top: Path) -> int | None:
+    """``top`` open, under a shared ``flock``; its dead runs' spares removed first
+    if no other writer holds the lock (module docstring). None where the folder
+    cannot be opened or locked: nothing removed, nothing held."""
+    import fcntl  # noqa: PLC0415 (Unix only, as the exchange is)
+
+    try:
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        alone = True
+    except BlockingIOError:
+        alone = False  # another writer is alive: its spare may be there
+    except OSError:
+        os.close(fd)  # no flock on this file system
+        return None
+    if alone:
+        _remove_leftovers(top)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while another writer removes leftovers
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_leftovers(top: Path) -> None:
+    """Remove the spares of dead runs: every ``.sofrito-*.tmp`` file at ``top``."""
+    with contextlib.suppress(OSError), os.scandir(top) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".sofrito-") and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
 
 
 def _reusable(spare: str) -> int | None:
