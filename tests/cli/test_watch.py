@@ -6,7 +6,7 @@ import re
 import signal
 from pathlib import Path
 
-from tests.cli.flows import make_site
+from tests.cli.flows import Site, make_site, sofrito
 from tests.cli.running import Command, wait_for
 from tests.cli.test_run import counts
 
@@ -51,6 +51,35 @@ def test_a_failing_render_is_reported_and_the_watch_goes_on(tmp_path: Path) -> N
         assert counts(watch.out.expect(SUMMARY).string)["failed"] == 0
         assert "repaired" in (site.out / "b.html").read_text()
         assert watch.interrupt(signal.SIGTERM) == 0, watch.err.text()
+
+
+def receipts(site: Site) -> int:
+    """How many runs the flow's cache holds (each run commits one boundary)."""
+    result = sofrito("receipts", str(site.flow))
+    assert result.code == 0, result.err
+    return len(result.out.splitlines())
+
+
+def test_a_render_that_still_fails_the_same_way_is_no_news(tmp_path: Path) -> None:
+    """A run that changed nothing prints nothing (docs/flows.md), also while a render
+    fails: failures are not stored, so a touch executes it again, and its failure
+    and a summary were printed again on every touch."""
+    site = make_site(tmp_path)
+    with Command("watch", str(site.flow)) as watch:
+        watch.out.expect(SUMMARY)
+        site.page("b.md", "Beta\nBOOM\n")
+        watch.err.expect(r"^sofrito: failed: b\.html: ")
+        watch.out.expect(SUMMARY)
+        committed = receipts(site)
+        (tmp_path / "content" / "b.md").touch()  # same bytes: the render fails again
+        wait_for(lambda: receipts(site) > committed, "the touch's run to commit")
+        site.page("a.md", "Alpha\nedited\n")  # a real change: its run says so, failure too
+        assert counts(watch.out.expect(SUMMARY).string)["written"] == 1
+        watch.err.expect(r"^sofrito: failed: b\.html: ")
+        assert watch.interrupt() == 0, watch.err.text()
+    failed = [line for line in watch.err.text().splitlines() if "failed: b.html" in line]
+    assert len(failed) == 2, watch.err.text()  # the BOOM run's, and the a.md edit's
+    assert [counts(line)["failed"] for line in watch.out.text().splitlines()] == [0, 1, 1]
 
 
 def test_an_edit_of_the_flow_s_code_asks_for_a_restart_and_runs_nothing(tmp_path: Path) -> None:

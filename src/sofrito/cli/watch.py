@@ -24,7 +24,10 @@ Decisions (docs/flows.md, "watch and serve"):
   already built and is skipped: a burst of saves during a long run costs
   one more run, not one per batch.
 - A batch whose run changed no source and no output (a file only touched,
-  an editor's temporary file) runs quietly: no summary line.
+  an editor's temporary file) runs quietly: no summary line. A render that
+  still fails the same way is no change either: failures are not stored,
+  so each run executes a failing render again, and printing its line again
+  on every touch would read as news (``Outcome.before``).
 - A problem a user can fix while watching (a render or ``main`` raised, a
   source is unreadable, the output folder is not writable, the cache is
   busy) prints its line and the watch goes on; the next change runs again.
@@ -60,7 +63,7 @@ from typing import TYPE_CHECKING
 from sofrito._fs.patterns import compile_pattern
 from sofrito.cli.errors import EXIT_INTERRUPTED, CliError
 from sofrito.cli.rerun import Reopening, run_retrying
-from sofrito.cli.runner import Progress, RunSummary, Session, run_once
+from sofrito.cli.runner import Failure, Progress, RunSummary, Session, run_once
 from sofrito.stores import Conflict
 from sofrito.subscriptions import Batch, Driver, FileWatch, StopSignal, Subscription
 
@@ -90,6 +93,8 @@ class Outcome:
     """The relpaths that triggered the run; empty for the first run."""
     summary: RunSummary | None = None
     error: CliError | None = None
+    before: tuple[Failure, ...] = ()
+    """The failures the watch's previous run reported: the same ones again are no news."""
 
     @property
     def quiet(self) -> bool:
@@ -97,7 +102,8 @@ class Outcome:
         summary = self.summary
         if summary is None or not self.changed:
             return False
-        return not (summary.scan.any or summary.written or summary.deleted or summary.failures)
+        changed = summary.scan.any or summary.written or summary.deleted
+        return not changed and summary.failures == self.before
 
 
 Explain = Callable[[Exception], "CliError | None"]
@@ -144,6 +150,8 @@ class Watch:
         self.failure: BaseException | None = None
         """What ended the watch other than ``stop()``: ``run()`` raises it."""
         self._last_scan_began = float("-inf")
+        self._failures: tuple[Failure, ...] = ()
+        """The last run's failures, as ``Outcome.before`` of the next run."""
         self._relevant = _Relevant(session)
         watch = FileWatch(
             [session.flow.root], self._changes, debounce=debounce, filter=self._relevant
@@ -187,13 +195,16 @@ class Watch:
     def _run(self, changed: tuple[str, ...]) -> Outcome:
         self._last_scan_began = time.monotonic()
         self.runs += 1
+        before, self._failures = self._failures, ()
         try:
-            return Outcome(changed, summary=self._run_once())
+            summary = self._run_once()
         except Exception as exc:
             error = self.explain(exc)
             if error is None:
                 raise  # a bug: the driver hands it to _on_failure
             return Outcome(changed, error=error)
+        self._failures = summary.failures
+        return Outcome(changed, summary=summary, before=before)
 
     def _run_once(self) -> RunSummary:
         """``run_once`` on the session, once more on a fresh one after a lost race."""
