@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.flows import Result, make_site, one_error_line, sofrito
+from tests.cli.running import Command
 from tests.cli.test_run import counts
+from tests.cli.test_watch import SUMMARY
 from tests.examples.test_site import Site, a_page, built, html_of
 
 
@@ -178,6 +180,38 @@ def test_why_after_a_code_edit_is_not_called_a_first_build(tmp_path: Path) -> No
     failed = sofrito("inspect", str(site.flow), "--why", "b.html")
     assert "first build" not in failed.out
     assert "its execution before failed (a failure is not stored)" in failed.out
+
+
+def test_why_an_output_whose_render_failed_says_so_with_the_error(tmp_path: Path) -> None:
+    """b.html's render fails on the first run, so b.html is never written; a
+    watch keeps the error in its session and does not execute it again, and
+    after another edit --why answered "flow.py has no output 'b.html'" (exit 2)."""
+    site = make_site(tmp_path)
+    site.page("b.md", "Beta\nBOOM\n")
+    with Command("watch", str(site.flow)) as watch:
+        assert counts(watch.out.expect(SUMMARY).string)["failed"] == 1
+        site.page("a.md", "Alpha\nedited\n")
+        assert counts(watch.out.expect(SUMMARY).string)["written"] == 1
+        assert watch.interrupt() == 0, watch.err.text()
+    assert not (site.out / "b.html").exists()
+    answer = sofrito("inspect", str(site.flow), "--why", "b.html")
+    assert answer.code == 0, answer.err
+    assert answer.out.splitlines() == [
+        "b.html: its render failed in the last run: ValueError: broken front matter "
+        "(source content/b.md, at flow.py:26); it was not written (its file, if any, "
+        "holds the last good render)"
+    ]
+    as_json = json.loads(sofrito("inspect", str(site.flow), "--why", "b.html", "--json").out)
+    assert as_json["failed"].startswith("ValueError: broken front matter")
+    assert as_json["re_rendered"] is False
+    # a run that executes it again says both: it failed, and what made it execute
+    again = site.run()
+    assert again.code == 1
+    lines = sofrito("inspect", str(site.flow), "--why", "b.html").out.splitlines()
+    assert lines[0].startswith("b.html: its render failed in the last run: ValueError")
+    assert lines[1].startswith("b.html re-rendered in the last run: flow.render(")
+    fine = json.loads(sofrito("inspect", str(site.flow), "--why", "a.html", "--json").out)
+    assert fine["failed"] is None
 
 
 def test_an_unknown_output_is_one_line_naming_it_and_close_ones(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@
   a query whose value changed, which is what made the next one execute), and
   every query on the way with its outcome: executed, new, cut off early
   (executed to an equal value, so its readers were verified, not re-run) or
-  verified. Otherwise, that it did not re-render.
+  verified. Otherwise, that it did not re-render. An output whose render
+  failed in the last run says so first, with the error (``LastRun.failed``):
+  one never written is in no other record.
 
 Each answer is built as one plain dict (``graph_size``, ``why``), which
 ``--json`` prints as it is and the text form lays out: the two forms say the
@@ -132,9 +134,10 @@ def why(flow: Flow, store: RuntimeStore, where: str, output: str) -> dict[str, A
         )
     path = output.strip().removeprefix("./")
     answer: dict[str, Any] = {"flow": flow.path.name, "output": path}
+    answer["failed"] = record.failed.get(path)
     at = record.outputs.get(path)
     if at is None:
-        known = set(recorded_outputs(rt)) | set(record.outputs)
+        known = set(recorded_outputs(rt)) | set(record.outputs) | set(record.failed)
         if path not in known:
             raise _unknown(flow, path, known)
         answer.update(re_rendered=False, revisions=[record.start, record.end])
@@ -239,6 +242,13 @@ def _topological(nodes: list[int], reads: dict[int, list[int]]) -> list[int]:
 
 def why_lines(answer: dict[str, Any]) -> Iterator[str]:
     output = answer["output"]
+    if answer["failed"] is not None:
+        yield (
+            f"{output}: its render failed in the last run: {answer['failed']}; it was not "
+            "written (its file, if any, holds the last good render)"
+        )
+        if not answer["re_rendered"]:
+            return  # (the session kept the error: nothing executed to explain)
     if not answer["re_rendered"]:
         yield (
             f"{output} did not re-render in the last run: its render was not executed "

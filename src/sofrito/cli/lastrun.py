@@ -26,10 +26,18 @@ change to the store protocol. A cell no query reads invalidates nothing, and
 a run whose record equals the previous one (two no-op runs) writes nothing.
 The record is plain data (tuples, str, int, bytes), which both value codecs
 store. The engine keeps no such record itself: only a run that listens does.
+
+**Failed outputs.** The record also keeps each output whose render failed in
+the run, with its error's line (``LastRun.failed``): a failure is not an
+event the record could find, and a failed render that was not executed again
+(a watch's session keeps the error) left an output that was never written
+and is in no record, which ``inspect --why`` took for a name the flow does
+not have.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -66,7 +74,9 @@ incomplete (``LastRun.lost``), never stalled."""
 EXECUTED, NEW, CUT_OFF, VERIFIED, CHANGED = "executed", "new", "cut off", "verified", "changed"
 """A node's outcome in the run: the first four for queries, ``changed`` for inputs."""
 
-_VERSION: Final = 1
+_VERSION: Final = 2
+"""2: ``failed`` added. A record of another version is not read (``inspect`` says
+to run again)."""
 
 
 @dataclass
@@ -161,6 +171,9 @@ class LastRun:
     first_build: bool = False
     """Every query that executed did so for the first time (a cold cache): the
     answer for every output is "new", so no graph is kept (``build``)."""
+    failed: Mapping[str, str] = field(default_factory=dict)
+    """Each output whose render failed in the run -> the error, as the run printed
+    it after the output's name (module docstring, "Failed outputs")."""
 
     def to_value(self) -> tuple[Any, ...]:
         """Plain data for the input cell: tuples of str, int and bytes."""
@@ -181,6 +194,7 @@ class LastRun:
             self.dropped,
             self.lost,
             self.first_build,
+            tuple(sorted(self.failed.items())),
         )
 
     @classmethod
@@ -188,11 +202,13 @@ class LastRun:
         """The record ``to_value`` made; None for one this version cannot read."""
         if not isinstance(value, tuple) or not value or value[0] != _VERSION:
             return None
-        _, start, end, kinds, nodes, edges, outputs, changed, dropped, lost, first = value
+        _, start, end, kinds, nodes, edges, outputs, changed, dropped, lost, first, failed = value
         named = tuple(
             Node(what, _ref(what, kinds[kind], key), outcome) for what, kind, key, outcome in nodes
         )
-        return cls(start, end, named, edges, dict(outputs), changed, dropped, lost, first)
+        return cls(
+            start, end, named, edges, dict(outputs), changed, dropped, lost, first, dict(failed)
+        )
 
 
 def _ref(what: str, kind: str, key: bytes) -> sf.QueryRef:
@@ -298,8 +314,19 @@ def _named(mapping: list[tuple[str, Any]], main: Any) -> dict[str, sf.QueryRef]:
     return renders
 
 
-def build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
-    """The record of a run: what lies between its input changes and the outputs it re-rendered.
+def build(
+    rt: sf.Runtime,
+    facts: RunFacts,
+    renders: Mapping[str, sf.QueryRef],
+    failed: Mapping[str, str] | None = None,
+) -> LastRun:
+    """The record of a run (``_graph``), with the outputs whose render failed in it."""
+    record = _graph(rt, facts, renders)
+    return dataclasses.replace(record, failed=dict(failed)) if failed else record
+
+
+def _graph(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
+    """What lies between the run's input changes and the outputs it re-rendered.
 
     A first build (every execution a first computation: a cold cache) keeps its
     outputs only: every one of them is new, and the whole graph lies between

@@ -224,6 +224,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     record = _Record.load(rt, session.out_dir)
     listener = lastrun.RunListener(rt, start)  # after the scan: its writes report nothing
     mapping: list[tuple[str, Any]] = []
+    failed: dict[str, str] = {}  # output -> its error, for ``inspect --why``
     emitted_all = False
     try:
         settle(rt)  # verify the cone of the scan's writes, without loading the rest
@@ -234,6 +235,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         _prefetch(session, asked)
         _run_ahead(session, asked)
         produced = _produce(session, mapping, start, main_changed_at, progress, kept)
+        failed = _failed(produced)
         emitted = _emit(session, produced, record)
         emitted_all = True
         # Written: their contents (the renders' values) need not outlive the
@@ -246,7 +248,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         renders = lastrun.renders_of(mapping, flow.main)
         if not emitted_all:  # Ctrl-C, or an error, between computing and writing
             _unvouch_unwritten(record, mapping, renders, facts)
-        _commit(session, record, lastrun.build(rt, facts, renders))
+        _commit(session, record, lastrun.build(rt, facts, renders, failed))
     summary = RunSummary(
         executed=facts.bodies_run,
         reused=_reused(produced, renders, facts),
@@ -538,6 +540,15 @@ def _one(session: Session, path: str, value: Any, start: int, main_changed_at: i
         )
         return _Produced(path, None, None, False, failure)
     return _Produced(path, value, changed_at, reused, None)
+
+
+def _failed(produced: list[_Produced]) -> dict[str, str]:
+    """Each output whose render failed -> its error as the run prints it after the path."""
+    return {
+        item.path: str(item.failure).removeprefix(f"{item.path}: ")
+        for item in produced
+        if item.failure is not None
+    }
 
 
 class _Emitted(NamedTuple):
