@@ -428,6 +428,7 @@ def _watch(args: argparse.Namespace, serve: bool = False) -> int:
                 out,
                 exclude=_cache_folder(args.store_url, flow.root),
                 traces=args.traces,
+                command="serve" if serve else "watch",
             )
 
         reopening = Reopening(session, args.store_url, _lost_race(args.store_url))

@@ -181,6 +181,8 @@ class Session:
     exclude: tuple[Path, ...] = field(default=())
     executor: Executor | None = None
     """``--jobs``, ``--executor``: computes the renders ahead (``_run_ahead``)."""
+    command: str = "run"
+    """The command whose runs these are: each commit's label says it (``receipts``)."""
 
 
 def open_session(
@@ -192,15 +194,17 @@ def open_session(
     before_load: Callable[[sf.Runtime], None] | None = None,
     traces: Traces | None = None,
     executor: Executor | None = None,
+    command: str = "run",
 ) -> Session:
     """Open ``flow``'s runtime on ``store``; ``before_load`` may subscribe to its events first.
-    ``traces``: shared traces (``SOFRITO_TRACE_SECRET``, docs/persistence.md)."""
+    ``traces``: shared traces (``SOFRITO_TRACE_SECRET``, docs/persistence.md). ``command``
+    (``run``, ``watch``, ``serve``) labels each commit, for ``sofrito receipts``."""
     rt = sf.Runtime(store=store, runtime_id=flow.name, load=False, traces=traces, executor=executor)
     if before_load is not None:
         before_load(rt)
     rt.load()
     exclude = (out_dir.absolute(), *exclude)
-    return Session(flow, rt, store, out_dir.absolute(), exclude, executor)
+    return Session(flow, rt, store, out_dir.absolute(), exclude, executor, command)
 
 
 def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
@@ -672,7 +676,7 @@ def _commit(session: Session, record: _Record, last_run: lastrun.LastRun) -> Non
                 rt.remove(OUTPUTS[folder])
             else:
                 rt.set(OUTPUTS[folder], entries)
-    label = {"command": "run", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    label = {"command": session.command, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     record.receipt = rt.commit(json.dumps(label, separators=(",", ":")))
 
 
