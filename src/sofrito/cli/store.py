@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from sofrito.cli.errors import CliError
+from sofrito.cli.errors import CacheDamaged, CliError
 
 __all__ = ["add_store_command"]
 
@@ -67,9 +67,16 @@ def _upgrade(args: argparse.Namespace) -> int:
             f"store upgrade: {url.partition(':')[0]!r} URLs need no upgrade command (a "
             "SQLite file upgrades itself when opened); give a postgresql:// URL"
         )
+    from sofrito.stores import WriteFailed  # noqa: PLC0415
     from sofrito.stores.postgres import upgrade_schema  # noqa: PLC0415 (psycopg only here)
 
-    found, now = upgrade_schema(url)
+    try:
+        found, now = upgrade_schema(url)
+    except WriteFailed as exc:  # not the cache line's "delete it": nothing is damaged
+        raise CacheDamaged(
+            f"store upgrade: {exc}; check the URL, that the server is up, and that the "
+            "role may create and alter tables, then run it again"
+        ) from None
     if found is None:
         print(f"created a sofrito store, schema {now}")
     elif found == now:
