@@ -204,6 +204,20 @@ def _verify(walk: _Walk | _Levels, spec: QuerySpec[Any], key: tuple[Any, ...]) -
     return SAME
 
 
+def _prefetch(
+    engine: Engine,
+    backing: StoreBacking,
+    verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]],
+) -> None:
+    """The stored memos ``verify`` names loaded in one store read, before they are
+    verified one by one; under the read gate, as every load is."""
+    engine.gate.enter_read()
+    try:
+        backing.prefetch([(spec, key) for _, spec, key in verify])
+    finally:
+        engine.gate.exit_read()
+
+
 def _verifiable(
     backing: StoreBacking, mid: bytes, in_memory: Memo | None
 ) -> tuple[QuerySpec[Any], tuple[Any, ...]] | None:
@@ -326,12 +340,7 @@ class _Levels:
                 verify.append((mid, *found))
         if not verify:
             return
-        engine = self.engine
-        engine.gate.enter_read()
-        try:
-            backing.prefetch([(spec, key) for _, spec, key in verify])
-        finally:
-            engine.gate.exit_read()
+        _prefetch(self.engine, backing, verify)
         for mid, spec, key in verify:
             state = self.state[QUERY + mid] = _verify(self, spec, key)
             if state != UNKNOWN:
@@ -434,12 +443,7 @@ class _Walk:
             verify.append((mid, *found))
         if not verify:
             return
-        engine = self.engine
-        engine.gate.enter_read()
-        try:
-            backing.prefetch([(spec, key) for _, spec, key in verify])
-        finally:
-            engine.gate.exit_read()
+        _prefetch(self.engine, backing, verify)
         for mid, spec, key in verify:
             state[QUERY + mid] = decided = _verify(self, spec, key)
             if decided != UNKNOWN:
