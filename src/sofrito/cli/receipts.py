@@ -3,8 +3,9 @@
 Each line: sequence, run id (prefix), the time the run committed, how many
 input cells it wrote (``contributing_inputs``) and the digest's prefix.
 ``sofrito run``, ``watch`` and ``serve`` label each boundary with a small JSON
-object naming the command (``{"command": "watch", "time": ...}``) because a ``Receipt`` has no time of
-its own and the label is the one free field the store keeps with it;
+object naming the command (``{"command": "watch", "time": ...}``) because a
+``Receipt`` has no time of its own and the label is the one free field the
+store keeps with it;
 a boundary committed by other code shows its label as it is.
 """
 
