@@ -273,24 +273,60 @@ def _markdown(depth: int) -> Any:
     md = _MARKDOWN.get(depth)
     if md is None:
         from markdown_it import MarkdownIt
-        from mdit_py_plugins.anchors import anchors_plugin
         from mdit_py_plugins.footnote import footnote_plugin
 
         md = MarkdownIt("commonmark", {"highlight": _highlight}).enable("table")
         # The pilcrow and the footnotes' back arrow as entities, as the
         # templates' arrows: pages of ASCII sources stay ASCII, a byte a
         # character in memory (one arrow makes a whole page two; tests/examples)
-        md.use(
-            anchors_plugin,
-            min_level=1,
-            max_level=depth,
-            permalink=True,
-            permalinkSymbol="&para;",
-        )
+        md.core.ruler.push("anchor", functools.partial(_anchor_ids, depth))
+        md.add_render_rule("heading_close", _heading_close)
         md.use(footnote_plugin)
         md.add_render_rule("footnote_anchor", _footnote_anchor)
         _MARKDOWN[depth] = md
     return md
+
+
+def _anchor_ids(depth: int, state: Any) -> None:
+    """The headings' ids, as mdit_py_plugins' ``anchors_plugin`` gives them (its
+    ``slugify`` and ``unique_slug``), with their permalinks left to
+    ``_heading_close``.
+
+    The plugin adds the permalink as four tokens to each heading's inline
+    children (a space, ``<a>``, the pilcrow, ``</a>``): making them cost a
+    sixth of a page's parse. Here the slug is kept on the ``heading_close``
+    token and written when it renders, the same bytes in the same place."""
+    from mdit_py_plugins.anchors.index import slugify, unique_slug
+
+    tokens = state.tokens
+    slugs = {
+        str(heading_id)
+        for token in tokens
+        if token.type == "heading_open" and (heading_id := token.attrGet("id"))
+    }
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open" or not 1 <= int(token.tag[1]) <= depth:
+            continue
+        children = tokens[index + 1].children
+        title = "".join(
+            child.content for child in children if child.type in ("text", "code_inline")
+        )
+        slug = token.attrGet("id")
+        if not slug:
+            slug = unique_slug(slugify(title), slugs)
+            token.attrSet("id", slug)
+        tokens[index + 2].meta["permalink"] = str(slug)
+
+
+def _heading_close(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """``</hN>``, after the heading's permalink when ``_anchor_ids`` gave it one."""
+    from markdown_it.common.utils import escapeHtml
+
+    close = str(renderer.renderToken(tokens, idx, options, env))
+    slug = tokens[idx].meta.get("permalink")
+    if slug is None:
+        return close
+    return f' <a class="header-anchor" href="{escapeHtml("#" + slug)}">&para;</a>{close}'
 
 
 def _footnote_anchor(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
