@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -528,14 +528,7 @@ def read_reader_closure(
         params: dict[str, object] = {"runtime": runtime_id}
         params.update((f"s{n}", node) for n, node in enumerate(chunk))
         seeds = ", ".join(f"(:s{n})" for n in range(len(chunk)))
-        for dep, reader, stored in conn.execute(_CLOSURE.format(seeds=seeds), params):
-            if (
-                type(reader) is not bytes
-                or type(dep) is not bytes
-                or checksum(reader, dep) != stored
-            ):
-                _check_edge(checksum, reader, dep, stored)  # raises, naming the damage
-            found[dep, reader[1:]] = None
+        _keep_checked(checksum, conn.execute(_CLOSURE.format(seeds=seeds), params), found)
     return list(found)
 
 
@@ -554,15 +547,21 @@ def read_readers(
     for start in range(0, len(node_ids), _CHUNK):
         chunk = node_ids[start : start + _CHUNK]
         query = _READERS.format(marks=", ".join("?" * len(chunk)))
-        for dep, reader, stored in conn.execute(query, (runtime_id, *chunk)):
-            if (
-                type(reader) is not bytes
-                or type(dep) is not bytes
-                or checksum(reader, dep) != stored
-            ):
-                _check_edge(checksum, reader, dep, stored)  # raises, naming the damage
-            found[dep, reader[1:]] = None
+        _keep_checked(checksum, conn.execute(query, (runtime_id, *chunk)), found)
     return list(found)
+
+
+def _keep_checked(
+    checksum: EdgeSums,
+    rows: Iterable[Any],
+    found: dict[tuple[bytes, bytes], None],
+) -> None:
+    """Each ``(dep, reader, sum)`` edge row of ``rows`` checked (a damaged one raises,
+    naming the damage) and kept in ``found`` as ``(dep, reader memo id)``."""
+    for dep, reader, stored in rows:
+        if type(reader) is not bytes or type(dep) is not bytes or checksum(reader, dep) != stored:
+            _check_edge(checksum, reader, dep, stored)
+        found[dep, reader[1:]] = None
 
 
 def _memo_name(memo_id: object) -> str:
