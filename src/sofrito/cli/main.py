@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sofrito.cli.collector import tuned
 from sofrito.cli.errors import (
@@ -32,6 +33,8 @@ from sofrito.cli.errors import (
 
 if TYPE_CHECKING:
     from sofrito.cli.flow import Flow
+    from sofrito.cli.rerun import Reopening
+    from sofrito.cli.runner import Session
     from sofrito.stores import RuntimeStore, SchemaMismatch
     from sofrito.stores.traces import Traces
 
@@ -356,32 +359,29 @@ def _run_stopped_by_sigterm(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from sofrito.cli.output import EventPrinter, progress_for, summary_line  # noqa: PLC0415
     from sofrito.cli.parallel import executor_for  # noqa: PLC0415
-    from sofrito.cli.rerun import Reopening, run_retrying  # noqa: PLC0415
-    from sofrito.cli.runner import RunSummary, Session, open_session, run_once  # noqa: PLC0415
+    from sofrito.cli.rerun import run_retrying  # noqa: PLC0415
+    from sofrito.cli.runner import RunSummary, run_once  # noqa: PLC0415
 
     flow, store = _open(args)
     out = _out_dir(args, flow)
     printers: list[EventPrinter] = []
     try:
         with executor_for(args) as executor:
-
-            def session() -> Session:
-                return open_session(
-                    flow,
-                    store,
-                    out,
-                    exclude=_cache_folder(args.store_url, flow.root),
-                    traces=args.traces,
-                    before_load=(
-                        (lambda rt: printers.append(EventPrinter(rt))) if args.events else None
-                    ),
-                    executor=executor,
-                )
+            session = _sessions(
+                args,
+                flow,
+                store,
+                out,
+                before_load=(
+                    (lambda rt: printers.append(EventPrinter(rt))) if args.events else None
+                ),
+                executor=executor,
+            )
 
             def run(session: Session) -> RunSummary:
                 return run_once(session, progress_for(sys.stderr) if not args.events else None)
 
-            reopening = Reopening(session, args.store_url, _lost_race(args.store_url))
+            reopening = _reopening(args, session)
             try:
                 summary = run_retrying(session, run, reopening)
             finally:
@@ -395,8 +395,25 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
-def _lost_race(url: str) -> Callable[[Exception], None]:
-    """The note printed when a run lost the race for the cache's head and runs again."""
+def _sessions(
+    args: argparse.Namespace, flow: Flow, store: RuntimeStore, out: Path, **options: Any
+) -> Callable[[], Session]:
+    """Opens ``flow``'s session on ``store`` the same way each time: for the first
+    run, and again after a lost race (``rerun.py``)."""
+    from sofrito.cli.runner import open_session  # noqa: PLC0415
+
+    exclude = _cache_folder(args.store_url, flow.root)
+    return functools.partial(
+        open_session, flow, store, out, exclude=exclude, traces=args.traces, **options
+    )
+
+
+def _reopening(args: argparse.Namespace, session: Callable[[], Session]) -> Reopening:
+    """A fresh ``session()`` after a lost race, with the note printed when a run
+    lost and runs again."""
+    from sofrito.cli.rerun import Reopening  # noqa: PLC0415
+
+    url = args.store_url
 
     def lost(conflict: Exception) -> None:
         print(
@@ -406,32 +423,21 @@ def _lost_race(url: str) -> Callable[[Exception], None]:
             flush=True,
         )
 
-    return lost
+    return Reopening(session, url, lost)
 
 
 def _watch(args: argparse.Namespace, serve: bool = False) -> int:
     """``watch`` and ``serve``: one session for every run (``watch.py``, ``serve.py``)."""
     from sofrito.cli.output import progress_for  # noqa: PLC0415
-    from sofrito.cli.rerun import Reopening  # noqa: PLC0415
-    from sofrito.cli.runner import Progress, Session, open_session  # noqa: PLC0415
+    from sofrito.cli.runner import Progress  # noqa: PLC0415
     from sofrito.cli.serve import serve_command  # noqa: PLC0415
     from sofrito.cli.watch import watch_command  # noqa: PLC0415
 
     flow, store = _open(args)
     out = _out_dir(args, flow)
     try:
-
-        def session() -> Session:
-            return open_session(
-                flow,
-                store,
-                out,
-                exclude=_cache_folder(args.store_url, flow.root),
-                traces=args.traces,
-                command="serve" if serve else "watch",
-            )
-
-        reopening = Reopening(session, args.store_url, _lost_race(args.store_url))
+        session = _sessions(args, flow, store, out, command="serve" if serve else "watch")
+        reopening = _reopening(args, session)
 
         def explain(exc: Exception) -> CliError | None:
             return _as_cli_error(exc, args)
