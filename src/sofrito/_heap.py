@@ -20,24 +20,21 @@ should not pay. ``ctypes`` is imported then, not at start-up.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 
 __all__ = ["give_back"]
 
-_trim: list[Callable[[int], int] | None] = []
-"""The C library's ``malloc_trim``, or None where there is none; looked up once."""
-
 
 def give_back() -> None:
     """Return the C heap's free pages to the system, where the C library can."""
-    if not _trim:
-        _trim.append(_malloc_trim())
-    trim = _trim[0]
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
 
 
+@functools.cache  # looked up once
 def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
