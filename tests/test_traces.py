@@ -8,7 +8,6 @@ are counted by the bodies themselves (``RUNS``).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 import warnings
@@ -21,6 +20,8 @@ import pytest
 
 import sofrito as sf
 from sofrito.stores import MemoryStore, RuntimeStore, SqliteStore, TraceRefused, Traces
+from tests.postgres import DSN as POSTGRES
+from tests.postgres import need_postgres
 
 SECRET = "a team secret of enough bytes"
 RUNS: list[tuple[Any, ...]] = []
@@ -108,7 +109,6 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "cache.db"
 
 
-POSTGRES = os.environ.get("SOFRITO_TEST_POSTGRES", "")
 Place = Path | str
 """Where the runtimes of a test keep their rows and traces: a SQLite file, or a
 PostgreSQL schema (on ``SOFRITO_TEST_POSTGRES``, the issue's target store)."""
@@ -121,8 +121,7 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
     if request.param == "sqlite":
         yield tmp_path / "cache.db"
         return
-    if not POSTGRES:
-        pytest.skip("no PostgreSQL server: set SOFRITO_TEST_POSTGRES (scripts/_postgres.sh)")
+    need_postgres()
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"

@@ -22,12 +22,13 @@ from urllib.parse import quote
 import pytest
 
 from tests.cli.flows import FLOW, Result, Site, make_site
+from tests.postgres import DSN as POSTGRES
+from tests.postgres import need_postgres
 
 SHARED_FLOW = FLOW.replace(
     'LOG = os.path.join(os.path.dirname(__file__), "executions.log")', ""
 ).replace('with open(LOG, "a")', 'with open(os.environ["FLOW_LOG"], "a")')
 SECRET = "the team's trace secret, 32 bytes"
-POSTGRES = os.environ.get("SOFRITO_TEST_POSTGRES", "")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -38,8 +39,7 @@ def team(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:{tmp_path / 'team.db'}"
         return
-    if not POSTGRES:
-        pytest.skip("no PostgreSQL server: set SOFRITO_TEST_POSTGRES (scripts/_postgres.sh)")
+    need_postgres()
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"

@@ -38,14 +38,14 @@ from tests.cli.test_rerun import (
     a_run_that_lost_the_race_runs_again_and_commits,
     a_watch_that_lost_the_race_reopens_and_goes_on,
 )
+from tests.postgres import DSN, required
 from tests.stores.contract import Damage, DurableStoreContract, Reopen, delta, graph, state
 
-DSN = os.environ.get("SOFRITO_TEST_POSTGRES", "")
 ROOT = Path(__file__).parent.parent.parent
 CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 needs_postgres = pytest.mark.skipif(
-    not DSN,
+    not DSN and not required(),  # required: they run, and fail, as does the test below
     reason="no PostgreSQL server: set SOFRITO_TEST_POSTGRES=postgresql://... "
     "(scripts/test.sh starts one; see scripts/_postgres.sh)",
 )
@@ -53,10 +53,7 @@ needs_postgres = pytest.mark.skipif(
 
 def test_postgres_is_there_when_required() -> None:
     """CI must never skip the PostgreSQL tests silently."""
-    required = os.environ.get("CI", "") not in ("", "0", "false") or (
-        os.environ.get("SOFRITO_REQUIRE_POSTGRES") == "1"
-    )
-    assert DSN or not required, (
+    assert DSN or not required(), (
         "SOFRITO_REQUIRE_POSTGRES=1 or CI is set, but SOFRITO_TEST_POSTGRES is not: the "
         "PostgresStore tests would skip; run the suite through scripts/test.sh, which starts "
         "a server (scripts/_postgres.sh)"
