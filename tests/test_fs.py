@@ -194,6 +194,20 @@ def test_a_pattern_matches_as_one_regex_what_the_segment_walk_matches(
     assert pattern.matches(relpath) == expected, (pattern.whole.pattern, relpath)
 
 
+@given(st.lists(_SEGMENTS, min_size=1, max_size=4), st.lists(_NAMES, min_size=1, max_size=5))
+@settings(max_examples=2000, deadline=None)
+def test_a_pattern_matches_a_folder_then_a_name_as_it_matches_the_whole_path(
+    segments: list[str], names: list[str]
+) -> None:
+    """The scan matches each folder once and each file by its name
+    (``Pattern.name_matcher``); the answer is ``matches``' on the whole path."""
+    pattern = compile_pattern("/".join(segments))
+    folder, name = "/".join(names[:-1]), names[-1]
+    matcher = pattern.name_matcher(folder)
+    cut = matcher is not None and matcher(name) is not None
+    assert cut == pattern.matches("/".join(names)), (pattern.whole.pattern, names)
+
+
 @given(st.text(alphabet="ab./\\:C \n", max_size=8))
 @settings(max_examples=3000, deadline=None)
 def test_normalize_takes_a_normal_path_as_it_is_and_any_other_part_by_part(text: str) -> None:

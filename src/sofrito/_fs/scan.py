@@ -90,21 +90,25 @@ def scan(
     added: list[str] = []
     changed: list[str] = []
     touched: list[str] = []
-    for relpath, (seen_size, seen_mtime) in found.items():
-        folder, _, name = relpath.rpartition("/")
-        old = manifest.get(folder, _NO_ENTRIES).get(name)
-        if old is not None and old[0] == seen_size and old[1] == seen_mtime:
-            continue
-        data, size, mtime_ns = _read(root, relpath)
-        digest = hashlib.sha256(data).hexdigest()
-        _changing(folders, manifest, folder)[name] = (size, mtime_ns, digest)
-        if old is not None and old[2] == digest:
-            touched.append(relpath)
-            continue
-        (changed if old is not None else added).append(relpath)
-        contents.append((relpath, data))
+    seen = 0
+    for folder, files in found.items():
+        seen += len(files)
+        stored = manifest.get(folder, _NO_ENTRIES)
+        for name, (seen_size, seen_mtime) in files.items():
+            old = stored.get(name)
+            if old is not None and old[0] == seen_size and old[1] == seen_mtime:
+                continue
+            relpath = f"{folder}/{name}" if folder else name
+            data, size, mtime_ns = _read(root, relpath)
+            digest = hashlib.sha256(data).hexdigest()
+            _changing(folders, manifest, folder)[name] = (size, mtime_ns, digest)
+            if old is not None and old[2] == digest:
+                touched.append(relpath)
+                continue
+            (changed if old is not None else added).append(relpath)
+            contents.append((relpath, data))
     known = sum(len(entries) for entries in manifest.values())
-    removed = [] if len(found) - len(added) == known else _removed(manifest, found)
+    removed = [] if seen - len(added) == known else _removed(manifest, found)
     for relpath in removed:
         folder, name = split(relpath)
         del _changing(folders, manifest, folder)[name]
@@ -123,10 +127,14 @@ def scan(
     added.sort()
     changed.sort()
     touched.sort()
-    return ScanReport(tuple(added), tuple(changed), tuple(removed), tuple(touched), len(found))
+    return ScanReport(tuple(added), tuple(changed), tuple(removed), tuple(touched), seen)
 
 
 _NO_ENTRIES: dict[str, Stat] = {}
+_NO_FILES: dict[str, tuple[int, int]] = {}
+
+Found = dict[str, dict[str, tuple[int, int]]]
+"""What a walk found: folder relpath -> {file name: (size, mtime_ns)}."""
 
 
 def _changing(
@@ -140,14 +148,14 @@ def _changing(
     return entries
 
 
-def _removed(manifest: dict[str, dict[str, Stat]], found: dict[str, tuple[int, int]]) -> list[str]:
+def _removed(manifest: dict[str, dict[str, Stat]], found: Found) -> list[str]:
     """The files the manifest knows that the walk did not find, sorted. Asked only
     when the counts say some went: every file found was known, or added."""
     return sorted(
-        relpath
+        f"{folder}/{name}" if folder else name
         for folder, entries in manifest.items()
         for name in entries
-        if (relpath := f"{folder}/{name}" if folder else name) not in found
+        if name not in found.get(folder, _NO_FILES)
     )
 
 
@@ -156,12 +164,11 @@ def _manifest(rt: Runtime) -> dict[str, dict[str, Stat]]:
     return {key[0]: rt.get(MANIFEST[key[0]]) for key in MANIFEST.keys(rt)}
 
 
-def walk(
-    root: Path, sources: Sequence[str], *, exclude: Iterable[Path] = ()
-) -> dict[str, tuple[int, int]]:
-    """relpath -> (size, mtime_ns) of every file under ``root`` that a glob matches."""
+def walk(root: Path, sources: Sequence[str], *, exclude: Iterable[Path] = ()) -> Found:
+    """Folder relpath (``""`` for ``root``) -> {file name: (size, mtime_ns)} of every
+    file under ``root`` that a glob matches, by folder as ``MANIFEST`` is."""
     skipped = {os.path.abspath(path) for path in exclude}
-    found: dict[str, tuple[int, int]] = {}
+    found: Found = {}
     for text in sources:
         pattern = compile_pattern(text)
         start = root.joinpath(*pattern.prefix)
@@ -173,7 +180,7 @@ def walk(
             )
         depth = None if pattern.recursive else len(pattern.segments) - len(pattern.prefix)
         _walk_into(str(start), "/".join(pattern.prefix), pattern, depth, skipped, found)
-    return found
+    return {folder: files for folder, files in found.items() if files}
 
 
 def _walk_into(
@@ -182,30 +189,44 @@ def _walk_into(
     pattern: Pattern,
     depth: int | None,
     skipped: set[str],
-    found: dict[str, tuple[int, int]],
+    found: Found,
 ) -> None:
+    """One folder: its matching files into ``found[relfolder]``, then its subfolders.
+    The loop over a folder's entries is the scan's per-file cost beyond its
+    ``stat``: a match of the name (``Pattern.name_matcher``: the folder is
+    matched once) and one dict entry, nothing else."""
     try:
-        entries = list(os.scandir(folder))
+        with os.scandir(folder) as listing:
+            entries = list(listing)
     except OSError as exc:
         raise UnreadableSource(f"cannot list the source folder {folder}: {exc.strerror}") from None
+    files = found.setdefault(relfolder, {})
+    match = pattern.name_matcher(relfolder)
+    subfolders = []
     for entry in entries:
-        relpath = f"{relfolder}/{entry.name}" if relfolder else entry.name
+        name = entry.name
         if entry.is_dir(follow_symlinks=False):
-            if depth == 1 or os.path.abspath(entry.path) in skipped:
-                continue
-            if entry.name.startswith(".") and not pattern.hidden:
-                continue  # no wildcard of this pattern matches a hidden folder
-            _walk_into(
-                entry.path, relpath, pattern, None if depth is None else depth - 1, skipped, found
-            )
-        elif relpath not in found and pattern.matches(relpath):
+            subfolders.append(entry)
+        elif match is not None and name not in files and match(name) is not None:
             try:
                 stat = entry.stat()
             except OSError as exc:
+                relpath = f"{relfolder}/{name}" if relfolder else name
                 raise UnreadableSource(
                     f"cannot read the source {relpath}: {exc.strerror}"
                 ) from None
-            found[relpath] = (stat.st_size, stat.st_mtime_ns)
+            files[name] = (stat.st_size, stat.st_mtime_ns)
+    if depth == 1:
+        return
+    for entry in subfolders:
+        if entry.name.startswith(".") and not pattern.hidden:
+            continue  # no wildcard of this pattern matches a hidden folder
+        if os.path.abspath(entry.path) in skipped:
+            continue
+        relpath = f"{relfolder}/{entry.name}" if relfolder else entry.name
+        _walk_into(
+            entry.path, relpath, pattern, None if depth is None else depth - 1, skipped, found
+        )
 
 
 def _read(root: Path, relpath: str) -> tuple[bytes, int, int]:
