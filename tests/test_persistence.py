@@ -1001,6 +1001,125 @@ def test_a_commit_stores_the_edges_the_runtime_holds(tmp_path: Path, backend: st
     store.close()
 
 
+class _Boom(Exception):
+    pass
+
+
+@sf.query(name="persist.edge_fragile")
+def edge_fragile(db: Any) -> str:
+    """Reads one cell, and fails on one value: its row goes, its reads stay."""
+    value = source(db, "f")
+    if value == "boom":
+        raise _Boom(value)
+    return str(value)
+
+
+class _RecordingSqlite(SqliteStore):
+    """A real SqliteStore that also remembers the deltas it was given."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.deltas: list[SnapshotDelta] = []
+
+    def commit_boundary(
+        self, runtime_id: str, snapshot: SnapshotDelta, *rest: Any, **options: Any
+    ) -> Any:
+        self.deltas.append(snapshot)
+        return super().commit_boundary(runtime_id, snapshot, *rest, **options)
+
+
+def _assert_edges_are_the_rows(store: MemoryStore | _RecordingSqlite, runtime_id: str) -> None:
+    """The store's edges are exactly the deps its rows list (``_snapshot``): asked of
+    every node any delta named, so that a stale edge would show too."""
+    snapshot = store.load_snapshot(runtime_id)
+    assert snapshot is not None
+    expected = set()
+    for mid, row in snapshot.rows.items():
+        for dep in _snapshot.decode_memo_row(row, Sealer(None), b"").deps:
+            expected.add((_snapshot.encode_node_id(dep), mid))
+    named = {dep for delta in store.deltas for deps in delta.reads.values() for dep in deps}
+    named |= {b"q" + mid for delta in store.deltas for mid in (*delta.upserts, *delta.deletes)}
+    head = store.load_head(runtime_id)
+    assert set(store.load_readers(runtime_id, sorted(named), head=head)) == expected
+
+
+def _mid(query: Any, *key: Any) -> bytes:
+    from sofrito._keys import encode_key
+
+    return _snapshot.memo_id(query.spec.name, encode_key(key))
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_memo_that_read_what_its_row_lists_keeps_its_stored_edges_unread(
+    tmp_path: Path, backend: str
+) -> None:
+    """A commit marks ``unchanged`` each memo that executed again and read exactly
+    what its stored row lists (after a template edit: every render), and only
+    those: the store leaves their edges unread. A memo whose reads changed, or
+    whose row a commit deleted, has its edges written; they stay right."""
+    store: MemoryStore | _RecordingSqlite = (
+        RecordingStore() if backend == "memory" else _RecordingSqlite(tmp_path / "same.db")
+    )
+    rt = sf.Runtime(store=store, runtime_id="edges")
+    with rt.batch():
+        for key in ("a", "b", "c", "f"):
+            rt.set(source[key], key)
+        rt.set(edge_flag, True)
+    edge_top(rt)
+    edge_fragile(rt)
+    rt.commit()
+    assert store.deltas[-1].unchanged == frozenset()  # first executions: nothing stored
+    del rt
+    gc.collect()
+
+    # a fresh process: every memo loaded from its row, then executed with the same reads
+    rt = sf.Runtime(store=store, runtime_id="edges")
+    rt.set(source["a"], "a2")
+    edge_top(rt)
+    rt.commit()
+    written = set(store.deltas[-1].upserts)
+    top, switch = _mid(edge_top), _mid(edge_switch)
+    assert {_mid(upper, "a"), _mid(edge_pair, "a", "b"), switch, top} <= written
+    assert store.deltas[-1].unchanged == written
+    _assert_edges_are_the_rows(store, "edges")
+
+    # reads changed: written; its reader, which read the same memos, is not
+    rt.set(edge_flag, False)
+    edge_top(rt)
+    rt.commit()
+    assert switch in store.deltas[-1].upserts
+    assert switch not in store.deltas[-1].unchanged
+    assert top in store.deltas[-1].unchanged
+    _assert_edges_are_the_rows(store, "edges")
+    assert switch in _stored_readers(rt, store, _cell_node(source, "b"))
+
+    # reads changed and changed back between two commits: what is stored is still right
+    rt.set(edge_flag, True)
+    edge_top(rt)
+    rt.set(edge_flag, False)
+    edge_top(rt)
+    rt.commit()
+    assert switch in store.deltas[-1].unchanged
+    _assert_edges_are_the_rows(store, "edges")
+
+    # a row deleted (an error), then a value again with the same reads: edges written
+    rt.set(source["f"], "boom")
+    with pytest.raises(_Boom):
+        edge_fragile(rt)
+    rt.commit()
+    fragile = _mid(edge_fragile)
+    assert fragile in store.deltas[-1].deletes
+    assert _stored_readers(rt, store, _cell_node(source, "f")) == set()
+    rt.set(source["f"], "fine")
+    assert edge_fragile(rt) == "fine"
+    rt.commit()
+    assert fragile in store.deltas[-1].upserts
+    assert fragile not in store.deltas[-1].unchanged
+    assert _stored_readers(rt, store, _cell_node(source, "f")) == {fragile}
+    _assert_edges_are_the_rows(store, "edges")
+    store.close()
+
+
 def test_a_commit_makes_its_input_states_as_the_store_writes_them(tmp_path: Path) -> None:
     """Each input state holds its value encoded: a commit of 1,200 files of
     20 KB held all 24 MB of them through the store's whole write. They are

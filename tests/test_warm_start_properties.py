@@ -74,8 +74,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
+from sofrito._codec import Sealer
 from sofrito._keys import encode_key
-from sofrito._snapshot import memo_id
+from sofrito._snapshot import decode_memo_row, encode_node_id, memo_id
 from sofrito.stores import CorruptSnapshot, SqliteStore
 from tests.counting_store import Loads, RecordingStore
 from tests.oracle import Evaluation, Failure, Graph, Missing, Node, Ref, Value, apply
@@ -436,6 +437,7 @@ class Harness:
             self.corrupted[1],
         ):
             self.corrupted = None  # the memo re-executed here, and the commit rewrote its row
+        self._check_edges_are_the_rows()
 
     def _note_executions(self) -> None:
         for name, index, revision, status in ACTIVE.log:
@@ -514,6 +516,26 @@ class Harness:
         with closing(sqlite3.connect(self.path)) as conn:
             query = "SELECT dep, reader FROM edges WHERE runtime_id = ?"
             return {(bytes(dep), bytes(reader)) for dep, reader in conn.execute(query, (RUNTIME,))}
+
+    def _check_edges_are_the_rows(self) -> None:
+        """After a commit the file's edges are exactly the deps its rows list
+        (``sofrito._snapshot``), however many memos kept theirs unread
+        (``SnapshotDelta.unchanged``). The damaged row, if any, cannot be read."""
+        damaged = None if self.corrupted is None else memo_of(self.corrupted[0])
+        with closing(sqlite3.connect(self.path)) as conn:
+            query = "SELECT memo_id, row FROM memos WHERE runtime_id = ?"
+            rows = {bytes(mid): bytes(row) for mid, row in conn.execute(query, (RUNTIME,))}
+        expected = {
+            (encode_node_id(dep), b"q" + mid)
+            for mid, row in rows.items()
+            if mid != damaged
+            for dep in decode_memo_row(row, Sealer(None), b"").deps
+        }
+        stored = {edge for edge in self._stored_edges() if edge[1] != b"q" + (damaged or b"")}
+        assert stored == expected, (
+            f"after a commit: edges not listed by their rows {sorted(stored - expected)}, "
+            f"listed but not stored {sorted(expected - stored)}"
+        )
 
     def _unstored_deps(self) -> set[bytes]:
         """Node ids of memos that stored rows read but that have no row (a cached

@@ -221,6 +221,7 @@ class Persistence:
         deletes: set[bytes] = set()
         reads: dict[bytes, Sequence[bytes]] = {}
         full = self.journal.full
+        same_reads = _SameReads(self.journal.reads_before, self._unstored, full)
         queries = {} if full else dict(self._queries)
         unstored: set[bytes] = set() if full else set(self._unstored)
         families = self._families | {c.input.name for c in cells if c.status == CellStatus.READY}
@@ -253,6 +254,7 @@ class Persistence:
             if row is not None:
                 upserts[mid] = row
                 reads[mid] = tuple(read_ids)  # a list's spare room, 3 MB at 70,000 rows
+                same_reads.note(memo, mid)
                 if len(upserts) % _TRIM_EVERY == 0:
                     _heap.give_back()  # the holes the values left so far (``_heap.py``)
                 deletes.discard(mid)
@@ -275,6 +277,7 @@ class Persistence:
             frozenset(deletes),
             full,
             reads,
+            frozenset(same_reads.unchanged),
         )
         return delta, known
 
@@ -786,6 +789,39 @@ class _NodeIds:
     def memo_id(self, memo: Memo) -> bytes:
         """``memo_id(name, key)``: a memo's node id is its memo id behind one kind byte."""
         return self.of(memo)[0][1:]
+
+
+class _SameReads:
+    """The memos of one commit whose stored edges are their reads already
+    (``SnapshotDelta.unchanged``): the store then leaves them unread.
+
+    A memo's stored edges are the reads it held at the last commit if it had a
+    row then, and the journal keeps those reads for each memo that executed
+    since (``Journal.reads_before``). It had a row unless that commit deleted
+    it, or left it out as read by a row while having none: its id is then
+    among the meta's unstored ids, and its edges are written as any new
+    memo's. A ``full`` delta replaces every edge, so it keeps none.
+
+    Why the runtime says it, not the store: after a template edit every page's
+    render executes again and reads what it read (its template, its page, its
+    links), and the store read back 10,000 renders' edges to find them all the
+    same, 0.25 s of a 1.18 s commit (compiled). The runtime knows without looking: those
+    reads were decoded from the rows it loaded."""
+
+    __slots__ = ("_before", "_unstored", "unchanged")
+
+    def __init__(
+        self, before: dict[Memo, tuple[Memo | Cell, ...]], unstored: set[bytes], full: bool
+    ) -> None:
+        self._before = {} if full else before
+        self._unstored = unstored
+        self.unchanged: list[bytes] = []
+
+    def note(self, memo: Memo, mid: bytes) -> None:
+        """``memo`` (by id ``mid``) is written: is it unchanged?"""
+        before = self._before.get(memo)
+        if before is not None and before == memo.deps and mid not in self._unstored:
+            self.unchanged.append(mid)
 
 
 def _has_row(memo: Memo) -> bool:

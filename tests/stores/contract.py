@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -487,6 +488,22 @@ class StoreContract:
         assert snapshot is not None
         assert sorted(snapshot.rows) == [b"a", b"b"]
 
+    def test_a_memo_marked_unchanged_keeps_its_stored_edges(self, store: RuntimeStore) -> None:
+        """``unchanged``: the runtime vouches that a written memo's reads are its stored
+        edges (a render executed again after a template edit); the store leaves
+        those edges as they are, and writes the others' as ever."""
+        store.commit_boundary("rt", graph(1, a="i:x", b="a i:x i:z"), "r", "c", [], [])
+        again = graph(2, a="i:x", b="a i:y")
+        kept = replace(again, unchanged=frozenset({b"a"}))
+        receipt = store.commit_boundary("rt", kept, "r", "c", [], [])
+        assert receipt.verify(again)  # not part of the digest: the edges are the same
+        assert closure(store, "i:x") == [("a", "b"), ("i:x", "a")]
+        assert closure(store, "i:y") == [("i:y", "b")]
+        assert closure(store, "i:z") == []
+        snapshot = store.load_snapshot("rt")
+        assert snapshot is not None
+        assert dict(snapshot.rows) == {b"a": b"row-a", b"b": b"row-b"}
+
     def test_a_deleted_memo_loses_its_edges_but_keeps_its_readers(
         self, store: RuntimeStore
     ) -> None:
@@ -799,6 +816,8 @@ class StoreContract:
         rows: dict[str, set[str]] = {}  # the model: memo -> what its row read
         for revision, (reads, deletes, full) in enumerate(steps, start=1):
             deleted = frozenset(name.encode() for name in deletes - reads.keys())
+            # a memo that read again exactly what its row lists is marked, as the runtime does
+            same = {name for name, deps in reads.items() if set(deps) == rows.get(name)}
             snapshot = SnapshotDelta(
                 revision,
                 b"m",
@@ -806,6 +825,7 @@ class StoreContract:
                 deleted,
                 full,
                 {name.encode(): [node(dep) for dep in deps] for name, deps in reads.items()},
+                frozenset() if full else frozenset(name.encode() for name in same),
             )
             store.commit_boundary(runtime_id, snapshot, "r", "c", [], [])
             if full:

@@ -298,6 +298,24 @@ def test_edges_only_for_memos_the_delta_writes() -> None:
         SnapshotDelta(1, b"", deletes=frozenset({b"q:c"}), reads={b"q:c": []})
 
 
+def test_unchanged_edges_only_for_memos_the_delta_writes_and_never_in_a_full_delta() -> None:
+    with pytest.raises(ValueError, match=r"marked unchanged but not upserted .*: 713a63"):
+        SnapshotDelta(1, b"", {b"q:a": b"row"}, unchanged=frozenset({b"q:c"}))
+    with pytest.raises(ValueError, match="full SnapshotDelta replaces every stored edge"):
+        SnapshotDelta(1, b"", {b"q:a": b"row"}, full=True, unchanged=frozenset({b"q:a"}))
+
+
+def test_unchanged_edges_are_not_part_of_the_digest() -> None:
+    """They say what the store need not do, not what it holds: ``reads`` says that."""
+    reads = {b"q:a": [b"i:x"], b"q:b": [b"i:y"]}
+    plain = SnapshotDelta(2, b"m", GOLDEN_DELTA.upserts, reads=reads)
+    marked = SnapshotDelta(
+        2, b"m", GOLDEN_DELTA.upserts, reads=reads, unchanged=frozenset({b"q:a"})
+    )
+    assert marked.to_bytes() == plain.to_bytes()
+    assert marked.encoded_size() == plain.encoded_size()
+
+
 def test_node_ids_must_be_bytes() -> None:
     delta = SnapshotDelta(1, b"", {b"q:a": b"row"}, reads={b"q:a": ["i:x"]})  # type: ignore[list-item]
     with pytest.raises(TypeError, match="node ids in a SnapshotDelta are bytes"):

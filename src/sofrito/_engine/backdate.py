@@ -137,7 +137,7 @@ def store(  # noqa: PLR0912, PLR0915 (every execution ends here: a helper per pa
         memo.dirty_at = revision
     journal = engine.journal
     if journal is not None and memo.spec.persist:
-        journal.memos.add(memo)
+        journal.note_memo(memo, old_deps)
     memo.verified_at = revision
     memo.hit_at = revision if error is None else NOT_HITTABLE
     if memo.spec.lru is not None:

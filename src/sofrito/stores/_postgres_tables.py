@@ -268,18 +268,21 @@ def _write_memos(conn: Conn, runtime_id: str, seal: bytes, snapshot: SnapshotDel
 def _write_edges(conn: Conn, runtime_id: str, seal: bytes, snapshot: SnapshotDelta) -> bytes:
     """Make the stored edges of every memo the delta writes or deletes what the delta
     says, writing only the difference: a memo re-executed with the reads it had
-    (a root over 10,000 pages after one edit) keeps its stored edges untouched."""
+    (a root over 10,000 pages after one edit) keeps its stored edges untouched,
+    and one the delta marks ``unchanged`` is not even read back."""
+    kept = snapshot.unchanged
+    written = [memo_id for memo_id in snapshot.upserts if memo_id not in kept]
     if snapshot.full:
         conn.execute("DELETE FROM edges WHERE runtime_id = %s", (runtime_id,))
         seal = EMPTY_SEAL
         old: dict[tuple[bytes, bytes], bytes] = {}
     else:
-        readers = [reader_node(memo_id) for memo_id in (*snapshot.upserts, *snapshot.deletes)]
+        readers = [reader_node(memo_id) for memo_id in (*written, *snapshot.deletes)]
         old = _old_edges(conn, runtime_id, readers) if readers else {}
     checksum = edge_checksummer(runtime_id)
     new = {
         (dep, reader): b""
-        for memo_id in snapshot.upserts
+        for memo_id in written
         for reader in (reader_node(memo_id),)
         for dep in snapshot.edges_of(memo_id)
     }

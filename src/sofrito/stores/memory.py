@@ -140,7 +140,12 @@ class MemoryStore:
             rows.pop(memo_id, None)
         rows.update(snapshot.upserts)
         inputs = {**runtime.inputs, **{state.input_id: state for state in input_updates}}
-        edges = [(memo_id, snapshot.edges_of(memo_id)) for memo_id in snapshot.upserts]
+        kept = snapshot.unchanged  # their stored edges are these already
+        edges = [
+            (memo_id, snapshot.edges_of(memo_id))
+            for memo_id in snapshot.upserts
+            if memo_id not in kept
+        ]
         runtime.rows, runtime.inputs = rows, inputs
         # From here on only dict and set updates, which cannot fail.
         if snapshot.full:

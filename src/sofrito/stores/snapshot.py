@@ -19,6 +19,10 @@ rebuild the graph. A *node id* is opaque bytes to the store, with one rule
 the closure needs: the node id of memo ``m``, read as a dependency, is
 ``QUERY_NODE + m`` (``reader_node``). The runtime's other kinds of node (an
 input cell, a family's key listing) are its own business (``sofrito._snapshot``).
+A delta may mark memos ``unchanged``: their reads are their stored edges
+already, which the runtime knows and a store could only learn by reading
+them back (every page's render after a template edit), so the store leaves
+them as they are.
 
 **The digest covers the edges** (the ``sofrito.snapshot.v2`` encoding below).
 They are derivable from the memo rows, whose dependency lists are sealed, but
@@ -81,6 +85,14 @@ class SnapshotDelta:
       store replaces the edges of every upserted memo with these (an upserted
       memo with no entry has no edges); only upserted memos may have an entry
       (``ValueError``): a memo not written keeps the edges of its stored row.
+    - ``unchanged``: upserted memo ids whose ``reads`` are exactly the edges the
+      store holds for them already (a memo that executed again and read the
+      nodes its stored row lists). The store leaves their edges as they are,
+      without reading them back to compare: the runtime knows (it loaded or
+      committed those reads), the store would have to look. Only upserted
+      ids, and none in a ``full`` delta, which replaces every edge
+      (``ValueError``). Not part of ``to_bytes()``: ``reads`` says what the
+      edges are, this only what the store need not do to make them so.
     """
 
     revision: int
@@ -89,6 +101,7 @@ class SnapshotDelta:
     deletes: frozenset[bytes] = frozenset()
     full: bool = False
     reads: Mapping[bytes, Sequence[bytes]] = field(default_factory=dict)
+    unchanged: frozenset[bytes] = frozenset()
 
     def __post_init__(self) -> None:
         both = self.deletes & self.upserts.keys()
@@ -105,6 +118,8 @@ class SnapshotDelta:
                 f"reads of memo ids not upserted in this SnapshotDelta: {shown}; "
                 "a delta gives the edges of the memos it writes, and only those"
             )
+        if self.unchanged:
+            _check_unchanged(self)
 
     def edges_of(self, memo_id: bytes) -> frozenset[bytes]:
         """The dependency node ids the store keeps for upserted ``memo_id``: a set,
@@ -229,6 +244,22 @@ class SnapshotDelta:
                 _check_bytes(memo_id, node_id)
             if deps:
                 yield memo_id, deps
+
+
+def _check_unchanged(delta: SnapshotDelta) -> None:
+    """``unchanged`` names only memos the delta writes, and never in a ``full`` delta."""
+    if delta.full:
+        raise ValueError(
+            "a full SnapshotDelta replaces every stored edge: it cannot keep any "
+            "(pass unchanged=frozenset())"
+        )
+    stray = delta.unchanged - delta.upserts.keys()
+    if stray:
+        shown = ", ".join(sorted(memo_id.hex() for memo_id in stray)[:3])
+        raise ValueError(
+            f"memo ids marked unchanged but not upserted in this SnapshotDelta: {shown}; "
+            "only a memo the delta writes can keep its stored edges"
+        )
 
 
 def _encode_edges(
