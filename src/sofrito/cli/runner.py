@@ -233,8 +233,8 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     try:
         settle(rt)  # verify the cone of the scan's writes, without loading the rest
         _commit_for_workers(session)
-        mapping, main_changed_at = _mapping(session)
-        kept = _kept(session, mapping, record)
+        mapping, main_changed_at, by_folder = _mapping(session)
+        kept = _kept(session, by_folder, record)
         asked = [(path, value) for path, value in mapping if path not in kept]
         _prefetch(session, asked)
         _run_ahead(session, asked)
@@ -245,7 +245,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         # Written: their contents (the renders' values) need not outlive the
         # commit's encoding of them (``restore.hold_encoded``).
         produced = [item._replace(content=None) if item.content else item for item in produced]
-        deleted = _delete(session, record, {path for path, _ in mapping})
+        deleted = _delete(session, record, by_folder)
     finally:
         progress.stop()
         facts = listener.close()
@@ -304,7 +304,11 @@ class _Record:
     """The outputs recorded in the store, and the changes this run makes to the record."""
 
     out_dir: str
-    known: dict[str, Written]
+    known: dict[str, dict[str, tuple[Any, ...]]]
+    """The outputs of ``out_dir`` recorded, by folder: {file name: a ``Written`` as a
+    plain tuple}; empty when ``fresh``. Kept as stored, not unfolded into 10,000
+    paths and ``Written`` records: a no-op looks each output up once (``_kept``,
+    by folder) and makes a ``Written`` of none (``get``)."""
     stored: dict[str, dict[str, tuple[Any, ...]]]
     """``OUTPUTS`` as stored, by folder (of another output folder, if it moved)."""
     fresh: bool = False
@@ -318,7 +322,17 @@ class _Record:
         stored = {key[0]: rt.get(OUTPUTS[key[0]]) for key in OUTPUTS.keys(rt)}
         folder = str(out_dir)
         same = bool(OUT_DIR.keys(rt)) and rt.get(OUT_DIR) == folder
-        return cls(folder, _unfolded(stored) if same else {}, stored, fresh=not same)
+        return cls(folder, stored if same else {}, stored, fresh=not same)
+
+    def get(self, path: str) -> Written | None:
+        """What the record says was written at ``path``, if anything."""
+        folder, _, name = path.rpartition("/")
+        entry = self.known.get(folder, _NO_ENTRIES).get(name)
+        return None if entry is None else Written(*entry)
+
+    def paths(self) -> list[str]:
+        """Every output path the record knows."""
+        return list(_unfolded(self.known))
 
     def folders(self) -> dict[str, dict[str, tuple[Any, ...]] | None]:
         """The folder cells this run changes: their new entries, None for one to remove."""
@@ -345,6 +359,9 @@ class _Record:
         }
 
 
+_NO_ENTRIES: dict[str, tuple[Any, ...]] = {}
+
+
 def recorded_outputs(rt: sf.Runtime) -> dict[str, Written]:
     """Output path -> what the last runs wrote there (``OUTPUTS``), in whatever folder."""
     return _unfolded({key[0]: rt.get(OUTPUTS[key[0]]) for key in OUTPUTS.keys(rt)})
@@ -358,8 +375,11 @@ def _unfolded(stored: dict[str, dict[str, tuple[Any, ...]]]) -> dict[str, Writte
     }
 
 
-def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
-    """``main``'s outputs, each path checked, and the revision its value last changed."""
+def _mapping(
+    session: Session,
+) -> tuple[list[tuple[str, Any]], int, dict[str, dict[str, Any]]]:
+    """``main``'s outputs, each path checked, the revision its value last changed,
+    and the outputs by folder, as the record keeps them: folder -> {name: value}."""
     flow, rt = session.flow, session.rt
     try:
         polled = rt.poll(flow.main)
@@ -376,6 +396,7 @@ def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
         )
     checked: list[tuple[str, Any]] = []
     named: dict[str, Any] = {}  # normalized path -> the key main gave it
+    by_folder: dict[str, dict[str, Any]] = {}
     for path, value in mapping.items():
         try:
             normal = normalize(path, what="output path")
@@ -388,20 +409,29 @@ def _mapping(session: Session) -> tuple[list[tuple[str, Any]], int]:
             )
         named[normal] = path
         checked.append((normal, value))
-    _no_file_in_a_folders_place(flow, named)
-    return checked, polled.changed_at
+        folder, _, name = normal.rpartition("/")
+        names = by_folder.get(folder)
+        if names is None:
+            names = by_folder[folder] = {}
+        names[name] = value
+    _no_file_in_a_folders_place(flow, named, by_folder)
+    return checked, polled.changed_at, by_folder
 
 
-def _no_file_in_a_folders_place(flow: Flow, named: dict[str, Any]) -> None:
+def _no_file_in_a_folders_place(
+    flow: Flow, named: dict[str, Any], by_folder: dict[str, dict[str, Any]]
+) -> None:
     """Refuse ``a`` beside ``a/b.html``: ``a`` would be both a file and a folder.
     Writing found it as an output that could not be written (exit 7), blaming
     the output folder and leaving half the outputs written; the line names the
-    two outputs of the flow. About 2 ms for 10,000 outputs: one set of folders."""
+    two outputs of the flow. A walk up from each folder of outputs, not from
+    each output."""
     folders: dict[str, str] = {}  # folder -> the first output named inside it
-    for normal in named:
-        head = normal.rpartition("/")[0]
+    for folder, names in by_folder.items():
+        inside = f"{folder}/{next(iter(names))}" if folder else ""
+        head = folder
         while head and head not in folders:
-            folders[head] = normal
+            folders[head] = inside
             head = head.rpartition("/")[0]
     clashes = sorted(folders.keys() & named.keys())
     if clashes:
@@ -428,7 +458,7 @@ def _bad_output_path(flow: Flow, path: object, exc: Exception) -> str:
     )
 
 
-def _kept(session: Session, mapping: list[tuple[str, Any]], record: _Record) -> set[str]:
+def _kept(session: Session, by_folder: dict[str, dict[str, Any]], record: _Record) -> set[str]:
     """The outputs a run need not ask for: the record knows the ``changed_at`` their
     render had when its file was written, the file is as written (size and
     mtime), and the render's stored row is its value now, untouched by this
@@ -439,20 +469,57 @@ def _kept(session: Session, mapping: list[tuple[str, Any]], record: _Record) -> 
     transaction as the rows, and every run keeps it true: an output whose
     render failed, or whose new value could not be written, is recorded with
     no ``changed_at`` (``_emit``), so the next run asks for it again.
+
+    The files are looked at a folder at a time, as the record keeps them: a
+    ``stat`` of each name relative to its open folder (``_same_files``).
     """
     candidates: list[tuple[str, Output]] = []
-    out = str(session.out_dir)  # joined as text: 10,000 pathlib joins cost more than the stats
-    for path, value in mapping:
-        old = record.known.get(path)
-        if (
-            isinstance(value, Output)
-            and old is not None
-            and old.changed_at is not None
-            and _stat(f"{out}/{path}") == (old.size, old.mtime_ns)
-        ):
-            candidates.append((path, value))
+    for folder, names in by_folder.items():
+        entries = record.known.get(folder)
+        if entries:
+            candidates.extend(_same_files(session.out_dir, folder, names, entries))
     clean = untouched(session.rt, [(value.render, value.key) for _, value in candidates])
     return {path for (path, _), ok in zip(candidates, clean, strict=True) if ok}
+
+
+def _same_files(
+    out_dir: Path, folder: str, names: dict[str, Any], entries: dict[str, tuple[Any, ...]]
+) -> list[tuple[str, Output]]:
+    """The outputs of ``folder`` given by reference whose record has a ``changed_at``
+    and whose file has the size and mtime recorded. Each ``stat`` is of the name
+    relative to the folder, open once (``dir_fd``): the kernel does not walk the
+    output folder's path again for each of 10,000 files (25 -> 22 ms). Where
+    ``dir_fd`` is not offered (Windows), the whole path, as text."""
+    same: list[tuple[str, Output]] = []
+    prefix = f"{folder}/" if folder else ""
+    path = out_dir / folder
+    if _DIR_FD:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # gone, or not a folder: no output of it is as written
+            return same
+        where: str = ""
+    else:
+        fd, where = -1, f"{path}{os.sep}"
+    try:
+        for name, value in names.items():
+            old = entries.get(name)
+            if old is None or old[3] is None or not isinstance(value, Output):
+                continue
+            try:
+                stat = os.stat(name, dir_fd=fd) if fd >= 0 else os.stat(where + name)
+            except OSError:
+                continue
+            if stat.st_size == old[1] and stat.st_mtime_ns == old[2]:
+                same.append((prefix + name, value))
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return same
+
+
+_DIR_FD = hasattr(os, "O_DIRECTORY") and os.stat in os.supports_dir_fd
+"""Whether a ``stat`` can be relative to an open folder (not on Windows)."""
 
 
 def _prefetch(session: Session, mapping: list[tuple[str, Any]]) -> None:
@@ -584,7 +651,7 @@ def _emit_each(
             _unvouched(record, item.path)
             continue
         target = session.out_dir / item.path
-        old = record.known.get(item.path)
+        old = record.get(item.path)
         on_disk = _stat(target)
         if old is not None and on_disk == (old.size, old.mtime_ns):
             if item.changed_at is not None and old.changed_at == item.changed_at:
@@ -636,7 +703,7 @@ def _unvouch_unwritten(
     if mapping and not facts.lost:
         paths: Iterable[str] = lastrun.rendered(renders, changed).keys()
     else:
-        paths = list(record.known)
+        paths = record.paths()
     for path in paths:
         if path not in record.updates:
             _unvouched(record, path)
@@ -644,15 +711,21 @@ def _unvouch_unwritten(
 
 def _unvouched(record: _Record, path: str) -> None:
     """``path``'s file may not hold its render's value: recorded without ``changed_at``."""
-    old = record.known.get(path)
+    old = record.get(path)
     if old is not None and old.changed_at is not None:
         record.updates[path] = old._replace(changed_at=None)
 
 
-def _delete(session: Session, record: _Record, current: set[str]) -> list[str]:
-    """Delete the recorded outputs that are no longer in the mapping."""
+def _delete(session: Session, record: _Record, by_folder: dict[str, dict[str, Any]]) -> list[str]:
+    """Delete the recorded outputs that are no longer in the mapping (found by
+    folder: a set difference of names each, not of 10,000 paths)."""
+    gone = sorted(
+        f"{folder}/{name}" if folder else name
+        for folder, entries in record.known.items()
+        for name in entries.keys() - by_folder.get(folder, _NO_ENTRIES).keys()
+    )
     deleted = []
-    for path in sorted(record.known.keys() - current):
+    for path in gone:
         target = session.out_dir / path
         try:
             target.unlink(missing_ok=True)
