@@ -239,3 +239,28 @@ def test_a_live_writers_spare_is_left_to_it_and_a_dead_ones_to_a_later_writer(
     assert len(spares(tmp_path)) == 2  # the hand-made one, and the killed child's
     with OutputWriter(tmp_path):  # alone
         assert spares(tmp_path) == []
+
+
+def test_a_writer_that_writes_nothing_loads_no_exchange(tmp_path: Path) -> None:
+    """A run that writes nothing (a no-op) does not pay for the exchange's
+    look-up: ``ctypes`` and ``renameat2`` are loaded by the first write. The
+    writer still claims the folder (a dead run's spare is removed by a no-op)."""
+    (tmp_path / ".sofrito-dead.tmp").write_bytes(b"a dead run's spare")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sofrito.cli.writes import OutputWriter\n"
+        "with OutputWriter(Path(sys.argv[1])):\n"
+        "    pass\n"
+        "print('ctypes' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
+    if sys.platform.startswith("linux"):
+        assert spares(tmp_path) == []

@@ -88,7 +88,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -104,6 +103,9 @@ AT_FDCWD = -100
 
 Exchange = Callable[[str, str], None]
 """Exchange two paths atomically; raises ``OSError``."""
+
+_LINUX = sys.platform.startswith("linux")
+"""Where ``renameat2`` may be: the only system with a spare, so with a claim."""
 
 
 class OutputWriter:
@@ -123,8 +125,9 @@ class OutputWriter:
         self.new_mode: int | None = None
         """A new file's permission bits here (0o666 less the umask), as found on
         the first file this writer created."""
-        self.exchange: Exchange | None = _exchange()
-        """None where the exchange is not available: ``mkstemp`` and ``os.replace``."""
+        self._exchange: Exchange | None = None
+        self._looked_up = False
+        """Whether ``_exchange`` is known: looked up by the first write (``exchange``)."""
         self.folders: set[Path] = set()
         """Folders made (or found) already in this run: one ``mkdir`` each."""
         self.claim: int | None = None
@@ -132,6 +135,20 @@ class OutputWriter:
         docstring, "Spares a killed run left"), or None."""
         self.claimed = False
         """Whether the folder was claimed (or cannot be): done once, before a spare."""
+
+    @property
+    def exchange(self) -> Exchange | None:
+        """The exchange of two files, None where it is not available (``mkstemp``
+        and ``os.replace``). Looked up by the first write, not when the writer is
+        made: ``ctypes`` and the C library's symbol cost a run that writes
+        nothing (a no-op) 2-3 ms."""
+        if not self._looked_up:
+            self._exchange, self._looked_up = _exchange(), True
+        return self._exchange
+
+    @exchange.setter
+    def exchange(self, value: Exchange | None) -> None:
+        self._exchange, self._looked_up = value, True
 
     def __enter__(self) -> OutputWriter:
         self._claim()  # and remove dead runs' spares, also in a run that writes nothing
@@ -172,8 +189,10 @@ class OutputWriter:
         """Hold the output folder's shared lock from now on, removing dead runs'
         spares first if no other writer holds it. A folder not made yet is
         claimed by the first spare (``_filled``), once ``write`` made it. Without
-        the exchange (not Linux) there is no spare, and nothing to claim."""
-        if self.claimed or self.exchange is None or not self.top.is_dir():
+        the exchange (not Linux) there is no spare, and nothing to claim; where
+        Linux has none (a C library older than 2.28) the claim is made, harmlessly:
+        asking would cost a run that writes nothing the exchange's look-up."""
+        if self.claimed or not _LINUX or not self.top.is_dir():
             return
         self.claimed = True
         self.claim = _claimed(self.top)
@@ -315,7 +334,7 @@ def _created(folder: Path, prefix: str) -> tuple[int, str]:
     """A new hidden file in ``folder``, open for writing, made as ``open`` makes
     a file (0o666 less the umask), unlike ``mkstemp``'s 0o600."""
     while True:
-        path = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}.tmp")
+        path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}.tmp")
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             return os.open(path, flags, 0o666), path
@@ -326,8 +345,9 @@ def _created(folder: Path, prefix: str) -> tuple[int, str]:
 def _exchange() -> Exchange | None:
     """``renameat2(..., RENAME_EXCHANGE)`` from the C library, or None where there
     is none (not Linux, an older C library). ``ctypes`` is imported here, by the
-    first run that writes an output: a run that writes nothing never pays it."""
-    if not sys.platform.startswith("linux"):
+    first write of a run (``OutputWriter.exchange``): a run that writes nothing
+    never pays it."""
+    if not _LINUX:
         return None
     import ctypes  # noqa: PLC0415 (only a run that writes imports it)
 
