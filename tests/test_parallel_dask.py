@@ -103,3 +103,48 @@ def test_dask_reschedules_the_task_of_a_worker_killed_mid_task(
     assert rt.query_many(flow.render, KEYS, executor=executor) == want
     assert mark.exists()  # a worker died rendering p05
     assert flow.RUNS == []  # and another rendered it: Dask rescheduled the task
+
+
+@needs_dask
+def test_dask_connects_on_the_first_dispatch_that_sends_keys(tmp_path: Path, cluster: Any) -> None:
+    from sofrito.executors import Dask
+
+    def clients() -> int:
+        return len(cluster.scheduler.clients)
+
+    before = clients()
+    with Dask(cluster.scheduler_address) as dask:
+        rt = _open(tmp_path / "dask.db", dask)
+        _fill(rt)
+        rt.query_many(flow.render, KEYS[:1])  # one key: computed here, nothing sent
+        assert clients() == before  # not connected
+        rt.query_many(flow.render, KEYS)
+        assert clients() == before + 1
+        assert _tasks_run(dask) > 0
+    assert clients() == before  # closed by shutdown
+
+
+@needs_dask
+def test_dask_with_no_scheduler_computes_every_key_here_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+
+    from sofrito.executors import Dask
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    want, _ = _serial(tmp_path)
+    with Dask(f"127.0.0.1:{port}") as dask, caplog.at_level(logging.WARNING):
+        rt = _open(tmp_path / "dask.db", dask)
+        _fill(rt)
+        flow.RUNS.clear()
+        assert rt.query_many(flow.render, KEYS) == want
+        rt.commit()
+        rt.set(flow.texts["p03"], "an edited text")
+        rt.set(flow.texts["p04"], "another edited text")
+        rt.query_many(flow.render, KEYS)
+    assert caplog.text.count("cannot be reached") == 1  # said once, not per dispatch
+    assert f"render {KEYS[0][0]}" in flow.RUNS  # computed here

@@ -430,6 +430,20 @@ class StoreBacking:
         self.opened = True
         return restore.catch_up(self.engine, cells, revision)
 
+    def follow(self, meta: Meta) -> None:
+        """The store moved to a later boundary at this runtime's revision (another
+        process committed memos, no input): load what it holds from now on.
+
+        For an executor's worker kept open across its coordinator's dispatches
+        (``sofrito._shipping``): the revision being the same, every record this
+        process holds is still valid, and the rows the later boundary added are
+        of that same revision. Only what this backing knows of the stored rows
+        moves: which queries have rows, their marks, the families and listings."""
+        self.queries = dict(meta.queries)
+        self.listings = dict(meta.listings)
+        self.families |= meta.families
+        self.dirty = None if meta.dirty is None else dict(meta.dirty)
+
     def _push_back_untrusted(self, meta: Meta) -> None:
         """Readers of queries whose code changed, or that have no rows: verified."""
         suspect = set()

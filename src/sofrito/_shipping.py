@@ -38,6 +38,17 @@ of an older boundary) or counted as never computed: the installed memo
 would then re-execute after the next edit of anything, however unrelated.
 Rows of what a worker only verified are not shipped: the store holds them.
 
+**A worker stays open across its coordinator's boundaries** (``Opened``,
+``_follow``). A run commits before each dispatch; when it wrote no input in
+between (its revision is the same), a worker's runtime moves to the new
+boundary instead of opening again: every memo it holds is still valid, and
+the renders of a site find the pages this worker parsed in memory. Opening
+again was a tenth of a worker's time: its imports aside, it loaded row by
+row what it had just computed. And a task ships what executed for it only
+(``run_task`` acknowledges the journal first): what an earlier task shipped,
+such as the index every render reads, is not sent, sealed and checked again
+with each batch.
+
 **What makes a task safe to run twice, or to lose.** A worker writes
 nothing. Installing skips a memo the coordinator already holds at this
 revision. A task lost with its worker (a killed process) is computed by the
@@ -60,16 +71,15 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sofrito import _registry
 from sofrito._codec import CodecError, IntegrityError
 from sofrito._engine import restore, verify
 from sofrito._engine.listing import listing_for
 from sofrito._engine.memo import CellStatus, Memo, Node
-from sofrito._engine.refs import memo_ref
-from sofrito._events.kinds import QueryChanged, QueryExecuting, QueryTraced
-from sofrito._keys import decode_key
+from sofrito._events.kinds import QueryChanged, QueryExecuting, QueryRef, QueryTraced
+from sofrito._keys import decode_key, key_hash
 from sofrito._on_demand import StoreBacking
 from sofrito._snapshot import LISTING, QUERY, memo_id, split_memo_id
 
@@ -80,6 +90,7 @@ if TYPE_CHECKING:
     from sofrito._runtime import Runtime
 
 __all__ = [
+    "Boundary",
     "Opened",
     "Recipe",
     "Shipped",
@@ -113,13 +124,21 @@ class Recipe:
     file when it was loaded by path (a flow file): a worker loads it the same way."""
 
 
+class Boundary(NamedTuple):
+    """Where a dispatch's workers open the runtime: the coordinator's run (its
+    ``Persistence.run_id``), the store's head and the revision it committed."""
+
+    run: str
+    head: int
+    revision: int
+
+
 @dataclass(frozen=True)
 class Task:
     """One batch of keys of one query, at one boundary."""
 
     recipe: Recipe
-    head: int
-    revision: int
+    boundary: Boundary
     query: str
     keys: tuple[Key, ...]
 
@@ -176,9 +195,9 @@ def _url_of(store: object) -> str | None:
     return dsn if isinstance(dsn, str) else None
 
 
-def prepare(rt: Runtime) -> tuple[int, int] | None:
-    """Commit what the workers must find in the store; the (head, revision) they
-    must open at. None inside a computation with input changes to commit (a
+def prepare(rt: Runtime) -> Boundary | None:
+    """Commit what the workers must find in the store; the boundary they must
+    open at. None inside a computation with input changes to commit (a
     write cannot wait there): the gatherer then computes its keys itself.
 
     Input changes must be committed: a worker reads the inputs from the store.
@@ -198,7 +217,7 @@ def prepare(rt: Runtime) -> tuple[int, int] | None:
             rt.commit(BOUNDARY)
         elif journal.cells or journal.full:
             return None
-    return persistence.head, rt.revision
+    return Boundary(persistence.run_id, persistence.head, rt.revision)
 
 
 def needs_work(rt: Runtime, spec: QuerySpec[Any], key: Key) -> bool:
@@ -268,7 +287,7 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
                 known[(QUERY, *split_memo_id(mid))] = memo
                 persistence.keep_shipped(memo, mid, sealed, row)
                 if engine.listening:
-                    _report(engine, memo, mid in shipped.first, mid in shipped.traced)
+                    _report(engine, mid, memo, mid in shipped.first, mid in shipped.traced)
         if isinstance(backing, StoreBacking):
             backing.deps(installed)  # linked both ways; one that cannot be is discarded
         else:
@@ -276,16 +295,16 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
     return len(installed)
 
 
-def _report(engine: Engine, memo: Memo, first: bool, traced: bool) -> None:
+def _report(engine: Engine, mid: bytes, memo: Memo, first: bool, traced: bool) -> None:
     """The events of ``memo``'s execution in a worker, as if it had executed here:
     ``QueryExecuting``, ``QueryTraced`` if a trace answered it, ``QueryChanged``
     if its value moved (it started from the row this runtime holds, so the
-    worker's ``changed_at`` is this runtime's answer)."""
+    worker's ``changed_at`` is this runtime's answer). The ref is made from
+    the row's id, ``mid``, which holds the key's canonical bytes: not encoded
+    again from the key."""
     revision = engine.revisions.current
-    try:
-        ref = memo_ref(memo)
-    except TypeError:  # no canonical key: it was not shipped either
-        return
+    name, key_bytes = split_memo_id(mid)
+    ref = QueryRef(name, key_hash(key_bytes), key_bytes)
     engine.events.publish(QueryExecuting(ref, revision, first))
     if traced:
         engine.events.publish(QueryTraced(ref, revision))
@@ -340,22 +359,51 @@ def _node_named(engine: Engine, kind: bytes, name: str, key_bytes: bytes) -> Nod
 
 
 class Opened:
-    """A worker's runtimes, one per recipe, each opened at the last head a task
+    """A worker's runtimes, one per recipe, each at the last boundary a task
     named (a process pool's worker keeps one in this module; a Dask worker in
-    its plugin, ``sofrito._dask``)."""
+    its plugin, ``sofrito._dask``).
+
+    A runtime stays open across its coordinator's boundaries (``_follow``): a
+    run commits before each dispatch, and the renders of a site then find
+    the pages this worker parsed for the dispatch before still in memory,
+    instead of loading them row by row from a runtime opened afresh."""
 
     def __init__(self) -> None:
         self.runtimes: dict[Recipe, Runtime] = {}
+        self.runs: dict[Recipe, str] = {}
+        """The coordinator run each runtime last served (``Boundary.run``)."""
         self.lock = threading.Lock()
         """One task at a time per worker: Dask runs tasks on threads."""
         self.tasks = 0
         """Tasks run here: a test counts what a run shipped."""
+        self.opens = 0
+        """Runtimes opened here: a test tells a runtime kept open from one opened again."""
+
+    def runtime(self, recipe: Recipe, boundary: Boundary) -> Runtime:
+        """The runtime for ``recipe`` at ``boundary``: the one held, if it is there
+        or can follow there (``_follow``), else one opened again."""
+        rt = self.runtimes.get(recipe)
+        if rt is not None:
+            persistence = rt._persistence
+            at = persistence.head if persistence is not None else None
+            if at == boundary.head or (
+                self.runs.get(recipe) == boundary.run and _follow(rt, boundary)
+            ):
+                self.runs[recipe] = boundary.run
+                return rt
+            del self.runtimes[recipe]
+            _close(rt)
+        rt = self.runtimes[recipe] = _open(recipe)
+        self.runs[recipe] = boundary.run
+        self.opens += 1
+        return rt
 
     def close(self) -> None:
         with self.lock:
             for rt in self.runtimes.values():
                 _close(rt)
             self.runtimes.clear()
+            self.runs.clear()
 
 
 _process = Opened()
@@ -366,25 +414,31 @@ def run_task(task: Task, opened: Opened | None = None) -> Shipped:
     the rows of what executed (module docstring, step 2). Called by name in a
     worker process (a process pool's, or a Dask worker's with its ``opened``)."""
     opened = _process if opened is None else opened
+    boundary = task.boundary
     with opened.lock:
         opened.tasks += 1
-        rt = _runtime(opened.runtimes, task.recipe, task.head)
+        rt = opened.runtime(task.recipe, boundary)
         persistence = rt._persistence
         assert persistence is not None
-        if persistence.head != task.head or rt.revision != task.revision:
+        if persistence.head != boundary.head or rt.revision != boundary.revision:
             return Shipped(
                 persistence.head,
                 rt.revision,
                 [],
                 0,
                 f"the store {task.recipe.store_url} is at head {persistence.head}, "
-                f"revision {rt.revision}; the task was sent for head {task.head}",
+                f"revision {rt.revision}; the task was sent for head {boundary.head}",
             )
         entry = _registry.entry_named(task.query)
         if entry is None:
-            return Shipped(task.head, task.revision, [], 0, f"no query named {task.query!r} here")
+            return Shipped(
+                boundary.head, boundary.revision, [], 0, f"no query named {task.query!r} here"
+            )
         journal = persistence.journal
-        before = len(journal.memos)
+        # What executed for earlier tasks was shipped with them: a task sends
+        # what executed for its own keys (the site's link index once, not
+        # with every batch of renders that reads it).
+        journal.acknowledge()
         with _Executions(rt) as executions:
             for key in task.keys:
                 try:
@@ -396,10 +450,10 @@ def run_task(task: Task, opened: Opened | None = None) -> Shipped:
         rows = _rows(rt, memos)
         shipped = {mid for mid, _ in rows}
         return Shipped(
-            task.head,
-            task.revision,
+            boundary.head,
+            boundary.revision,
             rows,
-            len(journal.memos) - before,
+            len(journal.memos),
             first=frozenset(executions.first & shipped),
             traced=frozenset(executions.traced & shipped),
         )
@@ -428,29 +482,53 @@ class _Executions:
         self._receiver.close()
 
 
-def _runtime(runtimes: dict[Recipe, Runtime], recipe: Recipe, head: int) -> Runtime:
-    """The worker's runtime for ``recipe``, opened at ``head`` (opened again if
-    the coordinator committed since)."""
-    rt = runtimes.get(recipe)
-    if rt is not None:
-        persistence = rt._persistence
-        if persistence is not None and persistence.head == head:
-            return rt
-        del runtimes[recipe]
-        _close(rt)
+def _open(recipe: Recipe) -> Runtime:
+    """A runtime on ``recipe``'s store, opened at its head now."""
     _import_modules(recipe.modules)
     from sofrito._runtime import Runtime  # noqa: PLC0415
     from sofrito.cli.urls import open_store  # noqa: PLC0415
 
     store = open_store(recipe.store_url, Path.cwd())
-    rt = Runtime(
+    return Runtime(
         store=store,
         runtime_id=recipe.runtime_id,
         codec=recipe.codec,  # type: ignore[arg-type]
         secret=recipe.secret,
     )
-    runtimes[recipe] = rt
-    return rt
+
+
+def _follow(rt: Runtime, boundary: Boundary) -> bool:
+    """Move ``rt`` (a worker's, which writes nothing) to ``boundary``, a later one
+    of the coordinator run it last served, without opening it again; False if
+    that is not sound, and it must be opened again.
+
+    Sound when the coordinator's revision has not moved: it then wrote no input
+    since (its revisions only grow, and every write bumps one), so every memo
+    this process holds is still valid, and the later boundary only added rows
+    of that same revision (what the coordinator computed or installed). The
+    run is part of the test: another coordinator process (a later ``sofrito
+    run`` sending to the same Dask workers) may have reached the same revision
+    number after other writes."""
+    persistence = rt._persistence
+    backing = rt._engine.backing
+    if persistence is None or not isinstance(backing, StoreBacking):
+        return False
+    if rt.revision != boundary.revision or persistence.head > boundary.head:
+        return False
+    header = persistence.store.load_header(persistence.runtime_id)
+    if (
+        header is None
+        or header.head != boundary.head
+        or header.revision != boundary.revision
+        or header.meta is None
+    ):
+        return False
+    meta = persistence._read_meta(header.meta)
+    if meta is None:
+        return False
+    backing.follow(meta)
+    persistence.head = header.head
+    return True
 
 
 def _close(rt: Runtime) -> None:

@@ -51,6 +51,7 @@ dispatch nothing and the gatherer computes every key itself.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import math
 import multiprocessing
@@ -256,7 +257,10 @@ class Processes(_OwnsPool[ProcessPoolExecutor]):
         super().__init__(self._new_processes)
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
-        return _ship(rt, q, keys, self.store_url, self.jobs * self.tasks_per_job, self._submit)
+        return _ship(rt, q, keys, self.store_url, self._tasks, self._submit)
+
+    def _tasks(self) -> int:
+        return self.jobs * self.tasks_per_job
 
     def _submit(self, task: _shipping.Task) -> Future[_shipping.Shipped]:
         return self._live_pool().submit(_shipping.run_task, task)
@@ -280,6 +284,14 @@ class Dask:
     or a PostgreSQL server: ``store_url``) and import the module that defines
     the query (a flow file by the path it has here). Dask reschedules the
     task of a lost worker; a task that fails is computed by the gatherer.
+
+    **Connected on the first dispatch that sends something**, not when made:
+    a run whose keys are all hits (a no-op, most edits) neither imports
+    ``distributed`` nor talks to the scheduler (about 0.4 s of import, then
+    the connection and the plugin's registration). A scheduler that cannot
+    be reached then is said once, as a warning, and every key is computed by
+    the gatherer: a query cannot fail for it (the error would be cached as
+    the query's own), and the run stays correct.
     """
 
     def __init__(
@@ -289,39 +301,74 @@ class Dask:
         store_url: str | None = None,
         tasks_per_worker: int = 4,
     ) -> None:
-        try:
-            import distributed  # noqa: PLC0415 (an optional extra)
-
-            from sofrito import _dask  # noqa: PLC0415
-        except ImportError:
+        if importlib.util.find_spec("distributed") is None:
             raise ImportError(
                 "sofrito.executors.Dask needs the distributed package: pip install 'sofrito[dask]'"
-            ) from None
-        if isinstance(client_or_address, distributed.Client):
-            self.client, self._owned = client_or_address, False
-        else:
-            address = str(client_or_address)
-            self.client = distributed.Client(  # type: ignore[no-untyped-call]
-                address, set_as_default=False, timeout=10
             )
-            self._owned = True
-        self.client.register_plugin(_dask.SofritoPlugin(), name=_dask.PLUGIN)
-        self._run = _dask.run_on_worker
+        self._given: Any = client_or_address
+        """A client (used as given) or an address (connected to on first use)."""
+        self._owned = isinstance(client_or_address, str)
+        self._client: Any = None
+        self._run: Any = None
+        """``sofrito._dask.run_on_worker``, once connected (its module imports ``distributed``)."""
+        self._unreachable: str | None = None
+        """Why the first connection failed, if it did: no dispatch tries again."""
+        self._lock = threading.Lock()
         self.store_url = store_url
         self.tasks_per_worker = tasks_per_worker
 
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``, connected (and the plugin registered) on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        import distributed  # noqa: PLC0415 (an optional extra)
+
+        from sofrito import _dask  # noqa: PLC0415
+
+        if self._owned:
+            client = distributed.Client(  # type: ignore[no-untyped-call]
+                str(self._given), set_as_default=False, timeout=10
+            )
+        else:
+            client = self._given
+        client.register_plugin(_dask.SofritoPlugin(), name=_dask.PLUGIN)
+        self._run = _dask.run_on_worker
+        return client
+
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
-        workers = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
-        tasks = workers * self.tasks_per_worker
-        return _ship(rt, q, keys, self.store_url, tasks, self._submit)
+        return _ship(rt, q, keys, self.store_url, self._tasks, self._submit)
+
+    def _tasks(self) -> int | None:
+        """Tasks for one dispatch (``tasks_per_worker`` per worker); None, with a
+        warning the first time, when the scheduler cannot be reached."""
+        if self._unreachable is not None:
+            return None
+        try:
+            info = self.client.scheduler_info(n_workers=-1)
+        except (OSError, TimeoutError) as exc:
+            self._unreachable = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "the Dask scheduler at %s cannot be reached (%s); computing every key here",
+                self._given,
+                self._unreachable,
+            )
+            return None
+        return max(1, len(info.get("workers", {}))) * self.tasks_per_worker
 
     def _submit(self, task: _shipping.Task) -> Any:
         return self.client.submit(self._run, task, pure=False)
 
     def shutdown(self) -> None:
         """Close the client if this executor opened it."""
-        if self._owned:
-            self.client.close()  # type: ignore[no-untyped-call]
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and self._owned:
+            client.close()
 
     def __enter__(self) -> Dask:
         return self
@@ -335,7 +382,7 @@ class Dask:
         self.shutdown()
 
     def __repr__(self) -> str:
-        return f"Dask({self.client!r})"
+        return f"Dask({self._given!r})"
 
 
 class _Nothing:
@@ -357,11 +404,12 @@ def _ship(
     q: Any,
     keys: Sequence[Key],
     store_url: str | None,
-    tasks: int,
+    tasks: Callable[[], int | None],
     submit: Submit,
 ) -> Dispatch:
-    """Commit, cut ``keys`` into about ``tasks`` batches and submit one task each;
-    ``_Nothing`` where workers cannot help (the module docstring)."""
+    """Commit, cut ``keys`` into about ``tasks()`` batches and submit one task each;
+    ``_Nothing`` where workers cannot help (the module docstring). ``tasks`` is
+    asked only once there are keys to send (a Dask executor connects then)."""
     spec = spec_of(q)
     if spec.keys is not None or not spec.persist or len(keys) < 2:
         return _Nothing()
@@ -372,15 +420,17 @@ def _ship(
     needed = [index for index, key in enumerate(keys) if _shipping.needs_work(rt, spec, key)]
     if len(needed) < 2:
         return _Nothing()  # hits ship nothing; one key costs less here than a hand-off
+    count = tasks()
+    if count is None:
+        return _Nothing()  # no workers to send to
     boundary = _shipping.prepare(rt)  # only now: a dispatch that sends nothing commits nothing
     if boundary is None:
         return _Nothing()
-    head, revision = boundary
-    size = max(1, math.ceil(len(needed) / max(1, tasks)))
+    size = max(1, math.ceil(len(needed) / max(1, count)))
     batches = [needed[at : at + size] for at in range(0, len(needed), size)]
     batch_of = {index: number for number, batch in enumerate(batches) for index in batch}
     futures = [
-        submit(_shipping.Task(recipe, head, revision, spec.name, tuple(keys[i] for i in batch)))
+        submit(_shipping.Task(recipe, boundary, spec.name, tuple(keys[i] for i in batch)))
         for batch in batches
     ]
     return _Shipping(rt, spec.label, batch_of, [batch[0] for batch in batches], futures)

@@ -130,3 +130,20 @@ def test_bad_parallel_options_are_one_line_and_exit_2(
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_executor_address_where_nothing_listens_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    _generate(tmp_path / "site", 3)
+    done = _sofrito(
+        "run", str(tmp_path / "site" / "flow.py"), "--executor", f"dask://127.0.0.1:{port}"
+    )
+    assert done.returncode == 2
+    assert f"--executor dask://127.0.0.1:{port}: cannot reach the scheduler" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "site" / "_site").exists()

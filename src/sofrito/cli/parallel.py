@@ -8,12 +8,15 @@ out of ``main.py`` so the argument parser stays a list of commands.
 - ``--jobs N``: ``Processes(N)``, worker processes of this machine on the
   flow's store.
 - ``--executor dask://HOST:PORT``: ``Dask`` on that scheduler (the
-  ``distributed`` package; ``pip install 'sofrito[dask]'``).
+  ``distributed`` package; ``pip install 'sofrito[dask]'``). The address is
+  checked at once (a TCP connection: a wrong one is a usage error, exit 2);
+  the Dask client connects when the run first has keys to send.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -49,6 +52,23 @@ def _positive(text: str) -> int:
     return number
 
 
+def _unreachable(address: str) -> str | None:
+    """Why nothing listens at the scheduler's ``HOST:PORT``, or None: a TCP
+    connection and nothing more (about a millisecond). The executor connects
+    its Dask client only when a run has keys to send (``executors.Dask``), so
+    a wrong address would otherwise show only in a run with work to do."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        return f"{address!r} is not HOST:PORT"
+    try:
+        socket.create_connection((host or "127.0.0.1", number), timeout=5).close()
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
 @contextmanager
 def executor_for(args: argparse.Namespace) -> Iterator[Executor | None]:
     """The executor ``--jobs`` or ``--executor`` asks for (None: none), shut down
@@ -73,12 +93,14 @@ def executor_for(args: argparse.Namespace) -> Iterator[Executor | None]:
     else:
         if not url.startswith("dask://"):
             raise UsageError(f"--executor {url}: unknown executor; use dask://HOST:PORT")
+        address = url.removeprefix("dask://")
         try:
-            executor = executors.Dask(url.removeprefix("dask://"), store_url=shared_url)
+            executor = executors.Dask(address, store_url=shared_url)
         except ImportError as exc:
             raise UsageError(f"--executor {url}: {exc}") from None
-        except OSError as exc:
-            raise UsageError(f"--executor {url}: cannot reach the scheduler ({exc})") from None
+        unreachable = _unreachable(address)
+        if unreachable is not None:
+            raise UsageError(f"--executor {url}: cannot reach the scheduler ({unreachable})")
     try:
         yield executor
     finally:
