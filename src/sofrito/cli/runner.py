@@ -237,7 +237,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         asked = [(path, value) for path, value in mapping if path not in kept]
         _prefetch(session, asked)
         _run_ahead(session, asked)
-        produced = _produce(session, mapping, start, main_changed_at, progress, kept)
+        produced = _produce(session, asked, start, main_changed_at, progress)
         failed = _failed(produced)
         emitted = _emit(session, produced, record)
         emitted_all = True
@@ -254,9 +254,9 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         _commit(session, record, lastrun.build(rt, facts, renders, failed))
     summary = RunSummary(
         executed=facts.bodies_run,
-        reused=_reused(produced, renders, facts),
+        reused=_reused(produced, kept, renders, facts),
         written=len(emitted.written),
-        unchanged=emitted.unchanged,
+        unchanged=emitted.unchanged + len(kept),
         deleted=len(deleted),
         failed=sum(1 for item in produced if item.failure is not None),
         elapsed=time.perf_counter() - began,
@@ -272,30 +272,33 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
 
 
 def _reused(
-    produced: list[_Produced], renders: Mapping[str, sf.QueryRef], facts: lastrun.RunFacts
+    produced: list[_Produced],
+    kept: set[str],
+    renders: Mapping[str, sf.QueryRef],
+    facts: lastrun.RunFacts,
 ) -> int:
-    """The outputs whose value came from the cache. ``changed_at <= start`` says so
-    (``_one``), except for a render whose code was edited: a code edit writes no
-    input, so it executes and changes at the revision the run began at, and was
-    not reused. The run's events name those (``QueryChanged``, or a first
-    execution); asked only when both lists are non-empty, so a no-op or a
-    one-page edit looks up a few refs, not 10,000."""
-    reused = [item.path for item in produced if item.reused]
+    """The outputs whose value came from the cache: the ``kept`` ones, and those
+    asked for whose ``changed_at <= start`` (``_one``), except for a render whose
+    code was edited: a code edit writes no input, so it executes and changes at
+    the revision the run began at, and was not reused. The run's events name
+    those (``QueryChanged``, or a first execution); asked only when both lists
+    are non-empty, so a no-op or a one-page edit looks up a few refs, not 10,000."""
+    asked = [item.path for item in produced if item.reused]
     changed = facts.changed | {ref for ref, first in facts.executed.items() if first}
-    if not reused or not changed:
-        return len(reused)
+    if not (asked or kept) or not changed:
+        return len(kept) + len(asked)
     rewritten = lastrun.rendered(renders, changed)
-    return sum(1 for path in reused if path not in rewritten)
+    return sum(1 for path in (*kept, *asked) if path not in rewritten)
 
 
 class _Produced(NamedTuple):
+    """An output asked for (not ``_kept``): its content, or why there is none."""
+
     path: str
-    content: str | bytes | None  # None: failed or kept; str is written as UTF-8
+    content: str | bytes | None  # None: failed; str is written as UTF-8
     changed_at: int | None
     reused: bool
     failure: Failure | None
-    kept: bool = False
-    """Not asked for: its file holds the render's current value (``_kept``)."""
 
 
 @dataclass
@@ -567,21 +570,19 @@ def _commit_for_workers(session: Session) -> None:
 
 def _produce(
     session: Session,
-    mapping: list[tuple[str, Any]],
+    asked: list[tuple[str, Any]],
     start: int,
     main_changed_at: int,
     progress: Progress,
-    kept: set[str],
 ) -> list[_Produced]:
-    """Each output's content (or failure), in the mapping's order; ``kept`` ones
-    are not asked for (``_kept``)."""
-    progress.start(len(mapping))
+    """Each output asked for (not ``_kept``): its content (or failure), in the
+    mapping's order. The kept ones are counted, never listed: a no-op over
+    10,000 pages makes no record per page here or after (``_emit``,
+    ``_reused``), and the progress bar counts what is asked for."""
+    progress.start(len(asked))
     produced = []
-    for path, value in mapping:
-        if path in kept:
-            produced.append(_Produced(path, None, None, True, None, kept=True))
-        else:
-            produced.append(_one(session, path, value, start, main_changed_at))
+    for path, value in asked:
+        produced.append(_one(session, path, value, start, main_changed_at))
         progress.advance(path)
     return produced
 
@@ -645,9 +646,6 @@ def _emit_each(
     written: list[str] = []
     unchanged = 0
     for at, item in enumerate(produced):
-        if item.kept:
-            unchanged += 1
-            continue
         if item.content is None:
             _unvouched(record, item.path)
             continue
@@ -676,8 +674,7 @@ def _emit_each(
             size, mtime_ns = writer.write(target, content)
         except OSError as exc:
             for left in produced[at:]:
-                if not left.kept:
-                    _unvouched(record, left.path)
+                _unvouched(record, left.path)
             return _Emitted(written, unchanged, _not_writable(session, target, exc))
         record.updates[item.path] = Written(digest, size, mtime_ns, item.changed_at)
         written.append(item.path)
