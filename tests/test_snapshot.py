@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from sofrito._codec import IntegrityError, Sealer
+from sofrito._codec import CodecError, IntegrityError, Sealer
 from sofrito._snapshot import (
     INPUT,
     QUERY,
@@ -78,3 +78,29 @@ def test_the_value_of_a_sealed_row_is_found_past_its_header_and_deps(secret: str
     sealer = Sealer(secret)
     sealed = encode_memo_row(ROW, sealer, b"context")
     assert sealed[value_at(sealed, sealer.tag_size) :] == ROW.value
+
+
+def test_a_row_the_store_checked_is_not_checked_again_without_a_secret() -> None:
+    """Without a secret the seal is a checksum of the bytes ``load_memo_rows`` has
+    just checked: a row from it is read without opening the seal (a damaged
+    seal shows that it was not), and a forged row fails the header's checks."""
+    sealer = Sealer(None)
+    sealed = encode_memo_row(ROW, sealer, b"")
+    damaged_seal = bytes([sealed[0] ^ 1]) + sealed[1:]
+    with pytest.raises(IntegrityError):
+        decode_memo_row(damaged_seal, sealer, b"")
+    assert decode_memo_row(damaged_seal, sealer, b"", store_checked=True) == ROW
+    with pytest.raises(CodecError, match="not a memo row"):
+        decode_memo_row(b"\x00" * 40, sealer, b"", store_checked=True)
+
+
+def test_a_row_the_store_checked_still_needs_its_mac_with_a_secret() -> None:
+    """A store's checksum is no MAC: anyone who can write the file can make one."""
+    sealer = Sealer("team secret")
+    sealed = encode_memo_row(ROW, sealer, b"memo 1")
+    assert decode_memo_row(sealed, sealer, b"memo 1", store_checked=True) == ROW
+    with pytest.raises(IntegrityError):
+        decode_memo_row(sealed, sealer, b"memo 2", store_checked=True)
+    forged = Sealer(None).seal(sealed[sealer.tag_size :])
+    with pytest.raises(IntegrityError):
+        decode_memo_row(forged, sealer, b"memo 1", store_checked=True)

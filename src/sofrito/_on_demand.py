@@ -1028,7 +1028,9 @@ class StoreBacking:
         """The row, checked; None for a damaged one under ``on_corrupt="cold"``."""
         persistence = self.persistence
         try:
-            return decode_memo_row(sealed, persistence.sealer, persistence._context("memo", mid))
+            return decode_memo_row(
+                sealed, persistence.sealer, persistence._context("memo", mid), store_checked=True
+            )
         except (IntegrityError, CodecError) as exc:
             error = persistence._corrupt(f"memo row {mid.hex()}", exc)
         self._damaged(error)
