@@ -22,7 +22,7 @@ import fnmatch
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Pattern", "compile_pattern", "normalize"]
 
@@ -34,8 +34,7 @@ _NORMAL = re.compile(r"(?![A-Za-z]:)[^./\\][^/\\]*(?:/[^./\\][^/\\]*)*")
 (so no ``.`` or ``..``; other dotted names take the long way), no ``\\``, no drive."""
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+class Pattern(NamedTuple):
     """A compiled glob: ``matches(relpath)`` and the literal folder a walk starts from."""
 
     text: str

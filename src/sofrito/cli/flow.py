@@ -20,9 +20,8 @@ import sys
 import traceback
 import types
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sofrito import Query
 from sofrito.cli.errors import FlowFileError
@@ -30,8 +29,7 @@ from sofrito.cli.errors import FlowFileError
 __all__ = ["Flow", "load_flow", "where_raised"]
 
 
-@dataclass(frozen=True, slots=True)
-class Flow:
+class Flow(NamedTuple):
     """A loaded flow: its file, folder, module, ``SOURCES`` and ``main``."""
 
     path: Path

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import sofrito as sf
 from sofrito._introspect import listing_ref, reads
@@ -144,8 +144,7 @@ class RunListener:
 # -- the record --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """A query or an input in the record: how it is named, and its outcome."""
 
     what: str  # "query", "input" or "listing"

@@ -38,7 +38,7 @@ from the newest head.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sofrito.cli.errors import CacheBusy
 from sofrito.cli.runner import RunSummary, Session
@@ -47,8 +47,7 @@ from sofrito.stores import Conflict
 __all__ = ["Reopening", "run_retrying"]
 
 
-@dataclass(frozen=True, slots=True)
-class Reopening:
+class Reopening(NamedTuple):
     """How to start again from the newest head after a lost race."""
 
     open_session: Callable[[], Session]

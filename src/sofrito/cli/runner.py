@@ -48,7 +48,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -98,8 +97,7 @@ class Written(NamedTuple):
     changed_at: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     """An output that could not be produced: which, why, and the source behind it if known."""
 
     output: str
@@ -121,8 +119,7 @@ class Failure:
         return f"{self.output}: {self.message}{shown}"
 
 
-@dataclass(frozen=True, slots=True)
-class RunSummary:
+class RunSummary(NamedTuple):
     """What one run did. ``executed`` counts the queries whose bodies ran, each once
     (a shared trace that stood in for a body is not counted)
     (``lastrun.py``, from the engine's execution events); the
@@ -169,15 +166,14 @@ class Progress:
         """The run is over."""
 
 
-@dataclass
-class Session:
+class Session(NamedTuple):
     """A flow open on its store, for one run or many (``watch``)."""
 
     flow: Flow
     rt: sf.Runtime
     store: RuntimeStore
     out_dir: Path
-    exclude: tuple[Path, ...] = field(default=())
+    exclude: tuple[Path, ...] = ()
     executor: Executor | None = None
     """``--jobs``, ``--executor``: computes the renders ahead (``_run_ahead``)."""
     command: str = "run"
@@ -301,23 +297,32 @@ class _Produced(NamedTuple):
     failure: Failure | None
 
 
-@dataclass
 class _Record:
     """The outputs recorded in the store, and the changes this run makes to the record."""
 
-    out_dir: str
-    known: dict[str, dict[str, tuple[Any, ...]]]
-    """The outputs of ``out_dir`` recorded, by folder: {file name: a ``Written`` as a
-    plain tuple}; empty when ``fresh``. Kept as stored, not unfolded into 10,000
-    paths and ``Written`` records: a no-op looks each output up once (``_kept``,
-    by folder) and makes a ``Written`` of none (``get``)."""
-    stored: dict[str, dict[str, tuple[Any, ...]]]
-    """``OUTPUTS`` as stored, by folder (of another output folder, if it moved)."""
-    fresh: bool = False
-    """The record describes another output folder: it is replaced whole."""
-    updates: dict[str, Written] = field(default_factory=dict)
-    removed: list[str] = field(default_factory=list)
-    receipt: Receipt | None = None
+    __slots__ = ("fresh", "known", "out_dir", "receipt", "removed", "stored", "updates")
+
+    def __init__(
+        self,
+        out_dir: str,
+        known: dict[str, dict[str, tuple[Any, ...]]],
+        stored: dict[str, dict[str, tuple[Any, ...]]],
+        *,
+        fresh: bool = False,
+    ) -> None:
+        self.out_dir = out_dir
+        self.known = known
+        """The outputs of ``out_dir`` recorded, by folder: {file name: a ``Written``
+        as a plain tuple}; empty when ``fresh``. Kept as stored, not unfolded into
+        10,000 paths and ``Written`` records: a no-op looks each output up once
+        (``_kept``, by folder) and makes a ``Written`` of none (``get``)."""
+        self.stored = stored
+        """``OUTPUTS`` as stored, by folder (of another output folder, if it moved)."""
+        self.fresh = fresh
+        """The record describes another output folder: it is replaced whole."""
+        self.updates: dict[str, Written] = {}
+        self.removed: list[str] = []
+        self.receipt: Receipt | None = None
 
     @classmethod
     def load(cls, rt: sf.Runtime, out_dir: Path) -> _Record:
