@@ -54,11 +54,10 @@ import contextlib
 import importlib.util
 import logging
 import math
-import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as FuturesExecutor
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
@@ -67,6 +66,7 @@ from sofrito._on_demand import prefetch
 from sofrito._queries import spec_of
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
     from types import TracebackType
 
     from sofrito._runtime import Runtime
@@ -230,7 +230,7 @@ def _compute(rt: Runtime, q: Any, key: Key) -> None:
 # -- executors whose workers run in other processes ----------------------------------
 
 
-class Processes(_OwnsPool[ProcessPoolExecutor]):
+class Processes(_OwnsPool["ProcessPoolExecutor"]):
     """Compute keys in ``jobs`` worker processes of this machine.
 
     For pure-Python bodies, which threads cannot run in parallel. Each worker
@@ -266,6 +266,11 @@ class Processes(_OwnsPool[ProcessPoolExecutor]):
         return self._live_pool().submit(_shipping.run_task, task)
 
     def _new_processes(self) -> ProcessPoolExecutor:
+        # Imported here: multiprocessing and the process pool are 20-40 ms of
+        # imports that a run whose renders are all hits (a no-op) never needs.
+        import multiprocessing  # noqa: PLC0415
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
         return ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
 
     def __repr__(self) -> str:
