@@ -256,7 +256,8 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
     installed: list[Memo] = []
     with backing.lock if isinstance(backing, StoreBacking) else _no_lock:
         for mid, sealed in shipped.rows:
-            found = _registry.query_and_key(*split_memo_id(mid))
+            name, key_bytes = split_memo_id(mid)
+            found = _registry.query_and_key(name, key_bytes)
             if found is None:
                 continue
             spec, key = found
@@ -284,10 +285,11 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
             )
             if memo is not None:
                 installed.append(memo)
-                known[(QUERY, *split_memo_id(mid))] = memo
+                known[(QUERY, name, key_bytes)] = memo
                 persistence.keep_shipped(memo, mid, sealed, row)
                 if engine.listening:
-                    _report(engine, mid, memo, mid in shipped.first, mid in shipped.traced)
+                    ref = QueryRef(name, key_hash(key_bytes), key_bytes)
+                    _report(engine, ref, memo, mid in shipped.first, mid in shipped.traced)
         if isinstance(backing, StoreBacking):
             backing.deps(installed)  # linked both ways; one that cannot be is discarded
         else:
@@ -295,16 +297,13 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
     return len(installed)
 
 
-def _report(engine: Engine, mid: bytes, memo: Memo, first: bool, traced: bool) -> None:
+def _report(engine: Engine, ref: QueryRef, memo: Memo, first: bool, traced: bool) -> None:
     """The events of ``memo``'s execution in a worker, as if it had executed here:
     ``QueryExecuting``, ``QueryTraced`` if a trace answered it, ``QueryChanged``
     if its value moved (it started from the row this runtime holds, so the
-    worker's ``changed_at`` is this runtime's answer). The ref is made from
-    the row's id, ``mid``, which holds the key's canonical bytes: not encoded
-    again from the key."""
+    worker's ``changed_at`` is this runtime's answer). ``ref`` is made from the
+    row's id, which holds the key's canonical bytes: not encoded again."""
     revision = engine.revisions.current
-    name, key_bytes = split_memo_id(mid)
-    ref = QueryRef(name, key_hash(key_bytes), key_bytes)
     engine.events.publish(QueryExecuting(ref, revision, first))
     if traced:
         engine.events.publish(QueryTraced(ref, revision))
