@@ -1,5 +1,5 @@
 """``python -m sofrito``: the same command as ``sofrito`` (docs/flows.md)."""
 
-from sofrito.cli.main import main
+from sofrito.cli.main import command
 
-raise SystemExit(main())
+command()

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import gc
 import os
 import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sofrito.cli.collector import tuned
 from sofrito.cli.errors import (
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from sofrito.stores import RuntimeStore, SchemaMismatch
     from sofrito.stores.traces import Traces
 
-__all__ = ["main", "parser"]
+__all__ = ["command", "main", "parser"]
 
 EXIT_USAGE = 2
 
@@ -195,6 +196,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BUG
         print(f"sofrito: error: {error}", file=sys.stderr)
         return error.exit_code
+
+
+def command() -> NoReturn:
+    """The ``sofrito`` command as a process: ``main``, then exit without the
+    interpreter's last walk of the heap.
+
+    At exit CPython collects every object it tracks once more (after
+    ``tuned()`` gave the start-up heap back to the collector): the run's
+    runtime, its memos, ``main``'s 10,000 references. That walk frees nothing
+    the process needs, and cost 10-20 ms of a 0.25 s no-op at 10,000 pages.
+    Frozen first, the heap is left to the operating system. Everything else
+    of an exit stays: ``atexit`` handlers, waiting for threads, flushing the
+    standard streams. What is given up is the finalizer of an object in a
+    reference cycle still alive at exit, which Python does not promise either;
+    sofrito closes its store and its files itself. ``main`` restores the
+    collector (``tuned``), for a program that calls it; this is for the
+    console script and ``python -m sofrito`` only."""
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
 
 
 def version_text() -> str:
@@ -553,4 +574,4 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    command()
