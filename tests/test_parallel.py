@@ -183,3 +183,29 @@ def test_a_runtime_on_a_memory_store_computes_every_key_itself(processes: Proces
 def test_processes_takes_a_positive_number_of_jobs() -> None:
     with pytest.raises(ValueError, match="positive int"):
         Processes(0)
+
+
+def test_a_worker_kept_open_across_boundaries_that_dies_leaves_its_keys_to_the_gatherer(
+    tmp_path: Path, processes: Processes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The words go to the workers first; the renders, at a later boundary of the
+    same revision, to the same workers kept open, one of which dies on p05."""
+    want, _ = _serial(tmp_path)
+    rt = _open(tmp_path / "parallel.db", processes)
+    _fill(rt, {"p05": "kill"})  # a worker that renders p05 kills itself
+    flow.RUNS.clear()
+    rt.query_many(flow.words, KEYS)
+    assert flow.RUNS == []  # in the workers
+    with caplog.at_level(logging.WARNING, logger="sofrito.executors"):
+        assert rt.query_many(flow.render, KEYS) == want
+    assert "computing them here" in caplog.text
+    assert "render p05" in flow.RUNS  # the gatherer rendered it
+    assert not any(run.startswith("words") for run in flow.RUNS)  # installed, not redone
+    rt.commit()
+    _fill(rt, {})
+    _edit_one_text(rt)
+    flow.RUNS.clear()
+    edited = rt.query_many(flow.render, KEYS)  # a new pool
+    assert edited[3].startswith("<p>AN EDITED TEXT</p>")
+    assert [value for i, value in enumerate(edited) if i != 3] == want[:3] + want[4:]
+    assert flow.RUNS == []  # all in the new pool's workers
