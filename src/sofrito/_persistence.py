@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
+import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -118,7 +118,7 @@ class Persistence:
         self.runtime_id = runtime_id
         self.codec = codec
         self.sealer = Sealer(secret)
-        self.run_id = uuid.uuid4().hex
+        self.run_id = os.urandom(16).hex()  # not uuid4: importing uuid (and platform) is 2 ms
         assert engine.journal is not None, "an engine on a store keeps a journal"
         self.journal = engine.journal
         """What changed since the last commit: read here, acknowledged after a write."""

@@ -136,3 +136,36 @@ def test_an_edit_run_loads_in_calls_that_do_not_grow_with_the_outputs(tmp_path: 
     assert isinstance(calls, dict)
     assert calls.get("load_memo_rows", 0) <= 4, calls
     assert calls.get("load_input_rows", 0) <= 3, calls
+
+
+IMPORTS = """
+import sys
+from sofrito.cli.main import main
+code = main(["run", sys.argv[1]])
+print(" ".join(sorted(name for name in sys.argv[2:] if name in sys.modules)))
+sys.exit(code)
+"""
+
+UNNEEDED = ("ctypes", "uuid", "platform", "secrets", "sofrito._shipping", "multiprocessing", "rich")
+"""Modules a no-op ``sofrito run`` has no use for: the exchange of the output
+writer (ctypes), a run id (uuid, and with it platform), a spare's name
+(secrets), workers (``_shipping``, multiprocessing), the progress bar (rich)."""
+
+
+def test_a_no_op_command_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    """Start-up is most of a no-op: the command, in a fresh process, imports no
+    module that only a write, workers or a terminal would use."""
+    site = make_site(tmp_path)
+    assert site.run().code == 0
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS, str(site.flow), *UNNEEDED],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary, imported = done.stdout.split("\n")[:2]
+    assert summary.startswith("0 executed"), done.stdout
+    assert imported == "", f"a no-op imported {imported}"
