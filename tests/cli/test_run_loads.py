@@ -146,10 +146,20 @@ print(" ".join(sorted(name for name in sys.argv[2:] if name in sys.modules)))
 sys.exit(code)
 """
 
-UNNEEDED = ("ctypes", "uuid", "platform", "secrets", "sofrito._shipping", "multiprocessing", "rich")
+UNNEEDED = (
+    "ctypes",
+    "uuid",
+    "platform",
+    "secrets",
+    "sofrito._shipping",
+    "multiprocessing",
+    "socket",
+    "rich",
+)
 """Modules a no-op ``sofrito run`` has no use for: the exchange of the output
 writer (ctypes), a run id (uuid, and with it platform), a spare's name
-(secrets), workers (``_shipping``, multiprocessing), the progress bar (rich)."""
+(secrets), workers (``_shipping``, multiprocessing, a scheduler's address:
+socket), the progress bar (rich)."""
 
 
 def test_a_no_op_command_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
