@@ -20,6 +20,7 @@ import pytest
 
 import sofrito as sf
 from sofrito._keys import decode_key
+from sofrito._on_demand import prefetch
 from sofrito._snapshot import split_memo_id
 from sofrito.stores import RuntimeStore, SqliteStore, StaleRead
 
@@ -375,6 +376,33 @@ def test_events_after_a_write_in_a_fresh_runtime_name_every_transitive_dependent
         str(sf.QueryRef.of(f"{g.prefix}.mid", ("c",))),
         str(sf.QueryRef.of(f"{g.prefix}.root", ())),
     }
+
+
+def test_the_events_of_memos_loaded_while_listening_name_them_as_query_ref_of_does(
+    tmp_path: Path,
+) -> None:
+    """A memo loaded while someone listens is named from its row id's key bytes
+    (``restore.install_stored_memo``): the same ref, equal and hashing alike,
+    as ``QueryRef.of`` encoding its key, whichever way it was loaded."""
+    g = graph()
+    built(tmp_path / "c.db", g)
+    rt, _ = reopen(tmp_path / "c.db")
+    events = rt.subscribe_events()
+    prefetch(rt, [(g.mid, ("a",)), (g.mid, ("b",))])  # in bulk
+    rt.set(g.src["c"], "new")
+    assert g.root(rt) == "AA!+BB!+NEW!"  # root and mid('c') one by one
+    named: dict[sf.QueryRef, set[str]] = {}
+    while (event := events.try_recv()) is not None:
+        if isinstance(event, (sf.QueryVerified, sf.QueryExecuting, sf.QueryChanged)):
+            named.setdefault(event.ref, set()).add(type(event).__name__)
+    expected = {
+        sf.QueryRef.of(f"{g.prefix}.root", ()): {"QueryExecuting", "QueryChanged"},
+        sf.QueryRef.of(f"{g.prefix}.mid", ("a",)): {"QueryVerified"},
+        sf.QueryRef.of(f"{g.prefix}.mid", ("b",)): {"QueryVerified"},
+        sf.QueryRef.of(f"{g.prefix}.mid", ("c",)): {"QueryExecuting", "QueryChanged"},
+        sf.QueryRef.of(f"{g.prefix}.leaf", ("c",)): {"QueryExecuting", "QueryChanged"},
+    }
+    assert named == expected
 
 
 def test_a_persist_false_dependency_is_verified_after_a_write(tmp_path: Path) -> None:

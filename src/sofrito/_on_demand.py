@@ -989,6 +989,7 @@ class StoreBacking:
         missing.sort()
         rows = self._rows(self.store.load_memo_rows, missing)
         discarded: list[Memo] = []
+        listening = self.engine.listening  # the key's bytes name the memo's events
         for mid in missing:
             spec, key = specs[mid]
             sealed = rows.get(mid)
@@ -1009,6 +1010,7 @@ class StoreBacking:
                     durability=row.durability,
                     stored_deps=row.deps,
                     revision=self._dirty_at(mid, row.verified_at),
+                    key_bytes=split_memo_id(mid)[1] if listening else None,
                 )
                 if mid in self.untrusted:  # a reader pushed back at opening
                     restore.push_back(self.engine, [memo], self.revision)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from sofrito._engine.memo import Cell
 from sofrito._events.kinds import QueryRef
-from sofrito._keys import KeyEncodingError
+from sofrito._keys import KeyEncodingError, key_hash
 
 if TYPE_CHECKING:
     from sofrito._engine.memo import Memo, Node
 
-__all__ = ["cell_ref", "cycle_ref", "memo_ref", "node_ref"]
+__all__ = ["cell_ref", "cycle_ref", "memo_ref", "node_ref", "stored_ref"]
 
 
 def node_ref(node: Node) -> QueryRef:
@@ -31,6 +31,13 @@ def memo_ref(memo: Memo) -> QueryRef:
     if ref is None:
         ref = memo.ref_cache = _make(memo.spec.name, memo.key, memo.spec.describe(memo.key))
     return ref
+
+
+def stored_ref(name: str, key_bytes: bytes) -> QueryRef:
+    """The ref of a memo loaded from its stored row, from the key bytes of the row's
+    id: the canonical encoding of its key, which ``memo_ref`` would encode again
+    (``restore.install_stored_memo``)."""
+    return QueryRef(name, key_hash(key_bytes), key_bytes)
 
 
 def cell_ref(cell: Cell) -> QueryRef:

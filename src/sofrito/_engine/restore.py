@@ -52,7 +52,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sofrito._engine import frontier, hits, rdeps
+from sofrito._engine import frontier, hits, rdeps, refs
 from sofrito._engine.memo import NEVER, NOT_HITTABLE, Cell, CellStatus, Encoded, Memo
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ def install_stored_memo(
     durability: int,
     stored_deps: list[tuple[bytes, str, bytes]],
     revision: int,
+    key_bytes: bytes | None = None,
 ) -> Memo:
     """Install a memo row loaded on demand, its reads left as stored ids.
 
@@ -177,6 +178,11 @@ def install_stored_memo(
     or it was computed meanwhile), that memo is kept and returned, so two
     threads racing on one key end with one memo. Otherwise as ``install_memo``:
     the value stays encoded, ``dirty_at`` is the revision opened at.
+
+    ``key_bytes``: the key's canonical bytes, from the row's id. While someone
+    listens to events, the memo's ref is made from them now (``refs.stored_ref``),
+    not by encoding the key again at its first event: a template edit on the
+    example site loads 40,000 rows, each named by an event.
     """
     table = engine.tables[spec]
     memo = table.get(key)
@@ -185,6 +191,8 @@ def install_stored_memo(
     memo = Memo(spec, key)
     _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
     memo.stored_deps = stored_deps
+    if key_bytes is not None and engine.listening:
+        memo.ref_cache = refs.stored_ref(spec.name, key_bytes)
     return table.setdefault(key, memo)
 
 
