@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,20 @@ def test_python_dash_m_sofrito_is_the_command(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 3, done.stderr
+
+
+def test_help_is_as_wide_as_columns_says() -> None:
+    """The help's width follows ``COLUMNS`` (or the terminal), as argparse's own
+    measure (``shutil.get_terminal_size``) has it, less argparse's 2 spare."""
+    for columns in (60, 100):
+        done = subprocess.run(
+            [sys.executable, "-m", "sofrito", "run", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env={**os.environ, "COLUMNS": str(columns)},
+        )
+        assert done.returncode == 0, done.stderr
+        widest = max(len(line) for line in done.stdout.splitlines())
+        assert columns - 20 < widest <= columns - 2, done.stdout

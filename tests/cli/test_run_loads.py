@@ -154,12 +154,14 @@ UNNEEDED = (
     "sofrito._shipping",
     "multiprocessing",
     "socket",
+    "shutil",
     "rich",
 )
 """Modules a no-op ``sofrito run`` has no use for: the exchange of the output
 writer (ctypes), a run id (uuid, and with it platform), a spare's name
 (secrets), workers (``_shipping``, multiprocessing, a scheduler's address:
-socket), the progress bar (rich)."""
+socket), the progress bar (rich); argparse's terminal width (shutil, measured
+by ``cli.main._columns`` without it)."""
 
 
 def test_a_no_op_command_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
