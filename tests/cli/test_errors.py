@@ -250,6 +250,35 @@ def test_two_keys_of_main_naming_one_output_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "_site" / "a.html").exists()
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ("'./a.html': 'x', 'a.html': 'y'", "as './a.html' and 'a.html'"),
+        ("'./a': 'x', 'a/b.html': 'y'", "the outputs './a' and 'a/b.html'"),
+    ],
+)
+def test_an_output_clash_names_each_output_as_main_gave_it(
+    tmp_path: Path, given: str, named: str
+) -> None:
+    """A path main gave in another form (``./a.html``) is named in that form,
+    whichever comes first (the run looks up only such keys: the others are
+    their own normal path)."""
+    flow = flow_file(
+        tmp_path,
+        f"""
+        import sofrito as sf
+        SOURCES = ["*.md"]
+
+        @sf.query
+        def main(db):
+            return {{{given}}}
+        """,
+    )
+    result = sofrito("run", str(flow))
+    assert result.code == 1, result.err
+    assert named in one_error_line(result)
+
+
 @pytest.mark.parametrize("order", ["'a': 'x', 'a/b/c.html': 'y'", "'a/b/c.html': 'y', 'a': 'x'"])
 def test_an_output_in_another_outputs_folder_names_both(tmp_path: Path, order: str) -> None:
     """``a`` and ``a/b/c.html``: ``a`` cannot be a file and a folder. The run wrote

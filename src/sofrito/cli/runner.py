@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sofrito as sf
 from sofrito._fs.cells import FILES, split
-from sofrito._fs.patterns import normalize
+from sofrito._fs.patterns import is_normal, normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
 from sofrito._on_demand import prefetch, untouched
 from sofrito._settle import marks_by_id, settle
@@ -402,37 +402,43 @@ def _mapping(
             f"not {type(mapping).__name__}"
         )
     checked: list[tuple[str, Any]] = []
-    named: dict[str, Any] = {}  # normalized path -> the key main gave it
+    renamed: dict[str, Any] = {}
+    """Normal path -> the key main gave it, for the keys not given normal (few):
+    every other output's key is its path."""
     by_folder: dict[str, dict[str, Any]] = {}
     for path, value in mapping.items():
-        try:
-            normal = normalize(path, what="output path")
-        except (TypeError, ValueError) as exc:
-            raise OutputsFailed(_bad_output_path(flow, path, exc)) from None
-        if normal in named:  # one file, two contents: which one is written is no answer
-            raise OutputsFailed(
-                f"{flow.path.name}: main returned the output {normal!r} twice, as "
-                f"{named[normal]!r} and {path!r}; give each output one path"
-            )
-        named[normal] = path
-        checked.append((normal, value))
+        if type(path) is str and is_normal(path):  # 10,000 a run: no call of normalize
+            normal = path
+        else:
+            try:
+                normal = normalize(path, what="output path")
+            except (TypeError, ValueError) as exc:
+                raise OutputsFailed(_bad_output_path(flow, path, exc)) from None
         folder, _, name = normal.rpartition("/")
         names = by_folder.get(folder)
         if names is None:
             names = by_folder[folder] = {}
+        elif name in names:  # one file, two contents: which one is written is no answer
+            raise OutputsFailed(
+                f"{flow.path.name}: main returned the output {normal!r} twice, as "
+                f"{renamed.get(normal, normal)!r} and {path!r}; give each output one path"
+            )
+        if normal is not path:
+            renamed[normal] = path
         names[name] = value
-    _no_file_in_a_folders_place(flow, named, by_folder)
+        checked.append((normal, value))
+    _no_file_in_a_folders_place(flow, renamed, by_folder)
     return checked, polled.changed_at, by_folder
 
 
 def _no_file_in_a_folders_place(
-    flow: Flow, named: dict[str, Any], by_folder: dict[str, dict[str, Any]]
+    flow: Flow, renamed: dict[str, Any], by_folder: dict[str, dict[str, Any]]
 ) -> None:
     """Refuse ``a`` beside ``a/b.html``: ``a`` would be both a file and a folder.
     Writing found it as an output that could not be written (exit 7), blaming
     the output folder and leaving half the outputs written; the line names the
-    two outputs of the flow. A walk up from each folder of outputs, not from
-    each output."""
+    two outputs of the flow (as main named them: ``renamed``, else their path).
+    A walk up from each folder of outputs, not from each output."""
     folders: dict[str, str] = {}  # folder -> the first output named inside it
     for folder, names in by_folder.items():
         inside = f"{folder}/{next(iter(names))}" if folder else ""
@@ -440,13 +446,17 @@ def _no_file_in_a_folders_place(
         while head and head not in folders:
             folders[head] = inside
             head = head.rpartition("/")[0]
-    clashes = sorted(folders.keys() & named.keys())
+    clashes = sorted(
+        folder
+        for folder in folders
+        if folder.rpartition("/")[2] in by_folder.get(folder.rpartition("/")[0], ())
+    )
     if clashes:
         folder = clashes[0]
         raise OutputsFailed(
-            f"{flow.path.name}: main returned the outputs {named[folder]!r} and "
-            f"{named[folders[folder]]!r}, so {folder!r} would be both a file and a folder "
-            "of the output folder; rename one of them"
+            f"{flow.path.name}: main returned the outputs {renamed.get(folder, folder)!r} and "
+            f"{renamed.get(folders[folder], folders[folder])!r}, so {folder!r} would be both "
+            "a file and a folder of the output folder; rename one of them"
         )
 
 
