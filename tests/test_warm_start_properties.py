@@ -78,6 +78,7 @@ from sofrito._codec import Sealer
 from sofrito._keys import encode_key
 from sofrito._snapshot import decode_memo_row, encode_node_id, memo_id
 from sofrito.stores import CorruptSnapshot, SqliteStore
+from sofrito.stores._sqlite_edges import unpack_ids
 from tests.counting_store import Loads, RecordingStore
 from tests.oracle import Evaluation, Failure, Graph, Missing, Node, Ref, Value, apply
 from tests.strategies import graphs, initial_values, values
@@ -513,9 +514,15 @@ class Harness:
     # -- the file, behind the runtime's back -------------------------------------
 
     def _stored_edges(self) -> set[tuple[bytes, bytes]]:
+        """Every stored edge, as (dep, reader node id): each dependency's reader list."""
         with closing(sqlite3.connect(self.path)) as conn:
-            query = "SELECT dep, reader FROM edges WHERE runtime_id = ?"
-            return {(bytes(dep), bytes(reader)) for dep, reader in conn.execute(query, (RUNTIME,))}
+            query = "SELECT dep, readers FROM readers WHERE runtime_id = ?"
+            groups = conn.execute(query, (RUNTIME,)).fetchall()
+        return {
+            (bytes(dep), b"q" + reader)
+            for dep, packed in groups
+            for reader in unpack_ids(bytes(packed), "a reader list")
+        }
 
     def _check_edges_are_the_rows(self) -> None:
         """After a commit the file's edges are exactly the deps its rows list

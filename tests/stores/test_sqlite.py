@@ -13,6 +13,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,15 @@ from sofrito.stores import (
     compute_digest,
     reader_node,
 )
-from sofrito.stores._integrity import checksum, edge_checksummer
+from sofrito.stores._integrity import (
+    EMPTY_SEAL,
+    checksum,
+    edge_checksummer,
+    fold,
+    group_checksummers,
+)
+from sofrito.stores._sqlite_edges import pack_ids, unpack_ids
+from sofrito.stores._sqlite_rows import read_header, write_header
 from sofrito.stores.sqlite import SCHEMA_VERSION
 from tests.stores.contract import (
     Damage,
@@ -294,7 +303,8 @@ def _make_version_3(path: Path) -> None:
                 "UPDATE runtimes SET sum = ? WHERE runtime_id = ?",
                 (checksum("sofrito.header", runtime_id, *fields, *extra), runtime_id),
             )
-        conn.execute("DROP TABLE edges")
+        conn.execute("DROP TABLE readers")
+        conn.execute("DROP TABLE deps")
         conn.execute("DROP INDEX inputs_by_kind")
         conn.execute("ALTER TABLE runtimes DROP COLUMN edge_seal")
         conn.execute("UPDATE sofrito_schema SET version = 3")
@@ -372,23 +382,80 @@ def test_a_version_3_store_is_upgraded_without_its_memo_rows(tmp_path: Path) -> 
         assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
 
 
-def test_a_version_4_store_is_upgraded_in_place_keeping_its_memo_rows(tmp_path: Path) -> None:
-    """5 adds the traces table and nothing else: rows, edges and heads stay."""
-    path = tmp_path / "v4.db"
-    with SqliteStore(path) as store:
-        store.commit_boundary(
-            "rt", SnapshotDelta(4, b"m", {b"a": b"A"}, reads={b"a": [b"ix"]}), "r", "c", [], []
-        )
+_V5_EDGES = """
+CREATE TABLE edges (runtime_id TEXT NOT NULL, dep BLOB NOT NULL, reader BLOB NOT NULL,
+    sum BLOB NOT NULL, PRIMARY KEY (runtime_id, dep, reader)) WITHOUT ROWID;
+CREATE INDEX edges_by_reader ON edges (runtime_id, reader);
+"""
+
+
+def _make_version_5(path: Path) -> None:
+    """Turn a store into what schema 5 wrote: a row per edge, keyed by the reader's
+    node id, each with its checksum, and the reader index, where the groups are;
+    each header's edge seal theirs."""
     with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("DROP TABLE traces")
-        conn.execute("UPDATE sofrito_schema SET version = 4")
+        conn.executescript(_V5_EDGES)
+        groups = conn.execute("SELECT runtime_id, dep, readers FROM readers").fetchall()
+        for runtime_id, dep, packed in groups:
+            sums = edge_checksummer(runtime_id)
+            for memo_id in unpack_ids(packed, "a test's group"):
+                reader = b"q" + memo_id
+                conn.execute(
+                    "INSERT INTO edges VALUES (?, ?, ?, ?)",
+                    (runtime_id, dep, reader, sums(reader, dep)),
+                )
+        for (runtime_id,) in conn.execute("SELECT runtime_id FROM runtimes").fetchall():
+            header = read_header(conn, runtime_id)
+            assert header is not None
+            query = "SELECT sum FROM edges WHERE runtime_id = ?"
+            seal = fold(EMPTY_SEAL, (row[0] for row in conn.execute(query, (runtime_id,))))
+            write_header(conn, runtime_id, replace(header, edge_seal=seal))
+        conn.execute("DROP TABLE readers")
+        conn.execute("DROP TABLE deps")
+        conn.execute("UPDATE sofrito_schema SET version = 5")
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_a_version_4_or_5_store_is_upgraded_without_its_memo_rows_and_edges(
+    tmp_path: Path, version: int
+) -> None:
+    """6 keeps the edges in groups. The old edge rows go with the memo rows (regrouped,
+    a damaged edge would come out sealed as sound: docs/persistence.md, "Schema"),
+    and nothing else; the head moves, so an older sofrito's process cannot write
+    rows without edges into the new tables."""
+    path = tmp_path / "v5.db"
     with SqliteStore(path) as store:
-        assert store.load_memo_rows("rt", [b"a"], head=1) == {b"a": b"A"}
-        assert store.load_reader_closure("rt", [b"ix"], head=1) == [(b"ix", b"a")]
+        first = store.commit_boundary(
+            "rt", graph(4, a="i:x", b="a i:x"), "r", "c", ["src:a"], [state("src:a")]
+        )
+        store.commit_boundary("other", graph(1, c="i:y"), "r", "c", [], [])
+    _make_version_5(path)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM edges").fetchone() == (4,)
+    if version == 4:
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute("DROP TABLE traces")
+            conn.execute("UPDATE sofrito_schema SET version = 4")
+    with SqliteStore(path) as store:
+        loaded = store.load_snapshot("rt")  # every edge checked against the seal
+        assert loaded is not None
+        assert (loaded.revision, loaded.meta, dict(loaded.rows)) == (4, b"m", {})
+        assert store.load_receipts("rt") == [first]
+        assert store.load_input_states("rt") == [state("src:a")]
+        assert (store.load_head("rt"), store.load_head("other")) == (2, 2)
+        assert store.load_reader_closure("rt", [b"i:x"], head=2) == []
+        with pytest.raises(Conflict, match="based on head 1, the head is now 2"):
+            store.commit_boundary("rt", graph(5, c="i:x"), "old", "c", [], [], base_head=1)
+        store.commit_boundary("rt", graph(5, c="i:x"), "new", "c", [], [], base_head=2)
+        assert store.load_reader_closure("rt", [b"i:x"], head=3) == [(b"i:x", b"c")]
+        assert store.load_snapshot("rt") is not None
         store.publish_traces([(b"L", b"t", b"row")])
         assert store.load_traces(b"L") == [b"row"]
     with closing(sqlite3.connect(path)) as conn, conn:
-        assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(5,)]
+        assert conn.execute("SELECT version FROM sofrito_schema").fetchall() == [(SCHEMA_VERSION,)]
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"readers", "deps"} <= names
+        assert not names & {"edges", "edges_by_reader"}
 
 
 def test_a_damaged_version_3_header_stays_damaged_after_the_upgrade(tmp_path: Path) -> None:
@@ -677,6 +744,11 @@ _ALPHA = "WHERE runtime_id = 'alpha'"
             "the input states of runtime 'alpha' do not match the seal",
         ),
         (
+            f"DELETE FROM runtimes {_ALPHA}",
+            "header",
+            "the input states of runtime 'alpha' exist without the runtime's header",
+        ),
+        (
             f"UPDATE memos SET row = x'00' {_ALPHA} AND memo_id = CAST('m33' AS BLOB)",
             "memo rows",
             "memo row 6d3333 of runtime 'alpha' fails its checksum",
@@ -692,24 +764,34 @@ _ALPHA = "WHERE runtime_id = 'alpha'"
             "input state 'src:4' of runtime 'alpha' fails its checksum",
         ),
         (
-            f"UPDATE edges SET dep = CAST('i:src:9' AS BLOB) {_ALPHA} "
-            "AND dep = CAST('i:src:3' AS BLOB) AND reader = CAST('qm30' AS BLOB)",
+            f"UPDATE readers SET dep = CAST('i:src:9' AS BLOB) {_ALPHA} "
+            "AND dep = CAST('i:src:3' AS BLOB)",
             "closure of src:9",
-            "an edge of memo row 6d3330 of runtime 'alpha' fails its checksum",
+            "the reader list of node b'i:src:9' of runtime 'alpha' fails its checksum",
         ),
         (
-            f"UPDATE edges SET sum = x'00' {_ALPHA} AND reader = CAST('qm34' AS BLOB)",
+            f"UPDATE readers SET sum = x'00' {_ALPHA} AND dep = CAST('qm34' AS BLOB)",
             "closure",
-            "an edge of memo row 6d3334 of runtime 'alpha' fails its checksum",
+            "the reader list of memo row 6d3334 of runtime 'alpha' has a checksum of the wrong",
         ),
         (
-            f"UPDATE edges SET reader = CAST('qm99' AS BLOB) {_ALPHA} "
-            "AND reader = CAST('qm33' AS BLOB) AND dep = CAST('qm32' AS BLOB)",
+            f"UPDATE readers SET readers = x'0000000300' {_ALPHA} AND dep = CAST('qm33' AS BLOB)",
+            "closure",
+            "the reader list of memo row 6d3333 of runtime 'alpha' fails its checksum",
+        ),
+        (
+            f"UPDATE deps SET memo_id = CAST('m99' AS BLOB) {_ALPHA} "
+            "AND memo_id = CAST('m33' AS BLOB)",
             "snapshot",
-            "an edge of memo row 6d3939 of runtime 'alpha' fails its checksum",
+            "the dependency list of memo row 6d3939 of runtime 'alpha' fails its checksum",
         ),
         (
-            f"DELETE FROM edges {_ALPHA} AND reader = CAST('qm32' AS BLOB)",
+            f"DELETE FROM deps {_ALPHA} AND memo_id = CAST('m32' AS BLOB)",
+            "snapshot",
+            "the reverse edges of runtime 'alpha' do not match the seal",
+        ),
+        (
+            f"DELETE FROM readers {_ALPHA} AND dep = CAST('i:src:5' AS BLOB)",
             "snapshot",
             "the reverse edges of runtime 'alpha' do not match the seal",
         ),
@@ -1003,15 +1085,18 @@ def test_a_store_dropped_without_close_closes_its_connection(tmp_path: Path) -> 
 
 
 def test_the_closure_walks_the_primary_key_that_a_full_load_checks(tmp_path: Path) -> None:
-    """An index a full load never reads must not decide what a closure finds."""
+    """Each level of a closure looks its nodes' reader lists up by primary key."""
+    from sofrito.stores._sqlite_edges import _READERS
+
     path = tmp_path / "s.db"
     with SqliteStore(path) as store:
         store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
     with closing(sqlite3.connect(path)) as conn:
-        sql = read_closure_sql(1)
-        plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["rt", b"x"]))
-    assert "edges USING PRIMARY KEY (runtime_id=? AND dep=?)" in plan
-    assert "edges_by_reader" not in plan
+        sql = _READERS.format(marks="?, ?")
+        plan = " / ".join(
+            row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["rt", b"x", b"y"])
+        )
+    assert "readers USING PRIMARY KEY (runtime_id=? AND dep=?)" in plan
 
 
 def _steps_to_load(store: SqliteStore, load: Callable[[], object]) -> int:
@@ -1060,26 +1145,20 @@ def test_a_family_is_read_through_its_index_not_beside_every_other_input(
     assert visited[3_000] <= visited[10] + 1
 
 
-def read_closure_sql(seeds: int) -> str:
-    from sofrito.stores._sqlite_tables import _CLOSURE
-
-    marks = ", ".join("(?)" for _ in range(seeds))
-    return _CLOSURE.format(seeds=marks).replace(":runtime", "?1").replace("(?)", "(?2)")
-
-
 def test_an_edge_left_over_marks_one_reader_too_many_and_breaks_the_seal(
     tmp_path: Path,
 ) -> None:
-    """What damage to the reader index can do: hide an old edge from the commit that
-    replaces its reader's edges, so the edge stays. Here the leftover is written
+    """What damage to a group's key can do: hide it from the commit that should have
+    changed it, so it stays beside the new one. Here the leftover is written
     directly, whole and checksummed. A closure then finds one reader too many (marked
     for nothing, never one too few), and the seal tells the next full load."""
     path = tmp_path / "s.db"
     with SqliteStore(path) as store:
         store.commit_boundary("rt", graph(1, a="i:y"), "r", "c", [], [])
-    left_over = edge_checksummer("rt")(b"qa", b"i:x")
+    packed = pack_ids([b"a"])
+    left_over = group_checksummers("rt")[0](b"i:x", packed)
     with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("INSERT INTO edges VALUES ('rt', ?, ?, ?)", (b"i:x", b"qa", left_over))
+        conn.execute("INSERT INTO readers VALUES ('rt', ?, ?, ?)", (b"i:x", packed, left_over))
     with SqliteStore(path) as store:
         assert store.load_reader_closure("rt", [b"i:x"], head=1) == [(b"i:x", b"a")]
         with pytest.raises(CorruptSnapshot, match="reverse edges of runtime 'rt' do not match"):
@@ -1093,7 +1172,7 @@ def test_a_deleted_edge_is_invisible_to_a_closure_and_caught_by_a_full_load(
     path = tmp_path / "s.db"
     with SqliteStore(path) as store:
         store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
-    _tamper(path, "DELETE FROM edges WHERE reader = CAST('qb' AS BLOB)")
+    _tamper(path, "DELETE FROM readers WHERE dep = CAST('qa' AS BLOB)")
     with SqliteStore(path) as store:
         assert store.load_reader_closure("rt", [b"i:x"], head=1) == [(b"i:x", b"a")]
         with pytest.raises(CorruptSnapshot, match="reverse edges of runtime 'rt' do not match"):
@@ -1141,20 +1220,24 @@ def test_another_process_committing_between_open_and_a_lazy_load_is_a_clear_erro
         assert store.load_memo_rows("rt", [b"b"], head=again.head) == {b"b": b"new"}
 
 
-# -- what a commit writes to the edges table ----------------------------------------------
+# -- what a commit writes to the edge tables -----------------------------------------------
 
 
 def _count_edge_writes(path: Path) -> Callable[[], dict[str, int]]:
-    """Triggers in the file log every insert and delete on ``edges``; the returned
-    function reads (and clears) the counts."""
+    """Triggers in the file log every insert and delete on the two edge tables
+    (``readers``, ``deps``); the returned function reads (and clears) the counts."""
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.executescript(
             """
             CREATE TABLE edge_log (what TEXT NOT NULL);
-            CREATE TRIGGER edge_inserted AFTER INSERT ON edges
-                BEGIN INSERT INTO edge_log VALUES ('insert'); END;
-            CREATE TRIGGER edge_deleted AFTER DELETE ON edges
-                BEGIN INSERT INTO edge_log VALUES ('delete'); END;
+            CREATE TRIGGER readers_inserted AFTER INSERT ON readers
+                BEGIN INSERT INTO edge_log VALUES ('readers insert'); END;
+            CREATE TRIGGER readers_deleted AFTER DELETE ON readers
+                BEGIN INSERT INTO edge_log VALUES ('readers delete'); END;
+            CREATE TRIGGER deps_inserted AFTER INSERT ON deps
+                BEGIN INSERT INTO edge_log VALUES ('deps insert'); END;
+            CREATE TRIGGER deps_deleted AFTER DELETE ON deps
+                BEGIN INSERT INTO edge_log VALUES ('deps delete'); END;
             """
         )
 
@@ -1170,7 +1253,8 @@ def _count_edge_writes(path: Path) -> Callable[[], dict[str, int]]:
 def test_a_commit_writes_only_the_edges_that_changed(tmp_path: Path) -> None:
     """A memo rewritten with the reads it had keeps its stored edges (a wide root
     re-executed to a new value used to rewrite all 200 of them); one read more
-    or less is one insert or one delete, and the closures and the seal agree."""
+    and one less rewrite its dependency list and the two reader lists, and the
+    closures and the seal agree."""
     path = tmp_path / "s.db"
     reads = [b"i:src:%d" % k for k in range(200)]
 
@@ -1187,7 +1271,7 @@ def test_a_commit_writes_only_the_edges_that_changed(tmp_path: Path) -> None:
         commit(store, 2, reads)
         assert taken() == {}
         commit(store, 3, [*reads[1:], b"i:src:new"])
-        assert taken() == {"insert": 1, "delete": 1}
+        assert taken() == {"deps insert": 1, "readers insert": 1, "readers delete": 1}
         head = store.load_head("r")
         assert store.load_reader_closure("r", [b"i:src:new"], head=head) == [
             (b"i:src:new", b"root")
@@ -1195,7 +1279,7 @@ def test_a_commit_writes_only_the_edges_that_changed(tmp_path: Path) -> None:
         assert store.load_reader_closure("r", [b"i:src:0"], head=head) == []
         assert store.load_snapshot("r") is not None  # the edge seal matches every edge
         commit(store, 4, [])
-        assert taken() == {"delete": 200}
+        assert taken() == {"deps delete": 1, "readers delete": 200}
         snapshot = store.load_snapshot("r")
         assert snapshot is not None
         assert snapshot.rows == {b"root": b"row4"}

@@ -15,8 +15,13 @@ Two failures must never turn into wrong data:
 
 Reverse edges (``dep -> reader``) are rows like any other: each carries a
 checksum (tagged, so an edge can never pass for a memo row), and the header
-seals them. An *on-demand* read (some rows, a reader closure) can check only
-the checksums of what it reads: a seal is over all of a runtime's rows, so
+seals them. The SQLite store keeps them in groups, a row per dependency
+listing its readers and a row per reader listing its dependencies
+(``_sqlite_edges``): a checksum per group, each kind with its own tag, both
+kinds folded into the one edge seal.
+
+An *on-demand* read (some rows, a reader closure) can check only the
+checksums of what it reads: a seal is over all of a runtime's rows, so
 seeing that one has vanished needs them all. What that leaves open, and why
 it is acceptable, is in docs/persistence.md ("What an on-demand read can
 detect").
@@ -41,6 +46,7 @@ __all__ = [
     "checksum",
     "edge_checksummer",
     "fold",
+    "group_checksummers",
     "input_checksummer",
     "memo_checksummer",
 ]
@@ -144,25 +150,34 @@ class _MemoSums:
 
 
 class EdgeSums:
-    """``checksum("sofrito.edge", runtime_id, reader, dep)``, the tag and runtime id
-    hashed once. The tag keeps an edge's checksum apart from a memo row's, whose
-    fields would otherwise have the same types (str, bytes, bytes)."""
+    """``checksum(tag, runtime_id, first, second)`` for two bytes fields, the tag
+    and runtime id hashed once: ``"sofrito.edge"`` and ``(reader, dep)`` for one
+    edge. The tag keeps an edge's checksum apart from a memo row's, whose
+    fields would otherwise have the same types (str, bytes, bytes), and one
+    kind of edge group's from the other's (``group_checksummers``)."""
 
     __slots__ = ("_prefix",)
 
-    def __init__(self, runtime_id: str) -> None:
+    def __init__(self, runtime_id: str, tag: str = "sofrito.edge") -> None:
         head = bytearray([_encoding.TUPLE]) + (4).to_bytes(4, "big")
-        _encoding.encode_into(head, "sofrito.edge")
+        _encoding.encode_into(head, tag)
         _encoding.encode_into(head, runtime_id)
         self._prefix = hashlib.blake2b(bytes(head), digest_size=SUM_SIZE)
 
-    def __call__(self, reader: bytes, dep: bytes) -> bytes:
+    def __call__(self, first: bytes, second: bytes) -> bytes:
         hasher = self._prefix.copy()
-        hasher.update(_BYTES + len(reader).to_bytes(4, "big"))
-        hasher.update(reader)
-        hasher.update(_BYTES + len(dep).to_bytes(4, "big"))
-        hasher.update(dep)
+        hasher.update(_BYTES + len(first).to_bytes(4, "big"))
+        hasher.update(first)
+        hasher.update(_BYTES + len(second).to_bytes(4, "big"))
+        hasher.update(second)
         return hasher.digest()
+
+
+def group_checksummers(runtime_id: str) -> tuple[EdgeSums, EdgeSums]:
+    """The checksums of the SQLite store's edge groups: ``checksum("sofrito.readers",
+    runtime_id, dep, readers)`` for a dependency's row (its readers packed) and
+    ``checksum("sofrito.deps", runtime_id, memo_id, deps)`` for a reader's row."""
+    return EdgeSums(runtime_id, "sofrito.readers"), EdgeSums(runtime_id, "sofrito.deps")
 
 
 def fold(seal: bytes, sums: Iterable[bytes]) -> bytes:

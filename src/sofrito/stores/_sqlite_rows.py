@@ -25,6 +25,8 @@ from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, InputSums, checksum
 from sofrito.stores.protocol import InputState, InputStatus, Receipt, RuntimeState
 
 __all__ = [
+    "ASTRAY",
+    "SEAL_BROKEN",
     "Header",
     "Malformed",
     "blob",
@@ -47,6 +49,12 @@ class Malformed(Exception):
         super().__init__(what, why)
         self.what = what
         self.why = why
+
+
+SEAL_BROKEN = (
+    "do not match the seal in the runtime's header (a row is missing or left over: damaged)"
+)
+ASTRAY = "was looked up, but another row came back (damaged index)"
 
 
 # -- typed columns ------------------------------------------------------------------

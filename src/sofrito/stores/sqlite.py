@@ -66,6 +66,8 @@ from sofrito.stores._sqlite_tables import (
     SEAL_BROKEN,
     apply_boundary,
     check_edges,
+    drop_edges,
+    has_edges,
     has_rows,
     header_before_drop,
     read_deps_by_prefix,
@@ -90,6 +92,19 @@ from sofrito.stores.protocol import (
 )
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+
+def _refuse_orphan_rows(conn: sqlite3.Connection, runtime_id: str) -> None:
+    """A runtime with no header has no rows either: rows without one mean the
+    header vanished (a damaged page of ``runtimes`` hid it from its key), and
+    opening that as a new runtime would serve a cache with nothing in it and
+    lose the inputs without a word. ``Malformed``, so ``on_corrupt`` decides."""
+    for table, what in (("inputs", "the input states"), ("memos", "the memo rows")):
+        if has_rows(conn, table, runtime_id):
+            raise Malformed(what, "exist without the runtime's header (damaged)")
+    if has_edges(conn, runtime_id):
+        raise Malformed("the reverse edges", "exist without the runtime's header (damaged)")
+
 
 Action = Literal["open", "read", "write"]
 
@@ -275,9 +290,11 @@ class SqliteStore:
         with self._transaction(runtime_id, "read") as conn:
             header = read_header(conn, runtime_id)
             if header is None or header.meta is None:
-                for table, what in (("memos", "the memo rows"), ("edges", "the reverse edges")):
-                    if has_rows(conn, table, runtime_id):
-                        raise Malformed(what, "exist without a snapshot header (damaged)")
+                orphans = "exist without a snapshot header (damaged)"
+                if has_rows(conn, "memos", runtime_id):
+                    raise Malformed("the memo rows", orphans)
+                if has_edges(conn, runtime_id):
+                    raise Malformed("the reverse edges", orphans)
                 return None
             rows = read_memos(conn, runtime_id, header.memo_seal)
             check_edges(conn, runtime_id, header.edge_seal)
@@ -352,6 +369,7 @@ class SqliteStore:
         with self._transaction(runtime_id, "read") as conn:
             header = read_header(conn, runtime_id)
             if header is None:
+                _refuse_orphan_rows(conn, runtime_id)
                 return None
             return SnapshotHeader(
                 header.revision, header.meta, header.head, header.sequence, header.state
@@ -494,7 +512,7 @@ class SqliteStore:
             header = header.advanced()
             if drop != "nothing":
                 conn.execute("DELETE FROM memos WHERE runtime_id = ?", (runtime_id,))
-                conn.execute("DELETE FROM edges WHERE runtime_id = ?", (runtime_id,))
+                drop_edges(conn, runtime_id)
                 conn.execute("DELETE FROM inputs WHERE runtime_id = ?", (runtime_id,))
             if drop == "everything":
                 conn.execute("DELETE FROM receipts WHERE runtime_id = ?", (runtime_id,))
