@@ -57,18 +57,17 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as FuturesExecutor
-from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
-from sofrito import _shipping
 from sofrito._on_demand import prefetch
 from sofrito._queries import spec_of
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
     from types import TracebackType
 
+    from sofrito import _shipping
     from sofrito._runtime import Runtime
 
 __all__ = ["Dask", "Dispatch", "Executor", "Processes", "Threads"]
@@ -147,7 +146,7 @@ class _OwnsPool(Generic[_Pool]):
         self.shutdown()
 
 
-class Threads(_OwnsPool[ThreadPoolExecutor]):
+class Threads(_OwnsPool["ThreadPoolExecutor"]):
     """Compute keys on ``workers`` threads of this process, in the caller's runtime.
 
     For query bodies that wait on I/O (files, network, subprocesses); pure
@@ -167,6 +166,8 @@ class Threads(_OwnsPool[ThreadPoolExecutor]):
         return _ThreadDispatch(self._live_pool(), rt, q, list(keys), self.workers)
 
     def _new_threads(self) -> ThreadPoolExecutor:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (see _new_processes)
+
         return ThreadPoolExecutor(self.workers, thread_name_prefix="sofrito-threads")
 
     def __repr__(self) -> str:
@@ -263,11 +264,15 @@ class Processes(_OwnsPool["ProcessPoolExecutor"]):
         return self.jobs * self.tasks_per_job
 
     def _submit(self, task: _shipping.Task) -> Future[_shipping.Shipped]:
-        return self._live_pool().submit(_shipping.run_task, task)
+        from sofrito._shipping import run_task  # noqa: PLC0415 (see _ship)
+
+        return self._live_pool().submit(run_task, task)
 
     def _new_processes(self) -> ProcessPoolExecutor:
-        # Imported here: multiprocessing and the process pool are 20-40 ms of
-        # imports that a run whose renders are all hits (a no-op) never needs.
+        # Imported here, as the thread pool and ``_shipping`` are where they are
+        # used: multiprocessing and the process pool are 20-40 ms of imports,
+        # the rest about 8 ms, that a run whose renders are all hits (a no-op)
+        # never needs.
         import multiprocessing  # noqa: PLC0415
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
@@ -400,7 +405,7 @@ class _Nothing:
         pass
 
 
-Submit = Callable[[_shipping.Task], Any]
+Submit = Callable[["_shipping.Task"], Any]
 """Starts one task and returns its future (``.result()``, ``.cancel()``)."""
 
 
@@ -415,6 +420,8 @@ def _ship(
     """Commit, cut ``keys`` into about ``tasks()`` batches and submit one task each;
     ``_Nothing`` where workers cannot help (the module docstring). ``tasks`` is
     asked only once there are keys to send (a Dask executor connects then)."""
+    from sofrito import _shipping  # noqa: PLC0415 (a run that sends nothing never imports it)
+
     spec = spec_of(q)
     if spec.keys is not None or not spec.persist or len(keys) < 2:
         return _Nothing()
@@ -497,8 +504,10 @@ class _Shipping:
                 shipped.refused,
             )
             return
+        from sofrito._shipping import install  # noqa: PLC0415 (see _ship)
+
         self.executed += shipped.executed
-        self.installed += _shipping.install(self._rt, shipped, self._known)
+        self.installed += install(self._rt, shipped, self._known)
 
     def close(self, wait: bool, /) -> None:
         """Cancel what has not started. Running tasks are not waited for: a worker

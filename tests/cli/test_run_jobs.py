@@ -147,3 +147,50 @@ def test_an_executor_address_where_nothing_listens_is_one_line_and_exit_2(tmp_pa
     assert f"--executor dask://127.0.0.1:{port}: cannot reach the scheduler" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "site" / "_site").exists()
+
+
+IMPORTS = """
+import sys
+from sofrito.cli.main import main
+code = main(["run", *sys.argv[1:3]])
+print(" ".join(sorted(name for name in sys.argv[3:] if name in sys.modules)))
+sys.exit(code)
+"""
+
+WORKERS_ONLY = (
+    "multiprocessing",
+    "concurrent.futures.process",
+    "concurrent.futures.thread",
+    "distributed",
+)
+"""What only a run with keys to send needs: a no-op with workers asked for
+starts none, connects to no scheduler, and imports none of it (the run
+imports ``sofrito._shipping``, whose ``prepare`` finds nothing to commit)."""
+
+
+@pytest.mark.parametrize("option", ["--jobs=2", "--executor=dask"])
+def test_a_no_op_with_workers_asked_for_imports_nothing_of_theirs(
+    tmp_path: Path, option: str
+) -> None:
+    import socket
+
+    _generate(tmp_path / "site", 3)
+    flow = str(tmp_path / "site" / "flow.py")
+    assert _sofrito("run", flow).returncode == 0
+    with socket.socket() as listening:  # a scheduler's address: nothing more is asked of it
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        if option == "--executor=dask":
+            pytest.importorskip("distributed")
+            option = f"--executor=dask://127.0.0.1:{listening.getsockname()[1]}"
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORTS, flow, option, *WORKERS_ONLY],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    summary, imported = done.stdout.split("\n")[:2]
+    assert summary.startswith("0 executed"), done.stdout
+    assert imported == "", f"a no-op with {option} imported {imported}"
