@@ -33,7 +33,9 @@ The queries are cut so that an edit re-executes only what it reaches
   and look itself up in it, on every page added.)
 
 Markdown-it, Jinja2, Pygments and PyYAML are imported inside the queries
-that use them, so a run where nothing changed never imports them. A page
+that use them, so a run where nothing changed never imports them (PyYAML
+only for a front matter whose lines are not the plain ones
+``_plain_front_matter`` reads itself, 6 us where PyYAML took 30). A page
 whose front matter is broken fails alone: its render raises
 ``FrontMatterError`` naming ``file:line``; the site-wide pages leave it out.
 
@@ -104,11 +106,15 @@ class Link(NamedTuple):
 # -- tracing, for tests ------------------------------------------------------
 
 
+_TRACE = os.environ.get("SITE_TRACE")
+"""Read once, as the flow is loaded: five queries of every page trace, and a
+lookup in ``os.environ`` is a microsecond (50 ms of a 10,000-page build)."""
+
+
 def _trace(what: str, key: str = "") -> None:
-    log = os.environ.get("SITE_TRACE")
-    if log:
+    if _TRACE:
         where = f" pid={os.getpid()}" if os.environ.get("SITE_TRACE_PIDS") else ""
-        with open(log, "a", encoding="utf-8") as file:
+        with open(_TRACE, "a", encoding="utf-8") as file:
             file.write(f"{what} {key}{where}\n")
 
 
@@ -182,12 +188,19 @@ def _split(text: str) -> tuple[str | None, str]:
 def meta(db: Any, path: str) -> Meta:
     """The page's front matter, checked; a broken one is a ``Meta`` with ``error``."""
     _trace("meta", path)
-    text = sf.fs.file(db, path).decode()
+    return front_matter(path, sf.fs.file(db, path).decode())
+
+
+def front_matter(path: str, text: str) -> Meta:
+    """``meta``'s work, apart from the engine (benchmarks time it alone)."""
     front, _ = _split(text)
     if front is None:
         return Meta(error=f"{path}:1: no front matter (a '---' block with a title and a date)")
     if (text.replace("\r\n", "\n") + "\n").find("\n---\n", 3) == -1:
         return Meta(error=f"{path}:1: the front matter's '---' block is never closed")
+    plain = _plain_front_matter(front)
+    if plain is not None:
+        return _checked(path, plain)
     import yaml
 
     # libyaml's safe loader when PyYAML has it (8x faster); a broken block is
@@ -204,6 +217,70 @@ def meta(db: Any, path: str) -> Meta:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return Meta(error=f"{path}:{at}: broken front matter: {problem}")
     return _checked(path, data)
+
+
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_PLAIN_LINE = re.compile(
+    rf"(?P<key>{_NAME}): (?:"
+    r"'(?P<single>(?:[ -&(-~]|'')*)'"  # printable ASCII, '' for '
+    r'|"(?P<double>[ !#-\[\]-~]*)"'  # printable ASCII but " and \
+    r"|(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)"
+    rf"|\[(?P<items>(?:{_NAME}(?:, {_NAME})*)?)\]"
+    r"|(?P<plain>[A-Za-z](?:[A-Za-z0-9 _.,()!?-]*[A-Za-z0-9_.()!?-])?)"
+    r")"
+)
+_YAML_WORDS = frozenset(
+    [
+        *("yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE"),
+        *("false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"),
+        *("null", "Null", "NULL", "y", "Y", "n", "N"),
+    ]
+)
+"""Plain words YAML 1.1 (PyYAML) reads as booleans or null, not as strings
+(``y`` and ``n`` are strings to PyYAML, here only to be safe)."""
+
+
+def _plain_front_matter(front: str) -> dict[str, Any] | None:
+    """The front matter as ``yaml.safe_load`` reads it, when each line has one of
+    the shapes pages use (``key: 'text'``, ``key: "text"``, ``key: 2024-05-01``,
+    ``key: [a, b]``, ``key: plain words``); None for anything else, which PyYAML
+    then reads.
+
+    libyaml's loader takes about 30 us a page, most of it PyYAML's Python
+    resolver and constructor (about 0.3 s of a 10,000-page build); these lines
+    take 6, and a site whose pages all have them never imports PyYAML. The
+    shapes are kept where YAML has nothing to decide: ASCII only, no escapes,
+    comments, indentation or trailing spaces, no word PyYAML reads as a
+    boolean or null (``_YAML_WORDS``) as a key, a word or a list item, and
+    a date only when it is one. tests/examples/test_site.py holds the two
+    readers to the same value on generated lines."""
+    data: dict[str, Any] = {}
+    for line in front.split("\n"):
+        if not line:
+            continue
+        match = _PLAIN_LINE.fullmatch(line)
+        if match is None or match["key"] in _YAML_WORDS:
+            return None
+        value: Any
+        if match["single"] is not None:
+            value = match["single"].replace("''", "'")
+        elif match["double"] is not None:
+            value = match["double"]
+        elif match["year"] is not None:
+            try:
+                value = dt.date(int(match["year"]), int(match["month"]), int(match["day"]))
+            except ValueError:
+                return None
+        elif match["items"] is not None:
+            value = match["items"].split(", ") if match["items"] else []
+            if not _YAML_WORDS.isdisjoint(value):
+                return None
+        elif match["plain"] in _YAML_WORDS:
+            return None
+        else:
+            value = match["plain"]
+        data[match["key"]] = value
+    return data or None
 
 
 def _checked(path: str, data: Any) -> Meta:
@@ -234,8 +311,11 @@ def body(db: Any, path: str) -> str:
 def parsed(db: Any, path: str) -> Parsed:
     """The body as HTML (code highlighted), its table of contents and outgoing links."""
     _trace("parsed", path)
-    markdown = body(db, path)
-    depth = markdown_options(db)["toc_depth"]
+    return parse(path, body(db, path), markdown_options(db)["toc_depth"])
+
+
+def parse(path: str, markdown: str, depth: int) -> Parsed:
+    """``parsed``'s work, apart from the engine (benchmarks time it alone)."""
     md = _markdown(depth)
     tokens = md.parse(markdown)
     toc = []
@@ -336,34 +416,44 @@ def _footnote_anchor(renderer: Any, tokens: Any, idx: int, options: Any, env: An
     return str(html).replace("\u21a9\ufe0e", "&#x21a9;&#xfe0e;")
 
 
-_LEXERS: dict[str, Any] = {}
+class _CodeBlock(NamedTuple):
+    """What a code block in one language needs, made once per process and language."""
+
+    highlight: Any  # pygments.highlight
+    lexer: Any
+    formatter: Any  # the one HtmlFormatter
+    opening: str  # <pre class="highlight"><code class="language-...">
+
+
+_CODE_BLOCKS: dict[str, _CodeBlock] = {}
 _FORMATTER: list[Any] = []
 
 
 def _highlight(code: str, language: str, _attrs: str) -> str:
     """A code block, highlighted. The lexer and the formatter are made once per
     process: a new ``HtmlFormatter`` builds its style sheet, which cost more than
-    highlighting the block (40% of a cold build's own time)."""
-    from pygments import highlight
-
-    spans = highlight(code, _lexer(language or "text"), _formatter())
-    language = escape_attribute(language)
+    highlighting the block (40% of a cold build's own time). So is the rest of
+    what does not depend on the code (the import, the block's opening tags with
+    the escaped language): 1-3 us of the 110 a block."""
+    block = _CODE_BLOCKS.get(language)
+    if block is None:
+        block = _CODE_BLOCKS[language] = _code_block(language)
+    spans = block.highlight(code, block.lexer, block.formatter)
     # starting with <pre, markdown-it takes it as the whole block
-    return f'<pre class="highlight"><code class="language-{language}">{spans}</code></pre>\n'
+    return f"{block.opening}{spans}</code></pre>\n"
 
 
-def _lexer(language: str) -> Any:
-    lexer = _LEXERS.get(language)
-    if lexer is None:
-        from pygments.lexers import get_lexer_by_name
-        from pygments.util import ClassNotFound
+def _code_block(language: str) -> _CodeBlock:
+    from pygments import highlight
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
 
-        try:
-            lexer = get_lexer_by_name(language)
-        except ClassNotFound:
-            lexer = get_lexer_by_name("text")
-        _LEXERS[language] = lexer
-    return lexer
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    opening = f'<pre class="highlight"><code class="language-{escape_attribute(language)}">'
+    return _CodeBlock(highlight, lexer, _formatter(), opening)
 
 
 def _formatter() -> Any:

@@ -8,6 +8,7 @@ main queries); what was written, from the output files' bytes and mtimes.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -18,8 +19,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("markdown_it")
 pytest.importorskip("mdit_py_plugins")
@@ -381,3 +385,101 @@ def test_the_heading_anchors_are_byte_for_byte_those_of_the_anchors_plugin(depth
         ids = [[token.attrs.get("id") for token in tokens] for tokens in (mine, theirs)]
         assert ids[0] == ids[1]
     assert 'id="title-1"' in ours.render(pages[0]) or depth < 2
+
+
+_flow_once = functools.cache(_flow)
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with the type of each part beside it: ``True`` and ``1``, or a
+    date and its string, must not compare equal here."""
+    if isinstance(value, dict):
+        return {(type(key), key): _typed(part) for key, part in value.items()}
+    if isinstance(value, list):
+        return [_typed(part) for part in value]
+    return (type(value), value)
+
+
+_PLAIN_TEXT = st.lists(st.sampled_from([*"aZ09 _-.,()!?"]), max_size=10).map("".join)
+_ANY_TEXT = st.lists(
+    st.sampled_from([*"aZ09 _-.,()!?'\"#:\\[]{}\t\r\x85\u2028é~", "''"]), max_size=10
+).map("".join)
+_NEAR_TEXT = st.lists(st.sampled_from([*"a :#-'\""]), max_size=6).map("".join)
+_TEXT = st.one_of(_PLAIN_TEXT, _PLAIN_TEXT, _NEAR_TEXT, _ANY_TEXT)  # mostly shapes it takes
+_WORDS = st.sampled_from(["a", "web", "x-y", "on", "No", "1", "a b", "", "'q'"])
+_VALUES = st.one_of(
+    _TEXT.map(lambda text: f"'{text}'"),
+    _TEXT.map(lambda text: f'"{text}"'),
+    _TEXT.map(lambda text: f"a{text}"),
+    _TEXT,
+    st.tuples(st.integers(0, 10000), st.integers(0, 13), st.integers(0, 32)).map(
+        lambda d: f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}"
+    ),
+    st.lists(_WORDS, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+    st.sampled_from(["yes", "Off", "NULL", "y", "~", "12", "1.5", ".inf", "true story", "a: b"]),
+)
+_KEYS = st.one_of(
+    st.sampled_from(["title", "date", "tags", "description"]),
+    st.sampled_from(["title", "on", "Yes", "null", "a b", "1x", "_x"]),
+)
+_LINES = st.one_of(
+    *[st.tuples(_KEYS, _VALUES).map(lambda pair: f"{pair[0]}: {pair[1]}")] * 4,
+    st.sampled_from(["", "# a comment", "  indented: x", "...", "title:", "title : x", "x: y "]),
+)
+
+
+@settings(max_examples=1000, deadline=None)  # the first example loads the flow
+@given(st.lists(_LINES, max_size=4))
+@example(["title: 'It''s a title (1)'", "date: 2024-05-01", "tags: [a, web]", "b: Plain, words"])
+@example(['title: "It\'s"', "date: 2023-02-29", "tags: []"])
+def test_the_front_matter_read_without_pyyaml_is_what_pyyaml_reads(lines: list[str]) -> None:
+    """``_plain_front_matter`` reads the lines pages use (quoted text, dates, lists
+    of words) without PyYAML, and gives up (None) on anything else: where it
+    answers, ``yaml.safe_load`` gives the same keys and values of the same types
+    (``on``, ``yes`` and ``null`` are not strings to PyYAML, an invalid date
+    fails it, a ``#`` or ``: `` means something in a plain word)."""
+    import yaml
+
+    for front in [*(f"{line}\n" for line in lines), "\n".join(lines) + "\n"]:
+        ours = _flow_once()._plain_front_matter(front)
+        if ours is not None:
+            assert _typed(ours) == _typed(yaml.safe_load(front)), front
+
+
+def test_the_generated_pages_are_read_without_importing_pyyaml(tmp_path: Path) -> None:
+    """Every generated page's front matter has the plain shapes, so ``meta``
+    never imports PyYAML (a body edit's run does not load it) and gives the
+    ``Meta`` PyYAML's reading gives; a page with a comment in its front matter
+    is read by PyYAML, as before."""
+    generate.generate(tmp_path, 40, seed=5)
+    pages = sorted(str(path) for path in (tmp_path / "content").rglob("*.md"))
+    commented = tmp_path / "content" / "commented.md"
+    commented.write_text("---\ntitle: A # not the title\ndate: 2024-05-01\n---\nBody\n")
+    script = (
+        "import importlib.util, sys, json\n"
+        f"spec = importlib.util.spec_from_file_location('f', {str(SITE / 'flow.py')!r})\n"
+        "flow = importlib.util.module_from_spec(spec); spec.loader.exec_module(flow)\n"
+        "pages = json.loads(sys.argv[1])\n"
+        "metas = [flow.front_matter(p, open(p).read()) for p in pages]\n"
+        "print('yaml' in sys.modules)\n"
+        "flow.front_matter('c.md', open(sys.argv[2]).read())\n"
+        "print('yaml' in sys.modules)\n"
+    )
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(pages), str(commented)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True"]
+    import yaml
+
+    flow = _flow_once()
+    for page in pages:
+        text = Path(page).read_text()
+        front = flow._split(text)[0]
+        assert flow._plain_front_matter(front) is not None, page
+        assert flow.front_matter(page, text) == flow._checked(page, yaml.safe_load(front))
+    assert flow.front_matter("c.md", commented.read_text()).title == "A"
