@@ -663,16 +663,53 @@ def _template(sources: tuple[tuple[str, str], ...], name: str) -> Any:
             autoescape=jinja2.select_autoescape(default=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # one environment per set of sources: nothing to reload
         )
         template = _TEMPLATES[(sources, name)] = env.get_template(name)
     return template
 
 
+class Nav(NamedTuple):
+    """The site-wide links of every page's header (``base.html``), relative to the
+    page's folder."""
+
+    style: str
+    pygments: str
+    feed: str
+    index: str
+    tags: str
+
+
+class Shown(NamedTuple):
+    """A link to another page as a page shows it: its title, and the href from
+    the showing page's folder."""
+
+    title: str
+    href: str
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _nav(folder: str) -> Nav:
+    """``Nav`` for the pages of ``folder``: the same for all of them."""
+    return Nav(
+        _relative_from(folder, "style.css"),
+        _relative_from(folder, "pygments.css"),
+        _relative_from(folder, "feed.xml"),
+        _relative_from(folder, "index.html"),
+        _relative_from(folder, "tags/index.html"),
+    )
+
+
 def _render(db: Any, name: str, own: str, **values: Any) -> str:
-    """Render template ``name`` for the output ``own``; ``rel`` makes links relative to it."""
+    """Render template ``name`` for the output ``own``.
+
+    Every link a template shows comes worked out, relative to ``own``'s folder
+    (``nav``, and the ``href`` of each page or tag it lists): templates call
+    no function. A call in a template goes through Jinja's ``Context.call``
+    (about 1.5 us: it looks for ``pass_context`` and the like on the callee
+    each time), and a page made 10 to 15 of them, a fifth of its render."""
     template = _template(template_closure(db, name), name)
-    rel = functools.partial(_relative_from, posixpath.dirname(own))
-    return str(template.render(site=site(db), rel=rel, **values))
+    return str(template.render(site=site(db), nav=_nav(posixpath.dirname(own)), **values))
 
 
 def _relative(url: str, own: str) -> str:
@@ -687,7 +724,39 @@ def _relative_from(start: str, url: str) -> str:
     tags, neighbours and backlinks), most of them the same for every page of
     its folder, and a template edit renders 10,000 pages.
 
-    ``posixpath.relpath`` without its ``abspath`` (a ``getcwd`` per call): the
+    Most of those a template edit asks for are asked once all the same (a
+    page's neighbours and backlinks, each page the index and the tag pages
+    list: 54,000 at 10,000 pages), so a link to a page is its folder's link
+    (``_folder_link``, once per pair of folders) and its name, when both
+    paths are plain (``_plain_path``) and ``url`` is not ``start`` or above it;
+    anything else takes ``_relative_parts``."""
+    folder, _, name = url.rpartition("/")
+    if name and _plain_path(url) and _plain_path(start) and not f"{start}/".startswith(f"{url}/"):
+        link = _folder_link(start, folder)
+        return f"{link}/{name}" if link else name
+    return _relative_parts(start, url)
+
+
+def _plain_path(path: str) -> bool:
+    """Relative, with no empty, ``.`` or ``..`` part (``""`` is the site's root)."""
+    if not path:
+        return True
+    around = f"/{path}/"
+    return "//" not in around and "/./" not in around and "/../" not in around
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _folder_link(start: str, folder: str) -> str:
+    """The link from the folder ``start`` to the folder ``folder`` (both plain): ""
+    for the same folder, else its parts joined (``_relative_parts``' steps)."""
+    start_parts = start.split("/") if start else []
+    folder_parts = folder.split("/") if folder else []
+    common = len(posixpath.commonprefix([start_parts, folder_parts]))
+    return "/".join([".."] * (len(start_parts) - common) + folder_parts[common:])
+
+
+def _relative_parts(start: str, url: str) -> str:
+    """``posixpath.relpath`` without its ``abspath`` (a ``getcwd`` per call): the
     same steps on the parts, for paths with no ``.`` or ``..`` part."""
     start_parts = [part for part in start.split("/") if part]
     url_parts = [part for part in url.split("/") if part]
@@ -714,20 +783,27 @@ def render(db: Any, path: str) -> str:
         raise FrontMatterError(meta(db, path).error)
     content = parsed(db, path)
     around = links(db, path)
+    own = output_path(path)
+    here = posixpath.dirname(own)
     return _render(
         db,
         "page.html",
-        output_path(path),
+        own,
         page=info,
+        tags=tuple((tag, _relative_from(here, tag_url(tag))) for tag in info.tags),
         content=content.html,
         toc=content.toc,
-        backlinks=around.backlinks,
-        newer=around.newer,
-        older=around.older,
-        tag_url=tag_url,
+        backlinks=tuple(_shown(here, link) for link in around.backlinks),
+        newer=None if around.newer is None else _shown(here, around.newer),
+        older=None if around.older is None else _shown(here, around.older),
     )
 
 
+def _shown(here: str, link: Link) -> Shown:
+    return Shown(link.title, _relative_from(here, link.url))
+
+
+@functools.lru_cache(maxsize=1 << 12)
 def tag_url(tag: str) -> str:
     """The output of the tag page for ``tag``."""
     slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-") or "tag"
@@ -739,11 +815,17 @@ def _links(db: Any, paths: tuple[str, ...]) -> list[Summary]:
     return [info for info in found if info is not None]
 
 
+def _listed(db: Any, paths: tuple[str, ...], own: str) -> list[tuple[Summary, str]]:
+    """The good pages of ``paths``, each with its href from the output ``own``."""
+    here = posixpath.dirname(own)
+    return [(info, _relative_from(here, info.url)) for info in _links(db, paths)]
+
+
 @sf.query
 def index(db: Any) -> str:
     """Every good page, newest first."""
     _trace("index")
-    return _render(db, "index.html", "index.html", pages=_links(db, order(db)), tag_url=tag_url)
+    return _render(db, "index.html", "index.html", pages=_listed(db, order(db), "index.html"))
 
 
 @sf.query
@@ -751,16 +833,21 @@ def tag_page(db: Any, tag: str) -> str:
     """The pages tagged ``tag``."""
     _trace("tag_page", tag)
     own = tag_url(tag)
-    pages = _links(db, tag_index(db)[tag])
-    return _render(db, "tag.html", own, tag=tag, pages=pages, tag_url=tag_url)
+    pages = _listed(db, tag_index(db)[tag], own)
+    return _render(db, "tag.html", own, tag=tag, pages=pages)
 
 
 @sf.query
 def tags_overview(db: Any) -> str:
     """Every tag with its number of pages."""
     _trace("tags_overview")
-    counts = [(tag, len(paths), tag_url(tag)) for tag, paths in tag_index(db).items()]
-    return _render(db, "tags.html", "tags/index.html", tags=counts)
+    own = "tags/index.html"
+    here = posixpath.dirname(own)
+    counts = [
+        (tag, len(paths), _relative_from(here, tag_url(tag)))
+        for tag, paths in tag_index(db).items()
+    ]
+    return _render(db, "tags.html", own, tags=counts)
 
 
 @sf.query
