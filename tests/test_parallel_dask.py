@@ -148,3 +148,11 @@ def test_dask_with_no_scheduler_computes_every_key_here_with_one_warning(
         rt.query_many(flow.render, KEYS)
     assert caplog.text.count("cannot be reached") == 1  # said once, not per dispatch
     assert f"render {KEYS[0][0]}" in flow.RUNS  # computed here
+
+
+@needs_dask
+def test_dask_refuses_what_is_neither_a_client_nor_an_address(cluster: Any) -> None:
+    from sofrito.executors import Dask
+
+    with pytest.raises(TypeError, match=r"a distributed\.Client or a scheduler's address"):
+        Dask(cluster)  # the cluster, not its address: said when made, not at a dispatch

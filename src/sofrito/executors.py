@@ -315,6 +315,13 @@ class Dask:
             raise ImportError(
                 "sofrito.executors.Dask needs the distributed package: pip install 'sofrito[dask]'"
             )
+        if not isinstance(client_or_address, str) and not hasattr(
+            client_or_address, "register_plugin"
+        ):
+            raise TypeError(
+                "sofrito.executors.Dask takes a distributed.Client or a scheduler's address "
+                f"('HOST:PORT'), got {client_or_address!r}"
+            )
         self._given: Any = client_or_address
         """A client (used as given) or an address (connected to on first use)."""
         self._owned = isinstance(client_or_address, str)
