@@ -156,3 +156,19 @@ def test_dask_refuses_what_is_neither_a_client_nor_an_address(cluster: Any) -> N
 
     with pytest.raises(TypeError, match=r"a distributed\.Client or a scheduler's address"):
         Dask(cluster)  # the cluster, not its address: said when made, not at a dispatch
+
+
+@needs_dask
+def test_dask_with_an_address_it_cannot_use_computes_every_key_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from sofrito.executors import Dask
+
+    want, _ = _serial(tmp_path)
+    with Dask("not an address") as dask, caplog.at_level(logging.WARNING):
+        rt = _open(tmp_path / "dask.db", dask)
+        _fill(rt)
+        assert rt.query_many(flow.render, KEYS) == want
+    assert "cannot be reached" in caplog.text
