@@ -1122,6 +1122,41 @@ def test_a_memo_that_read_what_its_row_lists_keeps_its_stored_edges_unread(
     store.close()
 
 
+def test_an_upgrade_that_drops_the_memo_rows_leaves_no_row_trusted(tmp_path: Path) -> None:
+    """Opening a schema 5 file upgrades it: its memo rows and edges go (the edges
+    cannot be regrouped trusted), and so does the snapshot that described them.
+    Kept, it passed every row as clean without loading it (``untouched``, which
+    ``sofrito run`` asks about every output), and after a template edit no edge
+    was left to mark the pages: every one stayed stale."""
+    from sofrito._on_demand import untouched
+    from tests.stores.test_sqlite import _make_version_5
+
+    db = tmp_path / "u.db"
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="u")
+    rt.set(source["a"], "alpha")
+    assert joined(rt, "a") == "ALPHA"
+    rt.commit()
+    assert untouched(rt, [(joined, ("a",))]) == [False]  # in memory: not a stored row's
+    del rt
+    gc.collect()
+    assert untouched(sf.Runtime(store=SqliteStore(db), runtime_id="u"), [(joined, ("a",))]) == [
+        True
+    ]
+    gc.collect()
+    _make_version_5(db)
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="u")
+    assert untouched(rt, [(joined, ("a",))]) == [False]
+    assert rt.get(source["a"]) == "alpha"  # the inputs stay
+    rt.set(source["a"], "again")
+    assert joined(rt, "a") == "AGAIN"
+    rt.commit()
+    del rt
+    gc.collect()
+    rt = sf.Runtime(store=SqliteStore(db), runtime_id="u")
+    rt.set(source["a"], "third")
+    assert joined(rt, "a") == "THIRD"  # its new edges marked it
+
+
 def test_a_commit_makes_its_input_states_as_the_store_writes_them(tmp_path: Path) -> None:
     """Each input state holds its value encoded: a commit of 1,200 files of
     20 KB held all 24 MB of them through the store's whole write. They are

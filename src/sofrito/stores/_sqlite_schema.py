@@ -36,11 +36,12 @@ build of 10,000 pages wrote 235,000 edge rows and as many index entries;
 it writes 60,000 and 60,000 rows now (docs/persistence.md, "Schema").
 An older file is upgraded one step after another in one transaction.
 
-**The upgrade to 4 drops the memo rows** (inputs, receipts, revisions and
-``meta`` stay). Their edges cannot be derived here: a row is opaque to the
-store (its layout is the runtime's, and with ``secret=`` it is MAC-sealed),
-and a memo row without its edges is a reader that a write in a fresh process
-would never mark. The memos are a cache, so recomputing them once is always
+**The upgrade to 4 drops the memo rows** and the snapshot that describes
+them (``meta``, the revision; inputs, receipts and lifecycle states stay,
+``_drop_memos``). Their edges cannot be derived here: a row is opaque to
+the store (its layout is the runtime's, and with ``secret=`` it is
+MAC-sealed), and a memo row without its edges is a reader that a write in a
+fresh process would never mark. The memos are a cache, so recomputing them once is always
 right; a new sofrito version usually changes their fingerprints anyway. The
 upgrade advances the head of each runtime it empties, so a process of an
 older sofrito that still has the file open gets ``Conflict`` at its next
@@ -303,10 +304,19 @@ def _upgrade_from_5(conn: sqlite3.Connection) -> None:
 
 
 def _drop_memos(conn: sqlite3.Connection, owners_query: str) -> None:
-    """Delete every memo row; each runtime that had some (``owners_query``) gets
-    its memo and edge seals emptied and its head advanced, so that a process of
-    an older sofrito with the file open gets ``Conflict`` at its next write. A
-    header that fails its checksum is left as it is, still failing."""
+    """Delete every memo row; each runtime that had some (``owners_query``) loses
+    its snapshot (``meta``, which describes those rows: which queries have
+    rows, which are marked; and the revision), its memo and edge seals are
+    emptied and its head advanced, so that a process of an older sofrito with
+    the file open gets ``Conflict`` at its next write. Inputs, receipts and the
+    lifecycle state stay: the runtime opens as one holding only inputs. A
+    header that fails its checksum is left as it is, still failing.
+
+    Why the meta goes too: kept, it told the runtime that rows it describes
+    exist, and what trusts that without loading them (``sofrito run`` keeps an
+    output whose render's row is clean, ``_on_demand.untouched``) kept every
+    page as it was, and no edge was left to mark them when a template then
+    changed: a stale site."""
     owners = [row[0] for row in conn.execute(owners_query)]
     conn.execute("DELETE FROM memos")
     for runtime_id in owners:
@@ -317,7 +327,13 @@ def _drop_memos(conn: sqlite3.Connection, owners_query: str) -> None:
         except Malformed:
             continue
         if header is not None:
-            emptied = replace(header.advanced(), memo_seal=EMPTY_SEAL, edge_seal=EMPTY_SEAL)
+            emptied = replace(
+                header.advanced(),
+                revision=0,
+                meta=None,
+                memo_seal=EMPTY_SEAL,
+                edge_seal=EMPTY_SEAL,
+            )
             write_header(conn, runtime_id, emptied)
 
 
