@@ -32,8 +32,8 @@ The queries are cut so that an edit re-executes only what it reaches
   again. (Reading the whole ``order`` made each of 10,000 pages re-execute,
   and look itself up in it, on every page added.)
 
-Markdown-it, Jinja2, Pygments and PyYAML are imported inside the queries
-that use them, so a run where nothing changed never imports them (PyYAML
+Markdown-it, Jinja2, Pygments, PyYAML and tomllib are imported inside the
+queries that use them, so a run where nothing changed never imports them (PyYAML
 only for a front matter whose lines are not the plain ones
 ``_plain_front_matter`` reads itself, 6 us where PyYAML took 30). A page
 whose front matter is broken fails alone: its render raises
@@ -54,7 +54,6 @@ import functools
 import os
 import posixpath
 import re
-import tomllib
 import zlib
 from typing import Any, NamedTuple
 
@@ -124,6 +123,8 @@ def _trace(what: str, key: str = "") -> None:
 @sf.query
 def config(db: Any) -> dict[str, Any]:
     """``site.toml``, parsed."""
+    import tomllib  # 8 M instructions, 1.5 ms: only a run that reads site.toml pays them
+
     return tomllib.loads(sf.fs.file(db, "site.toml").decode())
 
 
