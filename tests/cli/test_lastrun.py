@@ -37,3 +37,21 @@ def test_rendered_names_the_outputs_of_executed_renders_and_tells_equal_keys_apa
     assert both == {**found, "inline.txt": main_ref}
     full = lastrun.renders_of(mapping, site)
     assert lastrun.rendered(full, executed) == {p: r for p, r in full.items() if r in executed}
+
+
+def test_rendered_asked_again_for_fewer_renders_answers_as_asked_afresh() -> None:
+    """The summary asks for the changed renders after the record asked for the
+    executed ones: the answer is the first one's, filtered, and the same as a
+    fresh one; a wider question is answered afresh."""
+    mapping: list[tuple[str, Any]] = [(f"{n}.html", sf.output(page, n)) for n in range(5)]
+    mapping.append(("inline.txt", "text"))
+    name = lastrun._named(mapping, site)["0.html"].kind
+    executed = {sf.QueryRef.of(name, (n,)) for n in (1, 2, 3)}
+    renders = lastrun.renders_of(mapping, site)
+    assert set(lastrun.rendered(renders, executed)) == {"1.html", "2.html", "3.html"}
+    fewer = {sf.QueryRef.of(name, (2,))}
+    assert lastrun.rendered(renders, fewer) == {"2.html": sf.QueryRef.of(name, (2,))}
+    wider = {*executed, sf.QueryRef.of(name, (4,))}
+    assert set(lastrun.rendered(renders, wider)) == {"1.html", "2.html", "3.html", "4.html"}
+    fresh = lastrun.renders_of(mapping, site)
+    assert lastrun.rendered(renders, fewer) == lastrun.rendered(fresh, fewer)

@@ -2,18 +2,18 @@
 
 A run listens to its runtime while it computes (``RunListener``: after the
 scan's writes, before the commit's, so that the writes report nothing), and
-reads the engine's execution events: ``QueryExecuting``, ``QueryVerified``,
-``QueryChanged``, ``QueryTraced`` (docs/events.md). They give the summary's
-``executed`` (the queries whose bodies ran, each once: an execution a shared
-trace answered is not one) and each touched query's outcome:
-executed (its value changed), new (a first computation), cut off early
-(executed to an equal value) or verified (not executed).
+reads the engine's execution events: ``QueryExecuting``, ``QueryChanged``,
+``QueryTraced`` (docs/events.md). They give the summary's ``executed`` (the
+queries whose bodies ran, each once: an execution a shared trace answered is
+not one) and each executed query's outcome: executed (its value changed), new
+(a first computation) or cut off early (executed to an equal value). A query
+the run touched without executing it was verified.
 
 ``build`` turns them into a ``LastRun`` record: the input changes of the run
 (a cell or a key listing whose ``changed_at`` is in the run), the queries that
 lie on a dependency path from one of them to the render of an output that
 executed, their outcomes, and the edges among them (asked from the runtime
-once, ``sofrito._introspect.reads``, since events carry no edges). Nothing
+once, ``sofrito._introspect.run_graph``, since events carry no edges). Nothing
 else: a query that no change reached, or that leads to no output re-rendered,
 cannot answer "why did this output re-render". The record is bounded
 (``MAX_NODES``); past the bound it keeps the changed inputs and the outputs,
@@ -26,6 +26,13 @@ change to the store protocol. A cell no query reads invalidates nothing, and
 a run whose record equals the previous one (two no-op runs) writes nothing.
 The record is plain data (tuples, str, int, bytes), which both value codecs
 store. The engine keeps no such record itself: only a run that listens does.
+
+**Its cost.** The ``QueryVerified`` events are not read: on a template edit
+of 10,000 pages they name 30,000 memos loaded and verified clean, none on a
+chain, and the record hashed each ref three or four times to drop them. The
+verified memos on a chain are found by their marks instead (``run_graph``),
+the graph is numbered by node object, and the renders that executed are
+found once for the record and the summary (``_Renders.among``).
 
 **Failed outputs.** The record also keeps each output whose render failed in
 the run, with its error's line (``LastRun.failed``): a failure is not an
@@ -43,8 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 import sofrito as sf
-from sofrito._introspect import listing_ref, reads
-from sofrito._keys import decode_key, key_hash
+from sofrito._introspect import listing_ref, run_graph
+from sofrito._keys import decode_key, encode_key, key_hash
 from sofrito._queries import spec_of
 from sofrito.fs import Output
 
@@ -88,7 +95,6 @@ class RunFacts:
     executed: dict[sf.QueryRef, bool] = field(default_factory=dict)
     """Each query that executed (once, however often), and whether it was its first."""
     changed: set[sf.QueryRef] = field(default_factory=set)
-    verified: set[sf.QueryRef] = field(default_factory=set)
     traced: set[sf.QueryRef] = field(default_factory=set)
     """Executions a shared trace answered (``QueryTraced``): their bodies did not run."""
     lost: int = 0
@@ -99,11 +105,12 @@ class RunFacts:
         """The queries whose bodies ran: executed, less those a trace answered."""
         return len(self.executed.keys() - self.traced)
 
-    def outcome(self, ref: sf.QueryRef) -> str | None:
+    def outcome(self, ref: sf.QueryRef) -> str:
+        """The outcome of a query the run touched: it executed, or was verified."""
         first = self.executed.get(ref)
         if first is not None:
             return NEW if first else EXECUTED if ref in self.changed else CUT_OFF
-        return VERIFIED if ref in self.verified else None
+        return VERIFIED
 
 
 class RunListener:
@@ -125,10 +132,10 @@ class RunListener:
                 continue
             if event is None:
                 return
+            if type(event) is sf.QueryVerified:
+                continue  # the most frequent, and not read (module docstring, "Its cost")
             if isinstance(event, sf.QueryExecuting):
                 facts.executed.setdefault(event.ref, event.first)
-            elif isinstance(event, sf.QueryVerified):
-                facts.verified.add(event.ref)
             elif isinstance(event, sf.QueryChanged):
                 facts.changed.add(event.ref)
             elif isinstance(event, sf.QueryTraced):
@@ -228,6 +235,8 @@ class _Renders(Mapping[str, sf.QueryRef]):
         self._mapping = mapping
         self._main = main
         self._refs: dict[str, sf.QueryRef] | None = None
+        self._found: tuple[Collection[sf.QueryRef], dict[str, sf.QueryRef]] | None = None
+        """The last ``among``: what it was asked, and its answer."""
 
     def _built(self) -> dict[str, sf.QueryRef]:
         if self._refs is None:
@@ -248,7 +257,19 @@ class _Renders(Mapping[str, sf.QueryRef]):
         edit of one page executes a few renders of 10,000, and encoding every
         render's key to find them cost more than the rest of the record. An
         executed key is decoded and looked up by value, then confirmed by its
-        ref (two keys can be equal values and encode apart: ``1`` and ``True``)."""
+        ref (two keys can be equal values and encode apart: ``1`` and ``True``).
+
+        Asked again for some of the refs asked before (the summary's changed
+        renders, after the record's executed ones), the answer is the last one's,
+        filtered: each render is found once."""
+        last = self._found
+        if last is not None and all(ref in last[0] for ref in executed):
+            return {path: ref for path, ref in last[1].items() if ref in executed}
+        found = self._among(executed)
+        self._found = (executed, found)
+        return found
+
+    def _among(self, executed: Collection[sf.QueryRef]) -> dict[str, sf.QueryRef]:
         if self._refs is not None or len(executed) > len(self._mapping):  # a cold build
             return {path: ref for path, ref in self._built().items() if ref in executed}
         wanted: dict[tuple[str, tuple[Any, ...]], sf.QueryRef] = {}
@@ -275,7 +296,7 @@ class _Renders(Mapping[str, sf.QueryRef]):
                 hit = wanted.get((name, value.key)) if name is not None else None
             except TypeError:  # an unhashable key: not a memo's
                 continue
-            if hit is not None and _ref_of(name, value.key) == hit:
+            if hit is not None and _encoded(value.key) == hit.key:
                 found[path] = hit
         return found
 
@@ -283,9 +304,9 @@ class _Renders(Mapping[str, sf.QueryRef]):
 _UNNAMED: Final[Any] = object()
 
 
-def _ref_of(name: str | None, key: tuple[Any, ...]) -> sf.QueryRef | None:
+def _encoded(key: tuple[Any, ...]) -> bytes | None:
     try:
-        return None if name is None else sf.QueryRef.of(name, key)
+        return encode_key(key)
     except TypeError:
         return None
 
@@ -336,33 +357,23 @@ def _graph(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) 
         return LastRun(start=facts.start, end=rt.revision, lost=facts.lost)
     if all(facts.executed.values()):
         return _first_build(rt, facts, renders)
-    outcomes = {ref: facts.outcome(ref) or VERIFIED for ref in (*facts.verified, *facts.executed)}
-    verified = [ref for ref, outcome in outcomes.items() if outcome == VERIFIED]
-    # A verified memo that no write reached is on no path from a change: its reads
-    # are not asked for (a no-op run verifies every render and asks for none).
-    read_by = reads(rt, facts.executed)
-    read_by.update(reads(rt, verified, reached_after=facts.start))
-    # Refs hash in Python (a dataclass): each is numbered once, the graph is ints.
-    number: dict[sf.QueryRef, int] = {}
-    nodes: list[Node] = []
-    edges: set[tuple[int, int]] = set()
-    for reader, reads_of_reader in read_by.items():
-        at = _numbered(number, nodes, "query", reader, outcomes[reader])
-        for read in reads_of_reader:
-            if read.what == "query":
-                outcome = outcomes.get(read.ref)
-                if outcome is None or read.ref not in read_by:
-                    # not touched in the run, or touched but reached by no write (so
-                    # its reads are not asked for): nothing changed below it, and
-                    # a node with no edge in lies on no chain from a change. A
-                    # template edit verifies four such reads per page.
-                    continue
-            elif read.changed_at is None or read.changed_at <= facts.start:
-                continue  # an input the run did not change
-            else:
-                outcome = CHANGED
-            edges.add((_numbered(number, nodes, read.what, read.ref, outcome), at))
-    targets = {path: number[ref] for path, ref in rendered(renders, facts.executed).items()}
+    graph = run_graph(rt, facts.start, facts.executed)
+    nodes = [
+        Node(
+            named.what,
+            named.ref,
+            facts.outcome(named.ref) if ran else _INPUT_OR_VERIFIED[named.what],
+        )
+        for named, ran in zip(graph.nodes, graph.executed, strict=True)
+    ]
+    edges = graph.edges
+    # Refs hash in Python (a dataclass): only the executed are looked up by ref.
+    executed_at = {named.ref: n for n, named in enumerate(graph.nodes) if graph.executed[n]}
+    targets = {
+        path: at
+        for path, ref in rendered(renders, facts.executed).items()
+        if (at := executed_at.get(ref)) is not None
+    }
     changed = [n for n, node in enumerate(nodes) if node.outcome == CHANGED]
     between = _between(changed, set(targets.values()), edges)
     kept = sorted(between | set(targets.values()))
@@ -386,14 +397,9 @@ def _graph(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) 
     )
 
 
-def _numbered(
-    number: dict[sf.QueryRef, int], nodes: list[Node], what: str, ref: sf.QueryRef, outcome: str
-) -> int:
-    at = number.get(ref)
-    if at is None:
-        at = number[ref] = len(nodes)
-        nodes.append(Node(what, ref, outcome))
-    return at
+_INPUT_OR_VERIFIED: Final = {"query": VERIFIED, "input": CHANGED, "listing": CHANGED}
+"""The outcome of a node that did not execute: an input in the graph changed in
+the run (``run_graph``), a query was verified."""
 
 
 def _first_build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
