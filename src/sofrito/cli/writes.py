@@ -141,7 +141,7 @@ class OutputWriter:
         """The exchange of two files, None where it is not available (``mkstemp``
         and ``os.replace``). Looked up by the first write, not when the writer is
         made: ``ctypes`` and the C library's symbol cost a run that writes
-        nothing (a no-op) 2-3 ms."""
+        nothing (a no-op) 7 M instructions, about 1.5 ms."""
         if not self._looked_up:
             self._exchange, self._looked_up = _exchange(), True
         return self._exchange
