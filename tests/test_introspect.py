@@ -114,7 +114,7 @@ def test_a_run_that_only_verified_clean_memos_has_an_empty_graph() -> None:
     executed = _run(rt, lambda: rt.set(text["b"], "x"), lambda: length(rt, "a"))
     assert executed == set()
     assert rt._engine.tables[length.spec][("a",)].verified_at > start  # touched
-    assert run_graph(rt, start, executed) == ([], [], set())
+    assert run_graph(rt, start, executed) == ([], [], set(), {})
 
 
 def _ref(query: Any, *key: Any) -> sf.QueryRef:

@@ -37,19 +37,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from sofrito._engine.listing import is_listing
 from sofrito._engine.memo import Cell, Memo
 from sofrito._engine.refs import cell_ref, memo_ref
 from sofrito._events.kinds import QueryRef
-from sofrito._keys import key_hash
+from sofrito._keys import encode_key, key_hash
 from sofrito._snapshot import QUERY
 
 if TYPE_CHECKING:
+    from sofrito._engine.spec import QuerySpec
     from sofrito._runtime import Runtime
 
-__all__ = ["Named", "RunGraph", "listing_ref", "run_graph"]
+__all__ = ["Named", "RunGraph", "listing_ref", "node_at", "run_graph"]
 
 What = Literal["query", "input", "listing"]
 
@@ -70,6 +71,8 @@ class RunGraph(NamedTuple):
     """Per node: whether it is one of the ``executed`` asked about (inputs never)."""
     edges: set[tuple[int, int]]
     """(read, reader), indexes into ``nodes``."""
+    numbered: dict[Memo | Cell, int]
+    """Each node's index, by the memo or cell it is (``node_at``)."""
 
 
 _NOT_PICKED: Final = (None, False)
@@ -93,8 +96,8 @@ def run_graph(rt: Runtime, start: int, executed: Collection[QueryRef]) -> RunGra
     memos_ran, memos_verified = _touched(rt, start, executed)
     picked: dict[Memo, tuple[QueryRef, bool]] = {memo: (ref, True) for memo, ref in memos_ran}
     picked.update((memo, (ref, False)) for memo, ref in memos_verified)
-    graph = RunGraph([], [], set())
-    number: dict[Memo | Cell, int] = {}
+    graph = RunGraph([], [], set(), {})
+    number = graph.numbered
     by_ref: dict[QueryRef, Memo] = {}  # for stored reads: made when one is met
     for memo, (ref, ran) in picked.items():
         at = _number(graph, number, memo, "query", ref, ran)
@@ -124,6 +127,25 @@ def run_graph(rt: Runtime, start: int, executed: Collection[QueryRef]) -> RunGra
                 read_at = _number(graph, number, read, "query", read_ref, read_ran)
             graph.edges.add((read_at, at))
     return graph
+
+
+def node_at(rt: Runtime, graph: RunGraph, spec: QuerySpec[Any], key: tuple[Any, ...]) -> int | None:
+    """The node of the call ``spec(*key)`` in ``graph``, if it is one: found by its
+    memo (a dict lookup by key value, no key encoded), and confirmed by the key's
+    bytes when the memo holds another key object (``1`` and ``True`` are one
+    memo's keys, and two names)."""
+    table = rt._engine.tables.get(spec)
+    try:
+        memo = None if table is None else table.get(key)
+    except TypeError:  # an unhashable key: not a memo's
+        return None
+    at = None if memo is None else graph.numbered.get(memo)
+    if at is None or memo is None or memo.key is key:
+        return at
+    try:
+        return at if encode_key(key) == graph.nodes[at].ref.key else None
+    except TypeError:
+        return None
 
 
 def _touched(

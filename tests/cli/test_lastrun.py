@@ -1,11 +1,15 @@
-"""``lastrun.rendered``: the outputs whose render executed, found without naming every render."""
+"""``lastrun.rendered`` and ``in_graph``: the outputs whose render executed, found
+without naming every render."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sofrito as sf
+from sofrito._introspect import run_graph
 from sofrito.cli import lastrun
+
+TICK = sf.Input("tests.cli.lastrun.tick")
 
 
 @sf.query
@@ -55,3 +59,29 @@ def test_rendered_asked_again_for_fewer_renders_answers_as_asked_afresh() -> Non
     assert set(lastrun.rendered(renders, wider)) == {"1.html", "2.html", "3.html", "4.html"}
     fresh = lastrun.renders_of(mapping, site)
     assert lastrun.rendered(renders, fewer) == lastrun.rendered(fresh, fewer)
+
+
+def test_the_renders_found_by_their_memos_are_those_found_by_their_refs() -> None:
+    """``in_graph`` (the record's way: through the engine's memos) and ``rendered``
+    (by refs) name the same outputs, ``1`` and ``True`` apart, main's own too."""
+    rt = sf.Runtime()
+    start = rt.revision
+    listener = lastrun.RunListener(rt, start)
+    rt.set(TICK, 1)  # the run's revision, as a scan's write makes it
+    for key in (1, "a"):
+        page(rt, key)
+    site(rt)
+    facts = listener.close()
+    mapping: list[tuple[str, Any]] = [
+        ("one.html", sf.output(page, 1)),
+        ("true.html", sf.output(page, True)),  # 1's memo, another name: not executed
+        ("a.html", sf.output(page, "a")),
+        ("b.html", sf.output(page, "b")),  # never called
+        ("inline.txt", "text"),
+    ]
+    graph = run_graph(rt, start, facts.executed)
+    renders = lastrun.renders_of(mapping, site)
+    found = {path: graph.nodes[at].ref for path, at in renders.in_graph(rt, graph).items()}
+    assert found == lastrun.rendered(lastrun.renders_of(mapping, site), facts.executed)
+    assert set(found) == {"one.html", "a.html", "inline.txt"}
+    assert lastrun.rendered(renders, facts.executed) == found  # kept for the summary

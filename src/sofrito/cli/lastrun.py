@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 import sofrito as sf
-from sofrito._introspect import listing_ref, run_graph
+from sofrito._engine.spec import QuerySpec
+from sofrito._introspect import RunGraph, listing_ref, node_at, run_graph
 from sofrito._keys import decode_key, encode_key, key_hash
 from sofrito._queries import spec_of
 from sofrito.fs import Output
@@ -269,6 +270,32 @@ class _Renders(Mapping[str, sf.QueryRef]):
         self._found = (executed, found)
         return found
 
+    def in_graph(self, rt: sf.Runtime, graph: RunGraph) -> dict[str, int]:
+        """Output path -> its render's node in ``graph``, for the renders that
+        executed: each found by its memo (``node_at``: no key decoded or encoded
+        when the memo holds the output's own key). Kept as the answer of
+        ``among`` for the executed nodes' refs, for the summary's question."""
+        at_path: dict[str, int] = {}
+        specs: dict[Any, QuerySpec[Any] | None] = {}
+        main_at = _UNNAMED
+        for path, value in self._mapping:
+            if not isinstance(value, Output):
+                if main_at is _UNNAMED:
+                    main_at = node_at(rt, graph, spec_of(self._main), ())
+                at = main_at
+            else:
+                spec = specs.get(value.render, _UNNAMED)
+                if spec is _UNNAMED:
+                    spec = specs[value.render] = _spec(value.render)
+                at = None if spec is None else node_at(rt, graph, spec, value.key)
+            if at is not None and graph.executed[at]:
+                at_path[path] = at
+        executed = {
+            named.ref for named, ran in zip(graph.nodes, graph.executed, strict=True) if ran
+        }
+        self._found = (executed, {path: graph.nodes[at].ref for path, at in at_path.items()})
+        return at_path
+
     def _among(self, executed: Collection[sf.QueryRef]) -> dict[str, sf.QueryRef]:
         if self._refs is not None or len(executed) > len(self._mapping):  # a cold build
             return {path: ref for path, ref in self._built().items() if ref in executed}
@@ -302,6 +329,13 @@ class _Renders(Mapping[str, sf.QueryRef]):
 
 
 _UNNAMED: Final[Any] = object()
+
+
+def _spec(render: Any) -> QuerySpec[Any] | None:
+    try:
+        return spec_of(render)
+    except TypeError:  # not a query: no record of it
+        return None
 
 
 def _encoded(key: tuple[Any, ...]) -> bytes | None:
@@ -367,13 +401,7 @@ def _graph(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) 
         for named, ran in zip(graph.nodes, graph.executed, strict=True)
     ]
     edges = graph.edges
-    # Refs hash in Python (a dataclass): only the executed are looked up by ref.
-    executed_at = {named.ref: n for n, named in enumerate(graph.nodes) if graph.executed[n]}
-    targets = {
-        path: at
-        for path, ref in rendered(renders, facts.executed).items()
-        if (at := executed_at.get(ref)) is not None
-    }
+    targets = _targets(rt, graph, renders, facts)
     changed = [n for n, node in enumerate(nodes) if node.outcome == CHANGED]
     between = _between(changed, set(targets.values()), edges)
     kept = sorted(between | set(targets.values()))
@@ -395,6 +423,21 @@ def _graph(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) 
         dropped=dropped,
         lost=facts.lost,
     )
+
+
+def _targets(
+    rt: sf.Runtime, graph: RunGraph, renders: Mapping[str, sf.QueryRef], facts: RunFacts
+) -> dict[str, int]:
+    """Output path -> its render's node, for the outputs whose render executed."""
+    if isinstance(renders, _Renders):
+        return renders.in_graph(rt, graph)
+    # Refs hash in Python (a dataclass): only the executed are looked up by ref.
+    executed_at = {named.ref: n for n, named in enumerate(graph.nodes) if graph.executed[n]}
+    return {
+        path: at
+        for path, ref in rendered(renders, facts.executed).items()
+        if (at := executed_at.get(ref)) is not None
+    }
 
 
 _INPUT_OR_VERIFIED: Final = {"query": VERIFIED, "input": CHANGED, "listing": CHANGED}
