@@ -32,7 +32,11 @@ of 10,000 pages they name 30,000 memos loaded and verified clean, none on a
 chain, and the record hashed each ref three or four times to drop them. The
 verified memos on a chain are found by their marks instead (``run_graph``),
 the graph is numbered by node object, and the renders that executed are
-found once for the record and the summary (``_Renders.among``).
+found through their memos in it (``_Renders.in_graph``: no key decoded or
+encoded), once for the record and the summary. Rejected: leaving
+``QueryVerified`` out of the run's receiver (an option on
+``subscribe_events``): 30,000 publishes and their receiving cost 0.05 s, and
+the step did not move out of its noise (docs/benchmarks.md).
 
 **Failed outputs.** The record also keeps each output whose render failed in
 the run, with its error's line (``LastRun.failed``): a failure is not an
