@@ -40,9 +40,7 @@ whose front matter is broken fails alone: its render raises
 ``FrontMatterError`` naming ``file:line``; the site-wide pages leave it out.
 
 ``SITE_TRACE=FILE`` (for tests) appends a line per execution of the main
-queries to FILE, to count what a run executed, and a ``compiled NAME`` line
-per template Jinja compiles (the others' code is loaded from
-``.sofrito/jinja``: ``_template_code``); with ``SITE_TRACE_PIDS=1``
+queries to FILE, to count what a run executed; with ``SITE_TRACE_PIDS=1``
 each line ends with the process id, to tell a worker's executions
 (``--jobs N``) from the run's own.
 """
@@ -51,7 +49,6 @@ each line ends with the process id, to tell a worker's executions
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import os
@@ -668,109 +665,9 @@ def _template(sources: tuple[tuple[str, str], ...], name: str) -> Any:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,  # one environment per set of sources: nothing to reload
-            bytecode_cache=_template_code(),
         )
         template = _TEMPLATES[(sources, name)] = env.get_template(name)
     return template
-
-
-_CODE_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".sofrito", "jinja")
-"""Where Jinja's compiled templates are kept between processes: beside the
-default cache (``.sofrito/cache.db``), where no source pattern looks and
-nothing is copied to the output. ``rm -r .sofrito`` clears both."""
-
-
-@functools.cache
-def _template_code() -> Any:
-    """Jinja's bytecode cache for this flow's templates (one per process).
-
-    Compiling ``page.html`` and ``base.html`` (Jinja's lexer, parser and code
-    generator, then Python's ``compile``) was 45 M instructions (3%) of every
-    process that renders a page, a body edit's included (callgrind, 10,000
-    pages: 1,519-1,524 M compiling, 1,476 M loading); loading their code is a
-    file read and a ``marshal.load``. Jinja's ``FileSystemBytecodeCache`` was
-    not enough: it keys the code by the template's source alone (not by the
-    options it was compiled with, nor Jinja's version), and a file damaged on
-    disk could be read as other code. Here the checksum covers what the
-    generated code depends on (``_compiled_with``), each file ends with a
-    BLAKE2b digest of the rest, and a file that fails either check is compiled
-    again: a stale or damaged file costs a compile, never another output. A
-    folder that cannot be written costs the compile each process, as before."""
-    import hashlib
-
-    import jinja2
-
-    class TemplateCode(jinja2.BytecodeCache):
-        def get_cache_key(self, name: str, filename: str | None = None) -> str:
-            plain = re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name) is not None
-            return name if plain else hashlib.sha1(name.encode()).hexdigest()
-
-        def get_bucket(self, environment: Any, name: str, filename: str | None, source: str) -> Any:
-            bucket = jinja2.bccache.Bucket(
-                environment,
-                self.get_cache_key(name, filename),
-                hashlib.sha1(f"{_compiled_with(environment, name)}\0{source}".encode()).hexdigest(),
-            )
-            self.load_bytecode(bucket)
-            return bucket
-
-        def load_bytecode(self, bucket: Any) -> None:
-            try:
-                with open(os.path.join(_CODE_FOLDER, f"{bucket.key}.code"), "rb") as file:
-                    data = file.read()
-            except OSError:
-                return
-            code, digest = data[:-16], data[-16:]
-            if hashlib.blake2b(code, digest_size=16).digest() == digest:
-                bucket.bytecode_from_string(code)  # Jinja checks the checksum
-
-        def dump_bytecode(self, bucket: Any) -> None:
-            _trace("compiled", bucket.key)
-            code = bucket.bytecode_to_string()
-            path = os.path.join(_CODE_FOLDER, f"{bucket.key}.code")
-            spare = f"{path}.{os.getpid()}.tmp"  # workers may write the same template
-            try:
-                os.makedirs(_CODE_FOLDER, exist_ok=True)
-                with open(spare, "wb") as file:
-                    file.write(code + hashlib.blake2b(code, digest_size=16).digest())
-                os.replace(spare, path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(spare)
-
-    return TemplateCode()
-
-
-def _compiled_with(environment: Any, name: str) -> str:
-    """What Jinja's generated code for template ``name`` depends on besides its
-    source: Jinja's version, the syntax, whitespace and code options, the
-    extensions, and whether ``name`` is autoescaped (the Python version is in
-    Jinja's own header of the file)."""
-    import jinja2
-
-    autoescape = environment.autoescape
-    return repr(
-        (
-            jinja2.__version__,
-            environment.block_start_string,
-            environment.block_end_string,
-            environment.variable_start_string,
-            environment.variable_end_string,
-            environment.comment_start_string,
-            environment.comment_end_string,
-            environment.line_statement_prefix,
-            environment.line_comment_prefix,
-            environment.trim_blocks,
-            environment.lstrip_blocks,
-            environment.newline_sequence,
-            environment.keep_trailing_newline,
-            environment.optimized,
-            environment.is_async,
-            getattr(environment.finalize, "__qualname__", None),
-            sorted(environment.extensions),
-            autoescape(name) if callable(autoescape) else autoescape,
-        )
-    )
 
 
 class Nav(NamedTuple):

@@ -174,37 +174,6 @@ def test_a_body_edit_re_executes_its_page_only_and_writes_one_file(tmp_path: Pat
     assert result.counts["written"] == 1
 
 
-def test_a_later_process_renders_with_the_compiled_templates_kept_in_dot_sofrito(
-    tmp_path: Path,
-) -> None:
-    """The first run keeps each template's compiled code in ``.sofrito/jinja``; a
-    body edit in a new process renders with it (compiles nothing), and a damaged
-    file is compiled again: the outputs are a build from scratch's."""
-    site = built(tmp_path)
-    kept = site.root / ".sofrito" / "jinja"
-    assert {"page.html.code", "base.html.code"} <= {path.name for path in kept.iterdir()}
-    page = a_page(site, 3)
-    site.edit(page, "\n## ", "\nA new paragraph, only in the body.\n\n## ")
-    result = site.run()
-    assert result.code == 0, result.err
-    assert not [line for line in result.trace if line.startswith("compiled")]
-    assert b"A new paragraph" in (site.out / html_of(page)).read_bytes()
-
-    code = bytearray((kept / "page.html.code").read_bytes())
-    code[len(code) // 2] ^= 0x20  # one bit, in the marshalled code
-    (kept / "page.html.code").write_bytes(bytes(code))
-    (kept / "base.html.code").write_bytes(b"not code at all")
-    site.edit(page, "A new paragraph", "An edited paragraph")
-    result = site.run()
-    assert result.code == 0, result.err
-    assert sorted(line for line in result.trace if line.startswith("compiled")) == [
-        "compiled base.html",
-        "compiled page.html",
-    ]
-    outputs = {path: data for path, (_, data) in site.files().items()}
-    assert outputs == from_scratch(site, tmp_path / "scratch")
-
-
 def test_a_title_edit_rewrites_exactly_the_outputs_that_show_the_title(tmp_path: Path) -> None:
     site = built(tmp_path)
     before = site.files()
@@ -238,11 +207,8 @@ def test_a_template_edit_rewrites_every_page_and_re_parses_none(tmp_path: Path) 
     result = site.run()
     assert result.code == 0, result.err
     pages = {html_of(p.relative_to(site.root).as_posix()) for p in site.root.rglob("*.md")}
-    # page.html is compiled again; base.html's code is the one kept in .sofrito/jinja
-    assert [line for line in result.trace if line.startswith("compiled")] == ["compiled page.html"]
-    renders = [line for line in result.trace if not line.startswith("compiled")]
-    assert {line.split()[0] for line in renders} == {"render"}
-    assert len(renders) == len(pages)  # one render per page, no parse, no summary
+    assert {line.split()[0] for line in result.trace} == {"render"}
+    assert len(result.trace) == len(pages)  # one render per page, no parse, no summary
     after = site.files()
     assert rewritten(before, after) == pages  # not the index, tag pages, feed or sitemap
     assert all(b'<article class="edited">' in after[page][1] for page in pages)
