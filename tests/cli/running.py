@@ -124,3 +124,29 @@ class Command:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_IMPORTS = """
+import sys
+from sofrito.cli.main import main
+split = sys.argv.index("--")
+code = main(["run", *sys.argv[1:split]])
+print(" ".join(sorted(name for name in sys.argv[split + 1 :] if name in sys.modules)))
+sys.exit(code)
+"""
+
+
+def run_importing(arguments: list[str], modules: tuple[str, ...]) -> tuple[str, str]:
+    """``sofrito run *arguments`` in a fresh process: its summary line, and which
+    of ``modules`` it imported (space-separated, sorted; empty for none)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS, *arguments, "--", *modules],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent.parent,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary, imported = done.stdout.split("\n")[:2]
+    return summary, imported

@@ -18,6 +18,8 @@ pytest.importorskip("jinja2")
 pytest.importorskip("pygments")
 pytest.importorskip("yaml")
 
+from tests.cli.running import run_importing
+
 SITE = Path(__file__).parent.parent.parent / "examples" / "site"
 
 
@@ -149,14 +151,6 @@ def test_an_executor_address_where_nothing_listens_is_one_line_and_exit_2(tmp_pa
     assert not (tmp_path / "site" / "_site").exists()
 
 
-IMPORTS = """
-import sys
-from sofrito.cli.main import main
-code = main(["run", *sys.argv[1:3]])
-print(" ".join(sorted(name for name in sys.argv[3:] if name in sys.modules)))
-sys.exit(code)
-"""
-
 WORKERS_ONLY = (
     "multiprocessing",
     "concurrent.futures.process",
@@ -183,14 +177,6 @@ def test_a_no_op_with_workers_asked_for_imports_nothing_of_theirs(
         if option == "--executor=dask":
             pytest.importorskip("distributed")
             option = f"--executor=dask://127.0.0.1:{listening.getsockname()[1]}"
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORTS, flow, option, *WORKERS_ONLY],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
-    summary, imported = done.stdout.split("\n")[:2]
-    assert summary.startswith("0 executed"), done.stdout
+        summary, imported = run_importing([flow, option], WORKERS_ONLY)
+    assert summary.startswith("0 executed"), summary
     assert imported == "", f"a no-op with {option} imported {imported}"

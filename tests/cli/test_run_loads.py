@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.flows import make_site
+from tests.cli.running import run_importing
 
 ROOT = Path(__file__).parent.parent.parent
 PAGES = 30
@@ -138,14 +139,6 @@ def test_an_edit_run_loads_in_calls_that_do_not_grow_with_the_outputs(tmp_path: 
     assert calls.get("load_input_rows", 0) <= 3, calls
 
 
-IMPORTS = """
-import sys
-from sofrito.cli.main import main
-code = main(["run", sys.argv[1]])
-print(" ".join(sorted(name for name in sys.argv[2:] if name in sys.modules)))
-sys.exit(code)
-"""
-
 UNNEEDED = (
     "ctypes",
     "uuid",
@@ -169,15 +162,6 @@ def test_a_no_op_command_imports_nothing_it_does_not_use(tmp_path: Path) -> None
     module that only a write, workers or a terminal would use."""
     site = make_site(tmp_path)
     assert site.run().code == 0
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS, str(site.flow), *UNNEEDED],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    summary, imported = done.stdout.split("\n")[:2]
-    assert summary.startswith("0 executed"), done.stdout
+    summary, imported = run_importing([str(site.flow)], UNNEEDED)
+    assert summary.startswith("0 executed"), summary
     assert imported == "", f"a no-op imported {imported}"
