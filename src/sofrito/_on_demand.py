@@ -113,6 +113,11 @@ NONE_HELD: Final = 1
 SOME_HELD: Final = 2
 """What ``StoreBacking._memo_in_memory`` found of a query, per name."""
 
+_SEEDS_PER_QUERY: Final = 8
+"""Memos of one query discarded one by one, each loading its own closure of
+stored readers, before the closure of all its memos is loaded at once
+(``StoreBacking._discard``)."""
+
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
@@ -215,11 +220,16 @@ class Meta(NamedTuple):
     head: int
     """The runtime's head just after the commit that wrote this meta."""
     dirty: dict[bytes, int] | None
-    """Stored memos a write (or a push back) reached after their row's
-    ``verified_at`` and that were not verified since, with the revision of
-    that mark; every other row is valid as of its own ``verified_at`` up to
-    the snapshot. None: not recorded (every row counts as dirty at the
-    snapshot's revision, as an eager open had it)."""
+    """Stored memos a write, a push back or a discard reached and that were not
+    verified since, each with its *mark*: its row counts as verified before
+    that revision at the latest, whatever its own ``verified_at`` says
+    (``StoreBacking._marks``). For a write's mark that is the write's revision;
+    for a memo pushed back or discarded it can be the row's own revision (a
+    push back in the revision it was verified in; a query's code changed and
+    its memos re-executed in the revision its readers were verified in). So
+    the earliest mark holds. Every other row is valid as of its own
+    ``verified_at`` up to the snapshot. None: not recorded (every row counts
+    as dirty at the snapshot's revision, as an eager open had it)."""
 
 
 def dirty_after(
@@ -243,9 +253,8 @@ def dirty_after(
     found: dict[bytes, int] = {} if full else dict(dirty)
     for mid in list(found):
         memo = _in_memory(engine, mid)
-        if memo is not None and not _is_dirty(memo):
-            del found[mid]
-    current = engine.revisions.current
+        if memo is not None and memo.verified_at != NEVER and not _is_dirty(memo):
+            del found[mid]  # (one never computed here is its row as it was, marks and all)
     seeds: list[Node] = list(marked)
     for cell in written:
         seeds.append(cell)
@@ -260,14 +269,31 @@ def dirty_after(
         if memo in seen:
             continue
         seen.add(memo)
-        if _is_dirty(memo) and memo.verified_at != NEVER and memo.spec.persist:
-            try:
-                mid = memo_id(memo.spec.name, encode_key(memo.key))
-            except (KeyEncodingError, TypeError):
-                continue
-            found[mid] = max(found.get(mid, 0), min(memo.dirty_at, current))
+        if _is_dirty(memo) and memo.verified_at != NEVER:
+            _mark(found, memo, memo.verified_at + 1)
         stack.extend(_readers(memo))
+    if isinstance(backing, StoreBacking):
+        for node in marked:
+            if type(node) is Memo and node.verified_at == NEVER:
+                # Discarded here (its row's code is not the query's, or its reads
+                # are gone) and not computed since: its row stays, and comes back
+                # into use if its code does (an edit undone). This process may
+                # have changed what it read from its first revision on, unseen
+                # (installed empty, it is linked to nothing).
+                _mark(found, node, backing.revision)
     return found
+
+
+def _mark(found: dict[bytes, int], memo: Memo, before: int) -> None:
+    """Record ``memo``'s row as verified before revision ``before`` at the latest
+    (``Meta.dirty``); the earliest of two marks holds."""
+    if not memo.spec.persist:
+        return
+    try:
+        mid = memo_id(memo.spec.name, encode_key(memo.key))
+    except (KeyEncodingError, TypeError):
+        return
+    found[mid] = min(found.get(mid, before), before)
 
 
 def _in_memory(engine: Engine, mid: bytes) -> Memo | None:
@@ -376,6 +402,8 @@ class StoreBacking:
         installed: a closure seeded by name prefix (``_push_back_untrusted``)
         covers each memo of that query, which a later discard of one of them
         must not load again (``_merge``)."""
+        self.discards: dict[bytes, int] = {}
+        """Per query (its node id prefix), how many of its memos were discarded here."""
         self.untrusted: dict[bytes, int] = {}
         """Memo ids a closure reached that could not be installed then (their
         query was not defined), with the revision of the mark they missed: if
@@ -697,8 +725,8 @@ class StoreBacking:
         for mid in mids:
             if mid not in dirty and mid not in recorded:
                 added.append(mid)
-            dirty[mid] = max(dirty.get(mid, revision), revision)
-            recorded[mid] = max(recorded.get(mid, revision), revision)
+            dirty[mid] = min(dirty.get(mid, revision), revision)
+            recorded[mid] = min(recorded.get(mid, revision), revision)
         return added
 
     def _memo_in_memory(self, mid: bytes, held: dict[bytes, int] | None = None) -> Memo | None:
@@ -999,6 +1027,7 @@ class StoreBacking:
                 if sealed is not None or mid in self.damaged:
                     discarded.append(memo)
             else:
+                verified_at, dirty_at = self._marks(mid, row.verified_at)
                 memo = restore.install_stored_memo(
                     self.engine,
                     spec,
@@ -1006,10 +1035,10 @@ class StoreBacking:
                     row.value,
                     self.persistence.codec.decode,
                     changed_at=row.changed_at,
-                    verified_at=row.verified_at,
+                    verified_at=verified_at,
                     durability=row.durability,
                     stored_deps=row.deps,
-                    revision=self._dirty_at(mid, row.verified_at),
+                    revision=dirty_at,
                     key_bytes=split_memo_id(mid)[1] if listening else None,
                 )
                 if mid in self.untrusted:  # a reader pushed back at opening
@@ -1018,13 +1047,23 @@ class StoreBacking:
             found[mid] = memo
         return found, discarded
 
-    def _dirty_at(self, mid: bytes, verified_at: int) -> int:
-        """A loaded memo's ``dirty_at``: its own ``verified_at`` (clean) unless the
-        meta lists a mark after it (``Meta.dirty``), or does not say."""
+    def _marks(self, mid: bytes, verified_at: int) -> tuple[int, int]:
+        """A loaded memo's ``verified_at`` and ``dirty_at``: its row's verification
+        and no mark (clean) unless the meta lists a mark (``Meta.dirty``), or
+        does not say (dirty at the snapshot's revision, as an eager open has it).
+
+        A listed mark always means dirty, and lowers the verification to before
+        it: a mark at or before the row's own ``verified_at`` is a push back in
+        that revision, or a discard. Read as "dirty at that revision" (no later
+        than the verification: clean), it was lost on the way back in, and a
+        query's readers pushed back in a process that edited it were served
+        from their old rows by the next (found by tests/test_on_demand_edits.py)."""
         if self.dirty is None:
-            return self.revision
+            return verified_at, self.revision
         mark = self.dirty.get(mid)
-        return verified_at if mark is None else max(verified_at, mark)
+        if mark is None:
+            return verified_at, verified_at
+        return min(verified_at, mark - 1), max(verified_at, mark)
 
     def _decode_row(self, mid: bytes, sealed: bytes) -> MemoRow | None:
         """The row, checked; None for a damaged one under ``on_corrupt="cold"``."""
@@ -1104,14 +1143,30 @@ class StoreBacking:
 
     def _discard(self, memos: list[Memo]) -> None:
         """Memos whose stored state cannot be trusted, met after opening: their
-        stored readers installed, then all of them pushed back (``restore.discard``)."""
+        stored readers installed, then all of them pushed back (``restore.discard``).
+
+        Each discard met on its own loads its own closure of stored readers, and
+        on a site those closures overlap (every page's summary reaches the same
+        indexes): past ``_SEEDS_PER_QUERY`` of one query's memos, the closure of
+        all of that query's memos is loaded once, by name prefix, as opening
+        does for a query whose code changed. Found as a body edit that ran for
+        over ten minutes after a flow edit that a partial run had committed
+        (rows of the old code under a meta naming the new, met one by one)."""
         seeds: list[bytes] = []
+        prefixes: dict[bytes, None] = {}
         for memo in memos:
             try:
-                seeds.append(encode_node_id((QUERY, memo.spec.name, encode_key(memo.key))))
+                seed = encode_node_id((QUERY, memo.spec.name, encode_key(memo.key)))
             except (KeyEncodingError, TypeError):
                 continue
-        self._merge(seeds)
+            prefix = _query_prefix(seed)
+            assert prefix is not None
+            met = self.discards[prefix] = self.discards.get(prefix, 0) + 1
+            if met > _SEEDS_PER_QUERY and prefix not in self.merged_queries:
+                prefixes[prefix] = None
+            else:
+                seeds.append(seed)
+        self._merge(seeds, list(prefixes))
         current = self.engine.revisions.current
         readers = [reader for memo in memos for reader in _readers(memo)]
         restore.discard(self.engine, memos, current)

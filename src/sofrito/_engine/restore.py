@@ -274,7 +274,11 @@ def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     """``memos`` (and what transitively read them) are verified before served:
     as the readers of a discarded memo are (``discard``). One verified in
     ``revision`` itself (``sofrito._settle`` pushes back in the revision it
-    verifies in) is made unverified for the hot path too (``_unverify``)."""
+    verifies in) is made unverified for the hot path too (``_unverify``).
+
+    A mark made here is no write's: no frontier of ``revision`` lists the memos
+    it reached, so ``revision`` can no longer be shown cut (``unmarked_change``)."""
+    unmarked_change(engine, revision)
     stack = list(memos)
     seen: set[Memo] = set()
     while stack:
@@ -286,6 +290,17 @@ def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
             _unverify(reader, revision)
         reader.dirty_at = max(reader.dirty_at, revision)  # (ALWAYS_DIRTY is above all)
         stack.extend(reader.rdeps or ())
+
+
+def unmarked_change(engine: Engine, revision: int) -> None:
+    """Something changed at ``revision`` that no write's frontier records: a memo
+    discarded (its row's code is old, or it could not be resolved), or readers
+    pushed back. A frontier lists the readers a write found linked to its cell;
+    a discarded memo is installed empty, so it is linked to nothing, and the
+    write it belongs to would settle without it and count as cut, passing its
+    readers as valid without a walk: a stale value, silently. So nothing up to
+    ``revision`` may be shown cut (``frontier.py``), as after a restore."""
+    frontier.jump(engine, revision)
 
 
 def unlinked_readers(engine: Engine, revision: int) -> None:
@@ -312,8 +327,10 @@ def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     Each also counts as a change at ``revision`` of its durability, as a
     write would: a reader's durability is at most its reads', so the
     durability rule cannot pass a pushed-back reader as unchanged (the last
-    input change of a snapshot is often older than its revision).
+    input change of a snapshot is often older than its revision). And, as for
+    ``push_back``, ``revision`` can no longer be shown cut (``unmarked_change``).
     """
+    unmarked_change(engine, revision)
     last_changed = engine.revisions.last_changed
     stack: list[Memo] = []
     for memo in memos:
