@@ -6,9 +6,10 @@ code's. Each example drives a small graph on a real SQLite file through
 random steps: writes (set, remove), reads of any node, commits, and
 restarts, each restart a fresh ``sf.Runtime`` on the same file, often with
 other code for ``leaf`` or ``mid`` (a new ``version``, with the same output
-or another). After every read the value must be what the code now defined
-computes from the inputs now held: the last commit's, after a restart, plus
-the writes made since.
+or another), and half of them writing as ``sofrito run`` does (marks by id,
+then a settle before the first read: ``sofrito._settle``). After every
+read the value must be what the code now defined computes from the inputs
+now held: the last commit's, after a restart, plus the writes made since.
 
 The graph: ``leaf(k)`` reads ``src[k]``; ``mid(k)`` reads ``leaf(k)``;
 ``root()`` reads ``src``'s key listing and ``mid(k)`` for each key. An edit
@@ -23,6 +24,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
+from sofrito._settle import marks_by_id, settle
 from sofrito.stores import SqliteStore
 
 KEYS = "abcd"
@@ -115,7 +118,7 @@ def processes(draw: st.DrawFn) -> list[Step]:
     its writes); now and then a commit in the middle."""
     scenario: list[Step] = []
     for _ in range(draw(st.integers(1, 5))):
-        scenario.append(("restart", draw(versions), draw(versions)))
+        scenario.append(("restart", draw(versions), draw(versions), draw(st.booleans())))
         for _ in range(draw(st.integers(0, 5))):
             scenario.append(draw(st.one_of(operations, st.just(("commit",)))))
         if draw(st.integers(0, 3)):
@@ -129,6 +132,7 @@ class Session:
         self.prefix = f"edits{next(_prefixes)}"
         self.model = Model(values=dict.fromkeys(KEYS, "x"), committed={})
         self.code = define(self.prefix, "1", "1")
+        self.settling, self.unsettled = False, False
         self.rt = self._open()
         for key, value in self.model.values.items():
             self.rt.set(self.code.src[key], value)
@@ -146,13 +150,22 @@ class Session:
         getattr(self, f"_step_{step[0]}")(*step[1:])
 
     def _step_set(self, key: str, value: str) -> None:
-        self.rt.set(self.code.src[key], value)
+        with self._writing():
+            self.rt.set(self.code.src[key], value)
         self.model.values[key] = value
 
     def _step_remove(self, key: str) -> None:
         if key in self.model.values and len(self.model.values) > 1:
-            self.rt.remove(self.code.src[key])
+            with self._writing():
+                self.rt.remove(self.code.src[key])
             del self.model.values[key]
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """As ``sofrito run`` writes in a settling process: marks by id."""
+        if not self.settling:
+            return nullcontext()
+        self.unsettled = True
+        return marks_by_id(self.rt)
 
     def _step_read(self, what: str, key: str) -> None:
         self.read(what, key)
@@ -160,8 +173,9 @@ class Session:
     def _step_commit(self) -> None:
         self.commit()
 
-    def _step_restart(self, leaf_version: str, mid_version: str) -> None:
+    def _step_restart(self, leaf_version: str, mid_version: str, settling: bool) -> None:
         self.close()
+        self.settling, self.unsettled = settling, False
         model = self.model
         model.values = dict(model.committed)
         if leaf_version != "same":
@@ -172,6 +186,9 @@ class Session:
         self.rt = self._open()
 
     def read(self, what: str, key: str) -> None:
+        if self.unsettled:
+            settle(self.rt)  # as ``sofrito run`` does before it reads the outputs
+            self.unsettled = False
         if what == "root":
             assert self.code.root(self.rt) == self.model.root(), self.model
         elif key in self.model.values:
