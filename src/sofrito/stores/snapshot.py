@@ -104,7 +104,7 @@ class SnapshotDelta:
     unchanged: frozenset[bytes] = frozenset()
 
     def __post_init__(self) -> None:
-        both = self.deletes & self.upserts.keys()
+        both = self.deletes.intersection(self.upserts.keys())
         if both:
             shown = ", ".join(sorted(memo_id.hex() for memo_id in both)[:3])
             raise ValueError(
@@ -253,7 +253,7 @@ def _check_unchanged(delta: SnapshotDelta) -> None:
             "a full SnapshotDelta replaces every stored edge: it cannot keep any "
             "(pass unchanged=frozenset())"
         )
-    stray = delta.unchanged - delta.upserts.keys()
+    stray = delta.unchanged.difference(delta.upserts.keys())
     if stray:
         shown = ", ".join(sorted(memo_id.hex() for memo_id in stray)[:3])
         raise ValueError(
