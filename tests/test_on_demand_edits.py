@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from hypothesis import strategies as st
 
 import sofrito as sf
 from sofrito._settle import marks_by_id, settle
-from sofrito.stores import SqliteStore
+from sofrito.stores import RuntimeStore, SqliteStore
+from tests.postgres import need_postgres
 
 KEYS = "abcd"
 VALUES = ("x", "y", "xy")
@@ -127,8 +129,8 @@ def processes(draw: st.DrawFn) -> list[Step]:
 
 
 class Session:
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "cache.db"
+    def __init__(self, open_store: Callable[[], RuntimeStore]) -> None:
+        self.open_store = open_store
         self.prefix = f"edits{next(_prefixes)}"
         self.model = Model(values=dict.fromkeys(KEYS, "x"), committed={})
         self.code = define(self.prefix, "1", "1")
@@ -140,7 +142,7 @@ class Session:
         self.commit()
 
     def _open(self) -> sf.Runtime:
-        self.store = SqliteStore(self.path)
+        self.store = self.open_store()
         return sf.Runtime(store=self.store, runtime_id="edits")
 
     def close(self) -> None:
@@ -200,16 +202,38 @@ class Session:
         self.model.committed = dict(self.model.values)
 
 
+def play(scenario: list[Step], open_store: Callable[[], RuntimeStore]) -> None:
+    session = Session(open_store)
+    try:
+        for step in scenario:
+            session.run(step)
+        session.read("root", "a")
+    finally:
+        session.close()
+
+
 @settings(max_examples=500, deadline=None, derandomize=True, database=None)
 @given(processes())
 def test_every_read_is_the_current_code_s_value_of_the_current_inputs(
     scenario: list[Step],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        session = Session(Path(folder))
-        try:
-            for step in scenario:
-                session.run(step)
-            session.read("root", "a")
-        finally:
-            session.close()
+        play(scenario, lambda: SqliteStore(Path(folder) / "cache.db"))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(processes())
+def test_on_postgresql_too(scenario: list[Step]) -> None:
+    """The marks live in the snapshot's meta, whatever the store; the closures
+    by name prefix and the bulk loads are PostgreSQL's own queries."""
+    dsn = need_postgres()
+    import psycopg
+
+    from sofrito.stores import PostgresStore
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    try:
+        play(scenario, lambda: PostgresStore(dsn, schema=schema))
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
