@@ -38,8 +38,8 @@ class Site:
     runs: Counter[str] = field(default_factory=Counter)
 
 
-def site() -> Site:
-    prefix = f"prefetch{next(_names)}"
+def site(prefix: str | None = None, page_version: str | None = None) -> Site:
+    prefix = prefix or f"prefetch{next(_names)}"
     runs: Counter[str] = Counter()
     src = sf.Input(f"{prefix}.src")
     theme = sf.Input(f"{prefix}.theme")
@@ -54,7 +54,7 @@ def site() -> Site:
         runs["layout"] += 1
         return str(theme(db)).strip()
 
-    @sf.query(name=f"{prefix}.page")
+    @sf.query(name=f"{prefix}.page", version=page_version)
     def page(db: Any, key: int) -> str:
         runs["page"] += 1
         return f"<{layout(db)}>{title(db, key)}</{layout(db)}>"
@@ -136,6 +136,25 @@ def test_after_a_write_prefetch_loads_what_verifying_reads_a_level_per_call(
     rt.commit()
     again, _ = reopen(tmp_path / "c.db")
     assert s.page(again, 3) == "<main>Title 3</main>"
+
+
+def test_prefetch_of_edited_code_loads_what_the_old_code_read_in_one_call(
+    tmp_path: Path,
+) -> None:
+    """``page``'s code changed: every page row is discarded and each page executes.
+    Their reads load with the prefetch, as the old rows name them (the titles, the
+    layout), in one call: not one call per page as each execution meets them."""
+    prefix = f"prefetch{next(_names)}"
+    built(tmp_path / "c.db", site(prefix))
+    edited = site(prefix, page_version="2")
+    rt, store = reopen(tmp_path / "c.db")
+    store.take()
+    prefetch(rt, pages(edited))
+    assert store.take().calls["load_memo_rows"] == 2  # the pages, then their old reads
+    for key in range(PAGES):
+        assert edited.page(rt, key) == f"<main>Title {key}</main>"
+    assert store.take().calls == {}
+    assert edited.runs == {"page": PAGES}
 
 
 def test_prefetch_then_an_edit_gives_the_values_a_fresh_runtime_computes(tmp_path: Path) -> None:
