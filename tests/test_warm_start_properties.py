@@ -617,6 +617,17 @@ REMOVED_THEN_SUSPENDED = (
 reader that suspends on it; a second reader of it must suspend too, not be served
 the value it had before the removal."""
 
+REMOVED_UNDER_A_LATE_READER = (
+    Graph((1,), (Node("mod", (("i", 0),), 4),)),
+    [2],
+    [("late", 0), ("commit",), ("reopen",), ("remove", 0), ("commit",), ("reopen",), ("late", 0)],
+)
+"""Found by these tests, with random examples: ``ws.late`` reads a cell and is
+committed; a process that does not define ``ws.late`` removes the cell and
+commits; the next process defines it and reads it. It must suspend, not be
+served its old row: the mark the removal made on a reader it could not
+install must reach the store (``StoreBacking._mark_undefined``)."""
+
 EXAMPLES = settings(
     max_examples=50,
     deadline=None,
@@ -630,6 +641,7 @@ EXAMPLES = settings(
 @EXAMPLES
 @given(scenarios())
 @example(REMOVED_THEN_SUSPENDED)
+@example(REMOVED_UNDER_A_LATE_READER)
 def test_a_warm_runtime_agrees_with_the_oracle_and_loads_only_what_it_needs(
     scenario: tuple[Graph, list[Value | None], list[Step]],
 ) -> None:

@@ -565,11 +565,18 @@ class StoreBacking:
             return None
 
     def deps(self, memos: Sequence[Memo]) -> None:
+        self._deps(memos, in_bulk=False)
+
+    def _deps(self, memos: Sequence[Memo], *, in_bulk: bool) -> None:
+        """``deps``; ``in_bulk`` (``prefetch``): with the old reads of a row
+        discarded for its code. Not for the engine's own asking, one memo at a
+        time: a library read loads no row its evaluation does not need
+        (tests/test_warm_start_properties.py holds it to that)."""
         with self.lock:
             waiting = [memo for memo in memos if memo.stored_deps is not None]
             if not waiting:
                 return
-            old_reads: list[NodeId] = []
+            old_reads: list[NodeId] | None = [] if in_bulk else None
             stored = [dep for memo in waiting for dep in memo.stored_deps or ()]
             found, cells, discarded = self._reads(stored, old_reads)
             if old_reads:  # (``prefetch`` says why)
@@ -712,18 +719,32 @@ class StoreBacking:
         in_memory: list[Memo] = []
         held: dict[bytes, int] = {}
         by_id: list[bytes] = []
+        undefined: list[bytes] = []
         for mid in reached:
             memo = self._memo_in_memory(mid, held)
             if memo is not None:
                 in_memory.append(memo)
             elif self.held_state(mid, held) == UNDEFINED:
                 self.untrusted.setdefault(mid, revision)  # as ``_merge`` does
+                undefined.append(mid)
             else:
                 by_id.append(mid)
         pending.added.update(self.mark_ids(by_id, revision))
+        self._mark_undefined(undefined, revision)
         if in_memory:
             restore.push_back(self.engine, in_memory, revision)
             self.marked += in_memory
+
+    def _mark_undefined(self, mids: list[bytes], revision: int) -> None:
+        """Stored memos a mark reached whose query this process does not define:
+        ``untrusted`` keeps them from being installed clean here, and the dirty
+        set from being loaded clean by the next process, which may define the
+        query (a query defined late, or only in some processes). Without the
+        second, a cell removed in a process that did not define its reader was
+        served as it was by the next one (tests/test_warm_start_properties.py,
+        with random examples)."""
+        if mids and self.dirty is not None and self.persistence._dirty is not None:
+            self.mark_ids(list(dict.fromkeys(mids)), revision)
 
     def mark_ids(self, mids: list[bytes], revision: int) -> list[bytes]:
         """Mark stored memos not in memory by id, as of ``revision``: in ``dirty``
@@ -870,8 +891,8 @@ class StoreBacking:
 
         A row whose query's code changed is discarded, and its memo executes:
         what its row read (the old code's reads) is loaded too, in one call,
-        here and wherever stored reads load (``deps``), since edited code
-        mostly reads what it read before. One load per memo as each execution
+        here and at each level below, since edited code mostly reads what it
+        read before. One load per memo as each execution
         met its reads was 9,600 single-row loads, each its own transaction,
         after an edit of the example site's ``parsed`` (12 s of a 20 s run)."""
         mids: list[bytes] = []
@@ -901,7 +922,7 @@ class StoreBacking:
             level = [memo for memo in dict.fromkeys((*held, *found.values())) if _walks(memo)]
             seen = set(level)
             while level:
-                self.deps(level)
+                self._deps(level, in_bulk=True)
                 below: list[Memo] = []
                 for memo in level:
                     for dep in memo.deps:
@@ -1230,9 +1251,10 @@ class StoreBacking:
             nodes[node_id] = memo
             self.merged.add(node_id)  # its readers are in this closure
         mark = max(self.engine.revisions.current, self.revision)
-        for _, mid in edges:
-            if mid not in readers:
-                self.untrusted.setdefault(mid, mark)
+        undefined = [mid for _, mid in edges if mid not in readers]
+        for mid in undefined:
+            self.untrusted.setdefault(mid, mark)
+        self._mark_undefined(undefined, mark)
         for dep, mid in edges:
             reader = readers.get(mid)
             if reader is None or reader.stored_deps is None:
