@@ -892,9 +892,9 @@ class StoreBacking:
         A row whose query's code changed is discarded, and its memo executes:
         what its row read (the old code's reads) is loaded too, in one call,
         here and at each level below, since edited code mostly reads what it
-        read before. One load per memo as each execution
-        met its reads was 9,600 single-row loads, each its own transaction,
-        after an edit of the example site's ``parsed`` (12 s of a 20 s run)."""
+        read before. One load per memo, as each execution met its reads, was
+        9,600 single-row loads, each its own transaction, after an edit of the
+        example site's ``parsed`` (12 s of a 20 s run)."""
         mids: list[bytes] = []
         held: list[Memo] = []
         tables = self.engine.tables
