@@ -102,7 +102,7 @@ if [ ! -f "$compiled/.built" ] || [ -n "$(find pyproject.toml src -newer "$compi
 fi
 
 "$venv/bin/python" -m benchmarks --install-status "$status" --compiled "$compiled" "$@"
-# Persistence, the site and warm start: on the compiled engine, which a wheel
+# Persistence, the site, warm start and flow edits: on the compiled engine, which a wheel
 # installs, when it was built, then on pure Python. The site beside its peers
 # (N = 1,000) on the first build only; the second measures sofrito alone.
 builds=("")
@@ -117,6 +117,8 @@ for path in "${builds[@]}"; do
     site_tools=(--only sofrito)
     echo
     PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.warm_start
+    echo
+    PYTHONPATH="$path" "$venv/bin/python" -m benchmarks.flow_edit --pages 1000
 done
 echo
 echo "Calls per operation (sofrito only; cProfile counts, machine-independent):"
