@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from benchmarks.site.measure import Run, run
 
@@ -52,12 +53,28 @@ def counts(log: Path) -> tuple[int, int]:
     return int(executed), int(written)
 
 
-def sofrito_run(site: Path, logs: Path, name: str) -> tuple[Run, int, int]:
-    log = logs / f"{name}.log"
+class Step(NamedTuple):
+    """One ``sofrito run``: what it was, its process's figures, what it did."""
+
+    name: str
+    run: Run
+    executed: int
+    written: int
+
+    def line(self) -> str:
+        return (
+            f"  {self.name:<22} {self.executed:>7,} executed {self.written:>6,} written "
+            f"{self.run.wall_s:7.2f} s wall {self.run.cpu_s:7.2f} s CPU "
+            f"{self.run.peak_rss_mb:6.0f} MB"
+        )
+
+
+def sofrito_run(site: Path, logs: Path, name: str) -> Step:
+    log = logs / f"{name.replace(' ', '-')}.log"
     done = run([sys.executable, "-m", "sofrito", "run", "flow.py"], site, log)
     if done.returncode:
         raise RuntimeError(f"{name}: sofrito run failed: {done.error}")
-    return (done, *counts(log))
+    return Step(name, done, *counts(log))
 
 
 def generate(pages: int, out: Path) -> None:
@@ -66,27 +83,20 @@ def generate(pages: int, out: Path) -> None:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
-def line(name: str, done: Run, executed: int, written: int) -> str:
-    return (
-        f"  {name:<22} {executed:>7,} executed {written:>6,} written "
-        f"{done.wall_s:7.2f} s wall {done.cpu_s:7.2f} s CPU {done.peak_rss_mb:6.0f} MB"
-    )
-
-
-def measure(pages: int, queries: list[str], folder: Path) -> list[str]:
-    """The cold build, then each query's edit on its own copy; the report's lines."""
+def measure(pages: int, queries: list[str], folder: Path) -> list[Step]:
+    """The cold build, then each query's edit on its own copy of the built site."""
     built, logs = folder / "built", folder / "logs"
     logs.mkdir()
     generate(pages, built)
-    lines = [line("cold build", *sofrito_run(built, logs, "cold"))]
+    steps = [sofrito_run(built, logs, "cold build")]
     for query in queries:
         site = folder / f"edit-{query}"
         shutil.copytree(built, site, symlinks=True)
         flow = site / "flow.py"
         flow.write_text(with_version(flow.read_text(), query))
-        lines.append(line(f"edit of {query}", *sofrito_run(site, logs, query)))
+        steps.append(sofrito_run(site, logs, f"edit of {query}"))
         shutil.rmtree(site)
-    return lines
+    return steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query", action="append", choices=QUERIES, help="(default: all)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sofrito-flow-edit-") as folder:
-        report = measure(args.pages, args.query or list(QUERIES), Path(folder))
+        steps = measure(args.pages, args.query or list(QUERIES), Path(folder))
     print(f"Editing the flow, {args.pages:,} pages, a fresh process per run:")
-    print("\n".join(report))
+    print("\n".join(step.line() for step in steps))
     return 0
 
 

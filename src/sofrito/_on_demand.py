@@ -701,7 +701,7 @@ class StoreBacking:
         edges = self._load_list(self.store.load_reader_closure, seeds)
         if not edges:
             return
-        restore.unlinked_readers(self.engine, revision)
+        restore.unmarked_change(self.engine, revision)
         reached: dict[bytes, None] = {}
         for dep, mid in edges:
             deps = pending.deps.get(mid)

@@ -293,7 +293,7 @@ class _Levels:
             edges = backing._load_list(backing.store.load_readers, missing)
         if edges and not self.unlinked:
             self.unlinked = True  # as ``_mark_by_id``: the write's frontier is incomplete
-            restore.unlinked_readers(self.engine, self.revision)
+            restore.unmarked_change(self.engine, self.revision)
         for dep, mid in edges:
             self.readers[dep].append(mid)
 

@@ -28,8 +28,9 @@ The calls:
   from instead of its value, as if it had been loaded.
 - ``resolve_deps``, ``link_reader``, ``fresh_memo``: what loading on demand
   adds (``backing.py``).
-- ``unlinked_readers``: a write whose stored readers were marked by id, not
-  linked: no revision up to it can be shown cut.
+- ``unmarked_change``: a change no write's frontier records (readers marked
+  by id, not linked; a memo discarded; readers pushed back): no revision up
+  to it can be shown cut.
 - ``date_listing``: a family's listing takes the revision a snapshot recorded.
 - ``discard``: memos whose stored rows cannot be trusted count as changed,
   and whatever read them is pushed back to be verified.
@@ -76,7 +77,7 @@ __all__ = [
     "push_back",
     "resolve_deps",
     "set_durability_revisions",
-    "unlinked_readers",
+    "unmarked_change",
 ]
 
 
@@ -305,21 +306,18 @@ def _push(memos: Iterable[Memo], revision: int) -> None:
 
 
 def unmarked_change(engine: Engine, revision: int) -> None:
-    """Something changed at ``revision`` that no write's frontier records: a memo
-    discarded (its row's code is old, or it could not be resolved), or readers
-    pushed back. A frontier lists the readers a write found linked to its cell;
-    a discarded memo is installed empty, so it is linked to nothing, and the
-    write it belongs to would settle without it and count as cut, passing its
-    readers as valid without a walk: a stale value, silently. So nothing up to
-    ``revision`` may be shown cut (``frontier.py``), as after a restore."""
-    frontier.jump(engine, revision)
+    """Something changed at ``revision`` that no write's frontier records, so
+    nothing up to ``revision`` may be shown cut (``frontier.py``), as after a
+    restore. A frontier lists the readers a write found linked to its cell, and
+    three things escape it:
 
-
-def unlinked_readers(engine: Engine, revision: int) -> None:
-    """A write at ``revision`` left stored readers of its cell unloaded and so
-    unlinked (marked by id, ``sofrito._settle``): its frontier holds only the
-    readers in memory, so neither it nor any revision before it may be shown
-    cut (``frontier.py``), as after a restore."""
+    - a write whose stored readers were marked by id, left unloaded and so
+      unlinked (``sofrito._settle``);
+    - a memo discarded (its row's code is old, or it could not be resolved):
+      it is installed empty, linked to nothing, so the write it belongs to
+      would settle without it and count as cut, passing its readers as valid
+      without a walk: a stale value, silently;
+    - readers pushed back (``push_back``)."""
     frontier.jump(engine, revision)
 
 
