@@ -83,6 +83,7 @@ from sofrito._engine.backing import LoadFailed
 from sofrito._engine.listing import LISTING_KEY, digest_of, is_listing, listing_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus, Memo, Node
 from sofrito._entry_points import keyed_split
+from sofrito._interpreted import without_context
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
 from sofrito._queries import spec_of
 from sofrito._snapshot import (
@@ -1139,7 +1140,7 @@ class StoreBacking:
     def _raise(self, error: StoreError) -> NoReturn:
         reader: Reader | None = getattr(self.engine.local, "reader", None)
         if reader is not None and reader.frame is not None:
-            raise LoadFailed(error) from None
+            raise without_context(LoadFailed(error)) from None
         raise error
 
     def _rows(self, call: Callable[..., dict[K, V]], ids: list[K]) -> dict[K, V]:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, overload
@@ -53,6 +52,7 @@ from sofrito._engine import restore, trace
 from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_for
 from sofrito._engine.memo import Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
+from sofrito._interpreted import warn_at_caller, without_context
 from sofrito._keys import KeyEncodingError, decode_key, encode_key
 from sofrito._on_demand import Meta, StoreBacking, dirty_after
 from sofrito._snapshot import (
@@ -169,9 +169,11 @@ class Persistence:
             return encode_key(key)
         except KeyEncodingError as exc:
             named = what if isinstance(what, str) else repr(what)
-            raise TypeError(
-                f"{named}: {exc}; persisted keys need a canonical encoding "
-                "(or declare the query with persist=False)"
+            raise without_context(
+                TypeError(
+                    f"{named}: {exc}; persisted keys need a canonical encoding "
+                    "(or declare the query with persist=False)"
+                )
             ) from None
 
     def input_id(self, cell: Cell) -> str:
@@ -304,10 +306,12 @@ class Persistence:
                 encoded = self.codec.encode(value)
             except CodecError as exc:
                 if strict:
-                    raise StoreError(
-                        f"cannot store the value of {memo!r} in {self.store.location} "
-                        f"(runtime {self.runtime_id!r}): {exc}; nothing was written "
-                        "(commit(strict=False) leaves such a value out instead)"
+                    raise without_context(
+                        StoreError(
+                            f"cannot store the value of {memo!r} in {self.store.location} "
+                            f"(runtime {self.runtime_id!r}): {exc}; nothing was written "
+                            "(commit(strict=False) leaves such a value out instead)"
+                        )
                     ) from None
                 self._warn_unstorable(memo, mid, exc)
                 return None
@@ -367,13 +371,12 @@ class Persistence:
         if mid in self._unstorable:
             return
         self._unstorable.add(mid)
-        warnings.warn(
+        warn_at_caller(
             f"{memo!r} is not stored in {self.store.location} (runtime {self.runtime_id!r}): "
             f"{exc}; it will be recomputed after a restart, and what read it verified "
             f"again. Declare {memo.spec.name} with persist=False if it is not meant to be "
             "stored, or commit(strict=True) to make this an error",
             UnstoredValueWarning,
-            stacklevel=6,  # the caller of rt.commit()
         )
 
     def _context(self, kind: str, name: bytes | str) -> bytes:
@@ -433,9 +436,11 @@ class Persistence:
                     self.codec.encode(cell.value), self._context("input", input_id)
                 )
             except CodecError as exc:
-                raise StoreError(
-                    f"cannot store input {cell!r} in {self.store.location} "
-                    f"(runtime {self.runtime_id!r}): {exc}; nothing was written"
+                raise without_context(
+                    StoreError(
+                        f"cannot store input {cell!r} in {self.store.location} "
+                        f"(runtime {self.runtime_id!r}): {exc}; nothing was written"
+                    )
                 ) from None
             status = InputStatus.READY
         else:  # errors and pending cells are resolved again after a restart
@@ -545,7 +550,9 @@ class Persistence:
         try:
             return self.sealer.open(sealed, context)
         except IntegrityError as exc:
-            raise self._corrupt(what if name is None else f"{what} {name!r}", exc) from None
+            raise without_context(
+                self._corrupt(what if name is None else f"{what} {name!r}", exc)
+            ) from None
 
     def _corrupt(self, what: str, exc: Exception) -> CorruptSnapshot:
         return CorruptSnapshot(
@@ -613,7 +620,7 @@ class Persistence:
         try:
             return decode_memo_row(sealed, self.sealer, self._context("memo", mid))
         except (IntegrityError, CodecError) as exc:
-            raise self._corrupt(f"memo row {mid.hex()}", exc) from None
+            raise without_context(self._corrupt(f"memo row {mid.hex()}", exc)) from None
 
     def _memo_for_row(self, mid: bytes, row: MemoRow | None) -> Memo | None:
         name, key_bytes = split_memo_id(mid)

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from sofrito._codec import CodecError, Sealer
+from sofrito._interpreted import without_context
 from sofrito.stores.snapshot import QUERY_NODE
 
 __all__ = [
@@ -172,5 +173,5 @@ def decode_memo_row(
             deps.append((kind, name, raw[at : at + key_size]))
             at += key_size
     except (struct.error, UnicodeDecodeError) as exc:
-        raise CodecError(f"not a memo row ({exc})") from None
+        raise without_context(CodecError(f"not a memo row ({exc})")) from None
     return MemoRow(fingerprint, changed_at, verified_at, durability, deps, raw[at:])

@@ -148,6 +148,17 @@ def test_a_delta_may_not_both_write_and_delete_a_memo() -> None:
         SnapshotDelta(1, b"", {b"qk": b"row"}, frozenset({b"qk"}))
 
 
+def test_a_delta_holds_frozensets_of_whatever_sets_it_is_given() -> None:
+    """The store modules compiled with mypyc check a field's declared type when
+    they read it, and ``frozenset - dict.keys()`` is a plain set."""
+    deletes = frozenset({b"a", b"b"}) - {b"b": b""}.keys()
+    delta = SnapshotDelta(1, b"m", {b"c": b"row"}, deletes, unchanged={b"c"})
+    assert type(delta.deletes) is frozenset
+    assert delta.deletes == {b"a"}
+    assert type(delta.unchanged) is frozenset
+    assert delta.unchanged == {b"c"}
+
+
 def test_wrong_types_are_refused_not_encoded_as_something_else() -> None:
     with pytest.raises(TypeError, match="are bytes, not bytes and str"):
         SnapshotDelta(1, b"", {b"id": "text"}).to_bytes()  # type: ignore[dict-item]

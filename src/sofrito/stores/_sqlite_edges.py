@@ -68,6 +68,7 @@ import sqlite3
 import struct
 from collections.abc import Callable, Iterator, Sequence
 
+from sofrito._interpreted import without_context
 from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, EdgeSums, group_checksummers
 from sofrito.stores._sqlite_rows import ASTRAY, SEAL_BROKEN, Malformed, a_sum
 from sofrito.stores.protocol import SnapshotDelta
@@ -112,7 +113,7 @@ def unpack_ids(packed: bytes, what: str) -> list[bytes]:
         (count,) = _COUNT.unpack_from(packed)
         sizes = struct.unpack_from(f">{count}I", packed, 4)
     except struct.error:
-        raise Malformed(what, "holds a list of ids cut short (damaged)") from None
+        raise without_context(Malformed(what, "holds a list of ids cut short (damaged)")) from None
     at = 4 + 4 * count
     if at + sum(sizes) != len(packed):
         raise Malformed(what, "holds a list of ids of the wrong length (damaged)")

@@ -20,6 +20,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sofrito._interpreted import without_context
 from sofrito.stores import _encoding
 from sofrito.stores._integrity import EMPTY_SEAL, SUM_SIZE, InputSums, checksum
 from sofrito.stores.protocol import InputState, InputStatus, Receipt, RuntimeState
@@ -171,7 +172,9 @@ def lifecycle_state(value: object, what: str) -> RuntimeState | None:
     try:
         return RuntimeState(text(value, what))
     except ValueError:
-        raise Malformed(what, f"holds an unknown lifecycle state {value!r} (damaged)") from None
+        raise without_context(
+            Malformed(what, f"holds an unknown lifecycle state {value!r} (damaged)")
+        ) from None
 
 
 def write_header(conn: sqlite3.Connection, runtime_id: str, header: Header) -> None:
@@ -293,5 +296,5 @@ def read_receipt(runtime_id: str, row: Any) -> Receipt:
     try:
         inputs = _encoding.decode_str_tuple(fields[3])
     except ValueError:
-        raise Malformed(what, "has undecodable input ids (damaged)") from None
+        raise without_context(Malformed(what, "has undecodable input ids (damaged)")) from None
     return Receipt(runtime_id, fields[1], fields[0], fields[2], inputs, fields[4])

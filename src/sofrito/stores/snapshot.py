@@ -104,6 +104,13 @@ class SnapshotDelta:
     unchanged: frozenset[bytes] = frozenset()
 
     def __post_init__(self) -> None:
+        # Any set is taken and a frozenset held, as the fields say: the store
+        # modules compiled with mypyc check that type when they read the field,
+        # and ``frozenset - dict.keys()`` is a set.
+        for name in ("deletes", "unchanged"):
+            given = getattr(self, name)
+            if type(given) is not frozenset:
+                object.__setattr__(self, name, frozenset(given))
         both = self.deletes.intersection(self.upserts.keys())
         if both:
             shown = ", ".join(sorted(memo_id.hex() for memo_id in both)[:3])
