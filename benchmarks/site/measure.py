@@ -48,13 +48,19 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Run:
-    """One child process: its wall and CPU seconds, peak RSS, exit status and last error line."""
+    """One child process: its wall and CPU seconds, peak RSS, exit status and last error line.
+
+    ``system_s`` is the kernel's part of ``cpu_s``, shown apart because on this
+    machine it is the part that swings: creating a file costs 13-380 us
+    depending on what the file system did just before (10,000 outputs of a
+    cold build, 0.1-3.8 s), so user time is what compares builds."""
 
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
     returncode: int
     error: str
+    system_s: float = 0.0
 
 
 def snapshot(folder: Path, probes: Iterable[str] = ()) -> Snapshot:
@@ -95,6 +101,7 @@ def run(command: Sequence[str], cwd: Path, log: Path, env: Mapping[str, str] | N
         peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
         returncode=child.returncode,
         error=last_error(log) if child.returncode else "",
+        system_s=usage.ru_stime,
     )
 
 

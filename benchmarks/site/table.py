@@ -78,6 +78,7 @@ def render(title: str, runs: Sequence[ToolRun], steps: Sequence[str]) -> list[st
     tables: list[tuple[str, Callable[[StepResult, ToolRun], str]]] = [
         ("wall time (ratio to sofrito)", time_cell),
         ("CPU time (user + system)", lambda result, _: seconds(result.run.cpu_s)),
+        ("of which system (the kernel's)", lambda result, _: seconds(result.run.system_s)),
         ("peak RSS", lambda result, _: f"{result.run.peak_rss_mb:,.0f} MB"),
         ("files written", lambda result, _: written(result.writes)),
         ("correct", correct_cell),

@@ -15,7 +15,9 @@ STEPS = ["cold", "title edit"]
 
 
 def step(name: str, wall: float, verdict: Verdict, writes: Writes | None = None) -> StepResult:
-    run = Run(wall_s=wall, cpu_s=wall / 2, peak_rss_mb=40.4, returncode=0, error="")
+    run = Run(
+        wall_s=wall, cpu_s=wall / 2, peak_rss_mb=40.4, returncode=0, error="", system_s=wall / 8
+    )
     return StepResult(name, run, writes or Writes(10, 0, 0), verdict)
 
 
@@ -87,6 +89,7 @@ def test_files_written_say_how_many_had_the_same_bytes_and_were_deleted() -> Non
     ]
     assert table(lines, "peak RSS")[1][1] == "40 MB"
     assert table(lines, "CPU time (user + system)")[1][1:3] == ["1.00 s", "1.50 s"]
+    assert table(lines, "of which system (the kernel's)")[1][1:3] == ["250 ms", "375 ms"]
 
 
 def test_number_formats() -> None:
