@@ -15,9 +15,10 @@ for it in both builds:
   the first frame outside sofrito, whichever build runs.
 
 Rejected: ``warnings.warn(skip_file_prefixes=...)``, which does the second
-from Python 3.12 on (3.11 is the floor); a ``try``/``finally`` that clears
-``__context__`` (the traceback module prints a cleared context as no
-context, but a debugger or ``raise ... from`` in the caller sees the change).
+from Python 3.12 on (3.11 is the floor); setting ``__suppress_context__``
+at each raise (ten places, each a line a reader must know the reason for);
+and leaving the code of a commit and a load uncompiled, which costs a
+template edit at 10,000 pages 6% more instructions (docs/benchmarks.md).
 """
 
 from __future__ import annotations
