@@ -726,7 +726,6 @@ class StoreBacking:
             if memo is not None:
                 in_memory.append(memo)
             elif self.held_state(mid, held) == UNDEFINED:
-                self.untrusted.setdefault(mid, revision)  # as ``_merge`` does
                 undefined.append(mid)
             else:
                 by_id.append(mid)
@@ -744,6 +743,8 @@ class StoreBacking:
         second, a cell removed in a process that did not define its reader was
         served as it was by the next one (tests/test_warm_start_properties.py,
         with random examples)."""
+        for mid in mids:
+            self.untrusted.setdefault(mid, revision)
         if mids and self.dirty is not None and self.persistence._dirty is not None:
             self.mark_ids(list(dict.fromkeys(mids)), revision)
 
@@ -1252,10 +1253,7 @@ class StoreBacking:
             nodes[node_id] = memo
             self.merged.add(node_id)  # its readers are in this closure
         mark = max(self.engine.revisions.current, self.revision)
-        undefined = [mid for _, mid in edges if mid not in readers]
-        for mid in undefined:
-            self.untrusted.setdefault(mid, mark)
-        self._mark_undefined(undefined, mark)
+        self._mark_undefined([mid for _, mid in edges if mid not in readers], mark)
         for dep, mid in edges:
             reader = readers.get(mid)
             if reader is None or reader.stored_deps is None:

@@ -161,30 +161,26 @@ class Persistence:
 
     # -- ids -------------------------------------------------------------------
 
-    def _key_bytes(self, what: object, key: tuple[Any, ...]) -> bytes:
-        """``key``'s canonical bytes; a ``TypeError`` naming ``what`` (a memo or cell,
-        or a description) if it has none. ``what`` is only described on that
-        error: a commit names every row's key, and a repr each cost a tenth of it."""
-        try:
-            return encode_key(key)
-        except KeyEncodingError as exc:
-            named = what if isinstance(what, str) else repr(what)
-            raise without_context(
-                TypeError(
-                    f"{named}: {exc}; persisted keys need a canonical encoding "
-                    "(or declare the query with persist=False)"
-                )
-            ) from None
-
     def _node_key(self, node: Memo | Cell) -> bytes:
-        """``node``'s key bytes: its ref's, when something named it already (a run
-        that listens to events names every memo it executes, and a memo loaded on
-        demand is named from its row id), else encoded here: at 10,000 pages a
-        cold build named 70,000 nodes for its record and encoded them all again."""
+        """``node``'s canonical key bytes; a ``TypeError`` naming it if its key has
+        none. Its ref's bytes when something named it already (a run that listens
+        to events names every memo it executes, and a memo loaded on demand is
+        named from its row id): at 10,000 pages a cold build named 70,000 nodes
+        for its record and encoded them all again. The node is described only on
+        the error: a commit names every row's key, and a repr each cost a tenth
+        of it."""
         ref = node.ref_cache
         if ref is not None:
             return ref.key
-        return self._key_bytes(node, node.key)
+        try:
+            return encode_key(node.key)
+        except KeyEncodingError as exc:
+            raise without_context(
+                TypeError(
+                    f"{node!r}: {exc}; persisted keys need a canonical encoding "
+                    "(or declare the query with persist=False)"
+                )
+            ) from None
 
     def input_id(self, cell: Cell) -> str:
         key = self._node_key(cell)
