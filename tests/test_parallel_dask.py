@@ -133,19 +133,22 @@ def test_dask_with_no_scheduler_computes_every_key_here_with_one_warning(
 
     from sofrito.executors import Dask
 
-    with socket.socket() as free:  # a port nothing listens on
+    want, _ = _serial(tmp_path)
+    # A port bound and not listening refuses connections, and stays ours while the
+    # test runs: a port closed again could be taken by the session cluster's
+    # restarted worker, and a client connected to a worker waits for a reply.
+    with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    want, _ = _serial(tmp_path)
-    with Dask(f"127.0.0.1:{port}") as dask, caplog.at_level(logging.WARNING):
-        rt = _open(tmp_path / "dask.db", dask)
-        _fill(rt)
-        flow.RUNS.clear()
-        assert rt.query_many(flow.render, KEYS) == want
-        rt.commit()
-        rt.set(flow.texts["p03"], "an edited text")
-        rt.set(flow.texts["p04"], "another edited text")
-        rt.query_many(flow.render, KEYS)
+        with Dask(f"127.0.0.1:{port}") as dask, caplog.at_level(logging.WARNING):
+            rt = _open(tmp_path / "dask.db", dask)
+            _fill(rt)
+            flow.RUNS.clear()
+            assert rt.query_many(flow.render, KEYS) == want
+            rt.commit()
+            rt.set(flow.texts["p03"], "an edited text")
+            rt.set(flow.texts["p04"], "another edited text")
+            rt.query_many(flow.render, KEYS)
     assert caplog.text.count("cannot be reached") == 1  # said once, not per dispatch
     assert f"render {KEYS[0][0]}" in flow.RUNS  # computed here
 

@@ -138,13 +138,13 @@ def test_an_executor_address_where_nothing_listens_is_one_line_and_exit_2(tmp_pa
     pytest.importorskip("distributed")
     import socket
 
-    with socket.socket() as free:  # a port nothing listens on
+    _generate(tmp_path / "site", 3)
+    with socket.socket() as free:  # bound, not listening: refused, and no one else's
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    _generate(tmp_path / "site", 3)
-    done = _sofrito(
-        "run", str(tmp_path / "site" / "flow.py"), "--executor", f"dask://127.0.0.1:{port}"
-    )
+        done = _sofrito(
+            "run", str(tmp_path / "site" / "flow.py"), "--executor", f"dask://127.0.0.1:{port}"
+        )
     assert done.returncode == 2
     assert f"--executor dask://127.0.0.1:{port}: cannot reach the scheduler" in done.stderr
     assert "Traceback" not in done.stderr
