@@ -34,6 +34,21 @@ dependency listing its readers, keyed by dependency for the closure, and
 commit; the ``edges`` table and its ``edges_by_reader`` index go. A first
 build of 10,000 pages wrote 235,000 edge rows and as many index entries;
 it writes 60,000 and 60,000 rows now (docs/persistence.md, "Schema").
+7 makes ``memos`` and ``traces`` rowid tables (their primary key an index
+beside them), rows copied as they are. A ``WITHOUT ROWID`` table keeps a
+row in its b-tree's leaf only up to about a quarter of a page (about 1 KB
+of a 4 KiB page); the rest spills to an overflow page of its own, mostly
+empty. A memo row holds a value: a first build of the example site's
+10,000 pages wrote 98 MB of memo rows into 159 MB of pages (32,000 overflow
+pages, 52 MB of them unused), where a rowid table keeps a row of up to 4
+KB in its leaf: 126 MB (docs/persistence.md, "Schema"). Kept ``WITHOUT
+ROWID``: the tables whose rows are small (headers, edge groups, receipts),
+and ``inputs`` (file contents too, but a family is read as a range of its
+primary key, and through an index a damaged entry would drop a cell from
+a family without a trace: ``read_family``). A damaged index entry of
+``memos`` can only hide a row, which is then computed again (or, in a full
+load, breaks the seal), or point at another memo's row, which fails its
+checksum (it covers the memo id) or is refused as astray.
 An older file is upgraded one step after another in one transaction.
 
 **The upgrade to 4 drops the memo rows** and the snapshot that describes
@@ -81,7 +96,7 @@ from sofrito.stores.protocol import Receipt
 
 __all__ = ["SCHEMA_VERSION", "prepare"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS sofrito_schema (version INTEGER NOT NULL);
@@ -103,7 +118,7 @@ CREATE TABLE IF NOT EXISTS memos (
     row BLOB NOT NULL,
     sum BLOB NOT NULL,
     PRIMARY KEY (runtime_id, memo_id)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS inputs (
     runtime_id TEXT NOT NULL,
     input_id TEXT NOT NULL,
@@ -137,7 +152,7 @@ CREATE TABLE IF NOT EXISTS traces (
     trace_id BLOB NOT NULL,
     row BLOB NOT NULL,
     PRIMARY KEY (lookup, trace_id)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS receipts (
     runtime_id TEXT NOT NULL,
     sequence INTEGER NOT NULL,
@@ -181,6 +196,7 @@ def _create_or_upgrade(conn: sqlite3.Connection, path: Path) -> None:
             _upgrade_from_3(conn)
         _create_tables(conn)  # 4 -> 5: the traces table, nothing else changes
         _upgrade_from_5(conn)
+        _upgrade_from_6(conn)
         conn.execute("UPDATE sofrito_schema SET version = ?", (SCHEMA_VERSION,))
     elif version > SCHEMA_VERSION:
         raise SchemaMismatch(
@@ -301,6 +317,25 @@ def _upgrade_from_5(conn: sqlite3.Connection) -> None:
         return
     _drop_memos(conn, "SELECT runtime_id FROM memos UNION SELECT runtime_id FROM edges")
     conn.execute("DROP TABLE edges")  # and its index
+
+
+_ROWID_TABLES = {"memos": "runtime_id, memo_id, row, sum", "traces": "lookup, trace_id, row"}
+"""The tables whose rows hold values, rowid tables from schema 7: their columns."""
+
+
+def _upgrade_from_6(conn: sqlite3.Connection) -> None:
+    """Version 6 or older -> 7: ``memos`` and ``traces`` become rowid tables
+    (the module docstring says why), their rows copied byte for byte: the
+    checksums, the seals and the traces' MACs hold as they did, so a row that
+    was damaged stays detectably damaged, and nothing is recomputed."""
+    for table in _ROWID_TABLES:
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v6")
+    _create_tables(conn)
+    for table, columns in _ROWID_TABLES.items():
+        # The old table is scanned in its primary key's order, so the new rows
+        # go in in that order too: each appended, none on a random page.
+        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_v6")
+        conn.execute(f"DROP TABLE {table}_v6")
 
 
 def _drop_memos(conn: sqlite3.Connection, owners_query: str) -> None:
