@@ -581,8 +581,8 @@ def test_a_forged_row_with_a_valid_store_checksum_is_corrupt_not_a_crash(
     ("content", "why"),
     [
         (
-            _snapshot._HEAD.pack(_snapshot.FORMAT + 1, bytes(16), 1, 1, 0, 0),
-            f"row format {_snapshot.FORMAT + 1}",
+            _snapshot._HEAD.pack(_snapshot.NO_VALUE + 1, bytes(16), 1, 1, 0, 0),
+            f"row format {_snapshot.NO_VALUE + 1}",
         ),
         (b"\x02\x01", "not a memo row"),
     ],

@@ -104,3 +104,26 @@ def test_a_row_the_store_checked_still_needs_its_mac_with_a_secret() -> None:
     forged = Sealer(None).seal(sealed[sealer.tag_size :])
     with pytest.raises(IntegrityError):
         decode_memo_row(forged, sealer, b"memo 1", store_checked=True)
+
+
+def test_a_row_stored_without_its_value_is_format_3_and_ends_after_its_deps() -> None:
+    """``persist_value=False``: the header and the dependencies, nothing after them,
+    and a format of its own (an empty value is something a codec may write)."""
+    valueless = ROW._replace(value=None)
+    layout = _layout(ROW._replace(value=b""))
+    layout = bytes([3]) + layout[1:]
+    sealer = Sealer(None)
+    sealed = encode_memo_row(valueless, sealer, b"")
+    assert sealed == sealer.seal(layout, b"")
+    assert decode_memo_row(sealed, sealer, b"") == valueless
+    empty = encode_memo_row(ROW._replace(value=b""), sealer, b"")
+    assert decode_memo_row(empty, sealer, b"").value == b""  # format 2: a value of no bytes
+
+
+def test_a_row_without_its_value_that_holds_more_bytes_is_refused() -> None:
+    sealer = Sealer(None)
+    layout = bytes([3]) + _layout(ROW)[1:]  # format 3, yet a value behind the deps
+    with pytest.raises(CodecError, match="stored without its value holds 9 bytes more"):
+        decode_memo_row(sealer.seal(layout, b""), sealer, b"")
+    with pytest.raises(CodecError, match="row format 4, this sofrito reads 2 and 3"):
+        decode_memo_row(sealer.seal(bytes([4]) + _layout(ROW)[1:], b""), sealer, b"")

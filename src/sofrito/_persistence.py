@@ -238,7 +238,12 @@ class Persistence:
         for memo in self.journal.memos:
             as_shipped = shipped.get(memo) if shipped else None
             lacking: list[bytes] = []  # memo ids its row lists that have no row
-            if as_shipped is not None and as_shipped.holds(memo) and self._published is None:
+            if (
+                as_shipped is not None
+                and as_shipped.holds(memo)
+                and self._published is None
+                and memo.spec.persist_value  # else its row goes without the value shipped
+            ):
                 mid, row, read_ids = as_shipped.mid, as_shipped.row, as_shipped.reads
                 lacking = [
                     ids.memo_id(dep)
@@ -249,7 +254,7 @@ class Persistence:
                 mid = ids.memo_id(memo)
                 row = None
                 read_ids = []
-                if memo.has_value and memo.error is None and memo.computed:
+                if _has_row(memo):
                     deps = []
                     for dep in memo.deps:
                         # The store's reverse edges: the same nodes as the row's deps.
@@ -290,7 +295,14 @@ class Persistence:
         return delta, known
 
     def _row(
-        self, memo: Memo, mid: bytes, deps: list[bytes], strict: bool, *, hold: bool = False
+        self,
+        memo: Memo,
+        mid: bytes,
+        deps: list[bytes],
+        strict: bool,
+        *,
+        hold: bool = False,
+        with_value: bool = False,
     ) -> bytes | None:
         """The memo's sealed row, listing ``deps`` (its dependencies, each as a row
         lists it: ``encode_dep``), or None for a value the codec cannot encode
@@ -300,7 +312,18 @@ class Persistence:
         (``restore.hold_encoded``): a commit, not a worker's row to ship. Done
         row by row, so the values go as the rows come: at 10,000 pages, values
         and rows side by side were most of a first build's peak memory. Not
-        with traces, whose digests are kept by value object (``_traces.py``)."""
+        with traces, whose digests are kept by value object (``_traces.py``).
+
+        A query declared ``persist_value=False`` has its rows sealed without the
+        value (``_snapshot.NO_VALUE``), and publishes no trace (a trace is a
+        value to take); its memos keep their values in memory. ``with_value``:
+        a worker's row to ship, value and all, which the coordinator writes
+        to its files before it commits the row without it."""
+        if not (memo.spec.persist_value or with_value):
+            row = MemoRow(
+                memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, [], None
+            )
+            return seal_row(row, deps, self.sealer, self._context("memo", mid))
         value = memo.value
         if type(value) is Encoded:
             data = value.data
@@ -355,7 +378,7 @@ class Persistence:
             deps = [encode_dep(self._node_id(dep)) for dep in memo.deps]
         except TypeError:
             return None
-        row = self._row(memo, mid, deps, strict=False)
+        row = self._row(memo, mid, deps, strict=False, with_value=True)
         return None if row is None else (mid, row)
 
     def shipped_row(self, mid: bytes, sealed: bytes) -> MemoRow:
@@ -839,8 +862,17 @@ class _SameReads:
 
 def _has_row(memo: Memo) -> bool:
     """Whether a commit stores a row for ``memo`` (as ``Persistence._delta`` decides,
-    short of trying to encode its value)."""
-    return memo.spec.persist and memo.has_value and memo.error is None and memo.computed
+    short of trying to encode its value): a memo of a persisted query that
+    completed without an error, and holds its value, unless its query stores
+    none (``persist_value=False``: one loaded from its row and not read since
+    holds no value, and its row is there all the same)."""
+    spec = memo.spec
+    return (
+        spec.persist
+        and memo.error is None
+        and memo.computed
+        and (memo.has_value or not spec.persist_value)
+    )
 
 
 def _sorted_cells(cells: Iterable[Cell] | None) -> list[Cell]:

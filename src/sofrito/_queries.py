@@ -44,6 +44,7 @@ def query(
     lru: int | None = None,
     version: str | None = None,
     persist: bool = True,
+    persist_value: bool = True,
     keys: Sequence[str] | None = None,
 ) -> Callable[[Callable[Concatenate[Any, P], R]], Query[P, R]]: ...
 
@@ -58,6 +59,7 @@ def query(
     lru: int | None = None,
     version: str | None = None,
     persist: bool = True,
+    persist_value: bool = True,
     keys: Sequence[str] | None = None,
 ) -> Any:
     """Declare a memoized query ``fn(db, *key)``; usable bare or with options.
@@ -67,10 +69,15 @@ def query(
     cutoff, default ``==``), ``error_eq`` (the same for cached errors; by
     default errors never compare equal), ``lru`` (keep at most this many
     values), ``version`` (bump it to invalidate persisted memos when the
-    query's meaning changes outside the code it reaches: data files, say), ``persist`` (include in
-    snapshots), ``keys`` (the names of the parameters that form the key; the
-    others reach the body but are ignored for identity, so the first call of
-    a key decides them: docs/concepts.md, "Keys from some parameters").
+    query's meaning changes outside the code it reaches: data files, say),
+    ``persist`` (include in snapshots), ``persist_value`` (False: store each
+    memo's reads and revisions but not its value, for a value kept elsewhere,
+    such as a page ``sofrito run`` writes to a file; loaded, the memo verifies
+    without executing and executes again only when its value is read, as an
+    evicted memo: docs/concepts.md, "Memos stored without their value"),
+    ``keys`` (the names of the parameters that form the key; the others reach
+    the body but are ignored for identity, so the first call of a key decides
+    them: docs/concepts.md, "Keys from some parameters").
     """
 
     def decorate(function: Callable[..., Any]) -> Any:
@@ -88,6 +95,7 @@ def query(
             lru=lru,
             version=version,
             persist=persist,
+            persist_value=persist_value,
             arity=None if names is None or lru is not None else len(names),
             keys=key_params,
             run=None

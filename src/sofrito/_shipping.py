@@ -271,8 +271,8 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
                     exc,
                 )
                 continue
-            if row.fingerprint != spec.fingerprint:
-                continue  # the worker ran other code: computed here
+            if row.fingerprint != spec.fingerprint or row.value is None:
+                continue  # the worker ran other code, or sent no value: computed here
             memo = restore.install_shipped_memo(
                 engine,
                 spec,

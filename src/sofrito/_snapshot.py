@@ -8,12 +8,18 @@ is first read.
 Opening a cache reads every row's header, so the header is a fixed binary
 layout read with ``struct``, not a general decoder::
 
-    B   format (1)
+    B   format (2; 3: a row with no value, below)
     16s fingerprint (blake2b of the code the query reaches, and its version: _fingerprint.py)
     q   changed_at        q verified_at        B durability
     I   number of dependencies, then for each, in read order:
         c kind (b"q" query, b"i" input)   H name length, name   I key length, key
     the rest: the value, as the runtime's codec encoded it
+
+A memo of a query declared ``persist_value=False`` is stored without its
+value: format 3, the same header and dependencies, and nothing after them.
+Loaded, it is an evicted memo (docs/concepts.md, "Memos stored without their
+value"). A format of its own, not an empty value: a codec may encode some
+value as no bytes at all.
 
 The whole row is sealed (``_codec.Sealer``: a checksum, or an HMAC with a
 secret that also covers the runtime id and the memo id, so a row cannot be
@@ -65,6 +71,8 @@ NodeId = tuple[bytes, str, bytes]
 """(kind: ``QUERY``, ``INPUT`` or ``LISTING``, name, canonical key bytes)."""
 
 FORMAT = 2
+NO_VALUE = 3
+"""The format of a row stored without its value (``persist_value=False``)."""
 _HEAD = struct.Struct(">B16sqqBI")
 _DEP_HEAD = struct.Struct(">cH")
 _SIZE = struct.Struct(">I")
@@ -79,8 +87,8 @@ class MemoRow(NamedTuple):
     verified_at: int
     durability: int
     deps: list[NodeId]
-    value: bytes
-    """Still encoded: decoded on first read."""
+    value: bytes | None
+    """Still encoded: decoded on first read. None: stored without it (``NO_VALUE``)."""
 
 
 def memo_id(name: str, key: bytes) -> bytes:
@@ -118,9 +126,12 @@ def encode_dep(node: NodeId) -> bytes:
 def seal_row(row: MemoRow, deps: Sequence[bytes], sealer: Sealer, context: bytes) -> bytes:
     """``row`` sealed, listing ``deps`` (its deps, each ``encode_dep``-ed) instead of
     ``row.deps``, which it ignores. The value is copied once, into the sealed row."""
+    form = FORMAT if row.value is not None else NO_VALUE
     head = _HEAD.pack(
-        FORMAT, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(deps)
+        form, row.fingerprint, row.changed_at, row.verified_at, row.durability, len(deps)
     )
+    if row.value is None:
+        return sealer.seal_parts([head, *deps], context)
     return sealer.seal_parts([head, *deps, row.value], context)
 
 
@@ -159,8 +170,8 @@ def decode_memo_row(
         raw = sealer.open(data, context)
     try:
         form, fingerprint, changed_at, verified_at, durability, count = _HEAD.unpack_from(raw)
-        if form != FORMAT:
-            raise CodecError(f"row format {form}, this sofrito reads {FORMAT}")
+        if form not in (FORMAT, NO_VALUE):
+            raise CodecError(f"row format {form}, this sofrito reads {FORMAT} and {NO_VALUE}")
         at = _HEAD.size
         deps: list[NodeId] = []
         for _ in range(count):
@@ -174,4 +185,8 @@ def decode_memo_row(
             at += key_size
     except (struct.error, UnicodeDecodeError) as exc:
         raise without_context(CodecError(f"not a memo row ({exc})")) from None
+    if form == NO_VALUE:
+        if at != len(raw):
+            raise CodecError(f"a row stored without its value holds {len(raw) - at} bytes more")
+        return MemoRow(fingerprint, changed_at, verified_at, durability, deps, None)
     return MemoRow(fingerprint, changed_at, verified_at, durability, deps, raw[at:])

@@ -214,6 +214,29 @@ def test_a_template_edit_rewrites_every_page_and_re_parses_none(tmp_path: Path) 
     assert all(b'<article class="edited">' in after[page][1] for page in pages)
 
 
+def test_outputs_deleted_by_hand_are_rendered_again_from_a_cache_that_holds_no_page(
+    tmp_path: Path,
+) -> None:
+    """The renders are stored without their values (``persist_value=False``): the
+    cache holds no page's bytes, and an output deleted by hand executes its
+    render, and only that, from cached parsed Markdown, to the same bytes."""
+    site = built(tmp_path)
+    before = site.files()
+    page = html_of(a_page(site, 4))
+    cache = (site.root / ".sofrito" / "cache.db").read_bytes()
+    assert before[page][1][-2000:] not in cache
+    assert before["index.html"][1][-2000:] not in cache
+    (site.out / page).unlink()
+    (site.out / "index.html").unlink()
+    result = site.run()
+    assert result.code == 0, result.err
+    assert result.trace == ["index", f"render {a_page(site, 4)}"]
+    assert result.counts["written"] == 2
+    assert {path: data for path, (_, data) in site.files().items()} == {
+        path: data for path, (_, data) in before.items()
+    }
+
+
 def test_a_deleted_source_deletes_its_output_and_leaves_the_index(tmp_path: Path) -> None:
     site = built(tmp_path)
     page = a_page(site, 8)

@@ -114,7 +114,7 @@ def install_cell(
 def install_memo(
     engine: Engine,
     memo: Memo,
-    data: bytes,
+    data: bytes | None,
     decode: Callable[[bytes], Any],
     *,
     changed_at: int,
@@ -128,21 +128,37 @@ def install_memo(
     The value stays encoded until someone reads it (``memo.value_of``). The
     memo is not hittable until then either, and its ``dirty_at`` is the
     revision opened at: valid at once if it was verified there, else
-    verified once before it is served.
+    verified once before it is served. ``data`` None: a row stored without
+    its value (``persist_value=False``), installed as an evicted memo.
     """
-    _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
+    _fill(memo, _held(data, decode), changed_at, verified_at, durability, revision)
     reads = tuple(deps)
     rdeps.relink(memo, memo.deps, reads)
     memo.deps = reads
 
 
+def _held(data: bytes | None, decode: Callable[[Any], Any]) -> Encoded | None:
+    return None if data is None else Encoded(data, decode)
+
+
 def _fill(
-    memo: Memo, value: Encoded, changed_at: int, verified_at: int, durability: int, revision: int
+    memo: Memo,
+    value: Encoded | None,
+    changed_at: int,
+    verified_at: int,
+    durability: int,
+    revision: int,
 ) -> None:
     """A stored row's fields, as both installs set them: the value still
-    encoded, ``dirty_at`` the revision opened at."""
+    encoded, ``dirty_at`` the revision opened at. No value (a row stored
+    without it): the memo is as an evicted one (``lru._evict``), its reads and
+    revisions kept, so that it verifies without executing and executes again,
+    counting as unchanged if its reads are (``fetch.settle``), when its value
+    is read."""
     memo.value = value
-    memo.has_value = True
+    memo.has_value = value is not None
+    if value is None:
+        memo.hit_at = NOT_HITTABLE
     memo.changed_at = changed_at
     memo.verified_at = verified_at
     memo.durability = durability
@@ -163,7 +179,7 @@ def install_stored_memo(
     engine: Engine,
     spec: QuerySpec[Any],
     key: tuple[Any, ...],
-    data: bytes,
+    data: bytes | None,
     decode: Callable[[bytes], Any],
     *,
     changed_at: int,
@@ -190,7 +206,7 @@ def install_stored_memo(
     if memo is not None:
         return memo
     memo = Memo(spec, key)
-    _fill(memo, Encoded(data, decode), changed_at, verified_at, durability, revision)
+    _fill(memo, _held(data, decode), changed_at, verified_at, durability, revision)
     memo.stored_deps = stored_deps
     if key_bytes is not None and engine.listening:
         memo.ref_cache = refs.stored_ref(spec.name, key_bytes)

@@ -41,6 +41,7 @@ class QuerySpec(Generic[R]):
         "name",
         "output_eq",
         "persist",
+        "persist_value",
         "plain_eq",
         "run",
         "version",
@@ -56,6 +57,7 @@ class QuerySpec(Generic[R]):
         lru: int | None,
         version: str | None,
         persist: bool,
+        persist_value: bool = True,
         arity: int | None = None,
         keys: tuple[str, ...] | None = None,
         run: Callable[..., R] | None = None,
@@ -74,6 +76,9 @@ class QuerySpec(Generic[R]):
         self.lru = lru
         self.version = version
         self.persist = persist
+        self.persist_value = persist_value
+        """False: a commit stores the memo's reads and revisions, not its value
+        (``_persistence.Persistence._row``); loaded, it is an evicted memo."""
         self._fingerprint: bytes | None = None
         self.arity = arity
         """How many parts every key has, when the entry point fixes it (its
