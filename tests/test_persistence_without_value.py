@@ -17,7 +17,7 @@ from sofrito import _shipping, _snapshot
 from sofrito._codec import Sealer
 from sofrito._keys import encode_key
 from sofrito._queries import spec_of
-from sofrito.stores import SqliteStore
+from sofrito.stores import SqliteStore, Traces
 
 source = sf.Input("novalue.source")
 runs: Counter[str] = Counter()
@@ -200,6 +200,41 @@ def test_a_worker_ships_its_value_and_the_coordinator_stores_none(db: Path) -> N
     # size:a is new since the worker's boundary; the page it reads has no value
     # stored, so it executes again (restored: its reads did not change)
     assert runs == {"page:a": 1, "size:a": 1, "total": 1}
+
+
+def test_its_traces_hold_the_value_so_another_checkout_executes_nothing(
+    tmp_path: Path,
+) -> None:
+    """What the runtime's own cache leaves out, the team's traces keep: a trace is
+    a value to take (docs/persistence.md, "Traces: sharing by content")."""
+    secret = "a team secret of enough bytes"
+    shared = SqliteStore(tmp_path / "team.db")
+    ci = sf.Runtime(
+        store=SqliteStore(tmp_path / "ci.db"),
+        runtime_id="site",
+        traces=Traces(secret, read=False, store=shared),
+    )
+    with ci.batch():
+        for name in NAMES:
+            ci.set(source[name], name.upper())
+    expected = (total(ci), first(ci))
+    ci.commit()
+    laptop = sf.Runtime(
+        store=SqliteStore(tmp_path / "laptop.db"),
+        runtime_id="site",
+        traces=Traces(secret, publish=False, store=shared),
+    )
+    with laptop.batch():
+        for name in NAMES:
+            laptop.set(source[name], name.upper())
+    runs.clear()
+    assert (total(laptop), first(laptop)) == expected
+    assert page(laptop, "a") == "<p>A</p>" * 500
+    assert runs == {}
+    laptop.commit()
+    for db in (tmp_path / "ci.db", tmp_path / "laptop.db"):
+        for row in _rows(db, "novalue.page").values():
+            assert _snapshot.decode_memo_row(row, Sealer(None), b"").value is None
 
 
 _STEPS = st.lists(

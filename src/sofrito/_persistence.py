@@ -315,21 +315,22 @@ class Persistence:
         with traces, whose digests are kept by value object (``_traces.py``).
 
         A query declared ``persist_value=False`` has its rows sealed without the
-        value (``_snapshot.NO_VALUE``), and publishes no trace (a trace is a
-        value to take); its memos keep their values in memory. ``with_value``:
-        a worker's row to ship, value and all, which the coordinator writes
-        to its files before it commits the row without it."""
+        value (``_snapshot.NO_VALUE``); its memos keep their values in memory.
+        Its traces, where this runtime publishes some, hold the value all the
+        same: a trace is a value to take, and what the team's trace store
+        holds is the team's choice. ``with_value``: a worker's row to ship,
+        value and all, which the coordinator writes to its files before it
+        commits the row without it."""
         if not (memo.spec.persist_value or with_value):
+            if self._published is not None:
+                self._publish_without_row(memo, mid)
             row = MemoRow(
                 memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, [], None
             )
             return seal_row(row, deps, self.sealer, self._context("memo", mid))
         value = memo.value
         if type(value) is Encoded:
-            data = value.data
-            if value.decode is self._held_decoder:  # the whole row a commit wrote
-                data = self._held_value(data)
-            encoded = data if type(data) is bytes else bytes(data)
+            encoded = self._bytes_of(value)
         else:
             try:
                 encoded = self.codec.encode(value)
@@ -357,6 +358,28 @@ class Persistence:
             # memo, 21 MB at 10,000 pages of the example site).
             restore.hold_encoded(self.engine, memo, sealed, self._held_decoder)
         return sealed
+
+    def _publish_without_row(self, memo: Memo, mid: bytes) -> None:
+        """The trace of a memo whose row holds no value (``_row``): its value
+        encoded for the trace alone; none for one the codec cannot encode (the
+        memo is computed where it is needed, as any memo without a trace)."""
+        assert self._published is not None
+        value = memo.value
+        if not memo.has_value:
+            return
+        try:
+            encoded = self._bytes_of(value) if type(value) is Encoded else self.codec.encode(value)
+        except CodecError:
+            return
+        node_ids = [self._node_id(dep) for dep in memo.deps]
+        self._published.append((memo, split_memo_id(mid)[1], node_ids, encoded))
+
+    def _bytes_of(self, value: Encoded) -> bytes:
+        """The value's bytes of a value held encoded."""
+        data = value.data
+        if value.decode is self._held_decoder:  # the whole row a commit wrote
+            data = self._held_value(data)
+        return data if type(data) is bytes else bytes(data)
 
     def _decode_held(self, row: bytes | memoryview) -> Any:
         """A held value (``_row``): decoded from the end of its row (a copy of the
