@@ -207,26 +207,20 @@ def test_its_traces_hold_the_value_so_another_checkout_executes_nothing(
 ) -> None:
     """What the runtime's own cache leaves out, the team's traces keep: a trace is
     a value to take (docs/persistence.md, "Traces: sharing by content")."""
-    secret = "a team secret of enough bytes"
     shared = SqliteStore(tmp_path / "team.db")
-    ci = sf.Runtime(
-        store=SqliteStore(tmp_path / "ci.db"),
-        runtime_id="site",
-        traces=Traces(secret, read=False, store=shared),
-    )
-    with ci.batch():
-        for name in NAMES:
-            ci.set(source[name], name.upper())
+
+    def checkout(name: str, traces: Traces) -> sf.Runtime:
+        rt = sf.Runtime(store=SqliteStore(tmp_path / name), runtime_id="site", traces=traces)
+        with rt.batch():
+            for page_name in NAMES:
+                rt.set(source[page_name], page_name.upper())
+        return rt
+
+    secret = "a team secret of enough bytes"
+    ci = checkout("ci.db", Traces(secret, read=False, store=shared))
     expected = (total(ci), first(ci))
     ci.commit()
-    laptop = sf.Runtime(
-        store=SqliteStore(tmp_path / "laptop.db"),
-        runtime_id="site",
-        traces=Traces(secret, publish=False, store=shared),
-    )
-    with laptop.batch():
-        for name in NAMES:
-            laptop.set(source[name], name.upper())
+    laptop = checkout("laptop.db", Traces(secret, publish=False, store=shared))
     runs.clear()
     assert (total(laptop), first(laptop)) == expected
     assert page(laptop, "a") == "<p>A</p>" * 500

@@ -40,7 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from sofrito.stores import _encoding
+from sofrito.stores import _delta_bytes, _encoding
 
 if TYPE_CHECKING:
     from sofrito.stores.protocol import RuntimeState
@@ -49,12 +49,6 @@ __all__ = ["QUERY_NODE", "SnapshotDelta", "SnapshotHeader", "StoredSnapshot", "r
 
 _SNAPSHOT_TAG = "sofrito.snapshot.v1"
 _SNAPSHOT_TAG_EDGES = "sofrito.snapshot.v2"
-
-_PAIR: Final = bytes([_encoding.TUPLE, 0, 0, 0, 2, _encoding.BYTES])
-"""How the encoding of a (bytes, bytes) pair starts: its tag, its count, the first tag."""
-_BYTES: Final = bytes([_encoding.BYTES])
-_CHUNK: Final = 1 << 20
-"""The size of the pieces ``parts()`` cuts the encoded edges into."""
 
 QUERY_NODE: Final = b"q"
 """The first byte of a memo's node id: memo ``m`` read as a dependency is the
@@ -173,23 +167,13 @@ class SnapshotDelta:
         out.append(_encoding.TUPLE)
         out += len(self.upserts).to_bytes(4, "big")
         yield bytes(out)
-        for memo_id in sorted(self.upserts):
-            row = self.upserts[memo_id]
-            _check_bytes(memo_id, row)
-            # encode((memo_id, row)), the row itself its own part, the rest written
-            # out: an encoder call per row was half of a 10,000-page digest
-            yield (
-                _PAIR
-                + _encoding.length(len(memo_id))
-                + memo_id
-                + _BYTES
-                + _encoding.length(len(row))
-            )
-            yield row
+        # encode((memo_id, row)) for each row, the row itself its own part: the
+        # loops are compiled (``_delta_bytes``)
+        yield from _delta_bytes.row_parts(self.upserts)
         out = self._tail()
         if with_edges:
             readers = sum(1 for node_ids in self.reads.values() if node_ids)
-            yield from _encode_edges(out, readers, self._canonical_edges())
+            yield from _delta_bytes.encode_edges(out, readers, self.reads)
         yield bytes(out)
 
     def encoded_size(self) -> int:
@@ -203,21 +187,10 @@ class SnapshotDelta:
         tag = _SNAPSHOT_TAG_EDGES if with_edges else _SNAPSHOT_TAG
         for part in (tag, self.revision, self.meta):
             _encoding.encode_into(head, part)
-        size = 5 + len(head) + 5
-        for memo_id, row in self.upserts.items():
-            _check_bytes(memo_id, row)
-            size += len(_PAIR) + 4 + len(memo_id) + 1 + 4 + len(row)
+        size = 5 + len(head) + 5 + _delta_bytes.rows_size(self.upserts)
         size += len(self._tail())
         if with_edges:
-            size += 5  # the edges' tuple
-            for memo_id, node_ids in self.reads.items():
-                deps = set(node_ids)
-                if not deps:
-                    continue
-                size += len(_PAIR) + 4 + len(memo_id) + 1 + 4
-                for node_id in deps:
-                    _check_bytes(memo_id, node_id)
-                    size += 5 + len(node_id)
+            size += 5 + _delta_bytes.edges_size(self.reads)  # the edges' tuple, then each pair
         return size
 
     def _tail(self) -> bytearray:
@@ -226,7 +199,7 @@ class SnapshotDelta:
         out.append(_encoding.TUPLE)
         out += len(self.deletes).to_bytes(4, "big")
         for memo_id in sorted(self.deletes):
-            _check_bytes(memo_id, b"")
+            _delta_bytes.check_bytes(memo_id, b"")
             _encoding.encode_into(out, memo_id)
         _encoding.encode_into(out, bool(self.full))
         return out
@@ -242,16 +215,6 @@ class SnapshotDelta:
         """Whether the delta encodes as ``sofrito.snapshot.v2``: some memo read something."""
         return any(self.reads.values())
 
-    def _canonical_edges(self) -> Iterator[tuple[bytes, list[bytes]]]:
-        """The edges as the store keeps them: per reader, in order, the sorted set
-        of its dependencies (each checked), made one reader at a time."""
-        for memo_id in sorted(self.reads):
-            deps = sorted(set(self.reads[memo_id]))
-            for node_id in deps:
-                _check_bytes(memo_id, node_id)
-            if deps:
-                yield memo_id, deps
-
 
 def _check_unchanged(delta: SnapshotDelta) -> None:
     """``unchanged`` names only memos the delta writes, and never in a ``full`` delta."""
@@ -266,42 +229,6 @@ def _check_unchanged(delta: SnapshotDelta) -> None:
         raise ValueError(
             f"memo ids marked unchanged but not upserted in this SnapshotDelta: {shown}; "
             "only a memo the delta writes can keep its stored edges"
-        )
-
-
-def _encode_edges(
-    out: bytearray, count: int, edges: Iterator[tuple[bytes, list[bytes]]]
-) -> Iterator[bytes]:
-    """``encode_into(out, edges)`` for ``count`` readers, every item known to be
-    bytes (checked by ``_canonical_edges``), written out: an encoder call per
-    node id was most of the digest of a 10,000-page first commit (255,000
-    edges). ``out`` is yielded and emptied every ``_CHUNK`` bytes, and the
-    edges are made as they are written: they encode to 20 MB, which one part
-    would hold twice (the buffer and its copy) and a list of parts once."""
-    length = _encoding.length
-    out.append(_encoding.TUPLE)
-    out += length(count)
-    for memo_id, deps in edges:
-        out += _PAIR
-        out += length(len(memo_id))
-        out += memo_id
-        out.append(_encoding.TUPLE)
-        out += length(len(deps))
-        for node_id in deps:
-            out += _BYTES
-            out += length(len(node_id))
-            out += node_id
-        if len(out) >= _CHUNK:
-            yield bytes(out)
-            out.clear()
-
-
-def _check_bytes(memo_id: object, row: object) -> None:
-    """Memo ids, rows and node ids are bytes: a str would encode too, as something else."""
-    if type(memo_id) is not bytes or type(row) is not bytes:
-        raise TypeError(
-            f"memo ids, rows and node ids in a SnapshotDelta are bytes, not "
-            f"{type(memo_id).__name__} and {type(row).__name__} (memo id {memo_id!r:.60})"
         )
 
 
