@@ -15,15 +15,16 @@ published a trace of every node), B executes nothing.
 from __future__ import annotations
 
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
 from sofrito.stores import SqliteStore, Traces
-from tests.oracle import Evaluation, Failure, Graph, Missing, Ref, Value, apply
+from tests.oracle import Evaluation, Failure, Graph, Missing, Node, Ref, Value, apply
 from tests.strategies import graphs, initial_values, values
 
 SECRET = "property tests' trace secret"
@@ -104,11 +105,22 @@ def move_to(rt: sf.Runtime, graph: Graph, state: State) -> None:
                 rt.remove(ref)
 
 
+def failed(error: Failure) -> tuple[Any, ...]:
+    """A "fail" node's outcome, the sum it names as a number: early cutoff keeps an
+    equal old value (``0.0`` for ``0``), so an error made from it may say "fail at
+    0.0" where plain Python, from scratch, says "fail at 0" (``CUT_OFF_SUM``)."""
+    head, _, number = str(error).rpartition(" ")
+    try:
+        return ("error", head, Fraction(number))
+    except ValueError:  # not a finite number: compared as written
+        return ("error", str(error))
+
+
 def outcome(rt: sf.Runtime, index: int) -> Any:
     try:
         value = node(rt, index)
     except Failure as exc:
-        return ("error", str(exc))
+        return failed(exc)
     except sf.Suspend:
         return ("missing",)
     return (type(value), value)
@@ -121,12 +133,28 @@ def expected(graph: Graph, state: State) -> tuple[list[Any], bool]:
     for index in range(len(graph.nodes)):
         result = evaluation.result(index)
         if isinstance(result, Failure):
-            outcomes.append(("error", str(result)))
+            outcomes.append(failed(result))
         elif isinstance(result, Missing):
             outcomes.append(("missing",))
         else:
             outcomes.append((type(result), result))
     return outcomes, all(o[0] not in ("error", "missing") for o in outcomes)
+
+
+CUT_OFF_SUM = (
+    Graph(
+        families=(0,),
+        nodes=(
+            Node(op="mod", deps=(("i", 0),), param=2),
+            Node(op="fail", deps=(("q", 0),), param=2),
+        ),
+    ),
+    [{0: 0.0}, {0: 2}],
+    {},
+    False,
+)
+"""Found by a random run in CI: node 0 is ``0.0`` then ``0`` (equal: cut off, it
+keeps ``0.0``), so node 1's cached error still says "fail at 0.0"."""
 
 
 @settings(
@@ -135,6 +163,7 @@ def expected(graph: Graph, state: State) -> tuple[list[Any], bool]:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(scenarios())
+@example(CUT_OFF_SUM)
 def test_a_runtime_built_from_traces_agrees_with_the_oracle(
     scenario: tuple[Graph, list[State], State, bool],
 ) -> None:
