@@ -158,6 +158,56 @@ def test_a_commit_after_it_was_only_verified_keeps_its_row(db: Path) -> None:
     assert runs == {}
 
 
+@sf.query(name="novalue.evicted", persist_value=False, lru=1)
+def evicted(db: Any, name: str) -> str:
+    """Stored without its value, and kept in memory for one key at a time."""
+    runs[f"evicted:{name}"] += 1
+    return source(db, name) * 3
+
+
+@sf.query(name="novalue.both")
+def both(db: Any) -> str:
+    runs["both"] += 1
+    return "".join(evicted(db, name) for name in NAMES)
+
+
+def test_a_memo_evicted_before_the_commit_still_gets_its_row(db: Path) -> None:
+    """Its reads and revisions are all its row holds, and eviction keeps them: the
+    row is written, and what read it verifies in a new process without executing."""
+    rt = _open(db)
+    assert both(rt) == "AAABBB"  # evicted:a is evicted by evicted:b before the commit
+    rt.commit()
+    again = _open(db)
+    assert both(again) == "AAABBB"
+    assert runs == {}
+
+
+@sf.query(name="novalue.unpicklable", persist_value=False)
+def unpicklable(db: Any, name: str) -> Any:
+    runs[f"unpicklable:{name}"] += 1
+    text = source(db, name)
+    return lambda: text  # no codec encodes a lambda
+
+
+@sf.query(name="novalue.called")
+def called(db: Any, name: str) -> str:
+    return str(unpicklable(db, name)())
+
+
+def test_a_value_no_codec_encodes_is_no_matter_when_it_is_not_stored(
+    db: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    """Nothing encodes the value of a query stored without it: a strict commit
+    passes, with no warning, and its reader verifies in a new process."""
+    rt = _open(db)
+    assert called(rt, "a") == "A"
+    rt.commit(strict=True)
+    assert not recwarn.list
+    again = _open(db)
+    assert called(again, "a") == "A"
+    assert runs == {}
+
+
 def test_a_query_that_reads_it_after_a_reopen_gets_the_right_value(db: Path) -> None:
     """Three processes in a row, each changing one page: whatever was stored without
     its value, every answer is what computing from scratch gives."""

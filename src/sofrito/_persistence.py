@@ -321,58 +321,50 @@ class Persistence:
         holds is the team's choice. ``with_value``: a worker's row to ship,
         value and all, which the coordinator writes to its files before it
         commits the row without it."""
-        if not (memo.spec.persist_value or with_value):
-            if self._published is not None:
-                self._publish_without_row(memo, mid)
-            row = MemoRow(
-                memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, [], None
-            )
-            return seal_row(row, deps, self.sealer, self._context("memo", mid))
+        stored = memo.spec.persist_value or with_value
+        publishing = self._published is not None
         value = memo.value
-        if type(value) is Encoded:
-            encoded = self._bytes_of(value)
-        else:
+        encoded: bytes | None = None
+        if memo.has_value and (stored or publishing):
             try:
-                encoded = self.codec.encode(value)
+                encoded = (
+                    self._bytes_of(value) if type(value) is Encoded else self.codec.encode(value)
+                )
             except CodecError as exc:
-                if strict:
-                    raise without_context(
-                        StoreError(
-                            f"cannot store the value of {memo!r} in {self.store.location} "
-                            f"(runtime {self.runtime_id!r}): {exc}; nothing was written "
-                            "(commit(strict=False) leaves such a value out instead)"
-                        )
-                    ) from None
-                self._warn_unstorable(memo, mid, exc)
-                return None
-        row = MemoRow(
-            memo.spec.fingerprint, memo.changed_at, memo.verified_at, memo.durability, [], encoded
-        )
-        if self._published is not None:
+                if stored:
+                    self._cannot_store(memo, mid, exc, strict)
+                    return None
+                # stored without it: no trace either, computed where it is needed
+        if encoded is not None and self._published is not None:
             node_ids = [self._node_id(dep) for dep in memo.deps]
             self._published.append((memo, split_memo_id(mid)[1], node_ids, encoded))
+        row = MemoRow(
+            memo.spec.fingerprint,
+            memo.changed_at,
+            memo.verified_at,
+            memo.durability,
+            [],
+            encoded if stored else None,
+        )
         sealed = seal_row(row, deps, self.sealer, self._context("memo", mid))
-        if hold and type(value) is not Encoded:
+        if hold and stored and type(value) is not Encoded:
             # The row ends with the value's bytes: the row is held, not a copy of
             # them, nor a view (a memoryview and its buffer cost 300 bytes a
             # memo, 21 MB at 10,000 pages of the example site).
             restore.hold_encoded(self.engine, memo, sealed, self._held_decoder)
         return sealed
 
-    def _publish_without_row(self, memo: Memo, mid: bytes) -> None:
-        """The trace of a memo whose row holds no value (``_row``): its value
-        encoded for the trace alone; none for one the codec cannot encode (the
-        memo is computed where it is needed, as any memo without a trace)."""
-        assert self._published is not None
-        value = memo.value
-        if not memo.has_value:
-            return
-        try:
-            encoded = self._bytes_of(value) if type(value) is Encoded else self.codec.encode(value)
-        except CodecError:
-            return
-        node_ids = [self._node_id(dep) for dep in memo.deps]
-        self._published.append((memo, split_memo_id(mid)[1], node_ids, encoded))
+    def _cannot_store(self, memo: Memo, mid: bytes, exc: CodecError, strict: bool) -> None:
+        """A value the codec cannot encode: ``StoreError`` with ``strict``, else a warning."""
+        if strict:
+            raise without_context(
+                StoreError(
+                    f"cannot store the value of {memo!r} in {self.store.location} "
+                    f"(runtime {self.runtime_id!r}): {exc}; nothing was written "
+                    "(commit(strict=False) leaves such a value out instead)"
+                )
+            ) from None
+        self._warn_unstorable(memo, mid, exc)
 
     def _bytes_of(self, value: Encoded) -> bytes:
         """The value's bytes of a value held encoded."""
