@@ -560,6 +560,43 @@ def test_a_damaged_version_3_header_stays_damaged_after_the_upgrade(tmp_path: Pa
         assert _no_snapshot(store.load_header("ok"))
 
 
+def _cache_pragmas(store: SqliteStore) -> list[str]:
+    """The ``cache_size`` statements ``store`` runs from now on, as SQLite traces them."""
+    seen: list[str] = []
+    conn = store._connection()
+    conn.set_trace_callback(lambda sql: seen.append(sql) if "cache_size" in sql else None)
+    return seen
+
+
+def _cache_size(store: SqliteStore) -> int:
+    return int(store._connection().execute("PRAGMA cache_size").fetchone()[0])
+
+
+def test_a_commit_that_updates_stored_rows_has_cache_room_and_gives_it_back(
+    tmp_path: Path,
+) -> None:
+    """A commit into a runtime that has memo rows looks up the groups it changes
+    with room in SQLite's page cache (a small cache spilled a dirty page for
+    each page read: docs/persistence.md); a first commit does not take it, and
+    every commit gives it back, committed or refused."""
+    with SqliteStore(tmp_path / "s.db") as store:
+        default = _cache_size(store)
+        seen = _cache_pragmas(store)
+        store.commit_boundary("rt", graph(1, a="i:x", b="a"), "r", "c", [], [])
+        assert seen == []  # a first commit: nothing stored to look up
+        store.commit_boundary("rt", graph(2, a="i:y", c="a b"), "r", "c", [], [])
+        assert seen == ["PRAGMA cache_size=-32768", f"PRAGMA cache_size={default}"]
+        assert _cache_size(store) == default
+        with closing(sqlite3.connect(tmp_path / "s.db")) as conn, conn:
+            conn.execute("UPDATE deps SET sum = zeroblob(16) WHERE memo_id = ?", (b"a",))
+        seen.clear()
+        with pytest.raises(CorruptSnapshot, match="fails its checksum"):
+            store.commit_boundary("rt", graph(3, a="i:z"), "r", "c", [], [])
+        assert seen == ["PRAGMA cache_size=-32768", f"PRAGMA cache_size={default}"]
+        assert _cache_size(store) == default
+        assert store.load_head("rt") == 2  # the refused commit wrote nothing
+
+
 def test_a_damaged_head_is_caught_by_the_header_checksum(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with SqliteStore(path) as store:
