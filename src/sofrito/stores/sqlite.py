@@ -36,7 +36,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -116,7 +116,7 @@ _PRAGMAS = (
 )
 _UPDATE_CACHE = -32768
 """SQLite's page cache during a commit that updates stored rows: up to 32 MiB
-(``SqliteStore._updating``), allocated only as pages are read."""
+(``SqliteStore._make_room``), allocated only as pages are read."""
 _DEFAULT_CACHE = -2000
 """SQLite's default page cache (2 MB), which every other call keeps."""
 # Words in SQLite's messages that mean the file itself is damaged or not a store.
@@ -153,6 +153,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._damage: str | None = None  # why the file is unusable, until recover()
         self._closed = False
+        self._roomy = False  # the cache has room for a commit (_make_room)
         _make_folder(self._path)
         # A damaged file is kept in self._damage, not raised: every call reports it,
         # and recover() moves the file aside (what on_corrupt="cold" does).
@@ -224,6 +225,8 @@ class SqliteStore:
                 except BaseException:
                     _rollback(conn)
                     raise
+                finally:
+                    self._give_room_back(conn)
             except sqlite3.Error as exc:
                 raise self._translate(exc, action, runtime_id) from None  # it quotes SQLite
             except Malformed as exc:
@@ -231,19 +234,18 @@ class SqliteStore:
             except UnicodeDecodeError:  # SQLite's message quotes damaged bytes
                 raise self._damaged(f"{self._path} is damaged (undecodable text)") from None
 
-    @contextmanager
-    def _updating(self) -> Iterator[Callable[[sqlite3.Connection, Header], None]]:
-        """A boundary's transaction, with room in SQLite's page cache for a commit
-        that changes rows already stored (``_UPDATE_CACHE``), given back once it
-        is committed or rolled back. Yields what to call with the connection and
-        the runtime's header, inside the transaction, once the header is read.
+    def _make_room(self, conn: sqlite3.Connection, header: Header) -> None:
+        """Room in SQLite's page cache for a commit that changes rows already
+        stored (``_UPDATE_CACHE``): called in its transaction once the header is
+        read; the transaction gives it back (``_give_room_back``), committed or
+        rolled back, under the store's lock.
 
         SQLite's cache is 2 MB by default. A commit that updates a runtime's
         stored rows looks up the groups it changes, and in a transaction whose
         dirty pages fill the cache each page it reads first writes a dirty one
         out to the WAL: the last commit of a ``--jobs 2`` build of 10,000
         pages (20,000 rows, 155,000 edges into tables of 40,000 rows) took
-        3.3-3.5 s that way, 1.24-1.29 s with room for 8 MB or more (4 MB: no
+        3.3-3.5 s that way, 1.2-1.4 s with room for 8 MB or more (4 MB: no
         better). Only for such a commit: a runtime's first commit of memo
         rows looks nothing up and inserts in key order (1.8-1.9 s at 10,000
         pages with 2, 16, 32 or 64 MB), and room it does not need would be
@@ -251,20 +253,15 @@ class SqliteStore:
         build. The cache grows only as pages are read, so a small commit
         costs nothing; kept for the whole run, the room would hold what a
         template edit loads (15 MB more resident) for 12 ms of its commit."""
-        grown = False
+        if header.memo_seal != EMPTY_SEAL:  # rows are stored: an update
+            conn.execute(f"PRAGMA cache_size={_UPDATE_CACHE}")
+            self._roomy = True
 
-        def room(conn: sqlite3.Connection, header: Header) -> None:
-            nonlocal grown
-            if header.memo_seal != EMPTY_SEAL:  # rows are stored: an update
-                conn.execute(f"PRAGMA cache_size={_UPDATE_CACHE}")
-                grown = True
-
-        try:
-            yield room
-        finally:
-            if grown and self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):  # the store's own error stands
-                    self._conn.execute(f"PRAGMA cache_size={_DEFAULT_CACHE}")
+    def _give_room_back(self, conn: sqlite3.Connection) -> None:
+        if self._roomy:
+            self._roomy = False
+            with contextlib.suppress(sqlite3.Error):  # the transaction's own error stands
+                conn.execute(f"PRAGMA cache_size={_DEFAULT_CACHE}")
 
     def _translate(self, exc: sqlite3.Error, action: Action, runtime_id: str | None) -> StoreError:
         message = str(exc)
@@ -303,13 +300,13 @@ class SqliteStore:
         *,
         base_head: int | None = None,
     ) -> Receipt:
-        with self._updating() as room, self._transaction(runtime_id, "write") as conn:
+        with self._transaction(runtime_id, "write") as conn:
             header = read_header(conn, runtime_id) or Header()
             check_base(self.location, runtime_id, base_head, header.head)
             receipt = receipts.mint(
                 runtime_id, run_id, header.sequence + 1, boundary, contributing_inputs, snapshot
             )
-            room(conn, header)
+            self._make_room(conn, header)
             apply_boundary(conn, runtime_id, header, snapshot, receipt, input_updates)
             return receipt
 
@@ -320,10 +317,10 @@ class SqliteStore:
         receipt: Receipt,
         input_updates: Sequence[InputState],
     ) -> None:
-        with self._updating() as room, self._transaction(runtime_id, "write") as conn:
+        with self._transaction(runtime_id, "write") as conn:
             header = read_header(conn, runtime_id) or Header()
             check_foreign_receipt(self.location, runtime_id, receipt, snapshot, header.sequence)
-            room(conn, header)
+            self._make_room(conn, header)
             apply_boundary(conn, runtime_id, header, snapshot, receipt, input_updates)
 
     # -- loads --------------------------------------------------------------------------
