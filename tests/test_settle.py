@@ -126,6 +126,29 @@ def test_writes_in_a_runtime_holding_memos_mark_their_closure_and_settle_greens_
     assert page(rt, "c") == "ccc (9 letters in all)"
 
 
+def test_a_memo_loaded_before_the_writes_is_found_in_their_closure_and_re_executed(
+    tmp_path: Path,
+) -> None:
+    """``page('b')`` is loaded, its reads still stored ids, before a write that
+    reaches it through ``total``: the closure names it by its stored id, and
+    the marking finds the memo in memory by that id (``_held_by_id``), so it is
+    verified again, not served as loaded. Found by decoding every id before;
+    by the ids of the memos held now, made once (a watch's edits)."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    assert page(rt, "b") == "bbb (9 letters in all)"  # served from its row
+    assert length(rt, "c") == 3  # another memo of a query the closure reaches
+    store.take()
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(text["a"], "wxyz")
+    assert store.take().calls["load_reader_closure"] == 1
+    settle(rt)
+    assert page(rt, "b") == "bbb (10 letters in all)"
+    assert sorted(RUNS) == ["length a", "page a", "page b", "page c", "total"]
+    assert page(rt, "c") == "ccc (10 letters in all)"
+
+
 def test_a_load_before_the_settle_marks_the_closure_first(tmp_path: Path) -> None:
     """Writes recorded lazily, then a read that loads memos: the closure is loaded
     and marked before the first row, so what loads is verified, never served as

@@ -112,7 +112,7 @@ __all__ = ["Meta", "Pending", "StoreBacking", "dirty_after", "prefetch", "untouc
 UNDEFINED: Final = 0
 NONE_HELD: Final = 1
 SOME_HELD: Final = 2
-"""What ``StoreBacking._memo_in_memory`` found of a query, per name."""
+"""What ``StoreBacking.held_state`` found of a query, per name."""
 
 _SEEDS_PER_QUERY: Final = 8
 """Memos of one query discarded one by one, each loading its own closure of
@@ -719,14 +719,17 @@ class StoreBacking:
         row stays, one for a row loaded since is judged by its memo)."""
         in_memory: list[Memo] = []
         held: dict[bytes, int] = {}
+        held_ids: dict[bytes, dict[bytes, Memo]] = {}
         by_id: list[bytes] = []
         undefined: list[bytes] = []
         for mid in reached:
-            memo = self._memo_in_memory(mid, held)
+            state = self.held_state(mid, held)
+            if state == UNDEFINED:
+                undefined.append(mid)
+                continue
+            memo = self._held_by_id(mid, held_ids) if state == SOME_HELD else None
             if memo is not None:
                 in_memory.append(memo)
-            elif self.held_state(mid, held) == UNDEFINED:
-                undefined.append(mid)
             else:
                 by_id.append(mid)
         pending.added.update(self.mark_ids(by_id, revision))
@@ -763,24 +766,54 @@ class StoreBacking:
             recorded[mid] = min(recorded.get(mid, revision), revision)
         return added
 
-    def _memo_in_memory(self, mid: bytes, held: dict[bytes, int] | None = None) -> Memo | None:
-        """The memo of ``mid`` if this process holds it; its key is decoded only
-        when the query has memos in memory (a fresh process holds few).
+    def memo_held(
+        self, mid: bytes, held: dict[bytes, int], held_ids: dict[bytes, dict[bytes, Memo]]
+    ) -> Memo | None:
+        """The memo of ``mid`` if this process holds it, for a caller asking about
+        many ids while nothing loads (a write's closure, a wave of ``settle``).
 
         ``held``: per query (by the name's bytes at the head of ``mid``), whether
         it is ``UNDEFINED`` here, has ``NONE_HELD`` or ``SOME_HELD`` memos in
-        memory, filled in as queries are met, for a caller asking about many ids
-        while nothing is installed (a write's closure, 30,000 readers on the
-        example site at 10,000 pages, of a few queries): ``held_state``."""
-        if held is not None and self.held_state(mid, held) != SOME_HELD:
+        memory (``held_state``); ``held_ids``: the ids of the memos held, per
+        query that has some (``_held_by_id``). Both filled in as queries are met,
+        so a query with no memo in memory costs nothing per id."""
+        if self.held_state(mid, held) != SOME_HELD:
             return None
-        name, key_bytes = split_memo_id(mid)
-        found = _registry.query_and_key(name, key_bytes)
-        table = None if found is None else self.engine.tables.get(found[0])
-        return None if found is None or table is None else table.get(found[1])
+        return self._held_by_id(mid, held_ids)
+
+    def _held_by_id(self, mid: bytes, held_ids: dict[bytes, dict[bytes, Memo]]) -> Memo | None:
+        """The memo of ``mid`` in memory, found by its id: the ids of the memos its
+        query holds are made once per call of ``_mark_readers`` (``held_ids``, by
+        the name's bytes at the head of ``mid``), not each id decoded into a key.
+
+        A write's closure in a process that holds memos (a ``sofrito watch``
+        after its first run) reaches 40,000 stored readers on the example site
+        at 10,000 pages, of queries that hold a few memos each: decoding every
+        id to look its key up took 0.1 s of each one-page edit. Found by id,
+        a memo is the one a stored row names: one loaded from a row has the key
+        its id encodes (``decode_key`` checks the round trip), and one computed
+        here is stored under its own key's bytes (``Persistence._node_key``). A
+        memo whose key has no bytes has no row, and no id to be found by."""
+        head = mid[: 4 + int.from_bytes(mid[:4], "big")]
+        ids = held_ids.get(head)
+        if ids is None:
+            ids = held_ids[head] = self._ids_held(head)
+        return ids.get(mid)
+
+    def _ids_held(self, head: bytes) -> dict[bytes, Memo]:
+        """Memo id -> memo, for the memos in memory of the query named in ``head``."""
+        spec = _registry.query_named(head[4:].decode())
+        table = None if spec is None else self.engine.tables.get(spec)
+        ids: dict[bytes, Memo] = {}
+        for memo in list(table.values()) if table else ():
+            try:
+                ids[head + self.persistence._node_key(memo)] = memo
+            except TypeError:  # a key with no canonical bytes: never stored
+                continue
+        return ids
 
     def held_state(self, mid: bytes, held: dict[bytes, int]) -> int:
-        """What ``_memo_in_memory``'s ``held`` says of ``mid``'s query, found the first
+        """What ``memo_held``'s ``held`` says of ``mid``'s query, found the first
         time from the registry; the name is not decoded again per id."""
         head = mid[: 4 + int.from_bytes(mid[:4], "big")]
         known = held.get(head)

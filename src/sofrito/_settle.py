@@ -306,10 +306,11 @@ class _Levels:
         backing = self.backing
         self.reached.update(mids)
         held: dict[bytes, int] = {}
+        held_ids: dict[bytes, dict[bytes, Memo]] = {}
         in_memory: list[Memo] = []
         by_id: list[bytes] = []
         for mid in mids:
-            memo = backing._memo_in_memory(mid, held)
+            memo = backing.memo_held(mid, held, held_ids)
             if memo is not None:
                 in_memory.append(memo)
             elif backing.held_state(mid, held) == UNDEFINED:
@@ -331,9 +332,10 @@ class _Levels:
         """Verify each of ``mids`` that can be (loaded together), the engine's way."""
         backing = self.backing
         held: dict[bytes, int] = {}  # nothing loads before the loop ends
+        held_ids: dict[bytes, dict[bytes, Memo]] = {}
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
         for mid in mids:
-            found = _verifiable(backing, mid, backing._memo_in_memory(mid, held))
+            found = _verifiable(backing, mid, backing.memo_held(mid, held, held_ids))
             if found is None:
                 self.state[QUERY + mid] = UNKNOWN
             else:
@@ -426,9 +428,10 @@ class _Walk:
         added = self.pending.added
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
         held: dict[bytes, int] = {}  # nothing loads before the loop ends: valid for the wave
+        held_ids: dict[bytes, dict[bytes, Memo]] = {}
         for mid in wave:
             worst = worsts[mid]
-            in_memory = backing._memo_in_memory(mid, held)
+            in_memory = backing.memo_held(mid, held, held_ids)
             if worst == SAME and in_memory is None and mid in added:
                 dirty.pop(mid, None)  # green: valid as its row says, and unloaded
                 recorded.pop(mid, None)
