@@ -129,14 +129,16 @@ def test_writes_in_a_runtime_holding_memos_mark_their_closure_and_settle_greens_
 def test_a_memo_loaded_before_the_writes_is_found_in_their_closure_and_re_executed(
     tmp_path: Path,
 ) -> None:
-    """``page('b')`` is loaded, its reads still stored ids, before a write that
-    reaches it through ``total``: the closure names it by its stored id, and
-    the marking finds the memo in memory by that id (``_held_by_id``), so it is
-    verified again, not served as loaded. Found by decoding every id before;
-    by the ids of the memos held now, made once (a watch's edits)."""
+    """``page('b')`` and ``page('c')`` are loaded, their reads still stored ids,
+    before a write that reaches them through ``total``: the closure names them
+    by their stored ids, and the marking finds the memos in memory
+    (``StoreBacking._held_by_id``: of the three pages asked about, in id order,
+    the first two by their keys, decoded, the last by the ids of the two
+    memos held), so they are verified again, not served as loaded."""
     _built(tmp_path / "c.db")
     rt, store = _opened(tmp_path / "c.db")
-    assert page(rt, "b") == "bbb (9 letters in all)"  # served from its row
+    assert page(rt, "b") == "bbb (9 letters in all)"  # served from their rows
+    assert page(rt, "c") == "ccc (9 letters in all)"
     assert length(rt, "c") == 3  # another memo of a query the closure reaches
     store.take()
     RUNS.clear()
@@ -145,8 +147,8 @@ def test_a_memo_loaded_before_the_writes_is_found_in_their_closure_and_re_execut
     assert store.take().calls["load_reader_closure"] == 1
     settle(rt)
     assert page(rt, "b") == "bbb (10 letters in all)"
-    assert sorted(RUNS) == ["length a", "page a", "page b", "page c", "total"]
     assert page(rt, "c") == "ccc (10 letters in all)"
+    assert sorted(RUNS) == ["length a", "page a", "page b", "page c", "total"]
 
 
 def test_a_load_before_the_settle_marks_the_closure_first(tmp_path: Path) -> None:

@@ -374,6 +374,16 @@ def _walks(memo: Memo) -> bool:
     return memo.stored_deps is not None and _is_dirty(memo)
 
 
+class HeldIds:
+    """How ``StoreBacking.memo_held`` finds memos in memory over one batch of ids,
+    per query (by the name's bytes at the head of an id): how many of its ids
+    were asked about, and, once that passed the memos it holds, their ids."""
+
+    def __init__(self) -> None:
+        self.asked: dict[bytes, int] = {}
+        self.by_head: dict[bytes, dict[bytes, Memo]] = {}
+
+
 class StoreBacking:
     """``_engine.backing.Backing`` over a ``RuntimeStore`` (module docstring)."""
 
@@ -719,7 +729,7 @@ class StoreBacking:
         row stays, one for a row loaded since is judged by its memo)."""
         in_memory: list[Memo] = []
         held: dict[bytes, int] = {}
-        held_ids: dict[bytes, dict[bytes, Memo]] = {}
+        ids = HeldIds()
         by_id: list[bytes] = []
         undefined: list[bytes] = []
         for mid in reached:
@@ -727,7 +737,7 @@ class StoreBacking:
             if state == UNDEFINED:
                 undefined.append(mid)
                 continue
-            memo = self._held_by_id(mid, held_ids) if state == SOME_HELD else None
+            memo = self._held_by_id(mid, ids) if state == SOME_HELD else None
             if memo is not None:
                 in_memory.append(memo)
             else:
@@ -766,46 +776,58 @@ class StoreBacking:
             recorded[mid] = min(recorded.get(mid, revision), revision)
         return added
 
-    def memo_held(
-        self, mid: bytes, held: dict[bytes, int], held_ids: dict[bytes, dict[bytes, Memo]]
-    ) -> Memo | None:
+    def memo_held(self, mid: bytes, held: dict[bytes, int], ids: HeldIds) -> Memo | None:
         """The memo of ``mid`` if this process holds it, for a caller asking about
         many ids while nothing loads (a write's closure, a wave of ``settle``).
 
         ``held``: per query (by the name's bytes at the head of ``mid``), whether
         it is ``UNDEFINED`` here, has ``NONE_HELD`` or ``SOME_HELD`` memos in
-        memory (``held_state``); ``held_ids``: the ids of the memos held, per
-        query that has some (``_held_by_id``). Both filled in as queries are met,
-        so a query with no memo in memory costs nothing per id."""
+        memory (``held_state``); ``ids``: how the memos held are found
+        (``_held_by_id``). Both filled in as queries are met, so a query with no
+        memo in memory costs nothing per id."""
         if self.held_state(mid, held) != SOME_HELD:
             return None
-        return self._held_by_id(mid, held_ids)
+        return self._held_by_id(mid, ids)
 
-    def _held_by_id(self, mid: bytes, held_ids: dict[bytes, dict[bytes, Memo]]) -> Memo | None:
-        """The memo of ``mid`` in memory, found by its id: the ids of the memos its
-        query holds are made once per call of ``_mark_readers`` (``held_ids``, by
-        the name's bytes at the head of ``mid``), not each id decoded into a key.
+    def _held_by_id(self, mid: bytes, ids: HeldIds) -> Memo | None:
+        """The memo of ``mid`` in memory: its key decoded and looked up while a
+        query has been asked about fewer ids than it holds memos, then by id,
+        the ids of the memos it holds made once (``HeldIds``). Either way the
+        cost is at most twice the smaller of the two counts.
 
         A write's closure in a process that holds memos (a ``sofrito watch``
         after its first run) reaches 40,000 stored readers on the example site
         at 10,000 pages, of queries that hold a few memos each: decoding every
-        id to look its key up took 0.1 s of each one-page edit. Found by id,
-        a memo is the one a stored row names: one loaded from a row has the key
-        its id encodes (``decode_key`` checks the round trip), and one computed
-        here is stored under its own key's bytes (``Persistence._node_key``). A
-        memo whose key has no bytes has no row, and no id to be found by."""
+        id to look its key up took 0.1 s of each one-page edit. Making the ids
+        of every memo held for each question instead would cost a wave of
+        ``settle`` asking about three ids the encoding of thousands. Found by
+        id, a memo is the one a stored row names: one loaded from a row has the
+        key its id encodes (``decode_key`` checks the round trip), and one
+        computed here is stored under its own key's bytes
+        (``Persistence._node_key``). A memo whose key has no bytes has no row,
+        and no id to be found by."""
         head = mid[: 4 + int.from_bytes(mid[:4], "big")]
-        ids = held_ids.get(head)
-        if ids is None:
-            ids = held_ids[head] = self._ids_held(head)
-        return ids.get(mid)
+        by_id = ids.by_head.get(head)
+        if by_id is None:
+            table = self._table_named(head)
+            if table is None:
+                return None
+            asked = ids.asked.get(head, 0) + 1
+            ids.asked[head] = asked
+            if asked <= len(table):
+                found = _registry.query_and_key(*split_memo_id(mid))
+                return None if found is None else table.get(found[1])
+            by_id = ids.by_head[head] = self._ids_held(head, table)
+        return by_id.get(mid)
 
-    def _ids_held(self, head: bytes) -> dict[bytes, Memo]:
-        """Memo id -> memo, for the memos in memory of the query named in ``head``."""
+    def _table_named(self, head: bytes) -> dict[tuple[Any, ...], Memo] | None:
         spec = _registry.query_named(head[4:].decode())
-        table = None if spec is None else self.engine.tables.get(spec)
+        return None if spec is None else self.engine.tables.get(spec)
+
+    def _ids_held(self, head: bytes, table: dict[tuple[Any, ...], Memo]) -> dict[bytes, Memo]:
+        """Memo id -> memo, for the memos of ``table`` (the query named in ``head``)."""
         ids: dict[bytes, Memo] = {}
-        for memo in list(table.values()) if table else ():
+        for memo in list(table.values()):
             try:
                 ids[head + self.persistence._node_key(memo)] = memo
             except TypeError:  # a key with no canonical bytes: never stored

@@ -101,7 +101,7 @@ from sofrito._engine.listing import LISTING_KEY
 from sofrito._engine.memo import ALWAYS_DIRTY, Memo
 from sofrito._errors import QueryError
 from sofrito._keys import KeyEncodingError, encode_key
-from sofrito._on_demand import UNDEFINED, Pending, StoreBacking
+from sofrito._on_demand import UNDEFINED, HeldIds, Pending, StoreBacking
 from sofrito._snapshot import LISTING, QUERY, memo_id, split_memo_id
 from sofrito.stores import StoreError
 
@@ -306,11 +306,11 @@ class _Levels:
         backing = self.backing
         self.reached.update(mids)
         held: dict[bytes, int] = {}
-        held_ids: dict[bytes, dict[bytes, Memo]] = {}
+        ids = HeldIds()
         in_memory: list[Memo] = []
         by_id: list[bytes] = []
         for mid in mids:
-            memo = backing.memo_held(mid, held, held_ids)
+            memo = backing.memo_held(mid, held, ids)
             if memo is not None:
                 in_memory.append(memo)
             elif backing.held_state(mid, held) == UNDEFINED:
@@ -332,10 +332,10 @@ class _Levels:
         """Verify each of ``mids`` that can be (loaded together), the engine's way."""
         backing = self.backing
         held: dict[bytes, int] = {}  # nothing loads before the loop ends
-        held_ids: dict[bytes, dict[bytes, Memo]] = {}
+        ids = HeldIds()
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
         for mid in mids:
-            found = _verifiable(backing, mid, backing.memo_held(mid, held, held_ids))
+            found = _verifiable(backing, mid, backing.memo_held(mid, held, ids))
             if found is None:
                 self.state[QUERY + mid] = UNKNOWN
             else:
@@ -428,10 +428,10 @@ class _Walk:
         added = self.pending.added
         verify: list[tuple[bytes, QuerySpec[Any], tuple[Any, ...]]] = []
         held: dict[bytes, int] = {}  # nothing loads before the loop ends: valid for the wave
-        held_ids: dict[bytes, dict[bytes, Memo]] = {}
+        ids = HeldIds()
         for mid in wave:
             worst = worsts[mid]
-            in_memory = backing.memo_held(mid, held, held_ids)
+            in_memory = backing.memo_held(mid, held, ids)
             if worst == SAME and in_memory is None and mid in added:
                 dirty.pop(mid, None)  # green: valid as its row says, and unloaded
                 recorded.pop(mid, None)
