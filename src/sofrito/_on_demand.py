@@ -376,10 +376,11 @@ def _walks(memo: Memo) -> bool:
 
 class HeldIds:
     """How ``StoreBacking.memo_held`` finds memos in memory over one batch of ids,
-    per query (by the name's bytes at the head of an id): how many of its ids
-    were asked about, and, once that passed the memos it holds, their ids."""
+    per query (by the name's bytes at the head of an id): its table, how many of
+    its ids were asked about, and, once that passed the memos it holds, their ids."""
 
     def __init__(self) -> None:
+        self.tables: dict[bytes, dict[tuple[Any, ...], Memo] | None] = {}
         self.asked: dict[bytes, int] = {}
         self.by_head: dict[bytes, dict[bytes, Memo]] = {}
 
@@ -733,13 +734,11 @@ class StoreBacking:
         by_id: list[bytes] = []
         undefined: list[bytes] = []
         for mid in reached:
-            state = self.held_state(mid, held)
-            if state == UNDEFINED:
-                undefined.append(mid)
-                continue
-            memo = self._held_by_id(mid, ids) if state == SOME_HELD else None
+            memo = self.memo_held(mid, held, ids)
             if memo is not None:
                 in_memory.append(memo)
+            elif self.held_state(mid, held) == UNDEFINED:
+                undefined.append(mid)
             else:
                 by_id.append(mid)
         pending.added.update(self.mark_ids(by_id, revision))
@@ -809,7 +808,10 @@ class StoreBacking:
         head = mid[: 4 + int.from_bytes(mid[:4], "big")]
         by_id = ids.by_head.get(head)
         if by_id is None:
-            table = self._table_named(head)
+            if head in ids.tables:
+                table = ids.tables[head]
+            else:
+                table = ids.tables[head] = self._table_named(head)
             if table is None:
                 return None
             asked = ids.asked.get(head, 0) + 1
