@@ -380,7 +380,7 @@ class HeldIds:
     its ids were asked about, and, once that passed the memos it holds, their ids."""
 
     def __init__(self) -> None:
-        self.tables: dict[bytes, dict[tuple[Any, ...], Memo] | None] = {}
+        self.table_of: dict[bytes, dict[tuple[Any, ...], Memo] | None] = {}
         self.asked: dict[bytes, int] = {}
         self.by_head: dict[bytes, dict[bytes, Memo]] = {}
 
@@ -808,10 +808,10 @@ class StoreBacking:
         head = mid[: 4 + int.from_bytes(mid[:4], "big")]
         by_id = ids.by_head.get(head)
         if by_id is None:
-            if head in ids.tables:
-                table = ids.tables[head]
+            if head in ids.table_of:
+                table = ids.table_of[head]
             else:
-                table = ids.tables[head] = self._table_named(head)
+                table = ids.table_of[head] = self._table_named(head)
             if table is None:
                 return None
             asked = ids.asked.get(head, 0) + 1
