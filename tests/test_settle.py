@@ -17,6 +17,7 @@ The example site through ``sofrito run``: ``tests/cli/test_run_settle.py``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
+from sofrito._on_demand import release_unlinked
 from sofrito._settle import Settled, marks_by_id, settle
 from sofrito.stores import SqliteStore
 from tests.counting_store import RecordingStore
@@ -296,6 +298,109 @@ def test_a_reader_verified_before_a_longer_path_reaches_its_read_is_verified_aga
     assert RUNS == ["sum", "sum"]  # once with the old quarter, once with the new
 
 
+# -- a session that stays open: release after each commit --------------------------------
+
+
+def test_a_session_that_releases_its_loaded_memos_marks_the_next_writes_lazily(
+    tmp_path: Path,
+) -> None:
+    """``page('b')`` loaded (its reads still stored ids) is dropped after the commit,
+    so the next writes record their cell only, as in a fresh process: no closure
+    loaded. The settle's walk then reaches ``page('b')`` through ``total``, and
+    it executes again, with the new total."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    assert page(rt, "b") == "bbb (9 letters in all)"
+    rt.commit()
+    assert release_unlinked(rt) == 1
+    store.take()
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(text["a"], "wxyz")
+    assert "load_reader_closure" not in store.take().calls
+    settle(rt)
+    assert "load_reader_closure" not in store.take().calls
+    assert page(rt, "b") == "bbb (10 letters in all)"
+    assert sorted(RUNS) == ["length a", "page a", "page b", "page c", "total"]
+
+
+def test_a_memo_read_between_lazy_writes_and_the_settle_after_a_release_is_right(
+    tmp_path: Path,
+) -> None:
+    """Released, ``page('b')`` is a row again: reading it before the settle loads
+    it, and a load first closes the writes (``close_pending``), so it is
+    verified against the new total, not served as stored."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    assert page(rt, "b") == "bbb (9 letters in all)"
+    assert total(rt) == 9
+    rt.commit()
+    assert release_unlinked(rt) == 2
+    with marks_by_id(rt):
+        rt.set(text["a"], "wxyz")
+    assert page(rt, "b") == "bbb (10 letters in all)"
+    assert store.take().calls["load_reader_closure"] == 1
+    settle(rt)
+    assert page(rt, "c") == "ccc (10 letters in all)"
+
+
+def test_memos_linked_down_to_their_cells_stay_and_their_writes_mark_them(
+    tmp_path: Path,
+) -> None:
+    """``length('a')``, executed here, reads its cell through a link: a write marks
+    it by its own walk, so it stays in memory (read again with nothing loaded).
+    ``length('b')`` and ``length('c')``, loaded from their rows for ``total``,
+    go, and with them all that read them: ``total`` and the pages. The next
+    writes are lazy all the same, and ``length('a')`` is executed by the
+    settle."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    rt.set(text["a"], "xy")
+    assert [page(rt, name) for name in "abc"] == [
+        "xy (8 letters in all)",
+        "bbb (8 letters in all)",
+        "ccc (8 letters in all)",
+    ]
+    rt.commit()
+    assert release_unlinked(rt) == 6
+    store.take()
+    assert length(rt, "a") == 2
+    assert store.take().memo_rows == 0  # kept
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(text["a"], "xyzzy")
+    assert "load_reader_closure" not in store.take().calls
+    settle(rt)
+    assert length(rt, "a") == 5
+    assert page(rt, "b") == "bbb (11 letters in all)"
+    assert "length a" in RUNS
+    assert RUNS.count("length a") == 1
+
+
+def test_nothing_is_released_while_a_run_is_uncommitted_or_a_memo_is_marked(
+    tmp_path: Path,
+) -> None:
+    """An execution not committed yet is only in memory, and a memo marked and not
+    verified since is not its row: either keeps every memo, and the next writes
+    mark their closure eagerly, as before."""
+    _built(tmp_path / "c.db")
+    rt, store = _opened(tmp_path / "c.db")
+    assert page(rt, "b") == "bbb (9 letters in all)"
+    rt.set(text["c"], "cc")
+    assert length(rt, "c") == 2
+    assert release_unlinked(rt) == 0  # length c is not committed
+    rt.commit()
+    rt.set(text["c"], "c")  # marks page b (linked by this write's closure), unread
+    rt.commit()
+    assert release_unlinked(rt) == 0
+    store.take()
+    with marks_by_id(rt):
+        rt.set(text["a"], "wxyz")
+    assert store.take().calls["load_reader_closure"] == 1
+    settle(rt)
+    assert page(rt, "b") == "bbb (8 letters in all)"
+
+
 def _query(mid: bytes) -> str:
     return mid[4 : 4 + int.from_bytes(mid[:4], "big")].decode()
 
@@ -348,14 +453,20 @@ edits = st.lists(
     max_size=3,
 )
 rounds = st.lists(
-    st.tuples(edits, st.lists(st.integers(0, 11), max_size=2), st.booleans()),
+    st.tuples(
+        edits,
+        st.lists(st.integers(0, 11), max_size=2),  # nodes read before the settle
+        st.booleans(),  # the next round in the same process
+        st.booleans(),  # release after the commit, as a watch does
+        st.booleans(),  # the writes marked by id (else as a library write, eagerly)
+    ),
     min_size=1,
     max_size=4,
 )
 
 
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,
@@ -379,12 +490,12 @@ def test_settled_runs_agree_with_the_oracle(data: st.DataObject) -> None:
             _outcome(rt, index)
         rt.commit()
         reopen = True
-        for changes, early, same_process in plan:
+        for changes, early, same_process, release, by_id in plan:
             if reopen:
                 del rt
                 gc.collect()
                 rt = sf.Runtime(store=SqliteStore(path), runtime_id="o")
-            with marks_by_id(rt), rt.batch():
+            with marks_by_id(rt) if by_id else contextlib.nullcontext(), rt.batch():
                 for change in changes:
                     cell = change[1] % graph.inputs
                     if change[0] == "set":
@@ -400,6 +511,8 @@ def test_settled_runs_agree_with_the_oracle(data: st.DataObject) -> None:
             for index in range(len(graph.nodes)):
                 assert _outcome(rt, index) == _expected(graph, current, index), index
             rt.commit()
+            if release:  # as a watch does after each run
+                release_unlinked(rt)
             reopen = not same_process
         del rt
         gc.collect()

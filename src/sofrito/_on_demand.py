@@ -156,6 +156,18 @@ def prefetch(rt: Runtime, calls: Iterable[tuple[Any, tuple[Any, ...]]]) -> None:
         engine.gate.exit_read()
 
 
+def release_unlinked(rt: Runtime) -> int:
+    """Right after a commit, in a session that stays open (``sofrito watch``,
+    ``serve``): drop the memos held that a write's own walk cannot mark
+    (``Persistence.release_unlinked``), so that the next writes mark lazily, as
+    in a fresh process; how many went. Nothing without a store."""
+    persistence = rt._persistence
+    if persistence is None:
+        return 0
+    with rt._engine.gate.write():
+        return persistence.release_unlinked()
+
+
 def untouched(rt: Runtime, calls: Sequence[tuple[Any, tuple[Any, ...]]]) -> list[bool]:
     """For each ``(query, key)`` call: whether its stored row, *if it has one*, is
     its value now, known without loading it (``StoreBacking.untouched``). A
@@ -637,6 +649,12 @@ class StoreBacking:
     def memos_cleared(self) -> None:
         self.memos_gone = True
 
+    def memos_released(self) -> None:
+        """Memos were dropped (``Persistence.release_unlinked``): the stored readers
+        merged so far are not all in memory any more, so none counts as merged."""
+        self.merged.clear()
+        self.merged_queries.clear()
+
     # -- marks by id, for settle --------------------------------------------------------
 
     def _by_id(self) -> bool:
@@ -669,7 +687,7 @@ class StoreBacking:
         revision = engine.revisions.current
         pending = self.pending
         if pending is None:
-            pending = self.pending = Pending(revision - 1, lazy=not self._holds_memos())
+            pending = self.pending = Pending(revision - 1, lazy=not self._holds_unlinked())
         if pending.at != revision:  # a later revision marks again what an earlier did
             pending.at, pending.done = revision, set()
         new = [seed for seed in seeds if seed not in pending.done and seed not in self.merged]
@@ -683,11 +701,17 @@ class StoreBacking:
             return
         self._close(pending, new, revision)
 
-    def _holds_memos(self) -> bool:
-        """Whether any memo is in memory: one loaded before these writes may read a
-        written cell without being linked to it yet (its reads still stored ids),
-        and only the closure finds it, so the writes mark eagerly by id."""
-        return any(self.engine.tables.values())
+    def _holds_unlinked(self) -> bool:
+        """Whether a memo in memory has its reads as stored ids: loaded before these
+        writes, it may read a written cell without being linked to it, and only
+        the closure finds it, so the writes mark eagerly by id. A memo linked
+        down to its cells is marked by the write's own walk: a session that
+        drops the others after each commit (``release_unlinked``) marks lazily."""
+        return any(
+            memo.stored_deps is not None
+            for table in self.engine.tables.values()
+            for memo in table.values()
+        )
 
     def close_pending(self) -> None:
         """Load and mark the closure of the seeds recorded lazily (``Pending.lazy``),
@@ -774,6 +798,21 @@ class StoreBacking:
             dirty[mid] = min(dirty.get(mid, revision), revision)
             recorded[mid] = min(recorded.get(mid, revision), revision)
         return added
+
+    def forget_marks(self, verified: dict[bytes, int]) -> bool:
+        """For ``Persistence.release_unlinked``: forget the marks by id of memos
+        about to be dropped, each verified in memory at the revision given, so
+        that their rows load clean, as the memos were. False, forgetting
+        nothing, if one was marked after that verification (its row and its
+        memo disagree: the memos are kept)."""
+        dirty = self.dirty
+        if not dirty:
+            return True
+        if any(dirty.get(mid, 0) > at for mid, at in verified.items()):
+            return False
+        for mid in verified:
+            dirty.pop(mid, None)
+        return True
 
     def memo_held(self, mid: bytes, held: dict[bytes, int], ids: HeldIds) -> Memo | None:
         """The memo of ``mid`` if this process holds it, for a caller asking about

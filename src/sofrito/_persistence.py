@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from sofrito import _heap, _registry
 from sofrito._codec import Codec, CodecError, IntegrityError, SafeCodec, Sealer
-from sofrito._engine import restore, trace
+from sofrito._engine import release, restore, trace
 from sofrito._engine.listing import LISTING_KEY, is_listing, key_set, listing_for
 from sofrito._engine.memo import Cell, CellStatus, Encoded, Memo
 from sofrito._engine.write import refuse_if_closed
@@ -734,6 +734,38 @@ class Persistence:
         self.head += 1
         self.journal.cells_stored()
 
+    def release_unlinked(self) -> int:
+        """Right after a commit, drop the memos held that a write's own walk cannot
+        mark (``_engine/release.py``), so that this process marks the next writes
+        as a fresh one does; how many went. The caller holds the write gate.
+
+        Only when each of them is its row exactly, which a load brings back as
+        it was: nothing uncommitted (the journal is empty, no settle pending);
+        each completed with a row (``_has_row``, and not among the memos left
+        out, ``_unstored``: no stored edge leads to one of those from what it
+        read); each verified since its last mark, in memory and in the marks by
+        id (``StoreBacking.forget_marks``: those are then forgotten, so that
+        the row loads clean, as the memo was). Otherwise all are kept, and the
+        next writes mark their closure eagerly, as before."""
+        engine, backing, journal = self.engine, self.engine.backing, self.journal
+        if not isinstance(backing, StoreBacking) or backing.memos_gone:
+            return 0
+        if backing.pending is not None or journal.memos or journal.cells or journal.full:
+            return 0
+        if self._shipped:
+            return 0
+        memos = release.unlinked(engine)
+        if not memos or not all(_as_stored(memo) for memo in memos):
+            return 0
+        if self._unstored or backing.dirty:
+            ids = _NodeIds(self._node_id)
+            verified = {ids.memo_id(memo): memo.verified_at for memo in memos}
+            if not self._unstored.isdisjoint(verified) or not backing.forget_marks(verified):
+                return 0
+        release.drop_memos(engine, memos)
+        backing.memos_released()
+        return len(memos)
+
     def persist_now(self, cell: Cell) -> None:
         """``durable=True``: this cell's state is in the store before ``set`` returns.
 
@@ -888,6 +920,12 @@ def _has_row(memo: Memo) -> bool:
         and memo.computed
         and (memo.has_value or not spec.persist_value)
     )
+
+
+def _as_stored(memo: Memo) -> bool:
+    """Whether ``memo`` is what its row holds, for ``Persistence.release_unlinked``: it has
+    a row (``_has_row``) and was verified since its last mark."""
+    return _has_row(memo) and memo.verified_at >= 0 and memo.dirty_at <= memo.verified_at
 
 
 def _sorted_cells(cells: Iterable[Cell] | None) -> list[Cell]:

@@ -55,7 +55,7 @@ import sofrito as sf
 from sofrito._fs.cells import FILES, split
 from sofrito._fs.patterns import is_normal, normalize
 from sofrito._fs.scan import MissingFolder, ScanReport, SourceError, scan
-from sofrito._on_demand import prefetch, untouched
+from sofrito._on_demand import prefetch, release_unlinked, untouched
 from sofrito._settle import marks_by_id, settle
 from sofrito.cli import lastrun
 from sofrito.cli.errors import OutputNotWritable, OutputsFailed, SourcesError
@@ -179,6 +179,13 @@ class Session(NamedTuple):
     command: str = "run"
     """The command whose runs these are: each commit's label says it (``receipts``)."""
 
+    @property
+    def resident(self) -> bool:
+        """Whether runs follow in this process (``watch``, ``serve``): each one then
+        drops, after its commit, the memos the next writes could not mark by their
+        own walk (``sofrito._on_demand.release_unlinked``)."""
+        return self.command != "run"
+
 
 def open_session(
     flow: Flow,
@@ -248,6 +255,8 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
         if not emitted_all:  # Ctrl-C, or an error, between computing and writing
             _unvouch_unwritten(record, mapping, renders, facts)
         _commit(session, record, lastrun.build(rt, facts, renders, failed))
+    if session.resident:
+        release_unlinked(rt)  # the next edit marks from what it wrote, as a fresh run
     summary = RunSummary(
         executed=facts.bodies_run,
         reused=_reused(produced, kept, renders, facts),

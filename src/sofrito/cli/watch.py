@@ -27,7 +27,9 @@ Decisions (docs/flows.md, "watch and serve"):
   an editor's temporary file) runs quietly: no summary line. A render that
   still fails the same way is no change either: failures are not stored,
   so each run executes a failing render again, and printing its line again
-  on every touch would read as news (``Outcome.before``).
+  on every touch would read as news (``Outcome.before``). A run that lost
+  a race and ran again (below) always prints its line, after the note that
+  says it runs again, even when the other process left it nothing to do.
 - A problem a user can fix while watching (a render or ``main`` raised, a
   source is unreadable, the output folder is not writable, the cache is
   busy) prints its line and the watch goes on; the next change runs again.
@@ -95,13 +97,15 @@ class Outcome:
     error: CliError | None = None
     before: tuple[Failure, ...] = ()
     """The failures the watch's previous run reported: the same ones again are no news."""
+    retried: bool = False
+    """The run lost a race and ran again on a fresh session (``rerun.py``)."""
 
     @property
     def quiet(self) -> bool:
         """Whether a run after a change changed nothing anyone would see (module docstring)."""
         summary = self.summary
-        if summary is None or not self.changed:
-            return False
+        if summary is None or not self.changed or self.retried:
+            return False  # (after "running again", the line that says how it went)
         changed = summary.scan.any or summary.written or summary.deleted
         return not changed and summary.failures == self.before
 
@@ -152,6 +156,8 @@ class Watch:
         self._last_scan_began = float("-inf")
         self._failures: tuple[Failure, ...] = ()
         """The last run's failures, as ``Outcome.before`` of the next run."""
+        self._retried = False
+        """The run in progress lost a race and runs again (``Outcome.retried``)."""
         self._relevant = _Relevant(session)
         watch = FileWatch(
             [session.flow.root], self._changes, debounce=debounce, filter=self._relevant
@@ -196,6 +202,7 @@ class Watch:
         self._last_scan_began = time.monotonic()
         self.runs += 1
         before, self._failures = self._failures, ()
+        self._retried = False
         try:
             summary = self._run_once()
         except Exception as exc:
@@ -204,7 +211,7 @@ class Watch:
                 raise  # a bug: the driver hands it to _on_failure
             return Outcome(changed, error=error)
         self._failures = summary.failures
-        return Outcome(changed, summary=summary, before=before)
+        return Outcome(changed, summary=summary, before=before, retried=self._retried)
 
     def _run_once(self) -> RunSummary:
         """``run_once`` on the session, once more on a fresh one after a lost race."""
@@ -222,6 +229,7 @@ class Watch:
         except Conflict:
             assert self.reopening is not None
             self.session = self.reopening.open_session()
+            self._retried = True
             raise
 
     def _on_failure(self, exc: BaseException) -> None:
