@@ -678,11 +678,12 @@ class StoreBacking:
         ``settle``. No revision up to this one can be shown cut any more: its
         frontier (``frontier.py``) holds only the readers in memory.
 
-        With no memo in memory (a fresh ``sofrito run``), the closure is not
-        loaded at all: the seeds are recorded (``Pending.lazy``) and ``settle``
-        walks their readers level by level, past the ones that changed only;
-        a load before that closes them first (``close_pending``), so that
-        what it loads is marked."""
+        With no memo in memory whose reads are stored ids (a fresh ``sofrito
+        run``, a watch after ``release_unlinked``), the closure is not loaded
+        at all: the seeds are recorded (``Pending.lazy``) and ``settle`` walks
+        their readers level by level, past the ones that changed only; a load
+        before that closes them first (``close_pending``), so that what it
+        loads is marked."""
         engine = self.engine
         revision = engine.revisions.current
         pending = self.pending

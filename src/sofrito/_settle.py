@@ -54,7 +54,9 @@ page deleted from a 200-page site, 367 verified).
 body edit at 10,000 pages (0.35 of 0.76 s of CPU): the SQL walk over 40,000
 edges, a checksum per edge, a mark per reader, the topological order over
 them, all for five queries that change. So when the writes start with no
-memo in memory (a fresh ``sofrito run``), they only record their cells
+memo in memory whose reads are stored ids (a fresh ``sofrito run``; a
+``sofrito watch`` after each commit, ``_engine/release.py``), they only
+record their cells
 (``Pending.lazy``), and settle walks from them with one
 ``load_readers`` (the stored edges out of some nodes) per level: the
 readers of what changed are marked by id and verified; the readers of what
@@ -75,9 +77,10 @@ verified last, when every level above them is decided: on the example
 site a title edit then executes each render once. Until settle runs,
 nothing may load a memo unmarked: a load, ``untouched`` or a commit first
 loads the closure and marks it (``StoreBacking.close_pending``), and
-settle takes the closure's walk below; writes in a runtime that holds
-memos mark eagerly, since a memo loaded before them is not linked to what
-it reads and only the closure finds it.
+settle takes the closure's walk below; writes in a runtime that holds a
+memo whose reads are stored ids mark eagerly, since that memo, loaded
+before them, is not linked to what it reads and only the closure finds it
+(a memo linked down to its cells is marked by the write's own walk).
 
 Rejected: settling lazily from the outputs down (rustc's order): it needs
 each output's reads, a row per output; marking nothing until the settle

@@ -33,6 +33,9 @@ facade and the persistence layer change them through declared calls:
   up, set the per-durability revisions, clear the memos, forget everything
 - ``journal``   what changed since the last commit, read and acknowledged by
   the persistence layer
+- ``release``   drop the memos a write's own walk cannot mark (their reads
+  stored ids, or a read of such a memo), after a commit in a session that
+  stays open
 - ``backing``   ``Backing``: the engine's questions to a store for records not
   in memory (declared for loading on demand; ``Engine.backing`` is None now)
 
