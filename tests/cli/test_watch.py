@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.cli.flows import Site, make_site, sofrito
 from tests.cli.running import Command, wait_for
 from tests.cli.test_run import counts
+from tests.cli.test_run_settle import _generate
 
 SUMMARY = r"^\d+ executed, "
 
@@ -110,3 +113,55 @@ def test_a_change_outside_the_sources_runs_quietly(tmp_path: Path) -> None:
     lines = watch.out.text().splitlines()
     assert all(re.match(SUMMARY, line) for line in lines), lines
     assert [counts(line)["written"] for line in lines] == [3, 1]
+
+
+def test_a_watch_of_the_example_site_writes_what_a_cold_build_writes(tmp_path: Path) -> None:
+    """A watch started on a warm cache loads memos from their rows and, after each
+    commit, drops those it cannot mark by its own walk (docs/persistence.md, "A
+    session that stays open"). Through edits of every kind, its output folder
+    must end byte for byte as a cold build of the same sources writes it."""
+    site = tmp_path / "site"
+    _generate(site, 60)
+    assert sofrito("run", str(site / "flow.py")).code == 0
+    pages = sorted((site / "content").rglob("*.md"))
+    base = site / "templates" / "base.html"
+    steps: list[Callable[[], object]] = [
+        lambda: _append(pages[3], "\nA body edit, made while watching.\n"),
+        lambda: _front(pages[7], "title", "'A title edited while watching'"),
+        lambda: _front(pages[11], "tags", "[zqwatched, python]"),
+        lambda: base.write_text(base.read_text().replace("<footer>", "<footer>Edited. ", 1)),
+        lambda: pages[5].with_name("added.md").write_text(pages[5].read_text()),
+        pages[20].unlink,
+        lambda: _append(pages[3], "\nA second body edit.\n"),
+        lambda: _front(pages[7], "title", "'Titled once more'"),
+    ]
+    with Command("watch", str(site / "flow.py")) as watch:
+        watch.out.expect(SUMMARY)
+        for step in steps:
+            step()
+            watch.out.expect(SUMMARY)
+        assert watch.interrupt() == 0, watch.err.text()
+    cold = tmp_path / "cold"
+    shutil.copytree(site, cold, ignore=shutil.ignore_patterns("_site", ".sofrito"))
+    assert sofrito("run", str(cold / "flow.py")).code == 0
+    assert _files(site / "_site") == _files(cold / "_site")
+
+
+def _append(page: Path, text: str) -> None:
+    page.write_text(page.read_text() + text)
+
+
+def _front(page: Path, field: str, value: str) -> None:
+    text, count = re.subn(
+        rf"^{field}: .*$", f"{field}: {value}", page.read_text(), count=1, flags=re.M
+    )
+    assert count == 1, page
+    page.write_text(text)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
