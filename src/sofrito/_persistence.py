@@ -757,11 +757,8 @@ class Persistence:
         memos = release.unlinked(engine)
         if not memos or not all(_as_stored(memo) for memo in memos):
             return 0
-        if self._unstored or backing.dirty:
-            ids = _NodeIds(self._node_id)
-            verified = {ids.memo_id(memo): memo.verified_at for memo in memos}
-            if not self._unstored.isdisjoint(verified) or not backing.forget_marks(verified):
-                return 0
+        if not backing.forget_marks(memos, self._unstored):
+            return 0
         release.drop_memos(engine, memos)
         backing.memos_released()
         return len(memos)

@@ -44,10 +44,10 @@ if TYPE_CHECKING:
 __all__ = ["drop_memos", "unlinked"]
 
 
-def unlinked(engine: Engine) -> list[Memo]:
+def unlinked(engine: Engine) -> set[Memo]:
     """The memos held whose reads are stored ids, and every memo that transitively
-    read one, each once (in no particular order)."""
-    found: dict[Memo, None] = {}
+    read one."""
+    found: set[Memo] = set()
     stack = [
         memo
         for table in engine.tables.values()
@@ -58,20 +58,19 @@ def unlinked(engine: Engine) -> list[Memo]:
         memo = stack.pop()
         if memo in found:
             continue
-        found[memo] = None
+        found.add(memo)
         readers = memo.rdeps
         if readers:
             stack.extend(readers)
-    return list(found)
+    return found
 
 
-def drop_memos(engine: Engine, memos: list[Memo]) -> None:
-    """Remove ``memos`` (a set closed under readers: ``unlinked``) from the runtime:
-    out of their tables, out of every reader list that names them, their links
-    cut both ways. A top-level call that found one just before sees it
+def drop_memos(engine: Engine, gone: set[Memo]) -> None:
+    """Remove the memos ``gone`` (closed under readers: ``unlinked``) from the
+    runtime: out of their tables, out of every reader list that names them, their
+    links cut both ways. A top-level call that found one just before sees it
     ``DROPPED`` and looks its key up again, as after ``rt.clear_cache()``."""
-    gone = set(memos)
-    for memo in memos:
+    for memo in gone:
         table = engine.tables.get(memo.spec)
         if table is not None and table.get(memo.key) is memo:
             del table[memo.key]
@@ -80,7 +79,7 @@ def drop_memos(engine: Engine, memos: list[Memo]) -> None:
             ring.order.pop(memo, None)
         engine.gathered.pop(memo, None)
     _unlink(engine, gone)
-    for memo in memos:
+    for memo in gone:
         memo.verified_at = DROPPED
         memo.hit_at = NOT_HITTABLE
         memo.rdeps = None  # (readers and reads form cycles: freed now, not collected)
