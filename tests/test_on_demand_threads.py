@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sofrito as sf
+from sofrito._on_demand import release_unlinked
 from sofrito.stores import SqliteStore
 
 WIDTH = 40
@@ -123,3 +124,46 @@ def test_threads_racing_on_a_fresh_runtime_load_each_memo_once(tmp_path: Path) -
     seen = _race(reopened)
     assert all(value == _expected(values, part) for part, value in seen)
     assert runs == Counter()
+
+
+def test_memos_released_while_threads_read_are_loaded_again_never_executed(
+    tmp_path: Path,
+) -> None:
+    """A session that stays open drops the memos it cannot mark after each commit
+    (``release_unlinked``), and other threads may be reading: the release holds
+    the write gate (the reads in flight unwind and retry after it, as for a
+    write), and a read after it loads the rows again. Every value stays right,
+    nothing executes, each key ends with one memo. The releases are spaced (5
+    ms): the gate lets writers first, so a loop of them with no pause would
+    starve the readers, as a loop of ``rt.set`` would."""
+    path = tmp_path / "cache.db"
+    values = {k: k + 1 for k in range(WIDTH)}
+    first = sf.Runtime(store=SqliteStore(path), runtime_id="r")
+    with first.batch():
+        for k, value in values.items():
+            first.set(src[k], value)
+    assert [total(first, part) for part in range(4)] == [_expected(values, p) for p in range(4)]
+    first.commit()
+
+    runs.clear()
+    rt = sf.Runtime(store=SqliteStore(path), runtime_id="r")
+    released: list[int] = []
+    stop = threading.Event()
+
+    def release() -> None:
+        while not stop.wait(0.005):
+            rt.commit()
+            released.append(release_unlinked(rt))
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    try:
+        seen = [pair for _ in range(5) for pair in _race(rt)]
+    finally:
+        stop.set()
+        releaser.join(timeout=60)
+    assert not releaser.is_alive()
+    assert all(value == _expected(values, part) for part, value in seen)
+    assert any(released), released  # memos were dropped while the threads read
+    assert runs == Counter()
+    _one_memo_per_key(rt)
