@@ -91,15 +91,21 @@ def _one_memo_per_key(rt: sf.Runtime) -> None:
             assert memo.key == key
 
 
-def test_threads_racing_on_a_fresh_runtime_load_each_memo_once(tmp_path: Path) -> None:
-    path = tmp_path / "cache.db"
+def _built(path: Path, runtime_id: str) -> dict[int, int]:
+    """A cache at ``path`` with every total computed and committed; the cells' values."""
     values = {k: k + 1 for k in range(WIDTH)}
-    first = sf.Runtime(store=SqliteStore(path), runtime_id="t")
+    first = sf.Runtime(store=SqliteStore(path), runtime_id=runtime_id)
     with first.batch():
         for k, value in values.items():
             first.set(src[k], value)
     assert [total(first, part) for part in range(4)] == [_expected(values, p) for p in range(4)]
     first.commit()
+    return values
+
+
+def test_threads_racing_on_a_fresh_runtime_load_each_memo_once(tmp_path: Path) -> None:
+    path = tmp_path / "cache.db"
+    values = _built(path, "t")
 
     runs.clear()
     fresh = sf.Runtime(store=SqliteStore(path), runtime_id="t")
@@ -137,13 +143,7 @@ def test_memos_released_while_threads_read_are_loaded_again_never_executed(
     ms): the gate lets writers first, so a loop of them with no pause would
     starve the readers, as a loop of ``rt.set`` would."""
     path = tmp_path / "cache.db"
-    values = {k: k + 1 for k in range(WIDTH)}
-    first = sf.Runtime(store=SqliteStore(path), runtime_id="r")
-    with first.batch():
-        for k, value in values.items():
-            first.set(src[k], value)
-    assert [total(first, part) for part in range(4)] == [_expected(values, p) for p in range(4)]
-    first.commit()
+    values = _built(path, "r")
 
     runs.clear()
     rt = sf.Runtime(store=SqliteStore(path), runtime_id="r")

@@ -78,7 +78,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn, TypeVar
 
 from sofrito import _registry
 from sofrito._codec import CodecError, IntegrityError
-from sofrito._engine import restore, write
+from sofrito._engine import release, restore, write
 from sofrito._engine.backing import LoadFailed
 from sofrito._engine.listing import LISTING_KEY, digest_of, is_listing, listing_for
 from sofrito._engine.memo import NEVER, Cell, CellStatus, Memo, Node
@@ -708,11 +708,7 @@ class StoreBacking:
         the closure finds it, so the writes mark eagerly by id. A memo linked
         down to its cells is marked by the write's own walk: a session that
         drops the others after each commit (``release_unlinked``) marks lazily."""
-        return any(
-            memo.stored_deps is not None
-            for table in self.engine.tables.values()
-            for memo in table.values()
-        )
+        return next(release.with_stored_reads(self.engine), None) is not None
 
     def close_pending(self) -> None:
         """Load and mark the closure of the seeds recorded lazily (``Pending.lazy``),

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from sofrito._engine.memo import Cell, Memo, Node, Readers
     from sofrito._engine.state import Engine
 
-__all__ = ["SMALL", "add_reader", "drop_reader", "invalidate_dependents", "relink"]
+__all__ = ["SMALL", "add_reader", "drop_reader", "drop_readers", "invalidate_dependents", "relink"]
 
 SMALL: Final = 16
 """The most readers a node keeps in a tuple; a dict holds more (module docstring)."""
@@ -115,6 +115,22 @@ def drop_reader(node: Node, memo: Memo) -> None:
         if node.rdeps is readers:  # compare-and-swap: the module docstring
             node.rdeps = kept if kept else None
             return
+
+
+def drop_readers(node: Node, gone: set[Memo]) -> None:
+    """None of ``gone`` reads ``node`` any more: one pass over its readers, where
+    ``drop_reader`` per memo would copy a tuple per memo. Called under the write
+    gate (``release.py``), so no execution links a reader meanwhile."""
+    readers = node.rdeps
+    if not readers:
+        return
+    if isinstance(readers, dict):
+        for memo in [memo for memo in readers if memo in gone]:
+            del readers[memo]
+        return
+    kept = tuple(memo for memo in readers if memo not in gone)
+    if len(kept) != len(readers):
+        node.rdeps = kept or None
 
 
 def relink(memo: Memo, old: tuple[Node, ...], new: tuple[Node, ...]) -> None:

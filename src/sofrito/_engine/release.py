@@ -32,28 +32,31 @@ cold would load back what it had just computed, linked).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sofrito._engine import frontier, hits
+from sofrito._engine import frontier, hits, rdeps
 from sofrito._engine.memo import DROPPED, NOT_HITTABLE, Memo
 
 if TYPE_CHECKING:
-    from sofrito._engine.memo import Node
     from sofrito._engine.state import Engine
 
-__all__ = ["drop_memos", "unlinked"]
+__all__ = ["drop_memos", "unlinked", "with_stored_reads"]
+
+
+def with_stored_reads(engine: Engine) -> Iterator[Memo]:
+    """The memos held whose reads are still stored ids (loaded, not walked since)."""
+    for table in engine.tables.values():
+        for memo in table.values():
+            if memo.stored_deps is not None:
+                yield memo
 
 
 def unlinked(engine: Engine) -> set[Memo]:
     """The memos held whose reads are stored ids, and every memo that transitively
     read one."""
     found: set[Memo] = set()
-    stack = [
-        memo
-        for table in engine.tables.values()
-        for memo in table.values()
-        if memo.stored_deps is not None
-    ]
+    stack = list(with_stored_reads(engine))
     while stack:
         memo = stack.pop()
         if memo in found:
@@ -95,20 +98,7 @@ def _unlink(engine: Engine, gone: set[Memo]) -> None:
     so every node held is looked at, not only the reads of ``gone``."""
     for table in engine.tables.values():
         for memo in table.values():
-            _without(memo, gone)
+            rdeps.drop_readers(memo, gone)
     for cells in engine.cells.values():
         for cell in cells.values():
-            _without(cell, gone)
-
-
-def _without(node: Node, gone: set[Memo]) -> None:
-    readers = node.rdeps
-    if not readers:
-        return
-    if isinstance(readers, dict):
-        for memo in [memo for memo in readers if memo in gone]:
-            del readers[memo]
-        return
-    kept = tuple(memo for memo in readers if memo not in gone)
-    if len(kept) != len(readers):
-        node.rdeps = kept or None
+            rdeps.drop_readers(cell, gone)
