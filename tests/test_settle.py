@@ -23,13 +23,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import sofrito as sf
 from sofrito._on_demand import release_unlinked
 from sofrito._settle import Settled, marks_by_id, settle
-from sofrito.stores import SqliteStore
+from sofrito.stores import SqliteStore, UnstoredValueWarning
 from tests.counting_store import RecordingStore
 from tests.oracle import Evaluation, Failure, Graph, Missing, Value, apply
 from tests.strategies import graphs, initial_values, values
@@ -399,6 +400,41 @@ def test_nothing_is_released_while_a_run_is_uncommitted_or_a_memo_is_marked(
     assert store.take().calls["load_reader_closure"] == 1
     settle(rt)
     assert page(rt, "b") == "bbb (8 letters in all)"
+
+
+@sf.query(name="settle.unstorable")
+def unstorable(db: Any) -> Any:
+    RUNS.append("unstorable")
+    letters = total(db)
+    return lambda: letters  # no codec stores a function: its row is left out
+
+
+@sf.query(name="settle.called")
+def called(db: Any) -> int:
+    RUNS.append("called")
+    return unstorable(db)()  # type: ignore[no-any-return]
+
+
+def test_a_memo_whose_value_was_left_out_of_the_store_keeps_every_memo(
+    tmp_path: Path,
+) -> None:
+    """``unstorable``'s value cannot be stored, so it has no row to come back from:
+    dropped, it would execute again at its next read. So a release that meets
+    it (it read ``total``, loaded from its row) keeps every memo, and the next
+    writes take the closure, which the process's own links complete."""
+    _built(tmp_path / "c.db")
+    rt, _ = _opened(tmp_path / "c.db")
+    assert called(rt) == 9
+    with pytest.warns(UnstoredValueWarning):
+        rt.commit()
+    RUNS.clear()
+    assert release_unlinked(rt) == 0
+    assert unstorable(rt)() == 9
+    assert RUNS == []  # held, not executed again
+    with marks_by_id(rt):
+        rt.set(text["a"], "wxyz")
+    settle(rt)
+    assert called(rt) == 10
 
 
 def _query(mid: bytes) -> str:

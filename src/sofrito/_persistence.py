@@ -742,11 +742,12 @@ class Persistence:
         Only when each of them is its row exactly, which a load brings back as
         it was: nothing uncommitted (the journal is empty, no settle pending);
         each completed with a row (``_has_row``, and not among the memos left
-        out, ``_unstored``: no stored edge leads to one of those from what it
-        read); each verified since its last mark, in memory and in the marks by
-        id (``StoreBacking.forget_marks``: those are then forgotten, so that
-        the row loads clean, as the memo was). Otherwise all are kept, and the
-        next writes mark their closure eagerly, as before."""
+        out, ``_unstored``: one whose value could not be stored has no row to
+        come back from, and would execute again); each verified since its last
+        mark, in memory and in the marks by id (``StoreBacking.forget_marks``:
+        those are then forgotten, so that the row loads clean, as the memo
+        was). Otherwise all are kept, and the next writes mark their closure
+        eagerly, as before."""
         engine, backing, journal = self.engine, self.engine.backing, self.journal
         if not isinstance(backing, StoreBacking) or backing.memos_gone:
             return 0
