@@ -22,10 +22,8 @@ That keeps two lock round trips off every top-level computation (W5 of the
 benchmarks), which is most of what a top-level read costs besides the query.
 
 The memo-hit path never touches the gate: a hit returns a value that was valid
-at the revision it read. ``fetch.fetch_top`` writes out the uncontended case
-of ``enter_read`` and ``exit_read`` in place, in the same order, and calls
-back here only to wait or to wake a writer: every top-level computation
-passes there, and two calls fewer are a tenth of W5.
+at the revision it read. Every top-level computation enters and leaves here
+(``fetch._attempt``).
 """
 
 from __future__ import annotations
@@ -105,7 +103,10 @@ class WriteGate:
             reader.depth = 1  # under the lock: no writer is looking at the readers now
 
     def exit_read(self) -> None:
-        reader: Reader = self._local.reader
+        self.leave(self._local.reader)
+
+    def leave(self, reader: Reader) -> None:
+        """``exit_read`` for a caller that holds this thread's record already."""
         depth = reader.depth - 1
         reader.depth = depth  # lowered before the flag is read: see the module docstring
         if not depth and self.cancel_requested:

@@ -57,7 +57,7 @@ MAX_RETRIES: Final = 64
 """How many times a top-level call retries a computation cancelled by writes."""
 
 
-def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper per step costs a call)
+def fetch_top(
     engine: Engine,
     db: Db,
     spec: QuerySpec[Any],
@@ -70,88 +70,35 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
     (``Runtime._fetch_cold``, a partial); ``db`` goes on the call's task, for
     bodies that read untracked (``Frame.runtime``).
 
-    ``retry`` is positional, with its common value as the default: the
-    generated entry point's call then passes no keyword, which a compiled
-    engine would have to parse on every top-level miss.
-
-    A second call of a key in one revision, its memo already verified with a
-    plain value, leaves the value where the generated entry point finds it
-    (``hits.py``): the calls after it do not come here.
+    Around the call, this function: it refuses a read that would wait for
+    its own write, tries again when a write cancelled the computation (up to
+    ``MAX_RETRIES``: a top-level caller asked for a value, not for the
+    write's timing), gives a store's failure to load to the caller, and
+    applies the writes that computations deferred, whatever the outcome.
+    The call itself, one try, is ``_attempt``.
 
     ``seen`` is the memo an ``lru`` query's entry point found before this
-    call entered the write gate, if any. A write in between
-    (``rt.clear_cache()``) may have dropped it with its table, and marked it
-    so: then the key is looked up again, inside the gate. Otherwise it is
-    still the memo of its key (memos leave their tables only all together),
-    and the lookup is saved.
-
-    The call's task: a call made while this thread runs a computation (a
-    locator's ``rt.query``) joins that computation's task, so re-entering it
-    is a cycle, not a deadlock. A call made inside another top-level call
-    but outside any computation (a locator asked during a verification) is
-    a task of its own. Otherwise the call reuses this thread's idle task,
-    which saves an allocation per top-level computation (W5).
+    call entered the write gate, if any (``_memo_of_call``). ``retry`` is
+    positional, with its common value as the default: the generated entry
+    point's call then passes no keyword, which a compiled engine would have
+    to parse on every top-level miss.
     """
-    gate = engine.gate
-    if gate._writer is not None and gate.holds_write():
+    if engine.gate._writer is not None and engine.gate.holds_write():
         raise RuntimeError(
             f"cannot compute {spec.describe(key)} inside rt.batch() while it holds a write: "
             "finish the batch first, then read"
         )
-    local = engine.local
     attempts = 0
     try:
         while True:
-            # gate.enter_read(), its uncontended case written out (cancel.py explains
-            # the order): every top-level computation passes here.
             try:
-                reader: Reader = local.reader
-            except AttributeError:
-                reader = gate.reader()
-            depth = reader.depth
-            reader.depth = depth + 1  # raised before the flag is read
-            if not depth and gate.cancel_requested:
-                reader.depth = 0
-                gate.enter_read()  # steps back and waits for the write
-            try:
-                parent = reader.frame
-                if parent is not None:
-                    task = parent.task  # a locator's rt.query: part of that computation
-                elif depth:
-                    task = Task(reader, db)  # inside another top-level call, not in a computation
-                else:
-                    task = reader.task or _new_idle_task(reader, db)
-                    if task.pending:
-                        task.pending = {}
-                if seen is not None and seen.verified_at != DROPPED:
-                    memo: Memo = seen
-                else:
-                    try:
-                        found = engine.tables_by_index[spec.index].get(key)
-                    except (TypeError, IndexError):  # a bad key, or a first call of
-                        found = None  # the query: memo_for explains the first
-                    memo = engine.memo_for(spec, key) if found is None else found
-                if memo.hit_at == engine.revisions.current and spec.lru is None:
-                    value = memo.value  # a second call in this revision: from now
-                    hits.remember(engine, spec, key, value)  # on, a hit (hits.py)
-                    return value
-                try:
-                    return ensure(engine, memo, parent, task)
-                except Suspend as exc:
-                    if parent is not None:
-                        raise  # a nested top-level call: the outer computation reports
-                    raise Suspend([*task.pending, *exc.pending]) from None
+                return _attempt(engine, db, spec, key, seen)
             except Cancelled:
                 attempts += 1
                 if not retry or attempts > MAX_RETRIES:
                     raise
-            finally:
-                depth = reader.depth - 1  # gate.exit_read(), written out
-                reader.depth = depth  # lowered before the flag is read
-                if not depth and gate.cancel_requested:
-                    gate.wake_writers()
     except LoadFailed as failed:
-        reader = local.reader
+        reader = engine.local.reader
         if reader.frame is None and not reader.depth:  # out of the engine: the caller's
             raise failed.error from None
         raise
@@ -160,9 +107,77 @@ def fetch_top(  # noqa: PLR0912, PLR0915 (every top-level computation: a helper 
             write.apply_deferred(engine)
 
 
-def _new_idle_task(reader: Reader, db: Db) -> Task:
-    task = reader.task = Task(reader, db)
+def _attempt(
+    engine: Engine, db: Db, spec: QuerySpec[Any], key: tuple[Any, ...], seen: Memo | None
+) -> Any:
+    """One try, counted as a read by the write gate (``cancel.py``) from before
+    the memo is looked up until its value is known.
+
+    A second call of a key in one revision, its memo already verified with a
+    plain value, leaves the value where the generated entry point finds it
+    (``hits.py``): the calls after it do not come here. A suspension becomes
+    one ``Suspend`` listing every pending input the call met, unless the call
+    is nested in a computation, whose own top level reports them."""
+    gate = engine.gate
+    reader = gate.enter_read()
+    try:
+        parent = reader.frame
+        task = _task_of_call(reader, db)
+        memo = _memo_of_call(engine, spec, key, seen)
+        if memo.hit_at == engine.revisions.current and spec.lru is None:
+            value = memo.value
+            hits.remember(engine, spec, key, value)
+            return value
+        try:
+            return ensure(engine, memo, parent, task)
+        except Suspend as exc:
+            if parent is not None:
+                raise
+            raise Suspend([*task.pending, *exc.pending]) from None
+    finally:
+        gate.leave(reader)
+
+
+def _task_of_call(reader: Reader, db: Db) -> Task:
+    """The task a top-level call runs in (``reader`` counts this call already).
+
+    A call made while this thread runs a computation (a locator's
+    ``rt.query``) joins that computation's task, so re-entering it is a
+    cycle, not a deadlock. A call made inside another top-level call but
+    outside any computation (a locator asked during a verification) is a
+    task of its own. Otherwise the call reuses this thread's idle task, which
+    saves an allocation per top-level computation (W5), its pending inputs
+    forgotten."""
+    parent = reader.frame
+    if parent is not None:
+        return parent.task
+    if reader.depth > 1:
+        return Task(reader, db)
+    task = reader.task
+    if task is None:
+        task = reader.task = Task(reader, db)
+    elif task.pending:
+        task.pending = {}
     return task
+
+
+def _memo_of_call(
+    engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], seen: Memo | None
+) -> Memo:
+    """The memo of ``spec(*key)``, made on the key's first call.
+
+    ``seen`` is the memo an ``lru`` query's entry point found before the call
+    entered the write gate. A write in between (``rt.clear_cache()``) may
+    have dropped it with its table, and marked it so: then the key is looked
+    up again. Otherwise it is still the memo of its key (memos leave their
+    tables only all together), and the lookup is saved."""
+    if seen is not None and seen.verified_at != DROPPED:
+        return seen
+    try:
+        found = engine.tables_by_index[spec.index].get(key)
+    except (TypeError, IndexError):  # a bad key, or a first call of the query:
+        found = None  # memo_for explains the first
+    return engine.memo_for(spec, key) if found is None else found
 
 
 def fetch_tracked(engine: Engine, frame: Frame, spec: QuerySpec[Any], key: tuple[Any, ...]) -> Any:
