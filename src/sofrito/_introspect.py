@@ -30,7 +30,9 @@ read nothing that changed.
 
 Rejected: a record the engine keeps of each run's executions (the journal
 holds persisted memos only, and is the commit's): the events already say what
-executed, and an engine keeps no record that no one asked for.
+executed, and an engine keeps no record that no one asked for. It keeps two
+counts (``Engine.executions``, ``Engine.executions_traced``), which a first build reads
+instead of listening (``first_build``, ``executions``).
 """
 
 from __future__ import annotations
@@ -40,17 +42,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from sofrito._engine.listing import is_listing
-from sofrito._engine.memo import Cell, Memo
+from sofrito._engine.memo import NEVER, Cell, Memo
 from sofrito._engine.refs import cell_ref, memo_ref
+from sofrito._engine.state import NOT_USED
 from sofrito._events.kinds import QueryRef
 from sofrito._keys import encode_key, key_hash
+from sofrito._on_demand import StoreBacking
 from sofrito._snapshot import QUERY
 
 if TYPE_CHECKING:
     from sofrito._engine.spec import QuerySpec
     from sofrito._runtime import Runtime
 
-__all__ = ["Named", "RunGraph", "listing_ref", "node_at", "run_graph"]
+__all__ = [
+    "Named",
+    "RunGraph",
+    "computed",
+    "executions",
+    "first_build",
+    "listing_ref",
+    "node_at",
+    "run_graph",
+]
 
 What = Literal["query", "input", "listing"]
 
@@ -214,3 +227,28 @@ def _stored_reads(memo: Memo, by_ref: dict[QueryRef, Memo]) -> Iterator[Memo | C
             read = by_ref.get(QueryRef(name, key_hash(key), key))
             if read is not None:
                 yield read
+
+
+def first_build(rt: Runtime) -> bool:
+    """Whether ``rt`` holds no memo and its store holds none either: every query it
+    executes from here on does so for the first time (``QueryExecuting.first``),
+    so a run need not be told which (``sofrito.cli.lastrun.FirstBuild``)."""
+    engine = rt._engine
+    if any(table for table in engine.tables_by_index if table is not NOT_USED):
+        return False
+    backing = engine.backing
+    return not isinstance(backing, StoreBacking) or backing.memos_gone or not backing.queries
+
+
+def executions(rt: Runtime) -> tuple[int, int]:
+    """The executions ``rt`` began so far, and how many of them a trace answered."""
+    engine = rt._engine
+    return engine.executions, engine.executions_traced
+
+
+def computed(rt: Runtime, spec: QuerySpec[Any], key: tuple[Any, ...]) -> bool:
+    """Whether ``rt`` holds the memo of ``spec(*key)`` and computed it (a value or
+    an error), in this process or before."""
+    table = rt._engine.tables.get(spec)
+    memo = table.get(key) if table is not None else None
+    return memo is not None and memo.verified_at != NEVER

@@ -282,6 +282,7 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
                 changed_at=row.changed_at,
                 durability=row.durability,
                 stored_deps=row.deps,
+                traced=mid in shipped.traced,
             )
             if memo is not None:
                 installed.append(memo)

@@ -1,13 +1,15 @@
 """``lastrun.rendered`` and ``in_graph``: the outputs whose render executed, found
-without naming every render."""
+without naming every render; and a first build, counted instead of listened to."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sofrito as sf
-from sofrito._introspect import run_graph
+from sofrito._introspect import first_build, run_graph
 from sofrito.cli import lastrun
+from sofrito.stores import SqliteStore
 
 TICK = sf.Input("tests.cli.lastrun.tick")
 
@@ -85,3 +87,51 @@ def test_the_renders_found_by_their_memos_are_those_found_by_their_refs() -> Non
     assert found == lastrun.rendered(lastrun.renders_of(mapping, site), facts.executed)
     assert set(found) == {"one.html", "a.html", "inline.txt"}
     assert lastrun.rendered(renders, facts.executed) == found  # kept for the summary
+
+
+def test_a_first_build_is_counted_not_listened_to() -> None:
+    """A runtime with no memo, held or stored: the run counts executions instead
+    of receiving an event for each (nobody listens), and its record names the
+    outputs whose render ran, each new."""
+    rt = sf.Runtime()
+    assert first_build(rt)
+    start = rt.revision
+    listener = lastrun.listen(rt, start)
+    assert isinstance(listener, lastrun.FirstBuild)
+    rt.set(TICK, 1)
+    for key in (1, "a"):
+        page(rt, key)
+    site(rt)
+    assert not rt._engine.listening  # no event was built for any of it
+    facts = listener.close()
+    assert (facts.first_build, facts.bodies_run, facts.executed) == (True, 3, {})
+    mapping: list[tuple[str, Any]] = [
+        ("one.html", sf.output(page, 1)),
+        ("a.html", sf.output(page, "a")),
+        ("b.html", sf.output(page, "b")),  # never called: not in the record
+        ("inline.txt", "text"),
+    ]
+    record = lastrun.build(rt, facts, lastrun.renders_of(mapping, site))
+    assert record.first_build
+    assert set(record.outputs) == {"one.html", "a.html", "inline.txt"}
+    assert {node.outcome for node in record.nodes} == {lastrun.NEW}
+    assert lastrun.LastRun.from_value(record.to_value()) == record
+
+
+def test_a_runtime_holding_or_storing_a_memo_is_listened_to(tmp_path: Path) -> None:
+    """Once a memo is held, or stored, executions may be second ones: the run
+    listens, and the count says nothing of which."""
+    rt = sf.Runtime()
+    page(rt, 1)
+    assert not first_build(rt)
+    assert isinstance(lastrun.listen(rt, rt.revision), lastrun.RunListener)
+    path = tmp_path / "cache.db"
+    with SqliteStore(path) as store:
+        empty = sf.Runtime(store=store)
+        assert first_build(empty)
+        page(empty, 1)
+        empty.commit()
+    with SqliteStore(path) as store:
+        reopened = sf.Runtime(store=store)
+        assert not first_build(reopened)  # nothing held, but its store has rows
+        assert isinstance(lastrun.listen(reopened, reopened.revision), lastrun.RunListener)

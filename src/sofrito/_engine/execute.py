@@ -81,6 +81,7 @@ def execute(  # noqa: PLR0912, PLR0915 (every execution: a helper per step costs
         del claims[memo]
         return True
     memo.claim = frame
+    engine.executions += 1
     if announced is not None:
         engine.events.publish(announced)
     outer = reader.frame

@@ -223,6 +223,7 @@ def install_shipped_memo(
     changed_at: int,
     durability: int,
     stored_deps: list[tuple[bytes, str, bytes]],
+    traced: bool = False,
 ) -> Memo | None:
     """Install a memo that a worker computed at this revision, from the store at
     the boundary this runtime committed (``sofrito._shipping``): verified now,
@@ -233,7 +234,8 @@ def install_shipped_memo(
 
     None, and nothing changed, if the memo is verified in this revision already
     or claimed (computed here meanwhile, or shipped twice: a task that ran twice).
-    Journaled like an execution: the next commit writes its row and edges.
+    Journaled and counted like an execution (``Engine.executions``; ``traced``:
+    a trace answered it in the worker): the next commit writes its row and edges.
     """
     table = engine.tables[spec]
     memo = table.get(key)
@@ -250,6 +252,9 @@ def install_shipped_memo(
     memo.stored_deps = stored_deps
     if engine.journal is not None:
         engine.journal.memos.add(memo)
+    engine.executions += 1
+    if traced:
+        engine.executions_traced += 1
     return memo
 
 

@@ -120,6 +120,13 @@ class Engine:
         self.listening = False
         """Whether anyone receives events (``events.listening``, kept here): the
         engine does no event work at all while nobody does."""
+        self.executions = 0
+        """Executions begun (claimed) since the engine was made, bodies run or
+        answered by a trace (``executions_traced``): a count, where events would
+        name each one. A first build asks it instead of listening
+        (``sofrito.cli.lastrun``)."""
+        self.executions_traced = 0
+        """Executions a trace answered instead of the body (``trace.py``)."""
         self.events: EventHub[Event] = EventHub(on_listening=self._set_listening)
         self.revision_watch: RevisionWatch | None = None
         """Created by the first ``subscribe_revisions``: until then writes publish nothing."""

@@ -140,6 +140,7 @@ def run(engine: Engine, frame: Frame) -> Any:
             if _replay(engine, source, frame, trace):
                 taken, value = source.take(memo, trace)
                 if taken:
+                    engine.executions_traced += 1
                     if engine.listening:
                         report.traced(engine, memo)
                     return value

@@ -38,6 +38,18 @@ encoded), once for the record and the summary. Rejected: leaving
 ``subscribe_events``): 30,000 publishes and their receiving cost 0.05 s, and
 the step did not move out of its noise (docs/benchmarks.md).
 
+**A first build listens to nothing** (``FirstBuild``). When the runtime holds no
+memo and its store none (``sofrito._introspect.first_build``), every query the
+run executes does so for the first time, the record keeps only the outputs
+(all of them new), and the summary needs a count: the engine's own
+(``Engine.executions``, less what traces answered). Listening cost the first
+build of the example's 10,000 pages about 0.4 s: 60,000 executions, each
+named by its encoded key and published twice (``QueryExecuting``,
+``QueryChanged``), then read back. A count is what the summary printed
+anyway; it counts an execution each time it begins, where the events count a
+query once, so the two differ only for a query executed twice in one build
+(an ``lru`` query evicted and asked again).
+
 **Failed outputs.** The record also keeps each output whose render failed in
 the run, with its error's line (``LastRun.failed``): a failure is not an
 event the record could find, and a failed render that was not executed again
@@ -55,7 +67,15 @@ from typing import Any, Final, NamedTuple
 
 import sofrito as sf
 from sofrito._engine.spec import QuerySpec
-from sofrito._introspect import RunGraph, listing_ref, node_at, run_graph
+from sofrito._introspect import (
+    RunGraph,
+    computed,
+    executions,
+    first_build,
+    listing_ref,
+    node_at,
+    run_graph,
+)
 from sofrito._keys import decode_key, encode_key, key_hash
 from sofrito._queries import spec_of
 from sofrito.fs import Output
@@ -63,11 +83,13 @@ from sofrito.fs import Output
 __all__ = [
     "LAST_RUN",
     "MAX_NODES",
+    "FirstBuild",
     "LastRun",
     "Node",
     "RunFacts",
     "RunListener",
     "build",
+    "listen",
     "reach",
     "renders_of",
 ]
@@ -104,14 +126,23 @@ class RunFacts:
     """Executions a shared trace answered (``QueryTraced``): their bodies did not run."""
     lost: int = 0
     """Events the receiver dropped (``sf.Lagged``): the facts are incomplete."""
+    first_build: bool = False
+    """Every execution was a first one, counted, not listened to (``FirstBuild``):
+    ``executed``, ``changed`` and ``traced`` stay empty."""
+    counted: int = 0
+    """In a first build, the bodies run (executions less those a trace answered)."""
 
     @property
     def bodies_run(self) -> int:
         """The queries whose bodies ran: executed, less those a trace answered."""
+        if self.first_build:
+            return self.counted
         return len(self.executed.keys() - self.traced)
 
     def outcome(self, ref: sf.QueryRef) -> str:
         """The outcome of a query the run touched: it executed, or was verified."""
+        if self.first_build:
+            return NEW
         first = self.executed.get(ref)
         if first is not None:
             return NEW if first else EXECUTED if ref in self.changed else CUT_OFF
@@ -151,6 +182,28 @@ class RunListener:
         self.drain()
         self.receiver.close()
         return self.facts
+
+
+class FirstBuild:
+    """``RunListener``'s stand-in for a first build (module docstring): the
+    executions counted from now until ``close``."""
+
+    def __init__(self, rt: sf.Runtime, start: int) -> None:
+        self._rt = rt
+        self._start = start
+        self._before = executions(rt)
+
+    def close(self) -> RunFacts:
+        executed, traced = executions(self._rt)
+        ran = executed - self._before[0] - (traced - self._before[1])
+        return RunFacts(self._start, first_build=True, counted=ran)
+
+
+def listen(rt: sf.Runtime, start: int) -> RunListener | FirstBuild:
+    """What records a run from now on: a count for a first build, else the events."""
+    if first_build(rt):
+        return FirstBuild(rt, start)
+    return RunListener(rt, start)
 
 
 # -- the record --------------------------------------------------------------------
@@ -300,6 +353,22 @@ class _Renders(Mapping[str, sf.QueryRef]):
         self._found = (executed, {path: graph.nodes[at].ref for path, at in at_path.items()})
         return at_path
 
+    def computed(self, rt: sf.Runtime) -> dict[str, sf.QueryRef]:
+        """The outputs whose render ``rt`` holds computed (``_introspect.computed``)."""
+        named = self._built()
+        specs: dict[Any, QuerySpec[Any] | None] = {}
+        found: dict[str, sf.QueryRef] = {}
+        for path, value in self._mapping:
+            render, key = (
+                (value.render, value.key) if isinstance(value, Output) else (self._main, ())
+            )
+            spec = specs.get(render, _UNNAMED)
+            if spec is _UNNAMED:
+                spec = specs[render] = _spec(render)
+            if spec is not None and path in named and computed(rt, spec, key):
+                found[path] = named[path]
+        return found
+
     def _among(self, executed: Collection[sf.QueryRef]) -> dict[str, sf.QueryRef]:
         if self._refs is not None or len(executed) > len(self._mapping):  # a cold build
             return {path: ref for path, ref in self._built().items() if ref in executed}
@@ -349,6 +418,14 @@ def _encoded(key: tuple[Any, ...]) -> bytes | None:
         return None
 
 
+def _computed(rt: sf.Runtime, renders: Mapping[str, sf.QueryRef]) -> Mapping[str, sf.QueryRef]:
+    """Output path -> render ref, for the outputs whose render ``rt`` computed: in a
+    first build, the renders that ran (an interrupted one did not run them all)."""
+    if isinstance(renders, _Renders):
+        return renders.computed(rt)
+    return renders
+
+
 def rendered(
     renders: Mapping[str, sf.QueryRef], executed: Collection[sf.QueryRef]
 ) -> dict[str, sf.QueryRef]:
@@ -391,10 +468,12 @@ def _graph(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) 
     the inputs and the renders, which is no answer worth its cost (a tenth of
     a cold run, measured on the example site).
     """
+    if facts.first_build:
+        return _first_build(rt, facts, _computed(rt, renders))
     if not facts.executed:  # nothing re-rendered: the renders need no names
         return LastRun(start=facts.start, end=rt.revision, lost=facts.lost)
     if all(facts.executed.values()):
-        return _first_build(rt, facts, renders)
+        return _first_build(rt, facts, rendered(renders, facts.executed))
     graph = run_graph(rt, facts.start, facts.executed)
     nodes = [
         Node(
@@ -449,8 +528,8 @@ _INPUT_OR_VERIFIED: Final = {"query": VERIFIED, "input": CHANGED, "listing": CHA
 the run (``run_graph``), a query was verified."""
 
 
-def _first_build(rt: sf.Runtime, facts: RunFacts, renders: Mapping[str, sf.QueryRef]) -> LastRun:
-    named = rendered(renders, facts.executed)
+def _first_build(rt: sf.Runtime, facts: RunFacts, named: Mapping[str, sf.QueryRef]) -> LastRun:
+    """The record of a first build: the outputs whose render ran (``named``), each new."""
     kept = list(dict.fromkeys(named.values()))[:MAX_NODES]
     index = {ref: n for n, ref in enumerate(kept)}
     return LastRun(

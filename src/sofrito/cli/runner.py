@@ -228,7 +228,7 @@ def run_once(session: Session, progress: Progress | None = None) -> RunSummary:
     except SourceError as exc:
         raise SourcesError(f"{flow.path.name}: {exc}") from None
     record = _Record.load(rt, session.out_dir)
-    listener = lastrun.RunListener(rt, start)  # after the scan: its writes report nothing
+    listener = lastrun.listen(rt, start)  # after the scan: its writes report nothing
     mapping: list[tuple[str, Any]] = []
     failed: dict[str, str] = {}  # output -> its error, for ``inspect --why``
     emitted_all = False
@@ -288,6 +288,8 @@ def _reused(
     the revision the run began at, and was not reused. The run's events name
     those (``QueryChanged``, or a first execution); asked only when both lists
     are non-empty, so a no-op or a one-page edit looks up a few refs, not 10,000."""
+    if facts.first_build:  # every render asked for ran for the first time
+        return len(kept)
     asked = [item.path for item in produced if item.reused]
     changed = facts.changed | {ref for ref, first in facts.executed.items() if first}
     if not (asked or kept) or not changed:
@@ -720,9 +722,9 @@ def _unvouch_unwritten(
     mark, would let ``_kept`` leave the old page in place for good. Before
     ``main`` named the outputs (or with events lost), any of them may be one."""
     changed = facts.changed | {ref for ref, first in facts.executed.items() if first}
-    if not changed and not facts.lost:
+    if not changed and not facts.lost and not facts.first_build:
         return
-    if mapping and not facts.lost:
+    if mapping and not facts.lost and not facts.first_build:
         paths: Iterable[str] = lastrun.rendered(renders, changed).keys()
     else:
         paths = record.paths()
