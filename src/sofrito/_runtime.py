@@ -29,7 +29,7 @@ from sofrito._engine.state import Engine
 from sofrito._engine.write import CellWrite
 from sofrito._entry_points import keyed_call, keyed_split
 from sofrito._events.broadcast import EventReceiver
-from sofrito._events.kinds import Event
+from sofrito._events.kinds import Event, QueryVerified
 from sofrito._events.watch import RevisionReceiver
 from sofrito._inputs import Input, InputRef, ref_of
 from sofrito._persistence import Persistence
@@ -339,9 +339,15 @@ class Runtime:
         """A watch on the revision: ``.current``, ``.changed(timeout)``, ``await .achanged()``."""
         return write.revision_watch(self._engine).subscribe()
 
-    def subscribe_events(self, capacity: int = 1024) -> EventReceiver[Event]:
-        """A receiver of every event from now on, holding at most ``capacity`` unread."""
-        return self._engine.events.subscribe(capacity)
+    def subscribe_events(
+        self, capacity: int = 1024, *, verified: bool = True
+    ) -> EventReceiver[Event]:
+        """A receiver of every event from now on, holding at most ``capacity`` unread.
+
+        ``verified=False`` leaves out ``QueryVerified``, the most frequent event
+        (a memo found valid without executing): while no receiver takes it, the
+        runtime does not build it (docs/events.md)."""
+        return self._engine.events.subscribe(capacity, skip=() if verified else (QueryVerified,))
 
     # -- durable state ---------------------------------------------------------
 

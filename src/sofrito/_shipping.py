@@ -466,7 +466,7 @@ class _Executions:
     summary and ``--events`` show what the workers executed."""
 
     def __init__(self, rt: Runtime) -> None:
-        self._receiver = rt.subscribe_events(capacity=1 << 30)
+        self._receiver = rt.subscribe_events(capacity=1 << 30, verified=False)
         self.first: set[bytes] = set()
         self.traced: set[bytes] = set()
 

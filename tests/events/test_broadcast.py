@@ -526,3 +526,30 @@ def test_a_receiver_collected_while_the_hub_is_busy_is_forgotten_afterwards() ->
     assert hub.receiver_count == 1
     other.close()
     assert not hub.listening
+
+
+# -- receivers that leave types out ------------------------------------------------------
+
+
+def test_a_receiver_is_not_given_the_types_it_skips_and_the_hub_says_who_wants_what() -> None:
+    hub: EventHub[object] = EventHub()
+    assert not hub.wants(int)  # no receiver
+    everything = hub.subscribe()
+    no_ints = hub.subscribe(skip=(int,))
+    for event in (1, "a", 2, True, "b"):  # bool is an int: skipped too
+        hub.publish(event)
+    assert _drain(everything) == [1, "a", 2, True, "b"]  # type: ignore[arg-type]
+    assert _drain(no_ints) == ["a", "b"]  # type: ignore[arg-type]
+    assert (hub.wants(int), hub.wants(bool), hub.wants(str)) == (True, True, True)
+    everything.close()  # only the skipping one is left:
+    assert (hub.wants(int), hub.wants(bool), hub.wants(str)) == (False, False, True)
+    del no_ints
+    assert not hub.wants(str)
+
+
+def test_skip_takes_a_tuple_of_types() -> None:
+    hub: EventHub[object] = EventHub()
+    with pytest.raises(TypeError, match="skip must be a tuple of event types"):
+        hub.subscribe(skip=int)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="skip must be a tuple of event types"):
+        hub.subscribe(skip=("QueryVerified",))  # type: ignore[arg-type]

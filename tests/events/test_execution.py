@@ -11,6 +11,7 @@ import pytest
 
 import sofrito as sf
 from sofrito import QueryChanged, QueryExecuting, QueryRef, QueryVerified
+from sofrito._queries import spec_of
 from sofrito.stores import SqliteStore
 
 source = sf.Input("ex.source")
@@ -195,3 +196,35 @@ def test_an_execution_whose_key_cannot_be_named_completes_then_raises() -> None:
         opaque(rt, key)
     assert opaque(rt, key) == 1  # stored before the error: a hit, no second execution
     assert execution_events(receiver) == []
+
+
+def test_a_receiver_that_leaves_out_verifications_gets_the_rest_and_none_is_built() -> None:
+    """``subscribe_events(verified=False)``: the executions and changes arrive, no
+    ``QueryVerified``; while no receiver takes them the engine names no memo it
+    only verifies (nothing cached on it), and once one does, only that one
+    gets them."""
+    rt = sf.Runtime()
+    with rt.batch():
+        rt.set(source["a"], "x")
+        rt.set(source["b"], "yy")
+    report(rt)  # computed before anyone listens: no memo named yet
+    quiet = rt.subscribe_events(verified=False)
+    rt.set(other, 1)  # reaches nothing: every memo is verified on the next read
+    assert report(rt) == "odd/even"
+    rt.set(source["a"], "zz")
+    assert report(rt) == "even/even"
+    events = execution_events(quiet)
+    changed = [ref("ex.length", "a"), ref("ex.parity", "a"), ref("ex.report")]
+    assert sorted(str(e.ref) for e in events if type(e) is QueryExecuting) == sorted(
+        map(str, changed)
+    )
+    assert sorted(str(e.ref) for e in events if type(e) is QueryChanged) == sorted(
+        map(str, changed)
+    )
+    assert not [e for e in events if type(e) is QueryVerified]
+    assert rt._engine.tables[spec_of(parity)][("b",)].ref_cache is None  # never named
+    loud = rt.subscribe_events()
+    rt.set(other, 2)
+    assert report(rt) == "even/even"
+    assert execution_events(loud) == [QueryVerified(ref("ex.report"), rt.revision)]
+    assert execution_events(quiet) == []

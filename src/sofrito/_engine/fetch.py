@@ -246,7 +246,7 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
             dirty_at != ALWAYS_DIRTY and revisions.last_changed[memo.durability] <= hit_at
         ):
             memo.verified_at = memo.hit_at = revisions.current
-            if engine.listening:
+            if engine.listening_verified:
                 report.verified(engine, memo)
             return memo.value
         first = memo.deps[0] if memo.deps else None
@@ -261,7 +261,7 @@ def ensure(  # noqa: PLR0912 (every read that misses: a helper per check costs a
                 dirty_at,
             ):
                 memo.verified_at = memo.hit_at = revisions.current
-                if engine.listening:
+                if engine.listening_verified:
                     report.verified(engine, memo)
                 return memo.value
             if verify.walk(engine, memo, frame, task, 1):

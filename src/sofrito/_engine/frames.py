@@ -181,7 +181,7 @@ class Frame:
             ):
                 return _fetch.read_tracked(engine, self, memo)
             memo.verified_at = memo.hit_at = revisions.current
-            if engine.listening:
+            if engine.listening_verified:
                 _report.verified(engine, memo)
         deps = self.deps
         if not deps or deps[-1] is not memo:

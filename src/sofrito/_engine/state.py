@@ -16,6 +16,7 @@ from sofrito._engine.journal import Journal
 from sofrito._engine.memo import DROPPED, NOT_HITTABLE, Memo
 from sofrito._engine.revision import Revisions
 from sofrito._events.broadcast import EventHub
+from sofrito._events.kinds import QueryVerified
 from sofrito._runtime_state import RuntimeState
 
 if TYPE_CHECKING:
@@ -120,6 +121,10 @@ class Engine:
         self.listening = False
         """Whether anyone receives events (``events.listening``, kept here): the
         engine does no event work at all while nobody does."""
+        self.listening_verified = False
+        """Whether anyone receives ``QueryVerified``, the most frequent event: a
+        receiver may leave it out (``subscribe_events(verified=False)``), and
+        while all do, none is built (``report.verified``)."""
         self.executions = 0
         """Executions begun (claimed) since the engine was made, bodies run or
         answered by a trace (``executions_traced``): a count, where events would
@@ -177,6 +182,7 @@ class Engine:
 
     def _set_listening(self, listening: bool) -> None:
         self.listening = listening
+        self.listening_verified = listening and self.events.wants(QueryVerified)
 
 
 def _unhashable(spec: QuerySpec[Any], key: tuple[Any, ...]) -> TypeError:

@@ -57,7 +57,7 @@ def is_valid(engine: Engine, memo: Memo, frame: Frame | None, task: Task) -> boo
     """Whether ``memo`` (computed, unclaimed) is valid now; marks it verified if so."""
     if shallow_valid(engine, memo):
         mark_verified(memo, engine.revisions.current)
-        if engine.listening:
+        if engine.listening_verified:
             report.verified(engine, memo)
         return True
     return walk(engine, memo, frame, task, 1)
@@ -139,7 +139,7 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
                             # Marked verified, unlike a clean read: its other readers
                             # then find it so, without asking again.
                             mark_verified(dep, revision)
-                            if engine.listening:
+                            if engine.listening_verified:
                                 report.verified(engine, dep)
                             clean = True
                     # A clean read is valid now and its changed_at answers the question.
@@ -172,7 +172,7 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
                     engine, verified_at, dirty_at
                 ):
                     mark_verified(memo, revision)
-                    if engine.listening:
+                    if engine.listening_verified:
                         report.verified(engine, memo)
                     return True
             if dep.dirty_at == ALWAYS_DIRTY:
@@ -187,7 +187,7 @@ def walk(  # noqa: PLR0912, PLR0915 (one hot loop: a helper per branch would cos
     memo.verified_at = revision  # mark_verified, inlined: once per memo walked
     hittable = memo.has_value and memo.error is None and type(memo.value) is not Encoded
     memo.hit_at = revision if hittable else NOT_HITTABLE
-    if engine.listening:
+    if engine.listening_verified:
         report.verified(engine, memo)
     return True
 
@@ -238,7 +238,7 @@ def _settle_shallow(engine: Engine, dep: Memo, frame: Frame | None, task: Task) 
             continue
         if shallow_valid(engine, dep):
             mark_verified(dep, revision)
-            if engine.listening:
+            if engine.listening_verified:
                 report.verified(engine, dep)
             return True
         return False

@@ -12,6 +12,15 @@ write; an unbounded queue would let it grow without limit.
 Publishes go out one at a time, so every receiver sees the events in the same
 order, even with several publishing threads.
 
+A receiver may leave out some types of event (``skip``), the ones it would
+drop unread: the runtime's most frequent event, ``QueryVerified``, is one a
+tool that only wants executions has no use for. The hub does not give it
+those (a type check per receiver that skips anything), and tells its owner
+which types some receiver still wants (``wants``): an event that no receiver
+wants need not be built at all. Filtering on the receiver's side of
+``recv`` instead would still build and queue every one of them, which was
+the cost to save.
+
 The hub holds its receivers weakly. A receiver nobody references any more is
 forgotten, and ``hub.listening``, a plain attribute the engine reads before
 doing any event work at all, drops back to False when the last one goes. The
@@ -46,9 +55,10 @@ class EventHub(Generic[T]):
     """The sender side, owned by the runtime: ``publish`` and ``subscribe``.
 
     ``listening`` is True while at least one receiver is alive and not closed;
-    ``on_listening`` is told each time it is set, so that an owner can keep a
-    copy where it reads it fastest (the compiled engine reads a field of its
-    own by offset, and this one by name).
+    ``on_listening`` is told each time it is set (and each time the receivers
+    change), so that an owner can keep a copy where it reads it fastest (the
+    compiled engine reads a field of its own by offset, and this one by
+    name), and ask ``wants`` again.
     """
 
     def __init__(self, on_listening: Callable[[bool], object] | None = None) -> None:
@@ -76,16 +86,21 @@ class EventHub(Generic[T]):
         """How many receivers are registered (alive, or dead and not yet tidied)."""
         return len(self._receivers)
 
-    def subscribe(self, capacity: int = 1024) -> EventReceiver[T]:
-        """A receiver of every event published from now on, holding at most ``capacity``."""
+    def subscribe(
+        self, capacity: int = 1024, *, skip: tuple[type[Any], ...] = ()
+    ) -> EventReceiver[T]:
+        """A receiver of every event published from now on, holding at most
+        ``capacity``, but those of the types in ``skip``."""
         if type(capacity) is not int or capacity < 1:
             raise ValueError(
                 f"capacity must be an int of at least 1 (how many unread events a "
                 f"receiver holds), got {capacity!r}"
             )
+        if not isinstance(skip, tuple) or not all(isinstance(kind, type) for kind in skip):
+            raise TypeError(f"skip must be a tuple of event types, got {skip!r}")
         with self._lock:
             key = next(self._ids)
-            receiver: EventReceiver[T] = EventReceiver(self, key, capacity)
+            receiver: EventReceiver[T] = EventReceiver(self, key, capacity, skip)
             ref = weakref.ref(receiver, _forgetter(weakref.ref(self), key))
             self._receivers[key] = ref
             self._targets = (*self._targets, ref)
@@ -101,8 +116,22 @@ class EventHub(Generic[T]):
         with self._publishing:
             for ref in self._targets:
                 receiver = ref()
-                if receiver is not None:
+                if receiver is not None and not (
+                    receiver._skip and isinstance(event, receiver._skip)
+                ):
                     receiver._push(event)
+
+    def wants(self, kind: type[Any]) -> bool:
+        """Whether a live receiver takes events of type ``kind`` (not in its ``skip``)."""
+        for ref in self._targets:
+            receiver = ref()
+            if (
+                receiver is not None
+                and not receiver.closed
+                and not issubclass(kind, receiver._skip)
+            ):
+                return True
+        return False
 
     def _detach(self, key: int) -> None:
         """Forget a receiver now (``close``)."""
@@ -158,10 +187,14 @@ class EventReceiver(Generic[T]):
     oldest event still held. Drop it or ``close()`` it when done.
     """
 
-    def __init__(self, hub: EventHub[T], key: int, capacity: int) -> None:
+    def __init__(
+        self, hub: EventHub[T], key: int, capacity: int, skip: tuple[type[Any], ...] = ()
+    ) -> None:
         self._hub = hub
         self._key = key
         self._capacity = capacity
+        self._skip = skip
+        """Types of event this receiver is not given (``EventHub.subscribe``)."""
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         """Over ``_lock``: ``with self._lock`` is the cheaper way in when not waiting."""

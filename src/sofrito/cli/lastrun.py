@@ -27,16 +27,16 @@ a run whose record equals the previous one (two no-op runs) writes nothing.
 The record is plain data (tuples, str, int, bytes), which both value codecs
 store. The engine keeps no such record itself: only a run that listens does.
 
-**Its cost.** The ``QueryVerified`` events are not read: on a template edit
+**Its cost.** The ``QueryVerified`` events are not wanted: on a template edit
 of 10,000 pages they name 30,000 memos loaded and verified clean, none on a
 chain, and the record hashed each ref three or four times to drop them. The
 verified memos on a chain are found by their marks instead (``run_graph``),
 the graph is numbered by node object, and the renders that executed are
 found through their memos in it (``_Renders.in_graph``: no key decoded or
-encoded), once for the record and the summary. Rejected: leaving
-``QueryVerified`` out of the run's receiver (an option on
-``subscribe_events``): 30,000 publishes and their receiving cost 0.05 s, and
-the step did not move out of its noise (docs/benchmarks.md).
+encoded), once for the record and the summary. The run's receiver leaves
+``QueryVerified`` out (``subscribe_events(verified=False)``), so unless
+``--events`` also listens, none is built: naming 30,000 memos, publishing
+and draining them was 3-4% of that edit in a profile (docs/benchmarks.md).
 
 **A first build listens to nothing** (``FirstBuild``). When the runtime holds no
 memo and its store none (``sofrito._introspect.first_build``), every query the
@@ -155,7 +155,7 @@ class RunListener:
     def __init__(self, rt: sf.Runtime, start: int) -> None:
         """``start``: the revision before the run's writes (its input changes come after)."""
         self.facts = RunFacts(start)
-        self.receiver = rt.subscribe_events(capacity=CAPACITY)
+        self.receiver = rt.subscribe_events(capacity=CAPACITY, verified=False)
 
     def drain(self) -> None:
         """Take in every event held so far."""
@@ -168,8 +168,6 @@ class RunListener:
                 continue
             if event is None:
                 return
-            if type(event) is sf.QueryVerified:
-                continue  # the most frequent, and not read (module docstring, "Its cost")
             if isinstance(event, sf.QueryExecuting):
                 facts.executed.setdefault(event.ref, event.first)
             elif isinstance(event, sf.QueryChanged):
