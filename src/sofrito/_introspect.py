@@ -31,8 +31,8 @@ read nothing that changed.
 Rejected: a record the engine keeps of each run's executions (the journal
 holds persisted memos only, and is the commit's): the events already say what
 executed, and an engine keeps no record that no one asked for. It keeps two
-counts (``Engine.executions``, ``Engine.executions_traced``), which a first build reads
-instead of listening (``first_build``, ``executions``).
+counts (``Engine.executions``, ``Engine.executions_traced``), which a first
+build reads instead of listening (``first_build``, ``executions``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 from sofrito._engine.listing import is_listing
 from sofrito._engine.memo import NEVER, Cell, Memo
 from sofrito._engine.refs import cell_ref, memo_ref
-from sofrito._engine.state import NOT_USED
 from sofrito._events.kinds import QueryRef
 from sofrito._keys import encode_key, key_hash
 from sofrito._on_demand import StoreBacking
@@ -234,7 +233,7 @@ def first_build(rt: Runtime) -> bool:
     executes from here on does so for the first time (``QueryExecuting.first``),
     so a run need not be told which (``sofrito.cli.lastrun.FirstBuild``)."""
     engine = rt._engine
-    if any(table for table in engine.tables_by_index if table is not NOT_USED):
+    if any(engine.tables_by_index):  # a table holding a memo (an unused one is empty)
         return False
     backing = engine.backing
     return not isinstance(backing, StoreBacking) or backing.memos_gone or not backing.queries
