@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sofrito.cli import lastrun, runner
 from tests.cli.flows import make_site, sofrito
 
 
@@ -218,3 +219,24 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert counts(done.stdout)["written"] == 3
+
+
+def test_a_first_build_stopped_early_asks_again_for_every_recorded_output() -> None:
+    """A first build names no render (it counts, lastrun.FirstBuild), so a run
+    stopped before writing leaves every recorded output it did not write
+    without ``changed_at``: the next run compares its bytes."""
+    record = runner._Record("out", {"": {"a.html": ("d", 1, 2, 5), "b.html": ("e", 1, 2, 5)}}, {})
+    record.updates["b.html"] = runner.Written("f", 3, 4, 6)  # written by this run
+    facts = lastrun.RunFacts(0, first_build=True, counted=2)
+    runner._unvouch_unwritten(record, [("a.html", "<p>a</p>")], {}, facts)
+    assert record.updates["a.html"] == runner.Written("d", 1, 2, None)
+    assert record.updates["b.html"] == runner.Written("f", 3, 4, 6)
+
+
+def test_a_first_build_counts_no_render_it_asked_for_as_reused() -> None:
+    """Every render a first build asked for ran for the first time, whatever the
+    revision it changed at says (a scan that wrote nothing leaves it at the
+    run's start)."""
+    asked = runner._Produced("a.html", "<p>a</p>", 0, True, None)
+    facts = lastrun.RunFacts(0, first_build=True, counted=1)
+    assert runner._reused([asked], {"kept.html"}, {}, facts) == 1

@@ -720,11 +720,13 @@ def _unvouch_unwritten(
     ``changed_at``, so the next run asks for it and compares bytes: otherwise
     the old file, as recorded, and the render's new memo, committed with no
     mark, would let ``_kept`` leave the old page in place for good. Before
-    ``main`` named the outputs (or with events lost), any of them may be one."""
+    ``main`` named the outputs (or with events lost, or in a first build, which
+    names no render), any of them may be one."""
+    named = not facts.lost and not facts.first_build  # the events name what changed
     changed = facts.changed | {ref for ref, first in facts.executed.items() if first}
-    if not changed and not facts.lost and not facts.first_build:
+    if named and not changed:
         return
-    if mapping and not facts.lost and not facts.first_build:
+    if named and mapping:
         paths: Iterable[str] = lastrun.rendered(renders, changed).keys()
     else:
         paths = record.paths()
