@@ -7,8 +7,10 @@ For each corpus size: generate the example site's corpus
 folder of its own (outside the timing), then run the seven steps of
 ``steps.py`` on each tool in turn, each a fresh process timed by this one
 (``measure.py``), and judge each rebuild from its output folder
-(``check.py``). Prints the tables of ``table.py``. sofrito is always
-measured, since every ratio is against it.
+(``check.py``). Prints the tables of ``table.py``, then the floors under
+them (``floor.py``: a process that only stats the sources, and one that also
+stats the outputs and imports the flow's libraries, as a one-page edit
+must). sofrito is always measured, since every ratio is against it.
 
 The package's layout, one concern a module: ``corpus.py`` (the pages and
 which ones the steps touch), ``tools/`` (one module per tool: its layout,
@@ -40,6 +42,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.site import corpus as corpora
+from benchmarks.site import floor
 from benchmarks.site.check import Verdict, check, listings, writes
 from benchmarks.site.measure import run as run_child
 from benchmarks.site.measure import snapshot
@@ -93,6 +96,7 @@ def measure_size(pages: int, tools: list[Tool], root: Path) -> list[str]:
     logs = root / f"logs-{pages}"
     logs.mkdir()
     runs = []
+    floors: list[str] = []
     for tool in tools:
         reason = tool.missing()
         if reason is not None:
@@ -102,12 +106,14 @@ def measure_size(pages: int, tools: list[Tool], root: Path) -> list[str]:
         folder.mkdir()
         tool.prepare(corpus, folder)
         runs.append(measure_tool(tool, corpus, folder, logs))
+        if isinstance(tool, Sofrito):
+            floors = floor.measure(folder, logs)
     title = (
         f"Site, {pages:,} generated pages + {len(corpus.pages) - pages} hand-written, "
         f"a fresh process per step; {dt.date.today().isoformat()}, Python "
         f"{platform.python_version()}, {os.cpu_count()} cores"
     )
-    return render(title, runs, [label for label, _ in STEPS])
+    return [*render(title, runs, [label for label, _ in STEPS]), "", *floors]
 
 
 def main() -> None:
