@@ -671,11 +671,12 @@ def _emit_each(
 ) -> _Emitted:
     written: list[str] = []
     unchanged = 0
+    top = str(session.out_dir)  # paths as text: 10,000 Paths cost more than their writes
     for at, item in enumerate(produced):
         if item.content is None:
             _unvouched(record, item.path)
             continue
-        target = session.out_dir / item.path
+        target = f"{top}/{item.path}"
         old = record.get(item.path)
         on_disk = _stat(target)
         if old is not None and on_disk == (old.size, old.mtime_ns):
@@ -783,10 +784,11 @@ def _as_bytes(content: str | bytes) -> bytes:
     return content.encode() if isinstance(content, str) else content
 
 
-def _holds(path: Path, content: bytes) -> bool:
+def _holds(path: str, content: bytes) -> bool:
     """Whether the file at ``path`` holds exactly ``content``."""
     try:
-        return path.read_bytes() == content
+        with open(path, "rb") as file:
+            return file.read() == content
     except OSError:
         return False
 
@@ -809,7 +811,7 @@ def _prune_empty(folder: Path, top: Path) -> None:
         folder = folder.parent
 
 
-def _not_writable(session: Session, target: Path, exc: OSError) -> str:
+def _not_writable(session: Session, target: Path | str, exc: OSError) -> str:
     return (
         f"cannot write the output {target} ({exc.strerror or exc}); "
         f"check the output folder {session.out_dir} or choose another with --out"

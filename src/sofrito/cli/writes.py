@@ -128,7 +128,7 @@ class OutputWriter:
         self._exchange: Exchange | None = None
         self._looked_up = False
         """Whether ``_exchange`` is known: looked up by the first write (``exchange``)."""
-        self.folders: set[Path] = set()
+        self.folders: set[str] = set()
         """Folders made (or found) already in this run: one ``mkdir`` each."""
         self.claim: int | None = None
         """The output folder, open and under this writer's shared ``flock`` (module
@@ -162,15 +162,21 @@ class OutputWriter:
     ) -> None:
         self.close()
 
-    def write(self, target: Path, content: bytes) -> tuple[int, int]:
-        """Put ``content`` at ``target`` atomically; its size and mtime (ns) then."""
-        folder = target.parent
+    def write(self, target: str | os.PathLike[str], content: bytes) -> tuple[int, int]:
+        """Put ``content`` at ``target`` atomically; its size and mtime (ns) then.
+
+        Paths are handled as text: a template edit writes 10,000 outputs, and
+        ``pathlib``'s objects for each (its parent, its hash in ``folders``)
+        cost about 5% of that run."""
+        path = os.fspath(target)
+        folder = os.path.dirname(path)
         if folder not in self.folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self.folders.add(folder)
-        if self.exchange is None or not self._swapped(target, content):
-            _replace(target, content)
-        done = os.stat(target)
+        done = self._swapped(path, content) if self.exchange is not None else None
+        if done is None:
+            _replace(Path(path), content)
+            done = os.stat(path)
         return done.st_size, done.st_mtime_ns
 
     def close(self) -> None:
@@ -197,37 +203,39 @@ class OutputWriter:
         self.claimed = True
         self.claim = _claimed(self.top)
 
-    def _swapped(self, target: Path, content: bytes) -> bool:
+    def _swapped(self, target: str, content: bytes) -> os.stat_result | None:
         """Write through the spare: exchanged with a regular file, renamed into
-        place where there is none. False: nothing done, the caller replaces."""
+        place where there is none; the file's status as written (a rename or an
+        exchange moves a name, it changes neither the size nor the mtime). None:
+        nothing done, the caller replaces."""
         try:
             found = os.lstat(target)
         except FileNotFoundError:
             found = None
         if found is not None and not (stat.S_ISREG(found.st_mode) and found.st_nlink == 1):
-            return False  # a link, a folder, or bytes reached by another name: replaced
-        spare = self._filled(content, None if found is None else stat.S_IMODE(found.st_mode))
+            return None  # a link, a folder, or bytes reached by another name: replaced
+        spare, done = self._filled(content, None if found is None else stat.S_IMODE(found.st_mode))
         if found is None:
             os.replace(spare, target)  # the spare is the new output
             self.spare = None
-            return True
+            return done
         assert self.exchange is not None
         try:
-            self.exchange(spare, str(target))
+            self.exchange(spare, target)
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM):
                 raise
             self.exchange = None  # not here: every later write replaces
             self._drop_spare()
-            return False
+            return None
         # the spare holds the old output now
         self.spare_size, self.spare_mode = found.st_size, stat.S_IMODE(found.st_mode)
-        return True
+        return done
 
-    def _filled(self, content: bytes, mode: int | None) -> str:
+    def _filled(self, content: bytes, mode: int | None) -> tuple[str, os.stat_result]:
         """The spare holding exactly ``content`` with permission bits ``mode`` (None:
-        a new file's): the old one written over if nobody else has it open
-        (``_reusable``), else a new one."""
+        a new file's), and its status once written: the old one written over if
+        nobody else has it open (``_reusable``), else a new one."""
         spare = self.spare
         fd = None if spare is None else _reusable(spare)
         if spare is None or fd is None:
@@ -248,9 +256,10 @@ class OutputWriter:
                 view = view[os.write(fd, view) :]
             if self.spare_size > len(content):  # cut after the new bytes, not to 0 first
                 os.ftruncate(fd, len(content))
+            done = os.fstat(fd)
         finally:
             os.close(fd)  # which gives a lease back
-        return spare
+        return spare, done
 
 
 def _claimed(top: Path) -> int | None:
