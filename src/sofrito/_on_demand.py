@@ -1138,9 +1138,22 @@ class StoreBacking:
         ``old_reads``, the reads of each row discarded for its code go there
         (``prefetch``)."""
         self.close_pending()  # what loads now must load marked
+        found, wanted = self._in_memory(mids)
+        if not wanted:
+            return found, []
+        discarded = self._load_memos(wanted, found, old_reads)
+        return found, discarded
+
+    def _in_memory(
+        self, mids: Iterable[bytes]
+    ) -> tuple[dict[bytes, Memo], dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]]]:
+        """The memos of ``mids`` that need no row: in memory, or made empty when no
+        row of theirs could be used (the memos are gone, the row is untrusted,
+        the query is not stored or not known to the store); and the query and
+        key of each of the others, whose rows are to load. Ids of no known
+        query are left out."""
         found: dict[bytes, Memo] = {}
-        specs: dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]] = {}
-        missing: list[bytes] = []
+        wanted: dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]] = {}
         resolve = _Resolver()
         for mid in dict.fromkeys(mids):
             resolved = resolve(mid)
@@ -1158,20 +1171,27 @@ class StoreBacking:
             ):
                 found[mid] = restore.fresh_memo(self.engine, spec, key)
             else:
-                specs[mid] = (spec, key)
-                missing.append(mid)
-        if not missing:
-            return found, []
+                wanted[mid] = (spec, key)
+        return found, wanted
+
+    def _load_memos(
+        self,
+        wanted: dict[bytes, tuple[QuerySpec[Any], tuple[Any, ...]]],
+        found: dict[bytes, Memo],
+        old_reads: list[NodeId] | None,
+    ) -> list[Memo]:
+        """Load the rows of ``wanted`` in one call and install each as its memo in
+        ``found``; the memos whose row could not be trusted (installed empty)."""
         # In key order: the rows of one query lie together in the store's index
         # (ids start with the query's name), so sorted lookups read each page of
         # it once. Asked in the order met, 10,000 renders and their reads cost a
         # page read per row (SQLite, with its checksum: 13 us a row, 9 sorted).
-        missing.sort()
+        missing = sorted(wanted)
         rows = self._rows(self.store.load_memo_rows, missing)
         discarded: list[Memo] = []
         listening = self.engine.listening  # the key's bytes name the memo's events
         for mid in missing:
-            spec, key = specs[mid]
+            spec, key = wanted[mid]
             sealed = rows.get(mid)
             row = self._decode_row(mid, sealed) if sealed is not None else None
             if row is None or row.fingerprint != spec.fingerprint:
@@ -1199,7 +1219,7 @@ class StoreBacking:
                     restore.push_back(self.engine, [memo], self.revision)
                     self.marked.append(memo)
             found[mid] = memo
-        return found, discarded
+        return discarded
 
     def _marks(self, mid: bytes, verified_at: int) -> tuple[int, int]:
         """A loaded memo's ``verified_at`` and ``dirty_at``: its row's verification

@@ -223,76 +223,75 @@ class Persistence:
 
     def _delta(self, strict: bool, cells: list[Cell]) -> tuple[SnapshotDelta, _Known]:
         """The delta to commit, and what its meta says about the stored rows
-        after it (``_on_demand.Meta``), to keep once the commit is written."""
+        after it (``_on_demand.Meta``), to keep once the commit is written.
+
+        Each memo the journal names gets its row (``_DeltaRows.put``), the row
+        a worker shipped as it came when it still holds (``_as_shipped``), or
+        is dropped: a memo with no row to store has its old row deleted."""
         engine = self.engine
-        upserts: dict[bytes, bytes] = {}
-        deletes: set[bytes] = set()
-        reads: dict[bytes, Sequence[bytes]] = {}
         full = self.journal.full
-        same_reads = _SameReads(self.journal.reads_before, self._unstored, full)
-        queries = {} if full else dict(self._queries)
-        unstored: set[bytes] = set() if full else set(self._unstored)
-        families = self._families | {c.input.name for c in cells if c.status == CellStatus.READY}
+        rows = _DeltaRows(
+            queries={} if full else dict(self._queries),
+            unstored=set() if full else set(self._unstored),
+            same_reads=_SameReads(self.journal.reads_before, self._unstored, full),
+        )
         shipped, self._shipped = self._shipped, {}
         ids = _NodeIds(self._node_id)
         for memo in self.journal.memos:
             as_shipped = shipped.get(memo) if shipped else None
-            lacking: list[bytes] = []  # memo ids its row lists that have no row
-            if (
-                as_shipped is not None
-                and as_shipped.holds(memo)
-                and self._published is None
-                and memo.spec.persist_value  # else its row goes without the value shipped
-            ):
-                mid, row, read_ids = as_shipped.mid, as_shipped.row, as_shipped.reads
+            if as_shipped is not None and self._as_shipped(memo, as_shipped):
                 lacking = [
                     ids.memo_id(dep)
                     for dep in memo.deps
                     if isinstance(dep, Memo) and not _has_row(dep)
                 ]
+                rows.put(memo, as_shipped.mid, as_shipped.row, as_shipped.reads, lacking)
+            elif _has_row(memo):
+                self._put_own_row(rows, memo, ids, strict)
             else:
-                mid = ids.memo_id(memo)
-                row = None
-                read_ids = []
-                if _has_row(memo):
-                    deps = []
-                    for dep in memo.deps:
-                        # The store's reverse edges: the same nodes as the row's deps.
-                        flat, listed = ids.of(dep)
-                        read_ids.append(flat)
-                        deps.append(listed)
-                        if isinstance(dep, Memo) and not _has_row(dep):
-                            lacking.append(flat[1:])
-                    row = self._row(memo, mid, deps, strict, hold=self.traces is None)
-            if row is not None:
-                upserts[mid] = row
-                reads[mid] = tuple(read_ids)  # a list's spare room, 3 MB at 70,000 rows
-                same_reads.note(memo, mid)
-                if len(upserts) % _TRIM_EVERY == 0:
-                    _heap.give_back()  # the holes the values left so far (``_heap.py``)
-                deletes.discard(mid)
-                queries[memo.spec.name] = memo.spec.fingerprint
-                unstored.discard(mid)
-                unstored.update(lacking)
-            else:
-                # Errors, evicted values and values that cannot be encoded are
-                # recomputed, not stored; an older row of the memo goes.
-                deletes.add(mid)
-                unstored.add(mid)
+                rows.drop(ids.memo_id(memo))
+        families = self._families | {c.input.name for c in cells if c.status == CellStatus.READY}
         backing = engine.backing
         marked = backing.marked if isinstance(backing, StoreBacking) else []
         dirty = dirty_after(engine, self._dirty, marked, self.journal.cells or (), full)
-        known = (queries, unstored, families, dirty)
+        known = (rows.queries, rows.unstored, families, dirty)
         delta = SnapshotDelta(
             engine.revisions.current,
             self._meta(known),
-            upserts,
-            frozenset(deletes),
+            rows.upserts,
+            frozenset(rows.deletes),
             full,
-            reads,
-            frozenset(same_reads.unchanged),
+            rows.reads,
+            frozenset(rows.same_reads.unchanged),
         )
         return delta, known
+
+    def _as_shipped(self, memo: Memo, as_shipped: _Shipped) -> bool:
+        """Whether ``memo``'s row is the one a worker shipped, written as it came:
+        the memo still holds what was shipped, no trace is published from this
+        commit (a trace needs the value's reads resolved here), and its query
+        stores values (else its row goes without the value shipped)."""
+        return as_shipped.holds(memo) and self._published is None and memo.spec.persist_value
+
+    def _put_own_row(self, rows: _DeltaRows, memo: Memo, ids: _NodeIds, strict: bool) -> None:
+        """Encode ``memo``'s row here, with its reads as the store's edges list
+        them; a value that cannot be encoded (``strict`` off) drops the row."""
+        mid = ids.memo_id(memo)
+        read_ids: list[bytes] = []
+        deps: list[bytes] = []
+        lacking: list[bytes] = []  # memo ids its row lists that have no row
+        for dep in memo.deps:
+            # The store's reverse edges: the same nodes as the row's deps.
+            flat, listed = ids.of(dep)
+            read_ids.append(flat)
+            deps.append(listed)
+            if isinstance(dep, Memo) and not _has_row(dep):
+                lacking.append(flat[1:])
+        row = self._row(memo, mid, deps, strict, hold=self.traces is None)
+        if row is None:
+            rows.drop(mid)
+        else:
+            rows.put(memo, mid, row, read_ids, lacking)
 
     def _row(
         self,
@@ -870,6 +869,46 @@ class _NodeIds:
     def memo_id(self, memo: Memo) -> bytes:
         """``memo_id(name, key)``: a memo's node id is its memo id behind one kind byte."""
         return self.of(memo)[0][1:]
+
+
+class _DeltaRows:
+    """The rows of one commit's delta as ``Persistence._delta`` gathers them, and
+    what the meta will say of the stored rows once they are written."""
+
+    __slots__ = ("deletes", "queries", "reads", "same_reads", "unstored", "upserts")
+
+    def __init__(
+        self, queries: dict[str, bytes], unstored: set[bytes], same_reads: _SameReads
+    ) -> None:
+        self.upserts: dict[bytes, bytes] = {}
+        self.deletes: set[bytes] = set()
+        self.reads: dict[bytes, Sequence[bytes]] = {}
+        self.queries = queries
+        """Each stored query's fingerprint, by name."""
+        self.unstored = unstored
+        """Memo ids that rows list as read but that have no row."""
+        self.same_reads = same_reads
+
+    def put(
+        self, memo: Memo, mid: bytes, row: bytes, read_ids: Sequence[bytes], lacking: list[bytes]
+    ) -> None:
+        """Store ``row`` as ``memo``'s (id ``mid``), which read ``read_ids`` (the
+        store's edges), ``lacking`` the memo ids among them that have no row."""
+        self.upserts[mid] = row
+        self.reads[mid] = tuple(read_ids)  # a list's spare room, 3 MB at 70,000 rows
+        self.same_reads.note(memo, mid)
+        if len(self.upserts) % _TRIM_EVERY == 0:
+            _heap.give_back()  # the holes the values left so far (``_heap.py``)
+        self.deletes.discard(mid)
+        self.queries[memo.spec.name] = memo.spec.fingerprint
+        self.unstored.discard(mid)
+        self.unstored.update(lacking)
+
+    def drop(self, mid: bytes) -> None:
+        """No row for this memo: errors, evicted values and values that cannot be
+        encoded are recomputed, not stored, and an older row of the memo goes."""
+        self.deletes.add(mid)
+        self.unstored.add(mid)
 
 
 class _SameReads:

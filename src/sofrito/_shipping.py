@@ -85,6 +85,7 @@ from sofrito._snapshot import LISTING, QUERY, memo_id, split_memo_id
 if TYPE_CHECKING:
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
+    from sofrito._persistence import Persistence
     from sofrito._queries import Query
     from sofrito._runtime import Runtime
 
@@ -246,56 +247,75 @@ def install(rt: Runtime, shipped: Shipped, known: dict[NodeId, Node] | None = No
     engine = rt._engine
     persistence = rt._persistence
     backing = engine.backing
-    if (
-        persistence is None
-        or shipped.refused is not None
-        or shipped.revision != rt.revision
-        or shipped.head != persistence.head
-    ):
+    if persistence is None or not _current(rt, persistence, shipped):
         return 0
     installed: list[Memo] = []
     with backing.lock if isinstance(backing, StoreBacking) else _no_lock:
         for mid, sealed in shipped.rows:
-            name, key_bytes = split_memo_id(mid)
-            found = _registry.query_and_key(name, key_bytes)
-            if found is None:
-                continue
-            spec, key = found
-            try:
-                row = persistence.shipped_row(mid, sealed)
-            except (IntegrityError, CodecError) as exc:
-                log.warning(
-                    "a worker sent a damaged row of %s%r (%s): computing it here",
-                    spec.name,
-                    key,
-                    exc,
-                )
-                continue
-            if row.fingerprint != spec.fingerprint or row.value is None:
-                continue  # the worker ran other code, or sent no value: computed here
-            memo = restore.install_shipped_memo(
-                engine,
-                spec,
-                key,
-                row.value,
-                persistence.codec.decode,
-                changed_at=row.changed_at,
-                durability=row.durability,
-                stored_deps=row.deps,
-                traced=mid in shipped.traced,
-            )
+            memo = _install_row(engine, persistence, shipped, mid, sealed, known)
             if memo is not None:
                 installed.append(memo)
-                known[(QUERY, name, key_bytes)] = memo
-                persistence.keep_shipped(memo, mid, sealed, row)
-                if engine.listening:
-                    ref = QueryRef(name, key_hash(key_bytes), key_bytes)
-                    _report(engine, ref, memo, mid in shipped.first, mid in shipped.traced)
         if isinstance(backing, StoreBacking):
             backing.deps(installed)  # linked both ways; one that cannot be is discarded
         else:
             _resolve_in_memory(rt, installed, known)
     return len(installed)
+
+
+def _current(rt: Runtime, persistence: Persistence, shipped: Shipped) -> bool:
+    """Whether ``shipped`` answers this runtime as it is: the worker took the
+    task, at the runtime's revision and from its committed head."""
+    return (
+        shipped.refused is None
+        and shipped.revision == rt.revision
+        and shipped.head == persistence.head
+    )
+
+
+def _install_row(
+    engine: Engine,
+    persistence: Persistence,
+    shipped: Shipped,
+    mid: bytes,
+    sealed: bytes,
+    known: dict[NodeId, Node],
+) -> Memo | None:
+    """One shipped row installed as its memo (and in ``known``), its execution
+    reported as the worker's; None for a row left to compute here (another
+    query's, damaged, of other code, without a value)."""
+    name, key_bytes = split_memo_id(mid)
+    found = _registry.query_and_key(name, key_bytes)
+    if found is None:
+        return None
+    spec, key = found
+    try:
+        row = persistence.shipped_row(mid, sealed)
+    except (IntegrityError, CodecError) as exc:
+        log.warning(
+            "a worker sent a damaged row of %s%r (%s): computing it here", spec.name, key, exc
+        )
+        return None
+    if row.fingerprint != spec.fingerprint or row.value is None:
+        return None  # the worker ran other code, or sent no value: computed here
+    traced = mid in shipped.traced
+    memo = restore.install_shipped_memo(
+        engine,
+        spec,
+        key,
+        row.value,
+        persistence.codec.decode,
+        changed_at=row.changed_at,
+        durability=row.durability,
+        stored_deps=row.deps,
+        traced=traced,
+    )
+    if memo is not None:
+        known[(QUERY, name, key_bytes)] = memo
+        persistence.keep_shipped(memo, mid, sealed, row)
+        if engine.listening:
+            ref = QueryRef(name, key_hash(key_bytes), key_bytes)
+            _report(engine, ref, memo, mid in shipped.first, traced)
+    return memo
 
 
 def _report(engine: Engine, ref: QueryRef, memo: Memo, first: bool, traced: bool) -> None:
