@@ -60,6 +60,18 @@ def test_what_write_returns_is_the_file_now(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.html", "c.html", "new"]
 
 
+def test_what_write_returns_is_the_file_now_when_the_spare_was_cut(tmp_path: Path) -> None:
+    """The size and mtime come from the spare as written, before the exchange:
+    after it was cut to the new bytes' length, not before."""
+    a, b = outputs(tmp_path, "a.html", "b.html")
+    a.write_bytes(b"x" * 5000)  # the spare will hold these after the first swap
+    with OutputWriter(tmp_path) as writer:
+        writer.write(a, b"a, rewritten")
+        size, mtime_ns = writer.write(b, b"short")
+    assert b.read_bytes() == b"short"
+    assert (size, mtime_ns) == (5, b.stat().st_mtime_ns)
+
+
 def test_a_reader_of_an_old_output_reads_its_old_bytes_to_the_end(tmp_path: Path) -> None:
     """As with a rename: the file a reader opened is never written again, even
     when it has become the spare (its write lease is refused)."""
