@@ -103,7 +103,15 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="store_true", help="print the version and build, exit")
     top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_run, _add_watch, _add_serve, _add_receipts, _add_inspect):
+        add(commands)
+    from sofrito.cli.store import add_store_command  # noqa: PLC0415 (argparse only)
 
+    add_store_command(commands)  # sofrito store upgrade URL
+    return top
+
+
+def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser(
         "run",
         help="build a flow's outputs once",
@@ -126,6 +134,8 @@ def parser() -> argparse.ArgumentParser:
     _debug_option(run)
     run.set_defaults(handler=_run_stopped_by_sigterm)
 
+
+def _add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     watch = commands.add_parser(
         "watch",
         help="build a flow, then rebuild after each change to its sources",
@@ -137,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
     _watch_options(watch)
     watch.set_defaults(handler=_watch)
 
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
         help="watch, and serve the outputs on 127.0.0.1 with live reload",
@@ -152,6 +164,8 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+
+def _add_receipts(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     receipts = commands.add_parser(
         "receipts",
         help="list committed runs, newest first",
@@ -162,6 +176,8 @@ def parser() -> argparse.ArgumentParser:
     _debug_option(receipts)
     receipts.set_defaults(handler=_receipts)
 
+
+def _add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     inspect = commands.add_parser(
         "inspect",
         help="show the cached graph's size, or why an output re-rendered",
@@ -182,11 +198,6 @@ def parser() -> argparse.ArgumentParser:
     _store_option(inspect)
     _debug_option(inspect)
     inspect.set_defaults(handler=_inspect)
-
-    from sofrito.cli.store import add_store_command  # noqa: PLC0415 (argparse only)
-
-    add_store_command(commands)  # sofrito store upgrade URL
-    return top
 
 
 def _store_option(command: argparse.ArgumentParser) -> None:
