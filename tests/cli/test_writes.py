@@ -276,3 +276,13 @@ def test_a_writer_that_writes_nothing_loads_no_exchange(tmp_path: Path) -> None:
     assert done.stdout.strip() == "False"
     if sys.platform.startswith("linux"):
         assert spares(tmp_path) == []
+
+
+def test_a_bare_name_is_written_in_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with OutputWriter(tmp_path) as writer:
+        size, _ = writer.write("page.html", b"a page")
+    assert (tmp_path / "page.html").read_bytes() == b"a page"
+    assert size == 6

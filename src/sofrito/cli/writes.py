@@ -170,7 +170,7 @@ class OutputWriter:
         cost about 5% of that run."""
         path = os.fspath(target)
         folder = os.path.dirname(path)
-        if folder not in self.folders:
+        if folder and folder not in self.folders:  # (a bare name: the working folder)
             os.makedirs(folder, exist_ok=True)
             self.folders.add(folder)
         done = self._swapped(path, content) if self.exchange is not None else None
