@@ -787,8 +787,7 @@ def _as_bytes(content: str | bytes) -> bytes:
 def _holds(path: str, content: bytes) -> bool:
     """Whether the file at ``path`` holds exactly ``content``."""
     try:
-        with open(path, "rb") as file:
-            return file.read() == content
+        return Path(path).read_bytes() == content
     except OSError:
         return False
 
