@@ -426,6 +426,39 @@ def test_input_keys_after_a_restart(tmp_path: Path) -> None:
     assert sorted(src.keys(again)) == [("a",), ("c",), ("d",)]
 
 
+@pytest.mark.parametrize("settled", [False, True])
+def test_a_listing_read_while_its_family_was_empty_sees_the_first_key(
+    tmp_path: Path, settled: bool
+) -> None:
+    """A stored memo that listed a family with no key yet: the family has no
+    stored cell, only the listing's record. The first key a later process
+    writes must reach that memo, by the eager walk or by the settle."""
+    from sofrito._settle import settle
+
+    src = sf.Input(f"ondemand{next(_names)}.empty")
+    runs: Counter[str] = Counter()
+
+    @sf.query(name=f"{src.name}.count")
+    def count(db: Any) -> int:
+        runs["count"] += 1
+        return len(src.keys(db))
+
+    rt = sf.Runtime(store=SqliteStore(tmp_path / "c.db"), runtime_id="t")
+    assert count(rt) == 0
+    rt.commit()
+    rt, _ = reopen(tmp_path / "c.db")
+    with rt.batch():
+        rt.set(src["a"], "first")
+    if settled:
+        settle(rt)
+    assert count(rt) == 1
+    assert runs == {"count": 2}
+    rt.commit()
+    again, _ = reopen(tmp_path / "c.db")
+    assert count(again) == 1
+    assert runs == {"count": 2}
+
+
 def test_a_load_after_another_runtime_committed_is_a_stale_read(tmp_path: Path) -> None:
     g = graph()
     built(tmp_path / "c.db", g)

@@ -550,18 +550,11 @@ class StoreBacking:
             if name in self.families_loaded:
                 return None
             self.families_loaded.add(name)
-            if name not in self.families:
-                return None
-            table = self.engine.cells.get(input) or {}
-            for state in self._load_list(self.store.load_family, name):
-                if state.status is InputStatus.READY:
-                    try:
-                        key = decode_key(state.key)
-                    except ValueError:
-                        continue
-                    if key not in table:
-                        self._install_state(state)
             recorded = self.listings.get(name)
+            if name not in self.families and recorded is None:
+                return None
+            if name in self.families:
+                self._install_family(input)
             if recorded is None:
                 return None
             table = self.engine.cells.get(input) or {}
@@ -587,6 +580,24 @@ class StoreBacking:
             restore.push_back(self.engine, reached, self.engine.revisions.current)
             self.marked += reached
             return None
+
+    def _install_family(self, input: Input) -> None:
+        """Install the family's stored cells that this process has not set."""
+        table = self.engine.cells.get(input) or {}
+        for state in self._load_list(self.store.load_family, input.name):
+            if state.status is InputStatus.READY:
+                try:
+                    key = decode_key(state.key)
+                except ValueError:
+                    continue
+                if key not in table:
+                    self._install_state(state)
+
+    def _has_listing(self, name: str) -> bool:
+        """Whether a key written to family ``name`` may change a listing a stored
+        memo read: the family has stored cells, or a stored memo read its listing
+        while it had none (``listings`` records it; ``families`` does not)."""
+        return name in self.families or name in self.listings
 
     def deps(self, memos: Sequence[Memo]) -> None:
         self._deps(memos, in_bulk=False)
@@ -639,7 +650,7 @@ class StoreBacking:
             if node_id is None:
                 return
             seeds = [node_id]
-            if node.input.name in self.families:  # a key may join or leave its listing
+            if self._has_listing(node.input.name):  # a key may join or leave its listing
                 seeds.append(encode_node_id((LISTING, node.input.name, b"")))
             if self._by_id():
                 self._mark_by_id(seeds, {node_id: node})

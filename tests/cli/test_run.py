@@ -101,6 +101,23 @@ def test_a_deleted_source_deletes_its_output(tmp_path: Path) -> None:
     assert (site.out / "index.html").read_text() == "Alpha"
 
 
+def test_the_first_source_of_a_flow_that_had_none_is_built(tmp_path: Path) -> None:
+    """The glob's listing was read while no file matched: the first file added
+    in a later run must reach it (a fresh process finds the listing's readers
+    in the store, though the family has no stored file yet)."""
+    site = make_site(tmp_path)
+    for page in (tmp_path / "content").iterdir():
+        page.unlink()
+    assert site.run().code == 0
+    assert (site.out / "index.html").read_text() == ""
+    site.page("c.md", "Gamma\nthird page\n")
+    result = site.run()
+    assert result.code == 0, result.err
+    assert counts(result.out)["written"] == 2
+    assert (site.out / "index.html").read_text() == "Gamma"
+    assert (site.out / "c.html").read_text() == "<h1>Gamma</h1>\nGamma\nthird page\n"
+
+
 def test_a_touched_file_with_the_same_bytes_is_no_change(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     assert site.run().code == 0
