@@ -459,6 +459,34 @@ def test_a_listing_read_while_its_family_was_empty_sees_the_first_key(
     assert runs == {"count": 2}
 
 
+@pytest.mark.parametrize("between", ["read", "remove", "nothing"])
+def test_a_listing_s_record_outlives_a_process_that_did_not_link_it(
+    tmp_path: Path, between: str
+) -> None:
+    """A process in between loads the listing's reader and verifies it (its
+    reads not linked), writes to the family without adding a key, or only
+    commits: its commit keeps the stored record of the empty listing, so the
+    next process's first key still reaches the stored reader."""
+    src = sf.Input(f"ondemand{next(_names)}.between")
+
+    @sf.query(name=f"{src.name}.count")
+    def count(db: Any) -> int:
+        return len(src.keys(db))
+
+    rt = sf.Runtime(store=SqliteStore(tmp_path / "c.db"), runtime_id="t")
+    assert count(rt) == 0
+    rt.commit()
+    middle, _ = reopen(tmp_path / "c.db")
+    if between == "read":
+        assert count(middle) == 0
+    elif between == "remove":
+        middle.remove(src["never set"])
+    middle.commit()
+    last, _ = reopen(tmp_path / "c.db")
+    last.set(src["a"], "first")
+    assert count(last) == 1
+
+
 def test_a_load_after_another_runtime_committed_is_a_stale_read(tmp_path: Path) -> None:
     g = graph()
     built(tmp_path / "c.db", g)

@@ -127,8 +127,9 @@ class Persistence:
         open): every write is based on it (compare-and-swap) and advances it by one."""
         self._unstorable: set[bytes] = set()
         """Memo ids already warned about: one warning per query and key."""
-        self._stored_listings: dict[str, tuple[int, tuple[int, int]]] = {}
-        """While restoring: the header's listings (``_listings``), by family name."""
+        self._stored_listings: _Listings = {}
+        """The listings the stored header records (``_listings``), by family name:
+        as opened, then as this process's last commit wrote them."""
         self._restored: dict[NodeId, Memo | Cell] = {}
         """While restoring: nodes by their stored id, so dependencies resolve
         without decoding their keys again."""
@@ -211,7 +212,8 @@ class Persistence:
                 base_head=self.head,
             )
             self.head += 1
-            self._queries, self._unstored, self._families, self._dirty = known
+            self._queries, self._unstored, self._families, self._dirty = known[:4]
+            self._stored_listings = known[4]
             if isinstance(engine.backing, StoreBacking):
                 engine.backing.marked = []  # recorded in the dirty set now
             self.journal.acknowledge()
@@ -254,7 +256,7 @@ class Persistence:
         backing = engine.backing
         marked = backing.marked if isinstance(backing, StoreBacking) else []
         dirty = dirty_after(engine, self._dirty, marked, self.journal.cells or (), full)
-        known = (rows.queries, rows.unstored, families, dirty)
+        known = (rows.queries, rows.unstored, families, dirty, self._listings(full))
         delta = SnapshotDelta(
             engine.revisions.current,
             self._meta(known),
@@ -441,12 +443,12 @@ class Persistence:
         """The snapshot header's runtime state: the codec, the revisions per
         durability, the listings, and what opening on demand needs to know
         without reading rows (``_on_demand.Meta``): the head after this commit."""
-        queries, unstored, families, dirty = known
+        queries, unstored, families, dirty, listings = known
         meta = (
             _META_FORMAT,
             self.codec.name,
             list(self.engine.revisions.last_changed),
-            self._listings(),
+            sorted((name, at, *digest) for name, (at, digest) in listings.items()),
             sorted(queries.items()),
             sorted(unstored),
             sorted(families),
@@ -455,21 +457,28 @@ class Persistence:
         )
         return self.sealer.seal(_SAFE.encode(meta), self._context("meta", ""))
 
-    def _listings(self) -> list[tuple[str, int, int, int]]:
-        """Per family with a listing node: (name, changed_at, count, xor of key
-        hashes). A restore serves a stored reader of the listing only if the
-        cells it restored list the same keys; then it takes this ``changed_at``."""
-        recorded = []
+    def _listings(self, full: bool) -> _Listings:
+        """Per family whose listing a memo read: (changed_at, (count, xor of key
+        hashes)). A restore serves a stored reader of the listing only if the
+        cells it restored list the same keys; then it takes this ``changed_at``.
+
+        The records the last commit wrote stay (unless this commit rewrites
+        every row, ``full``): loading on demand, a stored memo that read a
+        listing may not be in memory, nor linked to the listing's node, and
+        without its record a later process would not know that a family with
+        no stored cell has a listing to mark when its first key is written
+        (``StoreBacking._has_listing``). A listing node in memory updates its
+        family's record."""
+        recorded = {} if full else dict(self._stored_listings)
         for table in self.engine.cells.values():
             node = table.get(LISTING_KEY)
-            if node is None or not node.rdeps:
+            if node is None or not (node.rdeps or node.input.name in recorded):
                 continue
             try:
-                count, mixed = key_set(node).digest()
-            except TypeError:
-                continue  # a key with no encoding: its readers cannot be stored either
-            recorded.append((node.input.name, node.changed_at, count, mixed))
-        return sorted(recorded)
+                recorded[node.input.name] = (node.changed_at, key_set(node).digest())
+            except TypeError:  # a key with no encoding: its readers cannot be stored either
+                recorded.pop(node.input.name, None)
+        return recorded
 
     def input_state(self, cell: Cell) -> InputState:
         input_id = self.input_id(cell)
@@ -726,6 +735,7 @@ class Persistence:
         if drop != "nothing":
             states = []
             self._queries, self._unstored, self._families = {}, set(), set()
+            self._stored_listings = {}
             self._dirty = {}
         self.store.atomic_lifecycle_commit(
             self.runtime_id, state, states, drop, base_head=self.head
@@ -803,9 +813,12 @@ class _InputStates(Sequence[InputState]):
         return self._make(self._cells[index])
 
 
-_Known = tuple[dict[str, bytes], set[bytes], set[str], dict[bytes, int] | None]
+_Listings = dict[str, tuple[int, tuple[int, int]]]
+"""Per family whose listing a stored memo read: its ``changed_at`` and digest."""
+
+_Known = tuple[dict[str, bytes], set[bytes], set[str], dict[bytes, int] | None, _Listings]
 """What a commit's meta says about the stored rows (``_on_demand.Meta``):
-fingerprints, unstored memo ids, families, the dirty set."""
+fingerprints, unstored memo ids, families, the dirty set, the listings."""
 
 
 class _Shipped:
