@@ -577,7 +577,7 @@ class StoreBacking:
                 self._mark_by_id([listing_id], {})
                 return None
             reached = self._merge([listing_id], link=False)
-            restore.push_back(self.engine, reached, self.engine.revisions.current)
+            restore.push_back(self.engine, reached, self._now())
             self.marked += reached
             return None
 
@@ -592,6 +592,16 @@ class StoreBacking:
                     continue
                 if key not in table:
                     self._install_state(state)
+
+    def _now(self) -> int:
+        """The revision a mark made now belongs to: the engine's, or, while the
+        runtime opens (the engine is not at the snapshot's revision yet), the
+        snapshot's. A push back or a discard at the engine's revision then
+        made its readers verified before revision 0: "never computed"
+        (``NEVER``), which the commit's dirty set passes over, so the next
+        process served their stored rows (found with random examples: a
+        durable write caught up at opening met a damaged row)."""
+        return max(self.engine.revisions.current, self.revision)
 
     def _has_listing(self, name: str) -> bool:
         """Whether a key written to family ``name`` may change a listing a stored
@@ -1081,7 +1091,7 @@ class StoreBacking:
         log.warning("%s; on_corrupt='cold': no longer loading memos from it", what)
         self.memos_gone = True
         memos = [memo for table in list(self.engine.tables.values()) for memo in table.values()]
-        restore.push_back(self.engine, memos, self.engine.revisions.current)
+        restore.push_back(self.engine, memos, self._now())
         self.marked += memos
 
     def _install_state(self, state: InputState) -> Cell | None:
@@ -1352,7 +1362,7 @@ class StoreBacking:
             else:
                 seeds.append(seed)
         self._merge(seeds, list(prefixes))
-        restore.discard(self.engine, memos, self.engine.revisions.current)
+        restore.discard(self.engine, memos, self._now())
         self.marked += memos
 
     def _merge(
@@ -1385,7 +1395,7 @@ class StoreBacking:
             node_id = QUERY + mid
             nodes[node_id] = memo
             self.merged.add(node_id)  # its readers are in this closure
-        mark = max(self.engine.revisions.current, self.revision)
+        mark = self._now()
         self._mark_undefined([mid for _, mid in edges if mid not in readers], mark)
         for dep, mid in edges:
             reader = readers.get(mid)
