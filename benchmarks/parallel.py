@@ -14,13 +14,16 @@ run's own summary line.
 What the speed-up and the overhead mean, honestly:
 
 - **speed-up** is the cold wall time of ``--jobs 1`` over this executor's,
-  on this machine (2 cores: two workers is the most it can use; the
-  coordinator waits while they work).
+  on this machine (2 cores). ``--jobs N`` is N processes computing: the
+  run and N - 1 workers (the run computes its share of each gather's keys:
+  ``Processes(caller_share=True)``); ``daskN`` is N Dask workers and the
+  run, which keeps its share too.
 - **extra CPU** is this executor's total CPU minus ``--jobs 1``'s: what the
   workers' start (a fresh interpreter each, imports, opening the store),
   shipping rows back, installing them and work done twice cost. Per task,
   it divides by the tasks sent (Dask: counted by the workers' plugin;
-  processes: ``jobs x 4`` per dispatched group, the executor's batching).
+  processes: ``(jobs - 1) x 4`` per dispatched group, the executor's
+  batching).
 
 Dask runs on a ``distributed.LocalCluster`` of N single-threaded worker
 processes started here (dashboard on a free port), a fresh one per measurement, so the
@@ -165,7 +168,7 @@ def report(pages: int, results: dict[str, list[Step] | str]) -> list[str]:
             extra = f"{extra_s:+.2f} s"
             tasks = cold.tasks
             if tasks is None and executor.startswith("jobs"):
-                tasks = GROUPS * int(executor[4:]) * TASKS_PER_JOB  # at most
+                tasks = GROUPS * (int(executor[4:]) - 1) * TASKS_PER_JOB  # at most
             if tasks:
                 per_task = f"{extra_s / tasks * 1000:+.0f} ms ({tasks} tasks)"
         lines.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,10 @@ def _serial(tmp_path: Path, edit: Any = None) -> tuple[list[str], list[str]]:
 
 @pytest.fixture
 def processes() -> Iterator[Processes]:
+    """Two workers that get every key needing work (``caller_share=False``), so
+    that a test sees each key go through shipping and installing."""
     os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
-    with Processes(2) as executor:
+    with Processes(2, caller_share=False) as executor:
         yield executor
 
 
@@ -209,3 +212,61 @@ def test_a_worker_kept_open_across_boundaries_that_dies_leaves_its_keys_to_the_g
     assert edited[3].startswith("<p>AN EDITED TEXT</p>")
     assert [value for i, value in enumerate(edited) if i != 3] == want[:3] + want[4:]
     assert flow.RUNS == []  # all in the new pool's workers
+
+
+def test_the_gatherer_computes_its_share_and_the_workers_the_rest(tmp_path: Path) -> None:
+    """By default the gatherer keeps the first of every ``jobs + 1`` keys that
+    need work (here 6 of 12 with one worker) and computes them while the
+    worker starts; the worker computes what it was sent, each key once."""
+    want, want_after_edit = _serial(tmp_path, _edit_one_text)
+    os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
+    with Processes(1) as one_worker:
+        rt = _open(tmp_path / "parallel.db", one_worker)
+        _fill(rt, {"p00": "slow"})  # the worker's pool is filled before p01 is reached
+        flow.RUNS.clear()
+        executions = _executions(rt, lambda: rt.query_many(flow.render, KEYS))
+        assert rt.query_many(flow.render, KEYS) == want
+        here = {run.split()[1] for run in flow.RUNS if run.startswith("render")}
+        assert set(NAMES[:6]) <= here  # the gatherer's share
+        assert here < set(NAMES)  # the worker computed the rest, or some of it
+        # every key executed once, wherever: what a serial run reports
+        serial = _open(tmp_path / "again.db")
+        _fill(serial, {"p00": "slow"})
+        assert executions == _executions(serial, lambda: serial.query_many(flow.render, KEYS))
+        rt.commit()
+        _edit_one_text(rt)
+        flow.RUNS.clear()
+        rt.query_many(flow.render, KEYS)
+        assert sorted(flow.RUNS) == want_after_edit  # one key needs work: none is sent
+
+
+def test_a_batch_no_worker_has_started_is_taken_back_by_the_gatherer(tmp_path: Path) -> None:
+    """``take`` cancels a batch still waiting for a worker and leaves its keys
+    to the gatherer, instead of waiting for a worker to reach it."""
+    from concurrent.futures import Future
+
+    from sofrito.executors import _Shipping
+
+    rt = _open(tmp_path / "parallel.db")
+    waiting: list[Future[Any]] = [Future(), Future()]
+
+    def never_started() -> None:  # a take that waited instead fails, not hangs
+        for future in waiting:
+            if not future.done():
+                future.set_exception(RuntimeError("waited for a batch no worker started"))
+
+    timer = threading.Timer(10, never_started)
+    timer.start()
+    shipping = _Shipping(rt, "render", {0: 0, 1: 0, 2: 1}, [0, 2], waiting, take_back=True)
+    shipping.take(0)
+    shipping.take(1)
+    shipping.take(2)
+    timer.cancel()
+    assert [future.cancelled() for future in waiting] == [True, True]
+    assert (shipping.taken_back, shipping.installed) == (2, 0)
+    started: Future[Any] = Future()
+    assert started.set_running_or_notify_cancel()
+    started.set_exception(RuntimeError("the worker was lost"))
+    lost = _Shipping(rt, "render", {0: 0}, [0], [started], take_back=True)
+    lost.take(0)  # started, then failed: left to the gatherer with a warning, not taken back
+    assert lost.taken_back == 0

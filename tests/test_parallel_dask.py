@@ -45,9 +45,10 @@ def cluster() -> Iterator[Any]:
 
 @pytest.fixture
 def executor(cluster: Any) -> Iterator[Any]:
+    """Every key that needs work goes to the cluster (``caller_share=False``)."""
     from sofrito.executors import Dask
 
-    with Dask(cluster.scheduler_address) as dask:
+    with Dask(cluster.scheduler_address, caller_share=False) as dask:
         yield dask
 
 
@@ -76,6 +77,24 @@ def test_dask_equals_a_local_run_and_an_edit_reexecutes_the_same(
     edit(rt)
     rt.query_many(flow.render, KEYS)
     assert sorted(flow.RUNS) == want_after_edit
+
+
+@needs_dask
+def test_dask_leaves_the_gatherer_its_share_of_the_keys(tmp_path: Path, cluster: Any) -> None:
+    """By default the gatherer computes the first of every ``workers + 1`` keys
+    (4 of 12 with two workers) and the cluster the others."""
+    from sofrito.executors import Dask
+
+    want, _ = _serial(tmp_path)
+    rt = _open(tmp_path / "dask.db")
+    _fill(rt)
+    flow.RUNS.clear()
+    with Dask(cluster.scheduler_address) as dask:
+        before = _tasks_run(dask)
+        assert rt.query_many(flow.render, KEYS, executor=dask) == want
+        assert _tasks_run(dask) > before
+    here = sorted(run.split()[1] for run in flow.RUNS if run.startswith("render"))
+    assert here == [name for (name,) in KEYS[:4]]
 
 
 @needs_dask

@@ -58,7 +58,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as FuturesExecutor
 from concurrent.futures import wait as wait_all
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, Self, TypeVar
 
 from sofrito._on_demand import prefetch
 from sofrito._queries import spec_of
@@ -243,25 +243,43 @@ class Processes(_OwnsPool["ProcessPoolExecutor"]):
     processes can open: a ``SqliteStore`` (or a ``PostgresStore``);
     ``store_url`` names it when it cannot be derived from the store.
 
+    **The gatherer works too** (``caller_share``, on by default): it keeps
+    the first of every ``jobs + 1`` keys to compute itself, as the workers
+    start, and when it reaches a batch that no worker has started yet, it
+    takes the batch back and computes it too (``_Shipping``). So the keys
+    are spread over ``jobs + 1`` processes, and the keys the gatherer
+    computes cost it no installing; ``sofrito run --jobs N`` is this
+    process and ``N - 1`` workers. With ``caller_share=False`` every key
+    that needs work is sent and waited for, and the gatherer only installs.
+
     One pool serves every dispatch and is started on first use;
     ``shutdown()`` (or leaving ``with Processes(...)``) stops it. A worker
     that dies takes its tasks with it: the gatherer computes those keys
     itself, and the next dispatch starts a new pool.
     """
 
-    def __init__(self, jobs: int, *, store_url: str | None = None, tasks_per_job: int = 4) -> None:
+    def __init__(
+        self,
+        jobs: int,
+        *,
+        store_url: str | None = None,
+        tasks_per_job: int = 4,
+        caller_share: bool = True,
+    ) -> None:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ValueError(f"Processes(jobs=...) takes a positive int, got {jobs!r}")
         self.jobs = jobs
         self.store_url = store_url
         self.tasks_per_job = tasks_per_job
+        self.caller_share = caller_share
         super().__init__(self._new_processes)
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
-        return _ship(rt, q, keys, self.store_url, self._tasks, self._submit)
+        plan = _Plan(self.store_url, self.caller_share, take_back=self.caller_share)
+        return _ship(rt, q, keys, plan, self._capacity, self._submit)
 
-    def _tasks(self) -> int:
-        return self.jobs * self.tasks_per_job
+    def _capacity(self) -> _Capacity:
+        return _Capacity(self.jobs, self.jobs * self.tasks_per_job)
 
     def _submit(self, task: _shipping.Task) -> Future[_shipping.Shipped]:
         from sofrito._shipping import run_task  # noqa: PLC0415 (see _ship)
@@ -310,6 +328,7 @@ class Dask:
         *,
         store_url: str | None = None,
         tasks_per_worker: int = 4,
+        caller_share: bool = True,
     ) -> None:
         if importlib.util.find_spec("distributed") is None:
             raise ImportError(
@@ -333,6 +352,7 @@ class Dask:
         self._lock = threading.Lock()
         self.store_url = store_url
         self.tasks_per_worker = tasks_per_worker
+        self.caller_share = caller_share
 
     @property
     def client(self) -> Any:
@@ -358,11 +378,15 @@ class Dask:
         return client
 
     def dispatch(self, rt: Runtime, q: Any, keys: Sequence[Key], /) -> Dispatch:
-        return _ship(rt, q, keys, self.store_url, self._tasks, self._submit)
+        # A Dask future's cancel() does not say whether the task had started:
+        # the gatherer keeps its share but takes no batch back.
+        plan = _Plan(self.store_url, self.caller_share, take_back=False)
+        return _ship(rt, q, keys, plan, self._capacity, self._submit)
 
-    def _tasks(self) -> int | None:
-        """Tasks for one dispatch (``tasks_per_worker`` per worker); None, with a
-        warning the first time, when the scheduler cannot be reached."""
+    def _capacity(self) -> _Capacity | None:
+        """The workers and the tasks for one dispatch (``tasks_per_worker`` per
+        worker); None, with a warning the first time, when the scheduler cannot
+        be reached."""
         if self._unreachable is not None:
             return None
         try:
@@ -375,7 +399,8 @@ class Dask:
                 self._unreachable,
             )
             return None
-        return max(1, len(info.get("workers", {}))) * self.tasks_per_worker
+        workers = max(1, len(info.get("workers", {})))
+        return _Capacity(workers, workers * self.tasks_per_worker)
 
     def _submit(self, task: _shipping.Task) -> Any:
         return self.client.submit(self._run, task, pure=False)
@@ -416,50 +441,74 @@ Submit = Callable[["_shipping.Task"], Any]
 """Starts one task and returns its future (``.result()``, ``.cancel()``)."""
 
 
+class _Capacity(NamedTuple):
+    """What one dispatch may use: ``workers`` computing at once, ``tasks`` batches."""
+
+    workers: int
+    tasks: int
+
+
+class _Plan(NamedTuple):
+    """How an executor ships: the store's URL for its workers (None: derived
+    from the store), whether the gatherer keeps a share, and whether it may
+    take back a batch no worker has started (futures whose ``cancel()`` says so)."""
+
+    store_url: str | None
+    caller_share: bool
+    take_back: bool
+
+
 def _ship(
     rt: Runtime,
     q: Any,
     keys: Sequence[Key],
-    store_url: str | None,
-    tasks: Callable[[], int | None],
+    plan: _Plan,
+    capacity: Callable[[], _Capacity | None],
     submit: Submit,
 ) -> Dispatch:
-    """Commit, cut ``keys`` into about ``tasks()`` batches and submit one task each;
-    ``_Nothing`` where workers cannot help (the module docstring). ``tasks`` is
-    asked only once there are keys to send (a Dask executor connects then)."""
+    """Commit, cut the keys to send into about ``capacity().tasks`` batches and
+    submit one task each; ``_Nothing`` where workers cannot help (the module
+    docstring). ``capacity`` is asked only once there are keys to send (a
+    Dask executor connects then)."""
     from sofrito import _shipping  # noqa: PLC0415 (a run that sends nothing never imports it)
 
     spec = spec_of(q)
     if spec.keys is not None or not spec.persist or len(keys) < 2:
         return _Nothing()
-    recipe = _shipping.recipe_for(rt, spec, store_url)
+    recipe = _shipping.recipe_for(rt, spec, plan.store_url)
     if recipe is None:
         return _Nothing()
     prefetch(rt, [(q, key) for key in keys])  # one load for the rows of all of them
     needed = [index for index, key in enumerate(keys) if _shipping.needs_work(rt, spec, key)]
     if len(needed) < 2:
         return _Nothing()  # hits ship nothing; one key costs less here than a hand-off
-    count = tasks()
-    if count is None:
+    room = capacity()
+    if room is None:
         return _Nothing()  # no workers to send to
+    kept = len(needed) // (room.workers + 1) if plan.caller_share else 0
+    sent = needed[kept:]
     boundary = _shipping.prepare(rt)  # only now: a dispatch that sends nothing commits nothing
     if boundary is None:
         return _Nothing()
-    size = max(1, math.ceil(len(needed) / max(1, count)))
-    batches = [needed[at : at + size] for at in range(0, len(needed), size)]
+    size = max(1, math.ceil(len(sent) / max(1, room.tasks)))
+    batches = [sent[at : at + size] for at in range(0, len(sent), size)]
     batch_of = {index: number for number, batch in enumerate(batches) for index in batch}
     futures = [
         submit(_shipping.Task(recipe, boundary, spec.name, tuple(keys[i] for i in batch)))
         for batch in batches
     ]
-    return _Shipping(rt, spec.label, batch_of, [batch[0] for batch in batches], futures)
+    firsts = [batch[0] for batch in batches]
+    return _Shipping(rt, spec.label, batch_of, firsts, futures, take_back=plan.take_back)
 
 
 class _Shipping:
     """One gather's batches on remote workers. ``take(i)`` waits for the batch of
     key ``i`` and installs it (batches are taken in order, so a batch is
     installed before any key of it is read); a batch that failed is left to
-    the gatherer, with a warning."""
+    the gatherer, with a warning. With ``take_back``, a batch that no worker
+    has started when the gatherer reaches it is cancelled and left to the
+    gatherer, which would otherwise wait for a worker to get to it: so the
+    gatherer and the workers finish about together, whatever their speeds."""
 
     def __init__(
         self,
@@ -468,6 +517,8 @@ class _Shipping:
         batch_of: dict[int, int],
         firsts: list[int],
         futures: list[Any],
+        *,
+        take_back: bool,
     ) -> None:
         self._rt = rt
         self._label = label
@@ -478,8 +529,11 @@ class _Shipping:
         self._futures = futures
         self._next = 0
         """The first batch not collected yet."""
+        self._take_back = take_back
         self.installed = 0
         self.executed = 0
+        self.taken_back = 0
+        """Batches cancelled before a worker started them, computed by the gatherer."""
         self._known: dict[_shipping.NodeId, Any] = {}
         """Nodes by stored id, shared by this dispatch's installs (``_shipping.install``)."""
 
@@ -492,8 +546,12 @@ class _Shipping:
             self._next += 1
 
     def _collect(self, batch: int) -> None:
+        future = self._futures[batch]
+        if self._take_back and future.cancel():  # not started: the gatherer's now
+            self.taken_back += 1
+            return
         try:
-            shipped = self._futures[batch].result()
+            shipped = future.result()
         except Exception as exc:  # a lost worker: its keys are computed here
             log.warning(
                 "%s: a worker failed on the batch of keys from index %d (%s: %s); "

@@ -5,8 +5,11 @@ with a run is the runner's ``_run_ahead`` and ``sofrito._shipping``. Kept
 out of ``main.py`` so the argument parser stays a list of commands.
 
 - ``--jobs 1`` (the default): no executor, the run computes on its own thread.
-- ``--jobs N``: ``Processes(N)``, worker processes of this machine on the
-  flow's store.
+- ``--jobs N``: N processes compute at once, as with ``make -j N``: the run
+  itself and ``Processes(N - 1)``, worker processes of this machine on the
+  flow's store. The run keeps its share of the keys (``caller_share``): a
+  run that only waited and installed was slower with two workers on two
+  cores than alone (docs/benchmarks.md, "Site with workers").
 - ``--executor dask://HOST:PORT``: ``Dask`` on that scheduler (the
   ``distributed`` package; ``pip install 'sofrito[dask]'``). The address is
   checked at once (a TCP connection: a wrong one is a usage error, exit 2);
@@ -32,7 +35,7 @@ def add_parallel_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=_positive,
         default=1,
-        help="compute outputs in N worker processes on the flow's store (default: 1, no workers)",
+        help="compute in N processes at once: this one and N-1 workers (default: 1, no workers)",
     )
     parser.add_argument(
         "--executor",
@@ -90,7 +93,7 @@ def executor_for(args: argparse.Namespace) -> Iterator[Executor | None]:
         raise UsageError("choose --jobs N or --executor URL, not both")
     executor: executors.Processes | executors.Dask
     if url is None:
-        executor = executors.Processes(jobs, store_url=shared_url)
+        executor = executors.Processes(jobs - 1, store_url=shared_url)
     else:
         if not url.startswith("dask://"):
             raise UsageError(f"--executor {url}: unknown executor; use dask://HOST:PORT")
