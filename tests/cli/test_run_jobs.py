@@ -5,7 +5,6 @@ commits no dispatch boundary; bad options are one line and exit 2."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -19,17 +18,11 @@ pytest.importorskip("pygments")
 pytest.importorskip("yaml")
 
 from tests.cli.running import run_importing
-
-SITE = Path(__file__).parent.parent.parent / "examples" / "site"
+from tests.example_site import generator
 
 
 def _generate(root: Path, pages: int) -> None:
-    spec = importlib.util.spec_from_file_location("site_generate_jobs", SITE / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(root, pages, seed=11)
+    generator().generate(root, pages, seed=11)
 
 
 def _sofrito(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ before (each render reads the site-wide order and link index)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.flows import make_site
+from tests.example_site import generator
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -38,13 +38,7 @@ PAGES = 200
 
 
 def _generate(root: Path, pages: int) -> None:
-    generator = ROOT / "examples" / "site" / "generate.py"
-    spec = importlib.util.spec_from_file_location("site_generate", generator)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(root, pages, seed=7)
+    generator().generate(root, pages, seed=7)
 
 
 def _build(root: Path) -> None:

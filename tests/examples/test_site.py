@@ -9,7 +9,6 @@ main queries); what was written, from the output files' bytes and mtimes.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import re
 import shutil
@@ -31,20 +30,12 @@ pytest.importorskip("jinja2")
 pytest.importorskip("pygments")
 pytest.importorskip("yaml")
 
-SITE = Path(__file__).parent.parent.parent / "examples" / "site"
+from tests.example_site import SITE, generator, load
+
 PAGES = 30
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("site_generate", SITE / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _generator()
+generate = generator()
 
 
 @dataclass
@@ -369,12 +360,7 @@ def test_the_outputs_of_ascii_sources_are_ascii(tmp_path: Path) -> None:
 
 
 def _flow() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("site_flow", SITE / "flow.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("site_flow", SITE / "flow.py")
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2, 3, 6, 7])

@@ -15,37 +15,25 @@ starts two processes.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.example_site import generator
 
 pytest.importorskip("markdown_it")
 pytest.importorskip("jinja2")
 pytest.importorskip("pygments")
 pytest.importorskip("yaml")
 
-SITE = Path(__file__).parent.parent.parent / "examples" / "site"
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("site_generate_edits", SITE / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _generator()
+generate = generator()
 
 
 def _run(folder: Path) -> str:

@@ -8,24 +8,22 @@ show to what they were when the templates worked them out themselves.
 
 from __future__ import annotations
 
-import importlib.util
 import posixpath
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
+from tests.example_site import SITE, load
 
 jinja2 = pytest.importorskip("jinja2")
 pytest.importorskip("markdown_it")
 pytest.importorskip("mdit_py_plugins")
 pytest.importorskip("pygments")
 pytest.importorskip("yaml")
-
-SITE = Path(__file__).parent.parent.parent / "examples" / "site"
 
 
 @pytest.mark.parametrize("name", sorted(path.name for path in (SITE / "templates").iterdir()))
@@ -69,16 +67,7 @@ def test_the_links_of_a_nested_page_are_relative_to_its_folder(tmp_path: Path) -
     assert '<nav><a href="tags/index.html">Tags</a>' in index
 
 
-def _flow() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("site_flow_links", SITE / "flow.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-flow = _flow()
+flow = load("site_flow_links", SITE / "flow.py")
 
 
 def _relative_before(start: str, url: str) -> str:
