@@ -395,14 +395,21 @@ def test_inputs_persisted_after_the_last_commit_are_caught_up(tmp_path: Path) ->
     assert g.runs == {"leaf b": 1, "mid b": 1, "root": 1}
 
 
-def test_input_keys_after_a_restart(tmp_path: Path) -> None:
-    src = sf.Input(f"ondemand{next(_names)}.keys")
+def _listing_reader(label: str) -> tuple[sf.Input, Any, Counter[str]]:
+    """A fresh input family, a query that counts its keys, and its executions."""
+    src = sf.Input(f"ondemand{next(_names)}.{label}")
     runs: Counter[str] = Counter()
 
     @sf.query(name=f"{src.name}.count")
     def count(db: Any) -> int:
         runs["count"] += 1
         return len(src.keys(db))
+
+    return src, count, runs
+
+
+def test_input_keys_after_a_restart(tmp_path: Path) -> None:
+    src, count, runs = _listing_reader("keys")
 
     rt = sf.Runtime(store=SqliteStore(tmp_path / "c.db"), runtime_id="t")
     for key in "abc":
@@ -435,13 +442,7 @@ def test_a_listing_read_while_its_family_was_empty_sees_the_first_key(
     writes must reach that memo, by the eager walk or by the settle."""
     from sofrito._settle import settle
 
-    src = sf.Input(f"ondemand{next(_names)}.empty")
-    runs: Counter[str] = Counter()
-
-    @sf.query(name=f"{src.name}.count")
-    def count(db: Any) -> int:
-        runs["count"] += 1
-        return len(src.keys(db))
+    src, count, runs = _listing_reader("empty")
 
     rt = sf.Runtime(store=SqliteStore(tmp_path / "c.db"), runtime_id="t")
     assert count(rt) == 0
@@ -467,11 +468,7 @@ def test_a_listing_s_record_outlives_a_process_that_did_not_link_it(
     reads not linked), writes to the family without adding a key, or only
     commits: its commit keeps the stored record of the empty listing, so the
     next process's first key still reaches the stored reader."""
-    src = sf.Input(f"ondemand{next(_names)}.between")
-
-    @sf.query(name=f"{src.name}.count")
-    def count(db: Any) -> int:
-        return len(src.keys(db))
+    src, count, _ = _listing_reader("between")
 
     rt = sf.Runtime(store=SqliteStore(tmp_path / "c.db"), runtime_id="t")
     assert count(rt) == 0
