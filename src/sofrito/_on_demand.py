@@ -478,6 +478,7 @@ class StoreBacking:
             pushed = self._merge(listings, link=False)
             restore.push_back(self.engine, pushed, revision)
             self.marked += pushed
+            self._forget_listings(names)
         self.marked += cells
         self.opened = True
         return restore.catch_up(self.engine, cells, revision)
@@ -592,6 +593,16 @@ class StoreBacking:
                     continue
                 if key not in table:
                     self._install_state(state)
+
+    def _forget_listings(self, names: Iterable[str]) -> None:
+        """The records of these families' listings no longer say what the stored
+        cells list (cells stored after the snapshot, whose listings' readers
+        were just pushed back): a read of the listing takes it as changed now,
+        without comparing and pushing back again, and the next commit does not
+        carry the old record forward (``Persistence._listings``)."""
+        for name in names:
+            self.listings.pop(name, None)
+            self.persistence._stored_listings.pop(name, None)
 
     def _now(self) -> int:
         """The revision a mark made now belongs to: the engine's, or, while the
