@@ -312,6 +312,8 @@ class Dask:
     or a PostgreSQL server: ``store_url``) and import the module that defines
     the query (a flow file by the path it has here). Dask reschedules the
     task of a lost worker; a task that fails is computed by the gatherer.
+    The gatherer keeps its share of the keys (``caller_share``, as
+    ``Processes`` does) but takes no batch back.
 
     **Connected on the first dispatch that sends something**, not when made:
     a run whose keys are all hits (a no-op, most edits) neither imports
