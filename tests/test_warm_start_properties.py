@@ -305,6 +305,7 @@ class Harness:
         try:
             getattr(self, f"_step_{step[0]}")(*step[1:])
         except CorruptSnapshot as exc:
+            _forget_frames(exc)
             self._met_corruption(exc, step)
         self._note_executions()
 
@@ -592,6 +593,16 @@ def _outcome(call: Callable[[], Any]) -> Any:
         return exc
 
 
+def _forget_frames(error: BaseException | None) -> None:
+    """Drop the tracebacks of ``error`` and of the exceptions it chains: their
+    frames hold the step's ``ws.late``, and alive through the reopen that
+    follows, that definition is the one the new runtime finds when it loads a
+    row of ``ws.late``, and the next "late" step's a second one."""
+    while error is not None:
+        error.__traceback__ = None
+        error = error.__cause__ or error.__context__
+
+
 def _run(scenario: tuple[Graph, list[Value | None], list[Step]], mode: Mode) -> None:
     graph, first, plan = scenario
     with tempfile.TemporaryDirectory() as folder:
@@ -663,6 +674,32 @@ A_CAUGHT_ERROR_READ_AFTER_A_REOPEN = (
 nodes that catch it, node 2's cached error, which has no row. The open pushes
 node 8 back (as the rules say), so it is not clean: the error computed again
 counts as changed, and the catching readers execute once."""
+
+A_LATE_QUERY_THROUGH_A_DAMAGED_ROW = (
+    Graph(
+        (1,),
+        (
+            Node("sum", (("i", 0),), 5),
+            Node("keys", (), 3),
+            Node("sum", (("q", 1), ("q", 0), ("i", 0)), 3),
+            Node("catch", (("q", 0), ("i", 0), ("q", 2)), 2),
+        ),
+    ),
+    [0],
+    [
+        ("late", 3),
+        ("commit",),
+        ("corrupt", ("ws.node", 1)),
+        ("set", 0, 9, True),
+        ("reopen",),
+        ("late", 3),
+        ("late", 2),
+    ],
+)
+"""Found with random examples, a fault of this harness: a damaged row met by a
+"late" step raises through frames that hold that step's ``ws.late``; kept
+alive through the reopen, it was the definition the new runtime found, and
+the next "late" step made a second one (``_forget_frames``)."""
 
 A_LATE_KEY_COMMITTED_PAST = (
     Graph((1, 1), (Node("keys", (), 1),)),
@@ -757,6 +794,7 @@ EXAMPLES = settings(
 @example(REMOVED_UNDER_A_LATE_READER)
 @example(A_CAUGHT_ERROR_READ_AFTER_A_REOPEN)
 @example(A_LATE_KEY_COMMITTED_PAST)
+@example(A_LATE_QUERY_THROUGH_A_DAMAGED_ROW)
 def test_a_warm_runtime_agrees_with_the_oracle_and_loads_only_what_it_needs(
     scenario: tuple[Graph, list[Value | None], list[Step]],
 ) -> None:
