@@ -412,7 +412,6 @@ class StoreBacking:
         self.revision = revision
         """The snapshot's revision: a memo installed untouched is dirty from it."""
         self.queries = dict(meta.queries) if meta is not None else {}
-        self.listings = dict(meta.listings) if meta is not None else {}
         self.families = set(meta.families) if meta is not None else set()
         self.memos_gone = False
         """``rt.clear_cache()``: the stored memos are not to be used any more."""
@@ -491,9 +490,9 @@ class StoreBacking:
         (``sofrito._shipping``): the revision being the same, every record this
         process holds is still valid, and the rows the later boundary added are
         of that same revision. Only what this backing knows of the stored rows
-        moves: which queries have rows, their marks, the families and listings."""
+        moves: which queries have rows, their marks and the families (the
+        listings' records moved with the header, ``listings``)."""
         self.queries = dict(meta.queries)
-        self.listings = dict(meta.listings)
         self.families |= meta.families
         self.dirty = None if meta.dirty is None else dict(meta.dirty)
 
@@ -594,6 +593,14 @@ class StoreBacking:
                 if key not in table:
                     self._install_state(state)
 
+    @property
+    def listings(self) -> dict[str, tuple[int, tuple[int, int]]]:
+        """Per family whose listing a stored memo read: its revision and key
+        digest. The stored header's records, which ``Persistence`` keeps (as
+        opened or followed, then as this process last committed them): one
+        copy, so a commit's records are the ones the next write consults."""
+        return self.persistence._stored_listings
+
     def _forget_listings(self, names: Iterable[str]) -> None:
         """The records of these families' listings no longer say what the stored
         cells list (cells stored after the snapshot, whose listings' readers
@@ -602,7 +609,6 @@ class StoreBacking:
         carry the old record forward (``Persistence._listings``)."""
         for name in names:
             self.listings.pop(name, None)
-            self.persistence._stored_listings.pop(name, None)
 
     def _now(self) -> int:
         """The revision a mark made now belongs to: the engine's, or, while the
