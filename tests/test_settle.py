@@ -301,6 +301,55 @@ def test_a_reader_verified_before_a_longer_path_reaches_its_read_is_verified_aga
     assert RUNS == ["sum", "sum"]  # once with the old quarter, once with the new
 
 
+@sf.query(name="settle.eighth")
+def eighth(db: Any) -> int:
+    return quarter(db) // 2
+
+
+@sf.query(name="settle.total_of_three")
+def total_of_three(db: Any) -> int:
+    RUNS.append("total of three")
+    return number(db) + half(db) + 10 // (2 - eighth(db))  # type: ignore[no-any-return]
+
+
+@sf.query(name="settle.shown_total")
+def shown_total(db: Any) -> str:
+    return f"total {total_of_three(db)}"
+
+
+def test_a_reader_verified_twice_before_its_read_is_reached_is_not_served_from_the_hit_table(
+    tmp_path: Path,
+) -> None:
+    """``total of three`` reads the number and ``half`` (levels 1 and 2 of the walk,
+    so settle verifies it twice) and ``eighth``, which the walk reaches at level
+    3 (number -> half -> quarter -> eighth), loaded clean meanwhile. The second
+    verification of a memo already verified in the revision is a hit, and puts
+    its value in the hit table that top-level calls read first (``hits.py``).
+    When the walk reaches ``eighth`` in memory and pushes it back with
+    ``total of three``, the table must forget that value: it was computed with
+    the stale ``eighth``. Executed again, ``total of three`` now fails, and an
+    error never enters the table, so nothing replaces the stale entry (found
+    by ``scripts/explore.sh``: a settled graph served a value whose read had
+    come to fail)."""
+    path = tmp_path / "c.db"
+    rt = sf.Runtime(store=SqliteStore(path), runtime_id="s")
+    rt.set(number, 8)
+    assert shown_total(rt) == "total 22"  # 8 + 4 + 10 // (2 - 1)
+    rt.commit()
+    del rt
+    gc.collect()
+    rt, _ = _opened(path)
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(number, 16)
+    settle(rt)
+    assert RUNS == ["total of three", "total of three"]  # with the old eighth, then the new
+    with pytest.raises(ZeroDivisionError):  # eighth is 2 now
+        total_of_three(rt)
+    with pytest.raises(ZeroDivisionError):
+        shown_total(rt)
+
+
 # -- a session that stays open: release after each commit --------------------------------
 
 

@@ -29,10 +29,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from sofrito._engine.memo import Memo
     from sofrito._engine.spec import QuerySpec
     from sofrito._engine.state import Engine
 
-__all__ = ["EMPTY", "forget_all", "make_room", "remember"]
+__all__ = ["EMPTY", "forget", "forget_all", "make_room", "remember"]
 
 EMPTY: Final[dict[Any, Any]] = {}
 """A slot with nothing held: empty and never written, so a lookup in it
@@ -70,6 +71,29 @@ def remember(engine: Engine, spec: QuerySpec[Any], key: tuple[Any, ...], value: 
         table[key[0]] = value  # as the entry point looks it up (_entry_points.py)
     else:
         table[key] = value
+
+
+def forget(engine: Engine, memo: Memo) -> None:
+    """Stop serving ``memo``'s value from the hit path, within the revision.
+
+    For a memo verified in the current revision that no longer counts as
+    verified (``restore.push_back``, ``restore.discard``). Its ``hit_at`` stops
+    the cold path from serving it, but the table is read before any record:
+    left there, its value is served until the revision moves, and if the
+    memo's next execution fails, nothing replaces it (an error never enters
+    the table). The other entries stay: they are still valid.
+    """
+    spec = memo.spec
+    hits = engine.hits
+    slot = hits[spec.index] if spec.index < len(hits) else EMPTY
+    if slot is EMPTY:
+        return
+    if spec.arity == 0:
+        hits[spec.index] = EMPTY
+    elif spec.arity == 1:
+        slot.pop(memo.key[0], None)
+    else:
+        slot.pop(memo.key, None)
 
 
 def forget_all(engine: Engine) -> None:

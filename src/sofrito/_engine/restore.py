@@ -307,10 +307,10 @@ def push_back(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     by one after an edit of the example site's ``parsed`` each walked the
     site-wide indexes and every page above them: 43 s of a 56 s run."""
     unmarked_change(engine, revision)
-    _push(memos, revision)
+    _push(engine, memos, revision)
 
 
-def _push(memos: Iterable[Memo], revision: int) -> None:
+def _push(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     stack = list(memos)
     seen: set[Memo] = set()
     while stack:
@@ -321,7 +321,7 @@ def _push(memos: Iterable[Memo], revision: int) -> None:
         if reader.dirty_at == revision and reader.verified_at < revision:
             continue  # pushed back (or marked) in this revision already
         if reader.verified_at >= revision:
-            _unverify(reader, revision)
+            _unverify(engine, reader, revision)
         reader.dirty_at = max(reader.dirty_at, revision)  # (ALWAYS_DIRTY is above all)
         stack.extend(reader.rdeps or ())
 
@@ -367,22 +367,25 @@ def discard(engine: Engine, memos: Iterable[Memo], revision: int) -> None:
     for memo in memos:
         for level in range(memo.durability + 1):
             last_changed[level] = max(last_changed[level], revision)
+        hits.forget(engine, memo)
         memo.value, memo.has_value, memo.verified_at, memo.changed_at = None, False, NEVER, NEVER
         memo.hit_at = NOT_HITTABLE
         memo.deps = ()
         memo.stored_deps = None
         readers.extend(memo.rdeps or ())
-    _push(readers, revision)
+    _push(engine, readers, revision)
 
 
-def _unverify(memo: Memo, revision: int) -> None:
+def _unverify(engine: Engine, memo: Memo, revision: int) -> None:
     """``memo`` counts as verified before ``revision`` only: ``verified_at`` and,
-    if it is hittable, ``hit_at`` (which the hot path reads alone and must
-    equal ``verified_at``, ``memo.py``), or a pushed-back memo verified in the
-    current revision would still be served as a hit."""
+    if it is hittable, ``hit_at`` (which the cold path's hit reads alone and
+    must equal ``verified_at``, ``memo.py``), and the hit table forgets its
+    value (``hits.forget``), or a pushed-back memo verified in the current
+    revision would still be served as a hit."""
     memo.verified_at = revision - 1
     if memo.hit_at != NOT_HITTABLE:
         memo.hit_at = revision - 1
+    hits.forget(engine, memo)
 
 
 def catch_up(engine: Engine, cells: Iterable[Cell], revision: int) -> int:
