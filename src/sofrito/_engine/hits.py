@@ -22,6 +22,11 @@ open, and the table is emptied (``forget_all``) only while a write holds the
 gate (a revision move, a cache clear). So no entry outlives the revision it
 was read in. The hit itself reads without the gate, like the memo hit
 before it: it sees a value of the revision just ending, or a miss.
+
+Within a revision one entry can go stale: a memo verified in it and then
+pushed back (``restore.push_back``: ``sofrito._settle`` does it when it
+finds a read that loaded clean before a write reached it). ``forget`` takes
+that entry out, and the memo's next call goes through the cold path.
 """
 
 from __future__ import annotations
