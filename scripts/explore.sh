@@ -32,7 +32,8 @@ for path in root.rglob("*.py"):
 PY
 default=(tests/engine/test_properties.py tests/test_settle.py tests/test_warm_start_properties.py
          tests/test_on_demand_edits.py tests/test_persistence_without_value.py
-         tests/test_traces_properties.py tests/examples/test_site_edits.py)
+         tests/test_traces_properties.py tests/test_parallel_properties.py
+         tests/examples/test_site_edits.py)
 if [ $# -eq 0 ]; then
     set -- "${default[@]}"
 fi

@@ -1,0 +1,127 @@
+"""Worker processes against the oracle: random graphs whose "gather" nodes, and the
+top-level ``rt.query_many`` of every node, ship their keys to ``Processes``.
+
+Each example is a runtime on a real SQLite file with a pool of two worker
+processes (shared by the examples: a task of another runtime opens that
+runtime in the worker). Every key goes through shipping (``caller_share=False``):
+a worker computes it at the boundary the coordinator committed before it
+dispatched, and the coordinator installs the rows it returns as memos, linked
+to what they read. Then rounds of edits (new values, removals), sometimes in a
+fresh runtime on the same file, each followed by the same run and a commit.
+After each run, every node read in the coordinator must be what a
+from-scratch evaluation of the current inputs gives: a stale installed memo,
+a dependency lost in shipping, or a worker pinned to the wrong boundary would
+show as a wrong value, here or after a later edit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import sofrito as sf
+from sofrito.executors import Processes
+from sofrito.stores import SqliteStore
+from tests.oracle import Evaluation, Failure, Graph, Missing, Value
+from tests.parallel_oracle import cells, graph_cell, node
+from tests.strategies import GATHER_OPS, graphs, initial_values, values
+
+
+@pytest.fixture(scope="module")
+def processes() -> Iterator[Processes]:
+    with Processes(2, caller_share=False) as executor:
+        yield executor
+
+
+edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.integers(0, 3), values()),
+        st.tuples(st.just("set"), st.integers(0, 3), values()),
+        st.tuples(st.just("remove"), st.integers(0, 3)),
+    ),
+    min_size=1,
+    max_size=3,
+)
+rounds = st.lists(st.tuples(edits, st.booleans()), min_size=1, max_size=4)  # (edits, reopen)
+
+
+def _open(path: Path, executor: Processes) -> tuple[sf.Runtime, SqliteStore]:
+    store = SqliteStore(path)
+    return sf.Runtime(store=store, runtime_id="po", executor=executor), store
+
+
+def _outcome(rt: sf.Runtime, index: int) -> Any:
+    try:
+        return node(rt, index)
+    except Failure:
+        return "error"
+    except sf.Suspend:
+        return "missing"
+
+
+def _expected(graph: Graph, current: dict[int, Value], index: int) -> Any:
+    result = Evaluation(graph, current, listed=set(current)).result(index)
+    if isinstance(result, Failure):
+        return "error"
+    if isinstance(result, Missing):
+        return "missing"
+    return result
+
+
+def _run_and_check(rt: sf.Runtime, graph: Graph, current: dict[int, Value], when: str) -> None:
+    keys = [(index,) for index in range(len(graph.nodes))]
+    with contextlib.suppress(Failure, sf.Suspend):  # the loop's first error or the
+        rt.query_many(node, keys)  # suspension: each key is checked below
+    got = [_outcome(rt, index) for index in range(len(graph.nodes))]
+    want = [_expected(graph, current, index) for index in range(len(graph.nodes))]
+    assert got == want, f"{when}: nodes {got}, expected {want}"
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.data())
+def test_runs_whose_keys_go_to_worker_processes_agree_with_the_oracle(
+    processes: Processes, data: st.DataObject
+) -> None:
+    graph = data.draw(graphs(max_inputs=4, max_nodes=10, ops=GATHER_OPS))
+    first = data.draw(initial_values(graph))
+    plan = data.draw(rounds)
+    current = {cell: value for cell, value in enumerate(first) if value is not None}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "parallel.db"
+        rt, store = _open(path, processes)
+        rt.set(graph_cell, graph)
+        with rt.batch():
+            for cell, value in current.items():
+                rt.set(cells[cell], value)
+        _run_and_check(rt, graph, current, "the first run")
+        rt.commit()
+        for number, (changes, reopen) in enumerate(plan, 1):
+            if reopen:
+                store.close()
+                rt, store = _open(path, processes)
+            with rt.batch():
+                for change in changes:
+                    cell = change[1] % graph.inputs
+                    if change[0] == "set":
+                        rt.set(cells[cell], change[2])
+                        current[cell] = change[2]
+                    else:
+                        rt.remove(cells[cell])
+                        current.pop(cell, None)
+            _run_and_check(rt, graph, current, f"round {number} ({changes}, reopened: {reopen})")
+            rt.commit()
+        store.close()
