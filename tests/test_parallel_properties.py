@@ -1,9 +1,11 @@
 """Worker processes against the oracle: random graphs whose "gather" nodes, and the
-top-level ``rt.query_many`` of every node, ship their keys to ``Processes``.
+top-level ``rt.query_many`` of every node, ship their keys to ``Processes`` or to
+a Dask ``LocalCluster``.
 
 Each example is a runtime on a real SQLite file with a pool of two worker
-processes (shared by the examples: a task of another runtime opens that
-runtime in the worker). Every key goes through shipping (``caller_share=False``):
+processes, or the session's cluster of two (shared by the examples: a task of
+another runtime opens that runtime in the worker). Every key goes through
+shipping (``caller_share=False``):
 a worker computes it at the boundary the coordinator committed before it
 dispatched, and the coordinator installs the rows it returns as memos, linked
 to what they read. Then rounds of edits (new values, removals), sometimes in a
@@ -17,6 +19,7 @@ show as a wrong value, here or after a later edit.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +43,14 @@ def processes() -> Iterator[Processes]:
         yield executor
 
 
+@pytest.fixture(scope="module")
+def dask(cluster: Any) -> Iterator[Any]:
+    from sofrito.executors import Dask
+
+    with Dask(cluster.scheduler_address, caller_share=False) as executor:
+        yield executor
+
+
 edits = st.lists(
     st.one_of(
         st.tuples(st.just("set"), st.integers(0, 3), values()),
@@ -52,7 +63,7 @@ edits = st.lists(
 rounds = st.lists(st.tuples(edits, st.booleans()), min_size=1, max_size=4)  # (edits, reopen)
 
 
-def _open(path: Path, executor: Processes) -> tuple[sf.Runtime, SqliteStore]:
+def _open(path: Path, executor: Any) -> tuple[sf.Runtime, SqliteStore]:
     store = SqliteStore(path)
     return sf.Runtime(store=store, runtime_id="po", executor=executor), store
 
@@ -84,25 +95,43 @@ def _run_and_check(rt: sf.Runtime, graph: Graph, current: dict[int, Value], when
     assert got == want, f"{when}: nodes {got}, expected {want}"
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=(Phase.explicit, Phase.generate),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+EXAMPLES = {
+    "deadline": None,
+    "derandomize": True,
+    "database": None,
+    "phases": (Phase.explicit, Phase.generate),
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+
+
+@settings(max_examples=25, **EXAMPLES)
 @given(st.data())
 def test_runs_whose_keys_go_to_worker_processes_agree_with_the_oracle(
     processes: Processes, data: st.DataObject
 ) -> None:
+    _play(processes, data)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="distributed is not installed (pip install 'sofrito[dask]')",
+)
+@settings(max_examples=10, **EXAMPLES)
+@given(st.data())
+def test_runs_whose_keys_go_to_a_dask_cluster_agree_with_the_oracle(
+    dask: Any, data: st.DataObject
+) -> None:
+    _play(dask, data)
+
+
+def _play(executor: Any, data: st.DataObject) -> None:
     graph = data.draw(graphs(max_inputs=4, max_nodes=10, ops=GATHER_OPS))
     first = data.draw(initial_values(graph))
     plan = data.draw(rounds)
     current = {cell: value for cell, value in enumerate(first) if value is not None}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "parallel.db"
-        rt, store = _open(path, processes)
+        rt, store = _open(path, executor)
         rt.set(graph_cell, graph)
         with rt.batch():
             for cell, value in current.items():
@@ -112,7 +141,7 @@ def test_runs_whose_keys_go_to_worker_processes_agree_with_the_oracle(
         for number, (changes, reopen) in enumerate(plan, 1):
             if reopen:
                 store.close()
-                rt, store = _open(path, processes)
+                rt, store = _open(path, executor)
             with rt.batch():
                 for change in changes:
                     cell = change[1] % graph.inputs
