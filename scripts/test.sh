@@ -30,10 +30,13 @@ export SOFRITO_REQUIRE_DASK=1
 .venv/bin/ruff check hatch_build.py src tests benchmarks
 .venv/bin/ruff format --check hatch_build.py src tests benchmarks
 .venv/bin/mypy
+# Two processes per pass, or up to four on a larger machine (pytest-xdist); the
+# tests of the one PostgreSQL server share a worker (tests/conftest.py).
+spread=(--numprocesses=auto --maxprocesses=4 --dist=loadgroup)
 echo "== pure Python"
-SOFRITO_EXPECT_COMPILED=0 .venv/bin/python -m pytest "$@"
+SOFRITO_EXPECT_COMPILED=0 .venv/bin/python -m pytest "${spread[@]}" "$@"
 echo "== compiled engine"
 VENV=.venv-compiled
 SOFRITO_COMPILE=1
 source scripts/_venv.sh  # the first one moved to the repository's root
-SOFRITO_EXPECT_COMPILED=1 .venv-compiled/bin/python -m pytest "$@"
+SOFRITO_EXPECT_COMPILED=1 .venv-compiled/bin/python -m pytest "${spread[@]}" "$@"

@@ -1,5 +1,6 @@
 """pytest's set-up for the whole suite: children get Ctrl-C as a terminal gives it;
-one Dask cluster for the tests that ask for it (``cluster``).
+one Dask cluster for the tests that ask for it (``cluster``); the tests of the
+shared PostgreSQL server on one worker when pytest-xdist spreads the suite.
 
 A test run started in the background by a script inherits SIGINT ignored (a
 non-interactive shell ignores it for its background jobs), an ignored signal
@@ -24,6 +25,25 @@ import pytest
 def pytest_configure() -> None:
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+POSTGRES_MODULE = "tests/stores/test_postgres.py"
+"""Its tests use the one PostgreSQL server ``scripts/test.sh`` starts; so does any
+other test whose name says so (``test_on_postgresql_too``, ``[postgres]``)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``scripts/test.sh`` spreads the suite over processes (pytest-xdist,
+    ``--dist loadgroup``). Each test of the PostgreSQL server works in a schema
+    of its own, but one restarts the server in the middle of a run
+    (tests/stores/test_postgres.py): run beside them, the others would lose
+    their connections. So they all go to one worker, one after the other."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    root = config.rootpath
+    for item in items:
+        if item.path.relative_to(root).as_posix() == POSTGRES_MODULE or "postgres" in item.name:
+            item.add_marker(pytest.mark.xdist_group("postgres"))
 
 
 @pytest.fixture(scope="session")

@@ -145,7 +145,10 @@ def test_dask_with_no_scheduler_computes_every_key_here_with_one_warning(
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-        with Dask(f"127.0.0.1:{port}") as dask, caplog.at_level(logging.WARNING):
+        with (
+            Dask(f"127.0.0.1:{port}", connect_timeout=1) as dask,
+            caplog.at_level(logging.WARNING),
+        ):
             rt = _open(tmp_path / "dask.db", dask)
             _fill(rt)
             flow.RUNS.clear()

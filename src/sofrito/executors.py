@@ -319,9 +319,10 @@ class Dask:
     a run whose keys are all hits (a no-op, most edits) neither imports
     ``distributed`` nor talks to the scheduler (about 0.4 s of import, then
     the connection and the plugin's registration). A scheduler that cannot
-    be reached then is said once, as a warning, and every key is computed by
-    the gatherer: a query cannot fail for it (the error would be cached as
-    the query's own), and the run stays correct.
+    be reached within ``connect_timeout`` seconds (given an address) is said
+    once, as a warning, and every key is computed by the gatherer: a query
+    cannot fail for it (the error would be cached as the query's own), and
+    the run stays correct.
     """
 
     def __init__(
@@ -331,6 +332,7 @@ class Dask:
         store_url: str | None = None,
         tasks_per_worker: int = 4,
         caller_share: bool = True,
+        connect_timeout: float = 10.0,
     ) -> None:
         if importlib.util.find_spec("distributed") is None:
             raise ImportError(
@@ -355,6 +357,7 @@ class Dask:
         self.store_url = store_url
         self.tasks_per_worker = tasks_per_worker
         self.caller_share = caller_share
+        self.connect_timeout = connect_timeout
 
     @property
     def client(self) -> Any:
@@ -371,7 +374,7 @@ class Dask:
 
         if self._owned:
             client = distributed.Client(  # type: ignore[no-untyped-call]
-                str(self._given), set_as_default=False, timeout=10
+                str(self._given), set_as_default=False, timeout=self.connect_timeout
             )
         else:
             client = self._given
