@@ -30,9 +30,9 @@ export SOFRITO_REQUIRE_DASK=1
 .venv/bin/ruff check hatch_build.py src tests benchmarks
 .venv/bin/ruff format --check hatch_build.py src tests benchmarks
 .venv/bin/mypy
-# Two processes per pass, or up to four on a larger machine (pytest-xdist); the
-# tests of the one PostgreSQL server share a worker (tests/conftest.py).
-spread=(--numprocesses=auto --maxprocesses=4 --dist=loadgroup)
+# Each pass on the machine's cores, up to four processes (pytest-xdist); a test that
+# restarts the PostgreSQL server runs while no other test uses it (tests/conftest.py).
+spread=(--numprocesses=auto --maxprocesses=4)
 echo "== pure Python"
 SOFRITO_EXPECT_COMPILED=0 .venv/bin/python -m pytest "${spread[@]}" "$@"
 echo "== compiled engine"

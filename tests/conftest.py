@@ -1,6 +1,6 @@
 """pytest's set-up for the whole suite: children get Ctrl-C as a terminal gives it;
 one Dask cluster for the tests that ask for it (``cluster``); the tests of the
-shared PostgreSQL server on one worker when pytest-xdist spreads the suite.
+shared PostgreSQL server kept from one that restarts it.
 
 A test run started in the background by a script inherits SIGINT ignored (a
 non-interactive shell ignores it for its background jobs), an ignored signal
@@ -14,9 +14,13 @@ does by default, gives each child what a user at a terminal has.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import signal
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,18 +36,35 @@ POSTGRES_MODULE = "tests/stores/test_postgres.py"
 other test whose name says so (``test_on_postgresql_too``, ``[postgres]``)."""
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``scripts/test.sh`` spreads the suite over processes (pytest-xdist,
-    ``--dist loadgroup``). Each test of the PostgreSQL server works in a schema
-    of its own, but one restarts the server in the middle of a run
-    (tests/stores/test_postgres.py): run beside them, the others would lose
-    their connections. So they all go to one worker, one after the other."""
-    if not config.pluginmanager.hasplugin("xdist"):
+@pytest.fixture(autouse=True)
+def _the_postgresql_server(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test of the shared PostgreSQL server holds it shared, one that restarts it
+    (``@pytest.mark.restarts_postgres``) alone.
+
+    ``scripts/test.sh`` runs the suite in several processes (pytest-xdist).
+    Each test of the server works in a schema of its own, but a restart cuts
+    every connection: a test beside it would fail for it. A lock on a file
+    named by the server's address, shared or exclusive (``flock``), orders
+    them across the processes; a run in one process takes it uncontended.
+    (pytest-xdist's ``--dist loadgroup`` would send them all to one process,
+    but it marks its groups in a field that pytest 9 no longer reads.)"""
+    item = request.node
+    dsn = os.environ.get("SOFRITO_TEST_POSTGRES", "")
+    uses_server = (
+        item.path.relative_to(item.config.rootpath).as_posix() == POSTGRES_MODULE
+        or "postgres" in item.name
+    )
+    if not dsn or not uses_server:
+        yield
         return
-    root = config.rootpath
-    for item in items:
-        if item.path.relative_to(root).as_posix() == POSTGRES_MODULE or "postgres" in item.name:
-            item.add_marker(pytest.mark.xdist_group("postgres"))
+    name = hashlib.sha256(dsn.encode()).hexdigest()[:16]
+    exclusive = item.get_closest_marker("restarts_postgres") is not None
+    with open(Path(tempfile.gettempdir()) / f"sofrito-test-postgres-{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

@@ -247,6 +247,7 @@ needs_server_control = pytest.mark.skipif(
 
 @needs_postgres
 @needs_server_control
+@pytest.mark.restarts_postgres
 def test_a_server_restart_mid_run_tears_nothing_and_the_next_run_recovers(schema: str) -> None:
     store = _open(schema, backoff=0.05)
     returned: list[Any] = []
@@ -388,6 +389,7 @@ def test_a_connection_lost_during_commit_is_read_back_never_sent_again(schema: s
 
 @needs_postgres
 @needs_server_control
+@pytest.mark.restarts_postgres
 def test_a_listener_cut_off_by_a_restart_says_so(schema: str) -> None:
     with _open(schema) as store:
         listener = store.listen("rt")
