@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 Ref = tuple[str, int]
 """("i", k) for input cell k, ("q", k) for derived node k, ("k", f) for the
@@ -271,3 +272,26 @@ class Evaluation:
     def _keys(self, family: int) -> tuple[int, ...]:
         families = self.graph.families
         return tuple(sorted(cell for cell in self.listed if families[cell] == family))
+
+
+def expected_outcome(graph: Graph, inputs: Mapping[int, Value], index: int) -> Any:
+    """What reading node ``index`` must give at ``inputs`` (every cell with a value
+    listed), as the oracle tests compare: the value, "error" or "missing"."""
+    result = Evaluation(graph, inputs, listed=set(inputs)).result(index)
+    if isinstance(result, Failure):
+        return "error"
+    if isinstance(result, Missing):
+        return "missing"
+    return result
+
+
+def outcome(read: Callable[[], Value]) -> Any:
+    """What a runtime's read gave, in ``expected_outcome``'s terms."""
+    import sofrito as sf  # (the oracle itself needs no runtime)
+
+    try:
+        return read()
+    except Failure:
+        return "error"
+    except sf.Suspend:
+        return "missing"

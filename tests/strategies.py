@@ -235,3 +235,33 @@ def scenarios(
         )
     )
     return graph, first, plan
+
+
+def cell_edits(cells: int, sets: int = 1) -> st.SearchStrategy[list[Step]]:
+    """One to three edits of cells numbered below ``cells`` (taken modulo the graph's
+    inputs by ``apply_cell_edits``): ``("set", cell, value)``, ``sets`` times as
+    often as ``("remove", cell)``."""
+    cell = st.integers(0, cells - 1)
+    return st.lists(
+        st.one_of(
+            *(st.tuples(st.just("set"), cell, values()),) * sets,
+            st.tuples(st.just("remove"), cell),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+
+
+def apply_cell_edits(
+    rt: Any, family: Any, graph: Graph, edits: list[Step], current: dict[int, Any]
+) -> None:
+    """Make ``edits`` (``cell_edits``) to the cells ``family[k]`` of ``rt``, and to
+    ``current``, the oracle's inputs."""
+    for edit in edits:
+        cell = edit[1] % graph.inputs
+        if edit[0] == "set":
+            rt.set(family[cell], edit[2])
+            current[cell] = edit[2]
+        else:
+            rt.remove(family[cell])
+            current.pop(cell, None)

@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ from hypothesis import strategies as st
 import sofrito as sf
 from sofrito.executors import Processes
 from sofrito.stores import SqliteStore
-from tests.oracle import Evaluation, Failure, Graph, Missing, Value
+from tests.oracle import Failure, Graph, Value, expected_outcome, outcome
 from tests.parallel_oracle import cells, graph_cell, node
-from tests.strategies import GATHER_OPS, graphs, initial_values, values
+from tests.strategies import GATHER_OPS, apply_cell_edits, cell_edits, graphs, initial_values
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +52,8 @@ def dask(cluster: Any) -> Iterator[Any]:
         yield executor
 
 
-edits = st.lists(
-    st.one_of(
-        st.tuples(st.just("set"), st.integers(0, 3), values()),
-        st.tuples(st.just("set"), st.integers(0, 3), values()),
-        st.tuples(st.just("remove"), st.integers(0, 3)),
-    ),
-    min_size=1,
-    max_size=3,
-)
-rounds = st.lists(st.tuples(edits, st.booleans()), min_size=1, max_size=4)  # (edits, reopen)
+rounds = st.lists(st.tuples(cell_edits(4, sets=2), st.booleans()), min_size=1, max_size=4)
+"""Each round: its edits, and whether a fresh runtime makes them."""
 
 
 def _open(path: Path, executor: Any) -> tuple[sf.Runtime, SqliteStore]:
@@ -68,30 +61,12 @@ def _open(path: Path, executor: Any) -> tuple[sf.Runtime, SqliteStore]:
     return sf.Runtime(store=store, runtime_id="po", executor=executor), store
 
 
-def _outcome(rt: sf.Runtime, index: int) -> Any:
-    try:
-        return node(rt, index)
-    except Failure:
-        return "error"
-    except sf.Suspend:
-        return "missing"
-
-
-def _expected(graph: Graph, current: dict[int, Value], index: int) -> Any:
-    result = Evaluation(graph, current, listed=set(current)).result(index)
-    if isinstance(result, Failure):
-        return "error"
-    if isinstance(result, Missing):
-        return "missing"
-    return result
-
-
 def _run_and_check(rt: sf.Runtime, graph: Graph, current: dict[int, Value], when: str) -> None:
     keys = [(index,) for index in range(len(graph.nodes))]
     with contextlib.suppress(Failure, sf.Suspend):  # the loop's first error or the
         rt.query_many(node, keys)  # suspension: each key is checked below
-    got = [_outcome(rt, index) for index in range(len(graph.nodes))]
-    want = [_expected(graph, current, index) for index in range(len(graph.nodes))]
+    got = [outcome(partial(node, rt, index)) for index in range(len(graph.nodes))]
+    want = [expected_outcome(graph, current, index) for index in range(len(graph.nodes))]
     assert got == want, f"{when}: nodes {got}, expected {want}"
 
 
@@ -143,14 +118,7 @@ def _play(executor: Any, data: st.DataObject) -> None:
                 store.close()
                 rt, store = _open(path, executor)
             with rt.batch():
-                for change in changes:
-                    cell = change[1] % graph.inputs
-                    if change[0] == "set":
-                        rt.set(cells[cell], change[2])
-                        current[cell] = change[2]
-                    else:
-                        rt.remove(cells[cell])
-                        current.pop(cell, None)
+                apply_cell_edits(rt, cells, graph, changes, current)
             _run_and_check(rt, graph, current, f"round {number} ({changes}, reopened: {reopen})")
             rt.commit()
         store.close()

@@ -34,8 +34,8 @@ from sofrito._settle import Settled, marks_by_id, settle
 from sofrito._snapshot import memo_id
 from sofrito.stores import SqliteStore, UnstoredValueWarning
 from tests.counting_store import RecordingStore
-from tests.oracle import Evaluation, Failure, Graph, Missing, Value, apply
-from tests.strategies import graphs, initial_values, values
+from tests.oracle import Graph, Value, apply, expected_outcome, outcome
+from tests.strategies import apply_cell_edits, cell_edits, graphs, initial_values
 
 # -- named scenarios -----------------------------------------------------------------------
 
@@ -275,6 +275,23 @@ def shown(db: Any) -> str:
     return f"{number(db)}: {summed(db)}"
 
 
+def _number_settled(path: Path, top: Any, first: str) -> sf.Runtime:
+    """``top`` built with the number 8 (``first``) and committed; then a fresh
+    runtime on the file that sets it to 16 under ``marks_by_id`` and settles."""
+    rt = sf.Runtime(store=SqliteStore(path), runtime_id="s")
+    rt.set(number, 8)
+    assert top(rt) == first
+    rt.commit()
+    del rt
+    gc.collect()
+    rt, _ = _opened(path)
+    RUNS.clear()
+    with marks_by_id(rt):
+        rt.set(number, 16)
+    settle(rt)
+    return rt
+
+
 def test_a_reader_verified_before_a_longer_path_reaches_its_read_is_verified_again(
     tmp_path: Path,
 ) -> None:
@@ -284,18 +301,7 @@ def test_a_reader_verified_before_a_longer_path_reaches_its_read_is_verified_aga
     write. When the walk reaches it, in memory, it is pushed back with ``sum``
     (verified in this very revision: the hot path must not serve it), and
     both are verified again."""
-    path = tmp_path / "c.db"
-    rt = sf.Runtime(store=SqliteStore(path), runtime_id="s")
-    rt.set(number, 8)
-    assert shown(rt) == "8: 10"
-    rt.commit()
-    del rt
-    gc.collect()
-    rt, _ = _opened(path)
-    RUNS.clear()
-    with marks_by_id(rt):
-        rt.set(number, 16)
-    settle(rt)
+    rt = _number_settled(tmp_path / "c.db", shown, "8: 10")
     assert summed(rt) == 20
     assert shown(rt) == "16: 20"
     assert RUNS == ["sum", "sum"]  # once with the old quarter, once with the new
@@ -331,18 +337,7 @@ def test_a_reader_verified_twice_before_its_read_is_reached_is_not_served_from_t
     error never enters the table, so nothing replaces the stale entry (found
     by ``scripts/explore.sh``: a settled graph served a value whose read had
     come to fail)."""
-    path = tmp_path / "c.db"
-    rt = sf.Runtime(store=SqliteStore(path), runtime_id="s")
-    rt.set(number, 8)
-    assert shown_total(rt) == "total 22"  # 8 + 4 + 10 // (2 - 1)
-    rt.commit()
-    del rt
-    gc.collect()
-    rt, _ = _opened(path)
-    RUNS.clear()
-    with marks_by_id(rt):
-        rt.set(number, 16)
-    settle(rt)
+    rt = _number_settled(tmp_path / "c.db", shown_total, "total 22")  # 8 + 4 + 10 // (2 - 1)
     assert RUNS == ["total of three", "total of three"]  # with the old eighth, then the new
     with pytest.raises(ZeroDivisionError):  # eighth is 2 now
         total_of_three(rt)
@@ -536,34 +531,16 @@ def node(db: Any, index: int) -> Value:
 
 
 def _outcome(rt: sf.Runtime, index: int) -> Any:
-    try:
-        return node(rt, index)
-    except Failure:
-        return "error"
-    except sf.Suspend:
-        return "missing"
+    return outcome(lambda: node(rt, index))
 
 
 def _expected(graph: Graph, current: dict[int, Value], index: int) -> Any:
-    result = Evaluation(graph, current, listed=set(current)).result(index)
-    if isinstance(result, Failure):
-        return "error"
-    if isinstance(result, Missing):
-        return "missing"
-    return result
+    return expected_outcome(graph, current, index)
 
 
-edits = st.lists(
-    st.one_of(
-        st.tuples(st.just("set"), st.integers(0, 5), values()),
-        st.tuples(st.just("remove"), st.integers(0, 5)),
-    ),
-    min_size=1,
-    max_size=3,
-)
 rounds = st.lists(
     st.tuples(
-        edits,
+        cell_edits(6),
         st.lists(st.integers(0, 11), max_size=2),  # nodes read before the settle
         st.booleans(),  # the next round in the same process
         st.booleans(),  # release after the commit, as a watch does
@@ -606,14 +583,7 @@ def test_settled_runs_agree_with_the_oracle(data: st.DataObject) -> None:
                 store = SqliteStore(path)
                 rt = sf.Runtime(store=store, runtime_id="o")
             with marks_by_id(rt) if by_id else contextlib.nullcontext(), rt.batch():
-                for change in changes:
-                    cell = change[1] % graph.inputs
-                    if change[0] == "set":
-                        rt.set(cells[cell], change[2])
-                        current[cell] = change[2]
-                    else:
-                        rt.remove(cells[cell])
-                        current.pop(cell, None)
+                apply_cell_edits(rt, cells, graph, changes, current)
             for index in early:  # a read before the settle
                 if index < len(graph.nodes):
                     assert _outcome(rt, index) == _expected(graph, current, index)
