@@ -1,6 +1,5 @@
 """pytest's set-up for the whole suite: children get Ctrl-C as a terminal gives it;
-one Dask cluster for the tests that ask for it (``cluster``); the tests of the
-shared PostgreSQL server kept from one that restarts it.
+the tests of the shared PostgreSQL server kept from one that restarts it.
 
 A test run started in the background by a script inherits SIGINT ignored (a
 non-interactive shell ignores it for its background jobs), an ignored signal
@@ -21,7 +20,6 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -65,20 +63,3 @@ def _the_postgresql_server(request: pytest.FixtureRequest) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Any]:
-    """One ``distributed.LocalCluster`` with two worker processes for the session
-    (tests/test_parallel_dask.py, tests/test_parallel_properties.py); imported
-    only by a test that asks for it (Dask is an optional extra)."""
-    from distributed import LocalCluster
-
-    os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
-    # dashboard_address=None still serves HTTP on 8787 (distributed falls back
-    # to its default port), which another cluster on the machine may hold: ":0"
-    # takes a free port.
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as local:
-        yield local

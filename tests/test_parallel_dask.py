@@ -29,6 +29,20 @@ def test_dask_is_installed_when_required() -> None:
         assert HAVE_DASK, "SOFRITO_REQUIRE_DASK=1 but distributed is not installed"
 
 
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Any]:
+    from distributed import LocalCluster
+
+    os.environ["SOFRITO_TEST_COORDINATOR"] = str(os.getpid())
+    # dashboard_address=None still serves HTTP on 8787 (distributed falls back
+    # to its default port), which another cluster on the machine may hold: ":0"
+    # takes a free port.
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as local:
+        yield local
+
+
 @pytest.fixture
 def executor(cluster: Any) -> Iterator[Any]:
     """Every key that needs work goes to the cluster (``caller_share=False``)."""
