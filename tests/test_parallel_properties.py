@@ -3,10 +3,12 @@ top-level ``rt.query_many`` of every node, ship their keys to ``Processes``.
 
 Each example is a runtime on a real SQLite file with a pool of two worker
 processes (shared by the examples: a task of another runtime opens that
-runtime in the worker). Every key goes through shipping (``caller_share=False``):
-a worker computes it at the boundary the coordinator committed before it
-dispatched, and the coordinator installs the rows it returns as memos, linked
-to what they read. Then rounds of edits (new values, removals), sometimes in a
+runtime in the worker). A shipped key is computed by a worker at the boundary
+the coordinator committed before it dispatched, and the coordinator installs
+the rows it returns as memos, linked to what they read. Two pools: one that
+gets every key (``caller_share=False``), and one as ``sofrito run --jobs``
+has it, where the gatherer keeps a share and takes back the batches no worker
+has started. Then rounds of edits (new values, removals), sometimes in a
 fresh runtime on the same file, each followed by the same run and a commit.
 After each run, every node read in the coordinator must be what a
 from-scratch evaluation of the current inputs gives: a stale installed memo,
@@ -40,9 +42,11 @@ from tests.parallel_oracle import cells, graph_cell, node
 from tests.strategies import GATHER_OPS, apply_cell_edits, cell_edits, graphs, initial_values
 
 
-@pytest.fixture(scope="module")
-def processes() -> Iterator[Processes]:
-    with Processes(2, caller_share=False) as executor:
+@pytest.fixture(scope="module", params=[False, True], ids=["workers-only", "caller-share"])
+def processes(request: pytest.FixtureRequest) -> Iterator[Processes]:
+    """Every key shipped; or the default, where the gatherer keeps a share and takes
+    back a batch no worker has started (both sides then compute, and race)."""
+    with Processes(2, caller_share=request.param) as executor:
         yield executor
 
 
