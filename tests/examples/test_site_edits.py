@@ -36,9 +36,9 @@ pytest.importorskip("yaml")
 generate = generator()
 
 
-def _run(folder: Path) -> str:
+def _run(folder: Path, *options: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "sofrito", "run", str(folder / "flow.py")],
+        [sys.executable, "-m", "sofrito", "run", str(folder / "flow.py"), *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -145,17 +145,21 @@ edit_sequences = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(runs=edit_sequences)
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_every_incremental_run_writes_what_a_cold_build_writes(
-    tmp_path: Path, runs: list[list[tuple[Edit, int, int]]]
+    tmp_path: Path, jobs: str, runs: list[list[tuple[Edit, int, int]]]
 ) -> None:
+    """``jobs``: the incremental runs' ``--jobs`` (2: the run and a worker process,
+    which computes its share of the summaries and renders), against cold builds
+    with none."""
     site = tmp_path / "incremental"
     shutil.rmtree(site, ignore_errors=True)
     generate.generate(site, 4, seed=len(runs))
-    _run(site)
+    _run(site, "--jobs", jobs)
     for step, edits in enumerate(runs):
         for edit, pick, n in edits:
             edit(site, pick, n)
-        _run(site)
+        _run(site, "--jobs", jobs)
         cold = tmp_path / f"cold{step}"
         shutil.rmtree(cold, ignore_errors=True)
         shutil.copytree(site, cold, ignore=shutil.ignore_patterns(".sofrito", "_site"))
