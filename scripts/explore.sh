@@ -25,7 +25,7 @@ import pathlib, re, sys
 root, times = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 for path in root.rglob("*.py"):
     text = path.read_text()
-    new = re.sub(r"derandomize=True,?", "", text)
+    new = re.sub(r'derandomize=True,?|"derandomize": True,?', "", text)
     new = re.sub(r"max_examples=(\d+)", lambda m: f"max_examples={int(m.group(1)) * times}", new)
     if new != text:
         path.write_text(new)
