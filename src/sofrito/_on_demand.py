@@ -114,6 +114,10 @@ NONE_HELD: Final = 1
 SOME_HELD: Final = 2
 """What ``StoreBacking.held_state`` found of a query, per name."""
 
+_UNRESOLVED: Final = 0
+_CELL_GONE: Final = 1
+"""What ``StoreBacking._resolve`` returns when a memo's stored reads do not all resolve."""
+
 _SEEDS_PER_QUERY: Final = 8
 """Memos of one query discarded one by one, each loading its own closure of
 stored readers, before the closure of all its memos is loaded at once
@@ -647,9 +651,9 @@ class StoreBacking:
             outdated: list[Memo] = []
             for memo in waiting:
                 deps = self._resolve(memo.stored_deps or [], found, cells)
-                if deps is not None:
+                if not isinstance(deps, int):
                     restore.resolve_deps(memo, deps)
-                elif self._read_a_cell_gone(memo.stored_deps or [], found, cells):
+                elif deps == _CELL_GONE:
                     outdated.append(memo)
                 else:
                     unresolved.append(memo)
@@ -1145,19 +1149,20 @@ class StoreBacking:
         )
 
     def _cells(self, input_ids: list[str]) -> dict[str, Cell | None]:
-        """The cells of ``input_ids``, from memory or (one call) the store."""
+        """The cells of ``input_ids``, from memory or (one call) the store; None for
+        a cell that has no row (removed: ``_resolve``). An id that cannot be
+        resolved is left out: its input is not defined here, its key does not
+        decode, or its row was dropped as damaged."""
         cells: dict[str, Cell | None] = {}
         missing: list[str] = []
         for input_id in input_ids:
             name, _, hexkey = input_id.rpartition(":")
             input = _registry.input_named(name)
             if input is None:
-                cells[input_id] = None
                 continue
             try:
                 key = decode_key(bytes.fromhex(hexkey))
             except ValueError:
-                cells[input_id] = None
                 continue
             cell = (self.engine.cells.get(input) or {}).get(key)
             if cell is not None:
@@ -1165,12 +1170,16 @@ class StoreBacking:
             elif input.name in self.families:
                 missing.append(input_id)
             else:
-                cells[input_id] = None
+                cells[input_id] = None  # the family has no stored cell
         if missing:
             states = self._rows(self.store.load_input_rows, missing)
             for input_id in missing:
                 state = states.get(input_id)
-                cells[input_id] = None if state is None else self._install_state(state)
+                if state is None:
+                    if input_id not in self.damaged:
+                        cells[input_id] = None
+                elif (cell := self._install_state(state)) is not None:
+                    cells[input_id] = cell
         return cells
 
     def _memos(
@@ -1341,56 +1350,37 @@ class StoreBacking:
         stored: list[NodeId],
         found: dict[bytes, Memo],
         cells: dict[str, Cell | None],
-    ) -> list[Node] | None:
-        """The nodes of ``stored``; None if one of them is gone (a cell no longer
-        stored, a query not defined): the memo cannot be verified, it executes."""
+    ) -> list[Node] | int:
+        """The nodes of ``stored``, or why the memo cannot be verified and executes.
+
+        ``_UNRESOLVED``: a read is not known here (a query or input not defined,
+        a key that does not decode, a damaged row); ``_discard`` then pushes its
+        stored readers back. ``_CELL_GONE``: the only reads missing are cells
+        with no row, removed since the memo read them (or set and removed
+        between two commits). Its stored readers are not pushed back (loading
+        their closure): a cell leaves the store only by a write, which marked
+        every reader of the memo with it, and the commit recorded those marks.
+        A read that met one in a fresh process loaded that closure, rows its
+        evaluation does not need (found by ``scripts/explore.sh``)."""
         deps: list[Node] = []
+        gone = False
         for kind, name, key_bytes in stored:
             node: Node | None
             if kind == QUERY:
                 node = found.get(memo_id(name, key_bytes))
             elif kind == INPUT:
-                node = cells.get(f"{name}:{key_bytes.hex()}")
+                input_id = f"{name}:{key_bytes.hex()}"
+                if input_id in cells and cells[input_id] is None:
+                    gone = True
+                    continue
+                node = cells.get(input_id)
             else:
                 input = _registry.input_named(name)
                 node = None if input is None else listing_for(self.engine, input)
             if node is None:
-                return None
+                return _UNRESOLVED
             deps.append(node)
-        return deps
-
-    def _read_a_cell_gone(
-        self,
-        stored: list[NodeId],
-        found: dict[bytes, Memo],
-        cells: dict[str, Cell | None],
-    ) -> bool:
-        """Whether what ``_resolve`` could not find is only cells with no row: cells
-        removed since the memo read them (or set and removed between two commits),
-        of inputs defined here, not rows dropped as damaged.
-
-        Such a memo executes (``restore.discard``), but its stored readers are not
-        pushed back as ``_discard`` pushes them (loading their closure): a cell
-        leaves the store only by a write, which marked every reader of the memo
-        with it, and the commit recorded those marks. A read that met one in a
-        fresh process loaded that closure, rows its evaluation does not need
-        (found by ``scripts/explore.sh``: tests/test_warm_start_properties.py).
-        """
-        for kind, name, key_bytes in stored:
-            if kind == QUERY:
-                if memo_id(name, key_bytes) not in found:
-                    return False
-            elif kind == INPUT:
-                input_id = f"{name}:{key_bytes.hex()}"
-                if cells.get(input_id) is None and (
-                    _registry.input_named(name) is None
-                    or input_id in self.damaged
-                    or not _decodes(key_bytes)
-                ):
-                    return False
-            elif _registry.input_named(name) is None:
-                return False
-        return True
+        return _CELL_GONE if gone else deps
 
     def _discard(self, memos: list[Memo]) -> None:
         """Memos whose stored state cannot be trusted, met after opening: their
@@ -1481,11 +1471,3 @@ class StoreBacking:
             return encode_node_id((INPUT, cell.input.name, encode_key(cell.key)))
         except (KeyEncodingError, TypeError):
             return None
-
-
-def _decodes(key_bytes: bytes) -> bool:
-    try:
-        decode_key(key_bytes)
-    except ValueError:
-        return False
-    return True
