@@ -793,7 +793,7 @@ A_CELL_SET_AND_REMOVED_BETWEEN_COMMITS = (
 """Found with random examples: node 0's row lists a cell that has no row (set and
 removed before the commit). A fresh process that reads node 2 must execute node
 0 without loading node 1, node 0's other reader: the removal marked it, and the
-commit recorded the mark (``StoreBacking._read_a_cell_gone``)."""
+commit recorded the mark (``StoreBacking._resolve``)."""
 
 
 A_RECOMPUTED_ROW_READ_AGAIN_AFTER_A_COMMIT = (
